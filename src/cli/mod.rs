@@ -1,0 +1,6 @@
+//! The command line (DESIGN.md, "Command line").
+
+/// Runs the command line; returns the process exit code (sysexits).
+pub fn main() -> i32 {
+    0
+}

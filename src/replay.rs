@@ -1,0 +1,1 @@
+//! `mailpulse replay`: a capture file through the same tracker and engine as the daemon.

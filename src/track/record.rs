@@ -1,0 +1,275 @@
+//! What the tracker reports: one record per mail session and per DNS lookup.
+//!
+//! These records are facts read off packets, nothing more; judging them is `diagnose`'s job.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// The mail protocol of a session, from its server port (or what it was seen to speak).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Imap,
+    Pop3,
+    Smtp,
+}
+
+impl Protocol {
+    /// The protocol and TLS mode a well-known mail port implies.
+    pub fn from_port(port: u16) -> Option<(Protocol, TlsMode)> {
+        match port {
+            143 => Some((Protocol::Imap, TlsMode::None)),
+            993 => Some((Protocol::Imap, TlsMode::Implicit)),
+            110 => Some((Protocol::Pop3, TlsMode::None)),
+            995 => Some((Protocol::Pop3, TlsMode::Implicit)),
+            25 | 587 => Some((Protocol::Smtp, TlsMode::None)),
+            465 => Some((Protocol::Smtp, TlsMode::Implicit)),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name as used in JSON and syslog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+            Protocol::Smtp => "smtp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How TLS was used on a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (993, 995, 465).
+    Implicit,
+    /// Plaintext first, then STARTTLS/STLS was accepted.
+    Starttls,
+    /// No TLS at all (or STARTTLS never completed).
+    None,
+}
+
+/// One side of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// How a session ended, as far as the router saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Close {
+    /// Orderly close with FIN.
+    Fin,
+    /// Reset.
+    Rst,
+    /// Nothing more was seen and the tracker expired the session.
+    Timeout,
+    /// Still open (an update, or the capture ended first).
+    Open,
+}
+
+/// The login outcome read from the server's replies (plaintext only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthOutcome {
+    Ok,
+    Failed,
+    Unknown,
+}
+
+/// A TLS protocol version as it appears on the wire (0x0301 = TLS 1.0 … 0x0304 = TLS 1.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TlsVersion(pub u16);
+
+impl TlsVersion {
+    pub const SSL3: TlsVersion = TlsVersion(0x0300);
+    pub const TLS1_0: TlsVersion = TlsVersion(0x0301);
+    pub const TLS1_1: TlsVersion = TlsVersion(0x0302);
+    pub const TLS1_2: TlsVersion = TlsVersion(0x0303);
+    pub const TLS1_3: TlsVersion = TlsVersion(0x0304);
+}
+
+impl fmt::Display for TlsVersion {
+    /// `"1.0"` … `"1.3"`, `"ssl3"`, or the hex value for anything else (kept, not rejected).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0x0300 => f.write_str("ssl3"),
+            0x0301 => f.write_str("1.0"),
+            0x0302 => f.write_str("1.1"),
+            0x0303 => f.write_str("1.2"),
+            0x0304 => f.write_str("1.3"),
+            other => write!(f, "0x{other:04x}"),
+        }
+    }
+}
+
+impl Serialize for TlsVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let value = match text.as_str() {
+            "ssl3" => 0x0300,
+            "1.0" => 0x0301,
+            "1.1" => 0x0302,
+            "1.2" => 0x0303,
+            "1.3" => 0x0304,
+            hex => hex
+                .strip_prefix("0x")
+                .and_then(|h| u16::from_str_radix(h, 16).ok())
+                .ok_or_else(|| serde::de::Error::custom(format!("not a TLS version: {text:?}")))?,
+        };
+        Ok(TlsVersion(value))
+    }
+}
+
+/// A TLS alert seen in clear (before encryption started).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TlsAlert {
+    /// Who sent it.
+    pub from: Side,
+    /// 1 = warning, 2 = fatal.
+    pub level: u8,
+    /// RFC 8446 §6 AlertDescription (70 = protocol_version, …); unknown values kept.
+    pub description: u8,
+}
+
+/// Shape of the encrypted application data after the TLS handshake (record counts and payload
+/// bytes per direction), for inferring a refused login on an encrypted session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppDataShape {
+    pub client_records: u32,
+    pub server_records: u32,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    /// When the handshake finished and application data could start.
+    pub handshake_done_at: Option<Timestamp>,
+}
+
+/// Everything the router saw of one TCP session to a mail port.
+///
+/// `end` is the time of the last packet. While the session is open the tracker may hand out
+/// snapshots with `close == Close::Open`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    /// Tracker-assigned, unique for the tracker's lifetime; snapshots of one session share it.
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub protocol: Protocol,
+    pub tls: TlsMode,
+    /// SNI, or a name learned from the client's DNS answers.
+    pub server_name: Option<String>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// SYNs the client sent (1 = no retransmission).
+    pub syns_from_client: u32,
+    /// SYN → SYN-ACK, when a SYN-ACK was seen.
+    pub tcp_connect: Option<Duration>,
+    /// ClientHello → the server's first encrypted record (or Finished).
+    pub tls_handshake: Option<Duration>,
+    /// The version the server chose.
+    pub tls_version: Option<TlsVersion>,
+    /// The highest version the client offered (an old device shows here).
+    pub tls_client_max: Option<TlsVersion>,
+    pub tls_alert: Option<TlsAlert>,
+    pub app: AppDataShape,
+    /// Connection established → first byte from the server (the greeting on plaintext ports).
+    pub greeting: Option<Duration>,
+    /// The longest the server took to answer client data, and when that answer came.
+    pub slowest_reply: Option<(Duration, Timestamp)>,
+    pub bytes_from_client: u64,
+    pub bytes_from_server: u64,
+    pub packets_from_client: u64,
+    pub packets_from_server: u64,
+    pub retransmits_from_client: u32,
+    pub retransmits_from_server: u32,
+    /// Client data (or SYN) sent at this time was never answered by the server.
+    pub unanswered_since: Option<Timestamp>,
+    /// How long the session had been quiet before that unanswered data (state expiry).
+    pub idle_before_unanswered: Option<Duration>,
+    pub closed_by: Option<Side>,
+    pub close: Close,
+    pub auth: AuthOutcome,
+    /// The server reply the login outcome was read from (trimmed, printable).
+    pub auth_reply: Option<String>,
+}
+
+/// DNS response code (RFC 1035 §4.1.1; unknown values kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rcode(pub u8);
+
+impl Rcode {
+    pub const NOERROR: Rcode = Rcode(0);
+    pub const FORMERR: Rcode = Rcode(1);
+    pub const SERVFAIL: Rcode = Rcode(2);
+    pub const NXDOMAIN: Rcode = Rcode(3);
+    pub const NOTIMP: Rcode = Rcode(4);
+    pub const REFUSED: Rcode = Rcode(5);
+
+    /// Upper-case mnemonic (`SERVFAIL`), or `RCODE<n>`.
+    pub fn name(self) -> String {
+        match self.0 {
+            0 => "NOERROR".into(),
+            1 => "FORMERR".into(),
+            2 => "SERVFAIL".into(),
+            3 => "NXDOMAIN".into(),
+            4 => "NOTIMP".into(),
+            5 => "REFUSED".into(),
+            n => format!("RCODE{n}"),
+        }
+    }
+}
+
+/// One client DNS lookup (query and, if seen, its answer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsLookup {
+    pub client: SocketAddr,
+    pub resolver: SocketAddr,
+    /// Lower-case, without the trailing dot.
+    pub name: String,
+    /// Query type (1 = A, 28 = AAAA, …).
+    pub qtype: u16,
+    pub start: Timestamp,
+    /// Query → answer; `None` when no answer came (see `timed_out`).
+    pub latency: Option<Duration>,
+    pub rcode: Option<Rcode>,
+    pub answers: Vec<IpAddr>,
+    /// No answer arrived before the tracker gave up on it.
+    pub timed_out: bool,
+    /// Queries for the same name and type the client sent again while waiting.
+    pub retries: u32,
+}
+
+/// Counters the tracker keeps about itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TrackerStats {
+    pub packets: u64,
+    /// Frames that did not parse (kept as a count, never an error).
+    pub undecodable: u64,
+    pub sessions_open: u64,
+    pub sessions_total: u64,
+    /// Sessions pushed out of the full flow table, oldest first.
+    pub sessions_evicted: u64,
+    pub dns_pending: u64,
+    pub dns_evicted: u64,
+}
