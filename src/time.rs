@@ -18,7 +18,10 @@ impl Timestamp {
 
     /// The instant `secs` seconds and `nanos` nanoseconds after the Unix epoch (saturating).
     pub const fn from_unix(secs: i64, nanos: u32) -> Self {
-        Self(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
+        Self(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as i64),
+        )
     }
 
     /// Nanoseconds since the Unix epoch.
@@ -90,8 +93,14 @@ mod tests {
     fn rfc3339_round_trip_keeps_milliseconds() {
         let t = Timestamp::from_unix(1_700_000_000, 123_000_000);
         assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123Z");
-        assert_eq!(Timestamp::parse_rfc3339("2023-11-14T22:13:20.123Z"), Some(t));
-        assert_eq!(Timestamp::parse_rfc3339("2023-11-15T07:13:20.123+09:00"), Some(t));
+        assert_eq!(
+            Timestamp::parse_rfc3339("2023-11-14T22:13:20.123Z"),
+            Some(t)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2023-11-15T07:13:20.123+09:00"),
+            Some(t)
+        );
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
     }
 

@@ -1,1 +1,9 @@
-//! daemon
+//! The daemon: sources as tasks feeding the engine; reports and the control socket.
+
+use std::path::Path;
+
+/// Runs `mailpulse daemon [-c PATH] [--foreground]`; returns the exit code.
+pub fn main(config: Option<&Path>, foreground: bool) -> i32 {
+    let _ = (config, foreground);
+    70
+}

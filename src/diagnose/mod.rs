@@ -5,7 +5,10 @@ pub mod event;
 pub mod observation;
 pub mod status;
 
+use std::net::IpAddr;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use event::Event;
 use observation::Observation;
@@ -39,7 +42,10 @@ pub struct Engine {
 impl Engine {
     /// A new engine whose first event gets `first_id`.
     pub fn new(config: DiagnosisConfig, first_id: u64) -> Self {
-        Self { config, next_id: first_id }
+        Self {
+            config,
+            next_id: first_id,
+        }
     }
 
     /// Replaces the thresholds (config reload); the timeline is kept.
@@ -62,4 +68,22 @@ impl Engine {
     pub fn clients(&self) -> Vec<ClientSummary> {
         Vec::new()
     }
+
+    /// One client's recent story in plain words (`mailpulse explain IP`).
+    pub fn explain(&self, client: IpAddr) -> Explanation {
+        Explanation {
+            client,
+            story: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+/// One client's timeline told in plain sentences, with the events it rests on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub client: IpAddr,
+    /// Sentences, oldest first ("At 14:03:12 the WAN link went down for 29 s. …").
+    pub story: Vec<String>,
+    pub events: Vec<Event>,
 }

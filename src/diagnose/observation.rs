@@ -41,13 +41,31 @@ pub enum ObservationKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "kebab-case")]
 pub enum LinkChange {
-    LinkUp { interface: String },
-    LinkDown { interface: String },
-    AddressAdded { interface: String, address: IpAddr },
-    AddressRemoved { interface: String, address: IpAddr },
-    DefaultRouteAdded { interface: Option<String>, gateway: Option<IpAddr> },
-    DefaultRouteRemoved { interface: Option<String>, gateway: Option<IpAddr> },
-    InterfaceGone { interface: String },
+    LinkUp {
+        interface: String,
+    },
+    LinkDown {
+        interface: String,
+    },
+    AddressAdded {
+        interface: String,
+        address: IpAddr,
+    },
+    AddressRemoved {
+        interface: String,
+        address: IpAddr,
+    },
+    DefaultRouteAdded {
+        interface: Option<String>,
+        gateway: Option<IpAddr>,
+    },
+    DefaultRouteRemoved {
+        interface: Option<String>,
+        gateway: Option<IpAddr>,
+    },
+    InterfaceGone {
+        interface: String,
+    },
 }
 
 /// One gateway reading, as dpinger reports it.
@@ -134,6 +152,9 @@ impl ProbeResult {
 
     /// The duration of one phase, if it ran.
     pub fn phase(&self, phase: ProbePhase) -> Option<Duration> {
-        self.phases.iter().find(|p| p.phase == phase).map(|p| p.duration)
+        self.phases
+            .iter()
+            .find(|p| p.phase == phase)
+            .map(|p| p.duration)
     }
 }

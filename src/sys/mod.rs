@@ -44,7 +44,10 @@ pub struct CaptureOptions {
 
 impl Default for CaptureOptions {
     fn default() -> Self {
-        Self { snap_len: 2048, buffer_size: 4 << 20 }
+        Self {
+            snap_len: 2048,
+            buffer_size: 4 << 20,
+        }
     }
 }
 

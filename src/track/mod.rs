@@ -17,7 +17,9 @@ pub struct TrackerConfig {
 
 impl Default for TrackerConfig {
     fn default() -> Self {
-        Self { max_sessions: 65_536 }
+        Self {
+            max_sessions: 65_536,
+        }
     }
 }
 
@@ -29,7 +31,10 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Self {
-        Self { config, stats: TrackerStats::default() }
+        Self {
+            config,
+            stats: TrackerStats::default(),
+        }
     }
 
     /// Feeds one frame; finished sessions and lookups are pushed to `out`.
