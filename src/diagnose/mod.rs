@@ -106,7 +106,7 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -193,6 +193,7 @@ pub struct Engine {
     judged_order: VecDeque<u64>,
     shapes: VecDeque<Shape>,
     session_names: VecDeque<String>,
+    session_name_set: HashSet<String>,
     dns_recent: VecDeque<(IpAddr, String, EventKind, Timestamp)>,
 }
 
@@ -209,6 +210,7 @@ impl Engine {
             judged_order: VecDeque::new(),
             shapes: VecDeque::new(),
             session_names: VecDeque::new(),
+            session_name_set: HashSet::new(),
             dns_recent: VecDeque::new(),
         }
     }
@@ -248,6 +250,8 @@ impl Engine {
             ObservationKind::FirewallTimeouts(timeouts) => self.timeline.firewall = Some(timeouts),
             ObservationKind::Tick => {}
         }
+        let overdue = self.timeline.overdue_removals();
+        self.notices(overdue, time, &mut out);
         self.forget_old();
         self.counters.events = self.counters.events.saturating_add(out.len() as u64);
         out
@@ -256,6 +260,8 @@ impl Engine {
     /// The WAN, gateways, probes and counters as of the last observation.
     pub fn status(&self) -> EngineStatus {
         let tl = &self.timeline;
+        let mut counters = self.counters.clone();
+        counters.wan_transitions = tl.wan_transitions;
         EngineStatus {
             wan: WanStatus {
                 state: tl.wan_state().to_string(),
@@ -283,7 +289,7 @@ impl Engine {
                     consecutive_failures: t.consecutive_failures,
                 })
                 .collect(),
-            counters: self.counters.clone(),
+            counters,
             firewall: tl.firewall.clone(),
         }
     }
@@ -313,13 +319,7 @@ impl Engine {
             return;
         }
         let earlier_shapes = self.earlier_shapes(&rec);
-        let case = Case {
-            rec: &rec,
-            timeline: &self.timeline,
-            config: &self.config,
-            failure,
-            earlier_shapes,
-        };
+        let case = Case::new(&rec, &self.timeline, &self.config, failure, earlier_shapes);
         let mut finding = rules::judge(&case);
         let failure = case.failure;
         if !ended && matches!(finding.verdict, Verdict::Ok | Verdict::Unknown) {
@@ -438,18 +438,19 @@ impl Engine {
     }
 
     fn remember_name(&mut self, name: Option<&str>) {
-        let Some(name) = name else { return };
-        if self
-            .session_names
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(name))
-        {
+        let Some(name) = name.map(str::to_ascii_lowercase) else {
+            return;
+        };
+        if self.session_name_set.contains(&name) {
             return;
         }
         if self.session_names.len() >= MAX_SESSION_NAMES {
-            self.session_names.pop_front();
+            if let Some(oldest) = self.session_names.pop_front() {
+                self.session_name_set.remove(&oldest);
+            }
         }
-        self.session_names.push_back(name.to_ascii_lowercase());
+        self.session_name_set.insert(name.clone());
+        self.session_names.push_back(name);
     }
 
     fn earlier_shapes(&self, rec: &SessionRecord) -> Vec<Timestamp> {
@@ -523,6 +524,7 @@ impl Engine {
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
         sizes.push(("session_names", self.session_names.len()));
+        sizes.push(("session_name_set", self.session_name_set.len()));
         sizes.push(("dns_recent", self.dns_recent.len()));
         sizes.push(("verdict_counters", self.counters.sessions_by_verdict.len()));
         sizes
