@@ -876,12 +876,32 @@ fn explain_tells_the_wan_outage_story_in_time_order() {
     let expected = [
         "Times are UTC.",
         "At 14:03:12 the WAN link wan0 went down for 29 s.",
-        "The IMAP session from 192.168.1.23 to outlook.office365.com was waiting for an answer and gave up at 14:03:16.",
+        "The IMAP session from 192.168.1.23 to outlook.office365.com was waiting for an answer and gave up at 14:03:33.",
         "It failed because the WAN link was down.",
         "The password it then asked for was not the problem.",
     ];
     assert_eq!(story, expected, "{story:#?}");
     assert_eq!(s.engine.explain(ip(CLIENT)).events.len(), 2);
+}
+
+#[test]
+fn explain_of_a_session_still_open_does_not_say_it_gave_up() {
+    let mut s = Scenario::new();
+    s.wan_down(t("14:03:12"));
+    let open = Session::imaps(7, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:03:05"))
+        .stalled(t("14:03:14"), 2, t("14:03:15"))
+        .open();
+    s.update(t("14:03:16"), &open);
+    let story = s.engine.explain(ip(CLIENT)).story;
+    assert_eq!(
+        story[1],
+        "At 14:03:12 the WAN link wan0 went down, and it is still down."
+    );
+    assert_eq!(
+        story[2],
+        "The IMAP session from 192.168.1.23 to outlook.office365.com had been waiting for an \
+         answer since 14:03:14 (still open at 14:03:16)."
+    );
 }
 
 #[test]
