@@ -476,3 +476,70 @@ mod tests {
         assert!(eth.up && !eth.running && !eth.loopback);
     }
 }
+
+/// Dumps captured from the real kernel (see testdata/README.md for how, and for the `ip`
+/// output the expectations come from).
+#[cfg(test)]
+mod kernel_fixtures {
+    use super::*;
+    use crate::sys::linux::netlink;
+
+    fn messages(hex: &str) -> Vec<Message> {
+        let hex = hex.trim();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex fixture"))
+            .collect();
+        // The fixture concatenates datagrams; each ends on a 4-byte boundary, so one walk works.
+        netlink::parse(&bytes).into_iter().map(|(_, m)| m).collect()
+    }
+
+    #[test]
+    fn real_dump_gives_the_state_ip_showed() {
+        let mut all = messages(include_str!("testdata/getlink_dump.hex"));
+        assert_eq!(all.last(), Some(&Message::Done));
+        assert_eq!(
+            all.iter().filter(|m| matches!(m, Message::Link(_))).count(),
+            3
+        );
+        all.extend(messages(include_str!("testdata/getaddr_dump.hex")));
+        let routes = messages(include_str!("testdata/getroute_inet_dump.hex"));
+        let route_count = routes
+            .iter()
+            .filter(|m| matches!(m, Message::Route(_)))
+            .count();
+        assert!(
+            route_count >= 2,
+            "the connected /24, local and broadcast routes and the default"
+        );
+        all.extend(routes);
+
+        let snapshot = LinkTable::from_dump(&all).snapshot();
+        let names: Vec<(&str, u32)> = snapshot
+            .interfaces
+            .iter()
+            .map(|i| (i.name.as_str(), i.index))
+            .collect();
+        assert_eq!(names, vec![("lo", 1), ("mpfix1", 2), ("mpfix0", 3)]);
+        let lo = &snapshot.interfaces[0];
+        assert!(lo.loopback && !lo.up && !lo.running);
+        let peer = &snapshot.interfaces[1];
+        assert!(!peer.up && !peer.running && peer.addresses.is_empty());
+        let wan = &snapshot.interfaces[2];
+        assert!(wan.up && !wan.running, "UP but NO-CARRIER / LOWERLAYERDOWN");
+        assert_eq!(
+            wan.addresses,
+            vec![
+                ("192.0.2.10".parse().unwrap(), 24),
+                ("2001:db8::10".parse().unwrap(), 64)
+            ]
+        );
+        assert_eq!(
+            snapshot.default_routes,
+            vec![DefaultRoute {
+                interface: Some("mpfix0".into()),
+                gateway: Some("192.0.2.1".parse().unwrap()),
+            }]
+        );
+    }
+}
