@@ -689,3 +689,58 @@ fn link_monitor_reports_exactly_the_changes_made() {
     drop(tx);
     worker.join().expect("worker");
 }
+
+/// More changes than the receive buffer holds, unread: the kernel reports ENOBUFS, the monitor
+/// says `ResyncNeeded`, and a new snapshot shows the true state.
+#[test]
+fn link_monitor_overflow_asks_for_a_resync() {
+    let ns = Netns::new("flood");
+    let peer = Netns::new("flood-peer");
+    veth_pair(&ns, "mpfl0", &peer, "mpfl1");
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (out_tx, out_rx) = std::sync::mpsc::channel();
+    let worker = ns.enter(move || {
+        let mut monitor = LinkMonitor::open().expect("open link monitor");
+        out_tx.send(()).expect("ready");
+        rx.recv().expect("flood done");
+        let mut reads = Vec::new();
+        for _ in 0..100 {
+            let read = monitor.read().expect("read");
+            let resync = read == LinkRead::ResyncNeeded;
+            reads.push(read);
+            if resync {
+                break;
+            }
+        }
+        (reads, monitor.snapshot().expect("snapshot after overflow"))
+    });
+    out_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("monitor opened");
+    // 4000 addresses in one `ip -batch` run: far more RTM_NEWADDR than 1 MiB of buffer holds.
+    let batch: String = (0..4000)
+        .map(|i| format!("addr add 10.80.{}.{}/32 dev mpfl0\n", i / 250, i % 250 + 1))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("flood.batch");
+    std::fs::write(&file, batch).expect("write batch");
+    ns.ip(&format!("-batch {}", file.display()));
+    tx.send(()).expect("go");
+    let (reads, snapshot) = worker.join().expect("worker");
+    assert_eq!(
+        reads.last(),
+        Some(&LinkRead::ResyncNeeded),
+        "no ENOBUFS after 4000 changes"
+    );
+    let flooded = snapshot
+        .interfaces
+        .iter()
+        .find(|i| i.name == "mpfl0")
+        .expect("mpfl0");
+    let v4 = flooded
+        .addresses
+        .iter()
+        .filter(|(a, _)| a.is_ipv4())
+        .count();
+    assert_eq!(v4, 4000, "the resync snapshot shows every address");
+}
