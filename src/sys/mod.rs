@@ -21,11 +21,13 @@
 //! - `privs::drop_privileges(user: &str) -> io::Result<()>` and
 //!   `privs::user_exists(user: &str) -> bool`.
 //! - `paths::{DEFAULT_CONFIG, DEFAULT_SOCKET, DEFAULT_STATE_DIR}` — the one place that picks
-//!   default paths by OS.
+//!   default paths by OS; also `paths::SYSLOG_SOCKET`, the local syslog socket.
 //!
 //! Portable pieces (no OS knowledge) live here too: `dpinger` (gateway sockets) and the shared
 //! BPF program.
 #![allow(unsafe_code)]
+
+pub mod paths;
 
 use std::net::IpAddr;
 
