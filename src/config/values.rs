@@ -23,11 +23,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// Serializes a `Duration` the way the config writes it (`"30s"`).
-pub fn serialize_duration<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&humantime::format_duration(*d).to_string())
-}
-
 /// A size in bytes, written `"16MB"`, `"512KiB"`, `"1GB"` or as a plain integer.
 /// `KB`/`MB`/`GB` are powers of 1000 and `KiB`/`MiB`/`GiB` powers of 1024 (IEC 80000-13).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
