@@ -31,7 +31,7 @@ pub mod paths;
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::diagnose::observation::LinkChange;
 
@@ -54,7 +54,8 @@ impl Default for CaptureOptions {
 }
 
 /// Kernel counters for one capture.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+// Deserialize: the control socket's StatusReport carries it to the CLI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureStats {
     pub received: u64,
     pub dropped: u64,
