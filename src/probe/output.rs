@@ -48,13 +48,13 @@ pub fn human(result: &ProbeResult) -> String {
             _ => String::new(),
         };
         let detail = if failed { "failed".into() } else { detail };
-        let _ = writeln!(
-            out,
+        let line = format!(
             "  {:<13}{:>11}  {}",
             phase_name(timing.phase),
             millis(timing.duration),
             detail
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     if let Some(version) = result.tls_version {
         let mode = match result.tls {

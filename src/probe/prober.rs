@@ -361,7 +361,9 @@ fn describe_resolve_error(err: &hickory_resolver::error::ResolveError) -> String
     use hickory_resolver::error::ResolveErrorKind;
     match err.kind() {
         ResolveErrorKind::NoRecordsFound { query, .. } => {
-            format!("no such name or no address for {}", query.name())
+            let name = query.name().to_string();
+            let name = name.strip_suffix('.').unwrap_or(&name);
+            format!("no such name or no address for {name}")
         }
         ResolveErrorKind::Timeout => "the name server did not answer (timed out)".into(),
         _ => err.to_string(),
