@@ -104,6 +104,25 @@ fn an_untrusted_certificate_is_reported_but_the_greeting_still_arrives() {
 }
 
 #[test]
+fn an_expired_certificate_is_reported_but_the_greeting_still_arrives() {
+    let pki = Pki::new();
+    let dovecot = Dovecot::start_with_cert(&pki, TlsRange::Modern, &pki.expired_cert());
+    let r = probe_blocking(
+        &format!("pop3s://127.0.0.1:{}", dovecot.pop3s),
+        &options(Some(&pki)),
+    );
+    assert_eq!(r.failure, None, "{r:#?}\n{}", dovecot.log());
+    assert_eq!(r.cert_valid, Some(false));
+    let why = r.cert_error.clone().unwrap_or_default();
+    assert!(why.contains("expired"), "{why}");
+    assert!(r.greeting.as_deref().unwrap_or("").starts_with("+OK"));
+    // The expiry read from the DER is yesterday's date, as openssl prints it.
+    let openssl_says = probe_support::openssl_not_after(&pki.expired_cert());
+    assert_eq!(r.cert_not_after, Some(openssl_says));
+    assert!(openssl_says < r.started);
+}
+
+#[test]
 fn imap_upgrades_with_starttls_and_asks_for_capabilities_again() {
     let pki = Pki::new();
     let dovecot = Dovecot::start(&pki, TlsRange::Modern);

@@ -578,3 +578,78 @@ fn cli_exit_codes_follow_sysexits() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn an_ipv6_literal_target_connects_over_ipv6() {
+    let listener = TcpListener::bind("[::1]:0")
+        .await
+        .expect("IPv6 loopback ::1 is needed for this test");
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        write(&mut sock, "+OK ready\r\n").await;
+        while let Some(line) = read_line(&mut sock).await {
+            match line.as_str() {
+                "CAPA" => write(&mut sock, "+OK\r\nUSER\r\nUIDL\r\n.\r\n").await,
+                "QUIT" => {
+                    write(&mut sock, "+OK bye\r\n").await;
+                    break;
+                }
+                _ => write(&mut sock, "-ERR no\r\n").await,
+            }
+        }
+    });
+    let r = probe_url(
+        &format!("pop3://[::1]:{port}"),
+        &opts(Duration::from_secs(3)),
+    )
+    .await;
+    assert_eq!(r.failure, None, "{r:#?}");
+    assert_eq!(r.target, format!("pop3://[::1]:{port}"));
+    assert_eq!(r.host, "::1");
+    assert_eq!(
+        r.connected_to,
+        Some(format!("[::1]:{port}").parse().unwrap())
+    );
+    assert_eq!(r.capabilities, ["USER", "UIDL"]);
+    // No STLS offered: pop3:// stays in plaintext and says so.
+    assert_eq!(r.tls, TlsMode::None);
+    assert!(!phases(&r).contains(&ProbePhase::Starttls));
+}
+
+#[tokio::test]
+async fn bytes_pushed_after_the_starttls_reply_stop_the_upgrade() {
+    // A server (or a man in the middle) that sends data right behind its STARTTLS go-ahead:
+    // that data would be taken as if it came over TLS, so the probe refuses.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        write(&mut sock, "* OK ready\r\n").await;
+        while let Some(line) = read_line(&mut sock).await {
+            let (tag, command) = line.split_once(' ').unwrap_or((&line, ""));
+            match command {
+                "CAPABILITY" => {
+                    write(
+                        &mut sock,
+                        &format!("* CAPABILITY IMAP4rev1 STARTTLS\r\n{tag} OK done\r\n"),
+                    )
+                    .await;
+                }
+                "STARTTLS" => {
+                    write(&mut sock, &format!("{tag} OK go\r\n* injected\r\n")).await;
+                }
+                _ => break,
+            }
+        }
+    });
+    let r = probe_url(
+        &format!("imap://127.0.0.1:{port}"),
+        &opts(Duration::from_secs(3)),
+    )
+    .await;
+    let (phase, error) = failure(&r);
+    assert_eq!(phase, ProbePhase::Starttls);
+    assert!(error.contains("after its STARTTLS reply"), "{error}");
+    assert_eq!(r.tls_version, None);
+}

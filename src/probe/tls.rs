@@ -223,6 +223,23 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
             "unknown issuer: the certificate is not signed by a trusted CA".into()
         }
+        rustls::Error::InvalidCertificate(CertificateError::Expired) => {
+            "certificate expired".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYet) => {
+            "certificate not valid yet".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidForName) => {
+            "certificate not valid for this host name".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::Revoked) => {
+            "certificate revoked".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::BadSignature) => {
+            "bad certificate signature".into()
+        }
+        // The *Context variants already read plainly ("certificate expired: verification
+        // time …").
         rustls::Error::InvalidCertificate(cert) => cert.to_string(),
         other => other.to_string(),
     }

@@ -103,6 +103,29 @@ impl Pki {
             ],
             d,
         );
+        // The same key, certified until yesterday: `-days -1` puts notAfter a day before
+        // notBefore (now).
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "expired.pem",
+                "-days",
+                "-1",
+                "-extfile",
+                "ext.cnf",
+            ],
+            d,
+        );
         Pki { dir }
     }
 
@@ -112,28 +135,37 @@ impl Pki {
     pub fn cert(&self) -> PathBuf {
         self.dir.path().join("server.pem")
     }
+    /// A certificate for the same key that expired yesterday.
+    pub fn expired_cert(&self) -> PathBuf {
+        self.dir.path().join("expired.pem")
+    }
     pub fn key(&self) -> PathBuf {
         self.dir.path().join("server.key")
     }
 
     /// The server certificate's notAfter as `openssl x509 -enddate` prints it.
     pub fn openssl_not_after(&self) -> Timestamp {
-        let out = Command::new("openssl")
-            .args(["x509", "-noout", "-enddate", "-in"])
-            .arg(self.cert())
-            .output()
-            .expect("run openssl x509 -enddate");
-        let text = String::from_utf8_lossy(&out.stdout);
-        // "notAfter=Dec 12 05:16:45 2026 GMT"
-        let value = text
-            .trim()
-            .strip_prefix("notAfter=")
-            .unwrap_or_else(|| panic!("unexpected openssl output {text:?}"));
-        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
-        let dt = NaiveDateTime::parse_from_str(&value, "%b %d %H:%M:%S %Y GMT")
-            .unwrap_or_else(|e| panic!("parse {value:?}: {e}"));
-        Timestamp::from_unix(dt.and_utc().timestamp(), 0)
+        openssl_not_after(&self.cert())
     }
+}
+
+/// A certificate's notAfter as `openssl x509 -enddate` prints it.
+pub fn openssl_not_after(cert: &Path) -> Timestamp {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-enddate", "-in"])
+        .arg(cert)
+        .output()
+        .expect("run openssl x509 -enddate");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "notAfter=Dec 12 05:16:45 2026 GMT"
+    let value = text
+        .trim()
+        .strip_prefix("notAfter=")
+        .unwrap_or_else(|| panic!("unexpected openssl output {text:?}"));
+    let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+    let dt = NaiveDateTime::parse_from_str(&value, "%b %d %H:%M:%S %Y GMT")
+        .unwrap_or_else(|e| panic!("parse {value:?}: {e}"));
+    Timestamp::from_unix(dt.and_utc().timestamp(), 0)
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -166,6 +198,11 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts dovecot with `pki`'s certificate and waits until all four ports accept.
     pub fn start(pki: &Pki, tls: TlsRange) -> Dovecot {
+        Dovecot::start_with_cert(pki, tls, &pki.cert())
+    }
+
+    /// Starts dovecot serving `cert` (with `pki`'s key).
+    pub fn start_with_cert(pki: &Pki, tls: TlsRange, cert: &Path) -> Dovecot {
         assert!(
             Path::new("/usr/sbin/dovecot").exists() || which("dovecot"),
             "dovecot is not installed (Debian packages dovecot-core, dovecot-imapd, dovecot-pop3d)"
@@ -216,7 +253,7 @@ impl Dovecot {
             state = p("state"),
             log = p("dovecot.log"),
             home = p("home"),
-            cert = pki.cert().display(),
+            cert = cert.display(),
             key = pki.key().display(),
         );
         let conf_path = d.join("dovecot.conf");
