@@ -66,7 +66,7 @@ pub use fallback::{capture, firewall, link, privs};
 use std::io;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::diagnose::observation::LinkChange;
 
@@ -89,7 +89,7 @@ impl Default for CaptureOptions {
 }
 
 /// Kernel counters for one capture, totals since it was opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureStats {
     /// Frames that passed the filter (on Linux this includes the dropped ones).
     pub received: u64,
