@@ -238,6 +238,9 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(CertificateError::BadSignature) => {
             "bad certificate signature".into()
         }
+        rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13,
+        ) => "the server chose TLS 1.1 or older; the probe speaks TLS 1.2 and 1.3".into(),
         // The *Context variants already read plainly ("certificate expired: verification
         // time …").
         rustls::Error::InvalidCertificate(cert) => cert.to_string(),
