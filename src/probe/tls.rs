@@ -24,9 +24,17 @@ use crate::track::record::TlsVersion;
 #[derive(Debug)]
 pub enum TrustError {
     /// The `ca_file` could not be read.
-    CaFileUnreadable { path: PathBuf, reason: String },
+    CaFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// The `ca_file` holds no usable PEM certificate.
-    CaFileEmpty { path: PathBuf },
+    CaFileEmpty {
+        /// The file.
+        path: PathBuf,
+    },
     /// rustls refused the configuration (should not happen with the ring provider).
     Config(String),
 }
@@ -188,10 +196,15 @@ impl ServerCertVerifier for RecordOnlyVerifier {
 /// What a finished handshake tells.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HandshakeFacts {
+    /// The negotiated protocol version.
     pub version: Option<TlsVersion>,
+    /// The negotiated cipher suite, by its IANA name.
     pub cipher: Option<String>,
+    /// The leaf certificate's notAfter.
     pub cert_not_after: Option<Timestamp>,
+    /// Whether the chain validated for the host against the trust anchors.
     pub cert_valid: Option<bool>,
+    /// Why it did not.
     pub cert_error: Option<String>,
 }
 
