@@ -175,4 +175,11 @@ mod tests {
         assert_eq!(not_after(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00]), None);
         assert_eq!(not_after(&[0x30, 0x85, 1, 1, 1, 1, 1]), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = not_after(&bytes);
+        }
+    }
 }

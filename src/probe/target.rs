@@ -500,4 +500,24 @@ mod tests {
             }
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,80}") {
+            let _ = Target::parse(&text);
+        }
+
+        #[test]
+        fn normalized_urls_parse_back_to_the_same_target(
+            scheme in proptest::sample::select(Scheme::ALL.to_vec()),
+            labels in proptest::collection::vec("[a-z0-9]{1,10}", 1..4),
+            port in 1u16..,
+        ) {
+            let url = format!("{}://{}:{port}", scheme.as_str(), labels.join("."));
+            if let Ok(t) = Target::parse(&url) {
+                proptest::prop_assert_eq!(t.port, port);
+                proptest::prop_assert_eq!(Target::parse(&t.to_string()), Ok(t));
+            }
+        }
+    }
 }
