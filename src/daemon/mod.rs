@@ -1,5 +1,6 @@
 //! The daemon: sources as tasks feeding the engine; reports and the control socket.
 
+pub mod core;
 pub mod evidence;
 pub mod history;
 pub mod link_state;
