@@ -227,14 +227,17 @@ async fn a_tls_1_1_only_server_fails_the_tls_phase_with_alert_protocol_version()
 
 /// An SMTP submission server: greeting, EHLO, optional STARTTLS (rustls with the test
 /// certificate), EHLO again, QUIT. Records every command it receives.
-async fn submission_server(pki: Option<&Pki>) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+async fn submission_server(
+    pki: Option<&Pki>,
+    delay: Duration,
+) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let acceptor = pki.map(|pki| tls_acceptor(&pki.cert(), &pki.key()));
     let handle = tokio::spawn(async move {
         let mut commands = Vec::new();
         let (mut plain, _) = listener.accept().await.unwrap();
-        write(&mut plain, "220-mx.test ESMTP test\r\n220 ready\r\n").await;
+        slow_write(delay, &mut plain, "220-mx.test ESMTP test\r\n220 ready\r\n").await;
         let Some(ehlo) = read_line(&mut plain).await else {
             return commands;
         };
@@ -244,7 +247,8 @@ async fn submission_server(pki: Option<&Pki>) -> (u16, tokio::task::JoinHandle<V
         } else {
             ""
         };
-        write(
+        slow_write(
+            delay,
             &mut plain,
             &format!("250-mx.test\r\n250-PIPELINING\r\n{starttls}250 8BITMIME\r\n"),
         )
@@ -255,25 +259,26 @@ async fn submission_server(pki: Option<&Pki>) -> (u16, tokio::task::JoinHandle<V
         commands.push(next.clone());
         match (&acceptor, next.as_str()) {
             (Some(acceptor), "STARTTLS") => {
-                write(&mut plain, "220 2.0.0 go ahead\r\n").await;
+                slow_write(delay, &mut plain, "220 2.0.0 go ahead\r\n").await;
                 let mut tls = acceptor.accept(plain).await.unwrap();
                 while let Some(line) = read_line(&mut tls).await {
                     commands.push(line.clone());
                     match line.as_str() {
                         l if l.starts_with("EHLO") => {
-                            write(&mut tls, "250-mx.test\r\n250 AUTH PLAIN LOGIN\r\n").await;
+                            slow_write(delay, &mut tls, "250-mx.test\r\n250 AUTH PLAIN LOGIN\r\n")
+                                .await;
                         }
                         "QUIT" => {
-                            write(&mut tls, "221 2.0.0 bye\r\n").await;
+                            slow_write(delay, &mut tls, "221 2.0.0 bye\r\n").await;
                             let _ = tls.shutdown().await;
                             break;
                         }
-                        _ => write(&mut tls, "502 5.5.1 no\r\n").await,
+                        _ => slow_write(delay, &mut tls, "502 5.5.1 no\r\n").await,
                     }
                 }
             }
             _ => {
-                write(&mut plain, "221 2.0.0 bye\r\n").await;
+                slow_write(delay, &mut plain, "221 2.0.0 bye\r\n").await;
                 while let Some(line) = read_line(&mut plain).await {
                     commands.push(line);
                 }
@@ -282,6 +287,11 @@ async fn submission_server(pki: Option<&Pki>) -> (u16, tokio::task::JoinHandle<V
         commands
     });
     (port, handle)
+}
+
+async fn slow_write<S: AsyncWrite + Unpin>(delay: Duration, s: &mut S, text: &str) {
+    tokio::time::sleep(delay).await;
+    write(s, text).await;
 }
 
 fn tls_acceptor(cert: &Path, key: &Path) -> tokio_rustls::TlsAcceptor {
@@ -306,7 +316,7 @@ fn tls_acceptor(cert: &Path, key: &Path) -> tokio_rustls::TlsAcceptor {
 #[tokio::test]
 async fn submission_upgrades_with_starttls_sends_ehlo_again_and_never_logs_in() {
     let pki = Pki::new();
-    let (port, server) = submission_server(Some(&pki)).await;
+    let (port, server) = submission_server(Some(&pki), Duration::ZERO).await;
     let options = ProbeOptions {
         ca_file: Some(pki.ca()),
         ..opts(Duration::from_secs(5))
@@ -346,7 +356,7 @@ async fn submission_upgrades_with_starttls_sends_ehlo_again_and_never_logs_in() 
 
 #[tokio::test]
 async fn submission_without_starttls_fails_in_the_starttls_phase() {
-    let (port, server) = submission_server(None).await;
+    let (port, server) = submission_server(None, Duration::ZERO).await;
     let r = probe_url(
         &format!("submission://127.0.0.1:{port}"),
         &opts(Duration::from_secs(5)),
@@ -652,4 +662,23 @@ async fn bytes_pushed_after_the_starttls_reply_stop_the_upgrade() {
     assert_eq!(phase, ProbePhase::Starttls);
     assert!(error.contains("after its STARTTLS reply"), "{error}");
     assert_eq!(r.tls_version, None);
+}
+
+#[tokio::test]
+async fn a_server_slow_at_every_step_is_stopped_by_the_whole_probe_budget() {
+    // Each reply takes 0.7 s, under the 1 s phase timeout, but six steps do not fit in the
+    // whole-probe budget of 3 x 1 s: the last phase gets what is left.
+    let pki = Pki::new();
+    let (port, _server) = submission_server(Some(&pki), Duration::from_millis(700)).await;
+    let options = ProbeOptions {
+        ca_file: Some(pki.ca()),
+        ..opts(Duration::from_secs(1))
+    };
+    let started = Instant::now();
+    let r = probe_url(&format!("submission://127.0.0.1:{port}"), &options).await;
+    let (phase, error) = failure(&r);
+    assert_eq!(phase, ProbePhase::Logout, "{r:#?}");
+    assert!(error.contains("(the whole probe may take 3 s)"), "{error}");
+    assert!(started.elapsed() < Duration::from_millis(3500));
+    assert!(r.total() <= Duration::from_millis(3100), "{:?}", r.total());
 }

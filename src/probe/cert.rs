@@ -45,22 +45,22 @@ fn element(input: &[u8]) -> Option<Element<'_>> {
     })
 }
 
-fn expect(input: &[u8], tag: u8) -> Option<Element<'_>> {
+fn expect_tag(input: &[u8], tag: u8) -> Option<Element<'_>> {
     element(input).filter(|e| e.tag == tag)
 }
 
 /// The `notAfter` of a DER certificate, or `None` when the structure is not one.
 pub fn not_after(der: &[u8]) -> Option<Timestamp> {
-    let cert = expect(der, TAG_SEQUENCE)?;
-    let tbs = expect(cert.contents, TAG_SEQUENCE)?;
+    let cert = expect_tag(der, TAG_SEQUENCE)?;
+    let tbs = expect_tag(cert.contents, TAG_SEQUENCE)?;
     let mut fields = tbs.contents;
     if fields.first() == Some(&TAG_VERSION) {
         fields = element(fields)?.rest;
     }
-    let serial = expect(fields, TAG_INTEGER)?;
-    let signature = expect(serial.rest, TAG_SEQUENCE)?;
-    let issuer = expect(signature.rest, TAG_SEQUENCE)?;
-    let validity = expect(issuer.rest, TAG_SEQUENCE)?;
+    let serial = expect_tag(fields, TAG_INTEGER)?;
+    let signature = expect_tag(serial.rest, TAG_SEQUENCE)?;
+    let issuer = expect_tag(signature.rest, TAG_SEQUENCE)?;
+    let validity = expect_tag(issuer.rest, TAG_SEQUENCE)?;
     let not_before = element(validity.contents)?;
     let not_after = element(not_before.rest)?;
     parse_time(not_after.tag, not_after.contents)
@@ -174,5 +174,12 @@ mod tests {
         // A length claiming more than is there, and an over-long length-of-length.
         assert_eq!(not_after(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00]), None);
         assert_eq!(not_after(&[0x30, 0x85, 1, 1, 1, 1, 1]), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = not_after(&bytes);
+        }
     }
 }

@@ -105,6 +105,18 @@ impl Prober {
         })
     }
 
+    /// Rebuilds from new options (config reload). On error the current resolver and trust
+    /// stay in use, so a bad `ca_file` in a reload does not stop the probes.
+    pub fn rebuild(&mut self, options: &ProbeOptions) -> Result<(), SetupError> {
+        *self = Prober::new(options)?;
+        Ok(())
+    }
+
+    /// The per-phase timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The TLS setup (for callers that want its trust anchor count).
     pub fn tls(&self) -> &TlsSetup {
         &self.tls
@@ -266,6 +278,14 @@ impl Run {
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(why)) => Err(self.fail(phase, why)),
+            Err(_) if limit < self.timeout => Err(self.fail(
+                phase,
+                format!(
+                    "timed out after {} (the whole probe may take {})",
+                    human_duration(limit),
+                    human_duration(self.timeout.saturating_mul(WHOLE_PROBE_FACTOR))
+                ),
+            )),
             Err(_) => Err(self.fail(phase, format!("timed out after {}", human_duration(limit)))),
         }
     }

@@ -136,19 +136,48 @@ pub struct Target {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetError {
     /// No `scheme://` at the start.
-    MissingScheme { url: String },
+    MissingScheme {
+        /// The URL as given.
+        url: String,
+    },
     /// A scheme this probe does not speak.
-    UnknownScheme { url: String, scheme: String },
+    UnknownScheme {
+        /// The URL as given.
+        url: String,
+        /// The scheme as written.
+        scheme: String,
+    },
     /// Nothing between `://` and the port or end.
-    EmptyHost { url: String },
+    EmptyHost {
+        /// The URL as given.
+        url: String,
+    },
     /// A host that is neither a DNS name nor an address literal.
-    BadHost { url: String, host: String },
+    BadHost {
+        /// The URL as given.
+        url: String,
+        /// The host part as written.
+        host: String,
+    },
     /// A port that is not a number from 1 to 65535.
-    BadPort { url: String, port: String },
+    BadPort {
+        /// The URL as given.
+        url: String,
+        /// The port part as written.
+        port: String,
+    },
     /// `user:password@` in the URL: the probe never sends credentials.
-    Credentials { url: String },
+    Credentials {
+        /// The URL as given.
+        url: String,
+    },
     /// A path, query or fragment after the authority.
-    TrailingPart { url: String, rest: String },
+    TrailingPart {
+        /// The URL as given.
+        url: String,
+        /// What follows the host and port.
+        rest: String,
+    },
 }
 
 impl fmt::Display for TargetError {
@@ -470,5 +499,25 @@ mod tests {
                 rest: "/INBOX".into()
             }
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,80}") {
+            let _ = Target::parse(&text);
+        }
+
+        #[test]
+        fn normalized_urls_parse_back_to_the_same_target(
+            scheme in proptest::sample::select(Scheme::ALL.to_vec()),
+            labels in proptest::collection::vec("[a-z0-9]{1,10}", 1..4),
+            port in 1u16..,
+        ) {
+            let url = format!("{}://{}:{port}", scheme.as_str(), labels.join("."));
+            if let Ok(t) = Target::parse(&url) {
+                proptest::prop_assert_eq!(t.port, port);
+                proptest::prop_assert_eq!(Target::parse(&t.to_string()), Ok(t));
+            }
+        }
     }
 }

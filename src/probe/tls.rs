@@ -24,9 +24,17 @@ use crate::track::record::TlsVersion;
 #[derive(Debug)]
 pub enum TrustError {
     /// The `ca_file` could not be read.
-    CaFileUnreadable { path: PathBuf, reason: String },
+    CaFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// The `ca_file` holds no usable PEM certificate.
-    CaFileEmpty { path: PathBuf },
+    CaFileEmpty {
+        /// The file.
+        path: PathBuf,
+    },
     /// rustls refused the configuration (should not happen with the ring provider).
     Config(String),
 }
@@ -188,10 +196,15 @@ impl ServerCertVerifier for RecordOnlyVerifier {
 /// What a finished handshake tells.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HandshakeFacts {
+    /// The negotiated protocol version.
     pub version: Option<TlsVersion>,
+    /// The negotiated cipher suite, by its IANA name.
     pub cipher: Option<String>,
+    /// The leaf certificate's notAfter.
     pub cert_not_after: Option<Timestamp>,
+    /// Whether the chain validated for the host against the trust anchors.
     pub cert_valid: Option<bool>,
+    /// Why it did not.
     pub cert_error: Option<String>,
 }
 
@@ -238,6 +251,9 @@ pub fn describe_tls_error(err: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(CertificateError::BadSignature) => {
             "bad certificate signature".into()
         }
+        rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13,
+        ) => "the server chose TLS 1.1 or older; the probe speaks TLS 1.2 and 1.3".into(),
         // The *Context variants already read plainly ("certificate expired: verification
         // time …").
         rustls::Error::InvalidCertificate(cert) => cert.to_string(),

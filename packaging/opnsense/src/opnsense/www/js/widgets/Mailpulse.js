@@ -113,13 +113,15 @@ export default class Mailpulse extends BaseTableWidget {
         this.updateFailures(failures && failures.status === 'ok' ? failures.data : []);
     }
 
-    updateHealth(status) {
+    // `mailpulse status --json` nests the engine's picture (wan, probes) under `engine`.
+    updateHealth(report) {
         const rows = [];
-        const wan = (status && status.wan) || {};
+        const status = (report && report.engine) || report || {};
+        const wan = status.wan || {};
         const wanState = wan.state || 'unknown';
         rows.push([this.translations.wan, Mailpulse.dot(Mailpulse.stateClass(wanState), wanState)]);
 
-        for (const probe of (status && status.probes) || []) {
+        for (const probe of status.probes || []) {
             const latency = Mailpulse.probeLatency(probe);
             let text = probe.state || 'pending';
             if (latency !== null && probe.state !== 'failed') {
