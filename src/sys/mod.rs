@@ -37,6 +37,7 @@
 //! - [`dpinger`]: reads dpinger's gateway status sockets into `GatewaySample`s.
 #![allow(unsafe_code)]
 
+pub mod async_fd;
 pub mod bpf_program;
 pub mod discover;
 pub mod dpinger;
