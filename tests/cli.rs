@@ -406,3 +406,35 @@ fn a_regular_file_where_the_socket_should_be_is_not_a_daemon() {
     assert_eq!(code(&o), 69, "{}", stderr(&o));
     assert!(stderr(&o).contains(&path.display().to_string()));
 }
+
+#[test]
+fn a_socket_the_user_may_not_open_exits_77() {
+    // Root passes every permission check, so the client runs as `nobody` (uid 65534).
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .expect("id(1) is needed");
+    assert!(
+        is_root,
+        "this test needs root, to run the client as another user with setpriv(1)"
+    );
+    let d = start_fake_daemon();
+    let dir = d.socket.parent().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_mailpulse"))
+        .args(["status", "--socket", sock(&d)])
+        .output()
+        .expect("setpriv(1) (util-linux) is needed");
+    assert_eq!(code(&o), 77, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "mailpulse: permission denied on {}: run as root or as a member of the socket's group\n",
+            sock(&d)
+        )
+    );
+}

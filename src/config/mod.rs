@@ -336,6 +336,34 @@ impl Default for CaptureConfig {
     }
 }
 
+impl CaptureConfig {
+    /// The tracker's table limits.
+    pub fn tracker(&self) -> crate::track::TrackerConfig {
+        crate::track::TrackerConfig {
+            max_sessions: self.max_sessions,
+        }
+    }
+
+    /// What each live capture asks the kernel for.
+    pub fn options(&self) -> crate::sys::CaptureOptions {
+        crate::sys::CaptureOptions {
+            snap_len: self.snap_len,
+            buffer_size: u32::try_from(self.buffer_size.0).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// The journal's rotation settings.
+    pub fn journal_options(&self) -> crate::report::journal::JournalOptions {
+        crate::report::journal::JournalOptions {
+            max_size: self.journal_max_size.0,
+            keep: self.journal_keep,
+            ..Default::default()
+        }
+    }
+}
+
 impl DiagnosisSection {
     /// The engine's thresholds.
     pub fn to_engine(&self) -> DiagnosisConfig {
@@ -482,6 +510,16 @@ pub fn load_with(
         }
     }
     check_user(&config, &file, &text, user_exists, &mut warnings)?;
+    if let Some(ca) = &config.probe.ca_file {
+        if !ca.is_file() {
+            warnings.push(Finding {
+                message: format!(
+                    "[probe] ca_file {} is not a readable file; probes will use the system roots only",
+                    ca.display()
+                ),
+            });
+        }
+    }
     warnings.extend(config.check());
     Ok(Loaded {
         config,
@@ -564,6 +602,15 @@ impl Config {
                     humantime::format_duration(d.window)
                 ));
             }
+        }
+        if self.capture.snap_len < 256 {
+            warn(format!(
+                "[capture] snap_len {} is too short to see TLS hellos and server replies; 2048 is the default",
+                self.capture.snap_len
+            ));
+        }
+        if self.capture.max_sessions == 0 {
+            warn("[capture] max_sessions is 0: no mail session can be tracked".into());
         }
         if self.daemon.socket_mode & 0o007 != 0 {
             warn(format!(
