@@ -159,6 +159,14 @@ pub fn explanation(x: &Explanation) -> String {
     out
 }
 
+/// The probe phase as the JSON names it (`dns`, `connect`, `tls`, …).
+fn phase_name(phase: crate::diagnose::observation::ProbePhase) -> String {
+    serde_json::to_value(phase)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{phase:?}"))
+}
+
 fn duration_words(secs: u64) -> String {
     humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
 }
@@ -243,7 +251,7 @@ pub fn status(s: &StatusReport) -> String {
                 let last = p.last.as_ref();
                 let detail = match last {
                     Some(r) => match &r.failure {
-                        Some(f) => format!("{:?} failed: {}", f.phase, f.error).to_lowercase(),
+                        Some(f) => format!("{} failed: {}", phase_name(f.phase), f.error),
                         None => r.tls_version.map_or(String::new(), |v| format!("TLS {v}")),
                     },
                     None => "not probed yet".into(),
@@ -343,6 +351,73 @@ pub fn status(s: &StatusReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::InterfaceCapture;
+    use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
+    use crate::diagnose::status::ProbeStatus;
+    use crate::track::record::{Protocol, TlsMode};
+
+    #[test]
+    fn status_names_failures_in_words() {
+        let mut s = StatusReport {
+            version: "0.1.0".into(),
+            uptime_seconds: 90,
+            ..StatusReport::default()
+        };
+        s.engine.wan.state = "down".into();
+        s.engine.probes.push(ProbeStatus {
+            target: "imaps://imap.gmail.com".into(),
+            state: "failed".into(),
+            last: Some(ProbeResult {
+                target: "imaps://imap.gmail.com".into(),
+                host: "imap.gmail.com".into(),
+                port: 993,
+                protocol: Protocol::Imap,
+                tls: TlsMode::Implicit,
+                started: Timestamp::from_unix(1_700_000_000, 0),
+                phases: vec![],
+                failure: Some(ProbeFailure {
+                    phase: ProbePhase::Connect,
+                    error: "Connection refused".into(),
+                }),
+                addresses: vec![],
+                connected_to: None,
+                tls_version: None,
+                cipher: None,
+                cert_not_after: None,
+                cert_valid: None,
+                cert_error: None,
+                greeting: None,
+                capabilities: vec![],
+            }),
+            last_ok: None,
+            consecutive_failures: 2,
+        });
+        s.captures.push(InterfaceCapture {
+            interface: "igb1".into(),
+            stats: None,
+            error: Some("permission denied".into()),
+        });
+        s.journal.path = "/var/db/mailpulse/journal.jsonl".into();
+        s.journal.healthy = false;
+        s.journal.last_error = Some("cannot write: No space left on device".into());
+        let text = status(&s);
+        assert!(text.starts_with("mailpulse 0.1.0, up 1m 30s"), "{text}");
+        assert!(text.contains("config: built-in defaults"), "{text}");
+        assert!(text.contains("\nWAN: down\n"), "{text}");
+        assert!(
+            text.contains("connect failed: Connection refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Capture igb1: FAILED: permission denied"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Journal: /var/db/mailpulse/journal.jsonl FAILING: cannot write: No space left on device"),
+            "{text}"
+        );
+        assert!(text.contains("Evidence ring: off"), "{text}");
+    }
 
     #[test]
     fn table_aligns_by_characters_and_trims_the_last_column() {
