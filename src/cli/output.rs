@@ -152,6 +152,18 @@ pub fn explanation(x: &Explanation) -> String {
     for sentence in &x.story {
         let _ = writeln!(out, "  {sentence}");
     }
+    let mut advice: Vec<&str> = Vec::new();
+    for a in x.events.iter().filter_map(|e| e.advice.as_deref()) {
+        if !advice.contains(&a) {
+            advice.push(a);
+        }
+    }
+    if !advice.is_empty() {
+        out.push_str("What to do:\n");
+        for a in advice {
+            let _ = writeln!(out, "  {a}");
+        }
+    }
     if !x.events.is_empty() {
         out.push('\n');
         out.push_str(&events(&x.events));
@@ -355,6 +367,29 @@ mod tests {
     use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
     use crate::diagnose::status::ProbeStatus;
     use crate::track::record::{Protocol, TlsMode};
+
+    #[test]
+    fn explanation_tells_the_story_then_the_advice_once() {
+        let mut a = crate::report::journal::tests_support::event(1);
+        a.advice = Some("Outlook.com no longer accepts app passwords over IMAP.".into());
+        let b = Event { id: 2, ..a.clone() };
+        let x = Explanation {
+            client: "192.168.1.20".parse().unwrap(),
+            story: vec!["At 14:03 the server refused the password.".into()],
+            events: vec![a, b],
+        };
+        let text = explanation(&x);
+        let expected_head = "What happened to 192.168.1.20:\n  At 14:03 the server refused the password.\n\
+                             What to do:\n  Outlook.com no longer accepts app passwords over IMAP.\n\nTIME";
+        assert!(text.starts_with(expected_head), "{text}");
+        assert_eq!(text.lines().count(), 4 + 1 + 1 + 2);
+        let empty = Explanation {
+            client: "10.0.0.9".parse().unwrap(),
+            story: vec![],
+            events: vec![],
+        };
+        assert!(explanation(&empty).starts_with("Nothing is known about 10.0.0.9 yet"));
+    }
 
     #[test]
     fn status_names_failures_in_words() {

@@ -67,12 +67,17 @@ pub struct DaemonConfig {
     pub syslog_format: SyslogFormat,
     #[serde(default = "default_journal_max_size")]
     pub journal_max_size: ByteSize,
-    #[serde(default = "default_journal_keep")]
+    /// Rotated journal files kept, 0 to 100.
+    #[serde(default = "default_journal_keep", deserialize_with = "journal_keep")]
     pub journal_keep: u32,
     /// Permissions of the control socket (owner and group read/write by default).
-    #[serde(default = "default_socket_mode")]
+    #[serde(default = "default_socket_mode", deserialize_with = "socket_mode")]
     pub socket_mode: u32,
-    #[serde(default = "default_max_control_clients")]
+    /// Control connections served at once, 1 to 1024.
+    #[serde(
+        default = "default_max_control_clients",
+        deserialize_with = "max_control_clients"
+    )]
     pub max_control_clients: usize,
 }
 
@@ -393,6 +398,36 @@ fn interface_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
     Ok(names)
 }
 
+fn journal_keep<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(deserializer)?;
+    if n > 100 {
+        return Err(serde::de::Error::custom(format!(
+            "{n} rotated journal files is too many (0 to 100)"
+        )));
+    }
+    Ok(n)
+}
+
+fn socket_mode<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let mode = u32::deserialize(deserializer)?;
+    if mode > 0o777 {
+        return Err(serde::de::Error::custom(format!(
+            "{mode} is not a permission mode; write it in octal, e.g. 0o660"
+        )));
+    }
+    Ok(mode)
+}
+
+fn max_control_clients<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(deserializer)?;
+    if !(1..=1024).contains(&n) {
+        return Err(serde::de::Error::custom(format!(
+            "{n} control clients: must be from 1 to 1024"
+        )));
+    }
+    Ok(n)
+}
+
 fn nameservers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SocketAddr>, D::Error> {
     Vec::<String>::deserialize(deserializer)?
         .iter()
@@ -611,6 +646,17 @@ impl Config {
         }
         if self.capture.max_sessions == 0 {
             warn("[capture] max_sessions is 0: no mail session can be tracked".into());
+        }
+        for (key, path) in [
+            ("socket", &self.daemon.socket),
+            ("state_dir", &self.daemon.state_dir),
+        ] {
+            if path.is_relative() {
+                warn(format!(
+                    "[daemon] {key} {} is a relative path; the daemon runs from / and will look for it there",
+                    path.display()
+                ));
+            }
         }
         if self.daemon.socket_mode & 0o007 != 0 {
             warn(format!(

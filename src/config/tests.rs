@@ -229,3 +229,29 @@ fn a_missing_ca_file_is_a_warning() {
         ["[probe] ca_file /nonexistent/ca.pem is not a readable file; probes will use the system roots only"]
     );
 }
+
+#[test]
+fn numeric_extensions_are_bounded() {
+    let err = parse_str("[daemon]\nsocket_mode = 660\n").unwrap_err();
+    assert_eq!(
+        err,
+        "t.toml:2:15: [daemon] socket_mode: 660 is not a permission mode; write it in octal, e.g. 0o660"
+    );
+    assert_eq!(
+        parse_str("[daemon]\nsocket_mode = 0o640\n")
+            .unwrap()
+            .daemon
+            .socket_mode,
+        0o640
+    );
+    assert!(parse_str("[daemon]\njournal_keep = 5000\n")
+        .unwrap_err()
+        .contains("too many (0 to 100)"));
+    assert!(parse_str("[daemon]\nmax_control_clients = 0\n")
+        .unwrap_err()
+        .contains("from 1 to 1024"));
+    let c = parse_str("[daemon]\nsocket = \"mailpulse.sock\"\n").unwrap();
+    assert!(c.check()[0]
+        .message
+        .contains("socket mailpulse.sock is a relative path"));
+}
