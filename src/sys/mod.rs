@@ -21,7 +21,7 @@
 //! - `privs::drop_privileges(user: &str) -> io::Result<()>` and
 //!   `privs::user_exists(user: &str) -> bool`.
 //! - `paths::{DEFAULT_CONFIG, DEFAULT_SOCKET, DEFAULT_STATE_DIR}` — the one place that picks
-//!   default paths by OS; also `paths::SYSLOG_SOCKET`, the local syslog socket.
+//!   default paths by OS; also `paths::DEFAULT_SYSLOG_SOCKET`, the local syslog socket.
 //!
 //! Portable pieces (no OS knowledge) live here too: `dpinger` (gateway sockets) and the shared
 //! BPF program.

@@ -1,5 +1,5 @@
-//! Default paths, the one place that picks them by operating system (DESIGN.md,
-//! "Configuration": FreeBSD's under /usr/local and /var; Linux's under /etc, /run and /var/lib).
+//! Default paths per operating system: the one place outside the per-OS directories that says
+//! `target_os`. The values are the contract in DESIGN.md ("Configuration").
 
 /// The configuration file read when `-c` is not given.
 #[cfg(target_os = "freebsd")]
@@ -15,16 +15,52 @@ pub const DEFAULT_SOCKET: &str = "/var/run/mailpulse.sock";
 #[cfg(not(target_os = "freebsd"))]
 pub const DEFAULT_SOCKET: &str = "/run/mailpulse.sock";
 
-/// Where the journal lives.
+/// Where the daemon keeps its journal.
 #[cfg(target_os = "freebsd")]
 pub const DEFAULT_STATE_DIR: &str = "/var/db/mailpulse";
-/// Where the journal lives.
+/// Where the daemon keeps its journal.
 #[cfg(not(target_os = "freebsd"))]
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/mailpulse";
 
-/// The local syslog daemon's datagram socket (syslogd(8) on FreeBSD, /dev/log elsewhere).
+/// The local syslog socket.
 #[cfg(target_os = "freebsd")]
-pub const SYSLOG_SOCKET: &str = "/var/run/log";
-/// The local syslog daemon's datagram socket (syslogd(8) on FreeBSD, /dev/log elsewhere).
+pub const DEFAULT_SYSLOG_SOCKET: &str = "/var/run/log";
+/// The local syslog socket.
 #[cfg(not(target_os = "freebsd"))]
-pub const SYSLOG_SOCKET: &str = "/dev/log";
+pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+
+/// The same socket under the name the syslog reporter uses.
+pub const SYSLOG_SOCKET: &str = DEFAULT_SYSLOG_SOCKET;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design_for_this_os() {
+        let expected = if cfg!(target_os = "freebsd") {
+            [
+                "/usr/local/etc/mailpulse/mailpulse.toml",
+                "/var/run/mailpulse.sock",
+                "/var/db/mailpulse",
+                "/var/run/log",
+            ]
+        } else {
+            [
+                "/etc/mailpulse/mailpulse.toml",
+                "/run/mailpulse.sock",
+                "/var/lib/mailpulse",
+                "/dev/log",
+            ]
+        };
+        assert_eq!(
+            [
+                DEFAULT_CONFIG,
+                DEFAULT_SOCKET,
+                DEFAULT_STATE_DIR,
+                DEFAULT_SYSLOG_SOCKET
+            ],
+            expected
+        );
+    }
+}

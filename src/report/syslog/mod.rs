@@ -2,7 +2,7 @@
 //! `key=value` tokens (`client=`, `server=`, `verdict=`, `credentials=`), then `: ` and the
 //! plain sentence. Severity comes from the event.
 //!
-//! Sent as datagrams to the local syslog socket ([`crate::sys::paths::SYSLOG_SOCKET`]) in BSD
+//! Sent as datagrams to the local syslog socket ([`crate::sys::paths::DEFAULT_SYSLOG_SOCKET`]) in BSD
 //! format (RFC 3164, what FreeBSD's syslogd and OPNsense's log viewer parse) or RFC 5424.
 
 use std::io;
@@ -174,7 +174,7 @@ pub struct Syslog {
 }
 
 impl Syslog {
-    /// A sender to the socket at `path` (normally [`crate::sys::paths::SYSLOG_SOCKET`]).
+    /// A sender to the socket at `path` (normally [`crate::sys::paths::DEFAULT_SYSLOG_SOCKET`]).
     /// `enabled = false` sends nothing to syslog; `to_stderr` copies every line to stderr.
     pub fn new(
         path: &Path,
