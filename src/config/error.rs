@@ -35,9 +35,13 @@ impl ConfigError {
     /// Turns toml's error (message + byte span) into `file:line:col: message`, naming the
     /// section for unknown keys.
     pub(super) fn from_toml(error: &toml::de::Error, text: &str, file: &Path) -> Self {
-        let offset = error.span().map_or(0, |s| s.start);
-        let raw = error.message().trim_end();
-        let section = section_at(text, offset);
+        let raw = error.message().trim_end().replace('\n', "; ");
+        let raw = raw.as_str();
+        let key_offset = error.span().map_or(0, |span| span.start);
+        let offset = error
+            .span()
+            .map_or(0, |span| narrow_to_quoted_value(text, span, raw));
+        let section = section_at(text, key_offset);
         let message = if let Some(rest) = raw.strip_prefix("unknown field ") {
             // toml says "unknown field `x`, expected one of `a`, `b`"; say key and section.
             let (key, expected) = rest.split_once(", ").unwrap_or((rest, ""));
@@ -47,7 +51,7 @@ impl ConfigError {
                 None => format!("unknown section {key}; {expected}"),
             }
         } else {
-            match (section, key_at(text, offset)) {
+            match (section, key_at(text, key_offset)) {
                 (Some(s), Some(k)) => format!("[{s}] {k}: {raw}"),
                 (None, Some(k)) => format!("{k}: {raw}"),
                 _ => raw.to_string(),
@@ -83,6 +87,21 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// toml reports an error in one element of an array (`targets = [...]`) at the whole array;
+/// when the message quotes the bad value and that value is written inside the span, point at
+/// it instead.
+fn narrow_to_quoted_value(text: &str, span: std::ops::Range<usize>, message: &str) -> usize {
+    let quoted = message
+        .split_once('"')
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| format!("\"{value}\""));
+    let within = text.get(span.clone()).unwrap_or("");
+    match quoted {
+        Some(q) if within.len() > q.len() => within.find(&q).map_or(span.start, |i| span.start + i),
+        _ => span.start,
+    }
+}
 
 /// 1-based line and column (in characters) of byte `offset`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -67,12 +67,17 @@ pub struct DaemonConfig {
     pub syslog_format: SyslogFormat,
     #[serde(default = "default_journal_max_size")]
     pub journal_max_size: ByteSize,
-    #[serde(default = "default_journal_keep")]
+    /// Rotated journal files kept, 0 to 100.
+    #[serde(default = "default_journal_keep", deserialize_with = "journal_keep")]
     pub journal_keep: u32,
     /// Permissions of the control socket (owner and group read/write by default).
-    #[serde(default = "default_socket_mode")]
+    #[serde(default = "default_socket_mode", deserialize_with = "socket_mode")]
     pub socket_mode: u32,
-    #[serde(default = "default_max_control_clients")]
+    /// Control connections served at once, 1 to 1024.
+    #[serde(
+        default = "default_max_control_clients",
+        deserialize_with = "max_control_clients"
+    )]
     pub max_control_clients: usize,
 }
 
@@ -336,6 +341,34 @@ impl Default for CaptureConfig {
     }
 }
 
+impl CaptureConfig {
+    /// The tracker's table limits.
+    pub fn tracker(&self) -> crate::track::TrackerConfig {
+        crate::track::TrackerConfig {
+            max_sessions: self.max_sessions,
+        }
+    }
+
+    /// What each live capture asks the kernel for.
+    pub fn options(&self) -> crate::sys::CaptureOptions {
+        crate::sys::CaptureOptions {
+            snap_len: self.snap_len,
+            buffer_size: u32::try_from(self.buffer_size.0).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// The journal's rotation settings.
+    pub fn journal_options(&self) -> crate::report::journal::JournalOptions {
+        crate::report::journal::JournalOptions {
+            max_size: self.journal_max_size.0,
+            keep: self.journal_keep,
+            ..Default::default()
+        }
+    }
+}
+
 impl DiagnosisSection {
     /// The engine's thresholds.
     pub fn to_engine(&self) -> DiagnosisConfig {
@@ -363,6 +396,36 @@ fn interface_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
         }
     }
     Ok(names)
+}
+
+fn journal_keep<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(deserializer)?;
+    if n > 100 {
+        return Err(serde::de::Error::custom(format!(
+            "{n} rotated journal files is too many (0 to 100)"
+        )));
+    }
+    Ok(n)
+}
+
+fn socket_mode<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let mode = u32::deserialize(deserializer)?;
+    if mode > 0o777 {
+        return Err(serde::de::Error::custom(format!(
+            "{mode} is not a permission mode; write it in octal, e.g. 0o660"
+        )));
+    }
+    Ok(mode)
+}
+
+fn max_control_clients<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(deserializer)?;
+    if !(1..=1024).contains(&n) {
+        return Err(serde::de::Error::custom(format!(
+            "{n} control clients: must be from 1 to 1024"
+        )));
+    }
+    Ok(n)
 }
 
 fn nameservers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SocketAddr>, D::Error> {
@@ -482,6 +545,16 @@ pub fn load_with(
         }
     }
     check_user(&config, &file, &text, user_exists, &mut warnings)?;
+    if let Some(ca) = &config.probe.ca_file {
+        if !ca.is_file() {
+            warnings.push(Finding {
+                message: format!(
+                    "[probe] ca_file {} is not a readable file; probes will use the system roots only",
+                    ca.display()
+                ),
+            });
+        }
+    }
     warnings.extend(config.check());
     Ok(Loaded {
         config,
@@ -562,6 +635,26 @@ impl Config {
                     "[diagnosis] {key} ({}) is not shorter than window ({}): nothing can be judged slow inside the window",
                     humantime::format_duration(value),
                     humantime::format_duration(d.window)
+                ));
+            }
+        }
+        if self.capture.snap_len < 256 {
+            warn(format!(
+                "[capture] snap_len {} is too short to see TLS hellos and server replies; 2048 is the default",
+                self.capture.snap_len
+            ));
+        }
+        if self.capture.max_sessions == 0 {
+            warn("[capture] max_sessions is 0: no mail session can be tracked".into());
+        }
+        for (key, path) in [
+            ("socket", &self.daemon.socket),
+            ("state_dir", &self.daemon.state_dir),
+        ] {
+            if path.is_relative() {
+                warn(format!(
+                    "[daemon] {key} {} is a relative path; the daemon runs from / and will look for it there",
+                    path.display()
                 ));
             }
         }

@@ -202,3 +202,56 @@ fn cross_field_findings() {
     assert!(found[3].contains("slow_server (5s) is not shorter than window (5s)"));
     assert!(Config::default().check().is_empty());
 }
+
+#[test]
+fn capture_and_journal_settings_reach_their_consumers() {
+    let c = parse_str(
+        "[capture]\nmax_sessions = 10\nsnap_len = 4096\nbuffer_size = \"8GiB\"\n\
+         [daemon]\njournal_max_size = \"1MB\"\njournal_keep = 3\n",
+    )
+    .unwrap();
+    assert_eq!(c.capture.tracker().max_sessions, 10);
+    let o = c.capture.options();
+    assert_eq!((o.snap_len, o.buffer_size), (4096, u32::MAX));
+    let j = c.daemon.journal_options();
+    assert_eq!((j.max_size, j.keep), (1_000_000, 3));
+}
+
+#[test]
+fn a_missing_ca_file_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.toml");
+    std::fs::write(&file, "[probe]\nca_file = \"/nonexistent/ca.pem\"\n").unwrap();
+    let loaded = load_with(Some(&file), &|_| true).unwrap();
+    let messages: Vec<&str> = loaded.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["[probe] ca_file /nonexistent/ca.pem is not a readable file; probes will use the system roots only"]
+    );
+}
+
+#[test]
+fn numeric_extensions_are_bounded() {
+    let err = parse_str("[daemon]\nsocket_mode = 660\n").unwrap_err();
+    assert_eq!(
+        err,
+        "t.toml:2:15: [daemon] socket_mode: 660 is not a permission mode; write it in octal, e.g. 0o660"
+    );
+    assert_eq!(
+        parse_str("[daemon]\nsocket_mode = 0o640\n")
+            .unwrap()
+            .daemon
+            .socket_mode,
+        0o640
+    );
+    assert!(parse_str("[daemon]\njournal_keep = 5000\n")
+        .unwrap_err()
+        .contains("too many (0 to 100)"));
+    assert!(parse_str("[daemon]\nmax_control_clients = 0\n")
+        .unwrap_err()
+        .contains("from 1 to 1024"));
+    let c = parse_str("[daemon]\nsocket = \"mailpulse.sock\"\n").unwrap();
+    assert!(c.check()[0]
+        .message
+        .contains("socket mailpulse.sock is a relative path"));
+}
