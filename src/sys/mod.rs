@@ -17,7 +17,8 @@
 //!   An interface removed while it was down may give no error at all, so the daemon also acts
 //!   on `LinkChange::InterfaceGone` from the link monitor.
 //! - `link::LinkMonitor` — link, address and default-route changes:
-//!   `LinkMonitor::open() -> io::Result<LinkMonitor>`; `LinkMonitor: AsRawFd` (non-blocking);
+//!   `LinkMonitor::open() -> io::Result<LinkMonitor>` (subscribes, then takes a first snapshot
+//!   as the baseline); `LinkMonitor: AsRawFd` (non-blocking);
 //!   `LinkMonitor::read(&mut self) -> io::Result<LinkRead>` returns the changes that are ready,
 //!   or says a resync is needed (the kernel dropped messages);
 //!   `LinkMonitor::snapshot(&mut self) -> io::Result<LinkSnapshot>` dumps the current state and
@@ -26,12 +27,14 @@
 //! - `firewall::tcp_established_timeout() -> Option<FirewallTimeouts>` — how long the
 //!   firewall keeps an idle established TCP state (pf or conntrack); `None` when unknown.
 //! - `privs::drop_privileges(user: &str) -> io::Result<()>` and
-//!   `privs::user_exists(user: &str) -> bool`.
+//!   `privs::user_exists(user: &str) -> bool` (portable Unix code in `unix_privs`, which each OS
+//!   directory re-exports).
 //!
 //! Portable pieces (no OS knowledge, compiled everywhere):
 //!
 //! - [`paths`]: `DEFAULT_CONFIG`, `DEFAULT_SOCKET`, `DEFAULT_STATE_DIR`, `DEFAULT_SYSLOG_SOCKET`
-//!   — the one place outside the per-OS directories that picks values by OS.
+//!   (also named `SYSLOG_SOCKET`) — the one place outside the per-OS directories that picks
+//!   values by OS.
 //! - [`bpf_program`]: the shared classic BPF program, with the snap length patched in.
 //! - [`discover`]: WAN and LAN interfaces from a [`LinkSnapshot`] when the config names none.
 //! - [`dpinger`]: reads dpinger's gateway status sockets into `GatewaySample`s.

@@ -211,6 +211,8 @@ impl Capture {
         let mut start = VLAN_HEADROOM;
         let end = VLAN_HEADROOM + captured;
         if let Some(aux) = aux.filter(|a| a.tp_status & TP_STATUS_VLAN_VALID != 0) {
+            // `captured >= 12` means `self.buf` holds at least VLAN_HEADROOM + 12 = 16 bytes, so
+            // the fixed indexes below are in bounds.
             if captured >= 12 {
                 // Move the two MAC addresses forward into the headroom and put the tag after
                 // them: dst(6) src(6) TPID(2) TCI(2) ethertype...
