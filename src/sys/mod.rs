@@ -93,3 +93,7 @@ pub enum LinkRead {
     /// Messages were lost (ENOBUFS, or a routing socket overflow): take a new snapshot.
     ResyncNeeded,
 }
+
+/// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
+/// compiled everywhere so they are tested everywhere.
+pub mod bsd;
