@@ -97,3 +97,10 @@ pub enum LinkRead {
 /// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
 /// compiled everywhere so they are tested everywhere.
 pub mod bsd;
+
+pub mod bpf_program;
+
+#[cfg(target_os = "freebsd")]
+mod freebsd;
+#[cfg(target_os = "freebsd")]
+pub use freebsd::{capture, firewall, link, privs};

@@ -7,6 +7,7 @@
 //! (`from_ne_bytes` on copied slices); none of these parsers panics on any input.
 
 pub mod bpf_buffer;
+pub mod bpf_null_program;
 pub mod ioctl;
 pub mod link_state;
 pub mod pfctl;
