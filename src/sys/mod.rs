@@ -42,11 +42,12 @@
 
 pub mod async_fd;
 pub mod bpf_program;
+/// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
+/// compiled everywhere so they are tested everywhere.
+pub mod bsd;
 pub mod discover;
 pub mod dpinger;
 pub mod paths;
-// `pub mod bsd;` (pure FreeBSD routing-socket/BPF/pf parsers, compiled on every OS so they are
-// tested everywhere) is added here by the FreeBSD side, with src/sys/bsd/.
 #[cfg(unix)]
 mod unix_privs;
 
