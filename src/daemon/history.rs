@@ -1,8 +1,8 @@
 //! The recent events the control socket answers from: a bounded ring, seeded from the journal
 //! on start so history survives restarts.
 
-use std::collections::VecDeque;
 use crate::diagnose::event::Event;
+use std::collections::VecDeque;
 
 /// The last `capacity` events, oldest first.
 pub struct History {
@@ -98,7 +98,12 @@ mod tests {
             failures: true,
             ..Default::default()
         };
-        let ids = |q: &EventQuery| q.select(history.iter()).iter().map(|e| e.id).collect::<Vec<_>>();
+        let ids = |q: &EventQuery| {
+            q.select(history.iter())
+                .iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&failures), [2, 3, 4, 5]);
 
         let one_client = EventQuery {

@@ -46,11 +46,16 @@ pub fn apply(snapshot: &mut LinkSnapshot, change: &LinkChange) {
         }
         LinkChange::AddressRemoved { interface, address } => {
             if let Some(i) = find(snapshot, interface) {
-                snapshot.interfaces[i].addresses.retain(|(a, _)| a != address);
+                snapshot.interfaces[i]
+                    .addresses
+                    .retain(|(a, _)| a != address);
             }
         }
         LinkChange::DefaultRouteAdded { interface, gateway } => {
-            let route = DefaultRoute { interface: interface.clone(), gateway: *gateway };
+            let route = DefaultRoute {
+                interface: interface.clone(),
+                gateway: *gateway,
+            };
             if !snapshot.default_routes.contains(&route) {
                 snapshot.default_routes.push(route);
             }
@@ -62,7 +67,9 @@ pub fn apply(snapshot: &mut LinkSnapshot, change: &LinkChange) {
         }
         LinkChange::InterfaceGone { interface } => {
             snapshot.interfaces.retain(|i| i.name != *interface);
-            snapshot.default_routes.retain(|r| r.interface.as_ref() != Some(interface));
+            snapshot
+                .default_routes
+                .retain(|r| r.interface.as_ref() != Some(interface));
         }
     }
 }
@@ -207,7 +214,9 @@ mod tests {
             default_routes: vec![route("wan0", "203.0.113.1")],
         };
         let reported = [
-            LinkChange::LinkDown { interface: "wan0".into() },
+            LinkChange::LinkDown {
+                interface: "wan0".into(),
+            },
             LinkChange::DefaultRouteRemoved {
                 interface: Some("wan0".into()),
                 gateway: Some("203.0.113.1".parse().unwrap()),

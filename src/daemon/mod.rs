@@ -33,7 +33,10 @@ pub fn main(config_path: Option<&Path>, foreground: bool) -> i32 {
             return e.exit_code();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailpulse: cannot start the runtime: {e}");

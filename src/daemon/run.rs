@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Config, Loaded};
@@ -27,9 +27,9 @@ use crate::track::TrackerConfig;
 use super::clock::now;
 use super::core::Core;
 use super::evidence::EvidenceRing;
+use super::exitcode;
 use super::link_state;
 use super::state::State;
-use super::exitcode;
 
 /// How often a capture whose interface is missing is tried again.
 const CAPTURE_RETRY: Duration = Duration::from_secs(2);
@@ -46,7 +46,9 @@ type Shared = Arc<Mutex<State>>;
 fn lock(state: &Shared) -> MutexGuard<'_, State> {
     // A panic aborts the process (panic = "abort"), so a poisoned lock cannot be observed in
     // release builds; in tests, carry on with the data as it is.
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; returns the exit code.
@@ -77,7 +79,9 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
     );
     let (burst_tx, burst_rx) = mpsc::channel(64);
     let core = Core::new(
-        TrackerConfig { max_sessions: config.capture.max_sessions },
+        TrackerConfig {
+            max_sessions: config.capture.max_sessions,
+        },
         config.diagnosis.to_engine(),
         recovered.events,
         started,
@@ -86,13 +90,25 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         let size = config.capture.evidence_ring.0;
         (EvidenceRing::new(&config.daemon.state_dir, size), size)
     });
-    let config_path = matches!(loaded.source, config::Source::File(_)).then(|| loaded.path().to_path_buf());
+    let config_path =
+        matches!(loaded.source, config::Source::File(_)).then(|| loaded.path().to_path_buf());
     let state: Shared = Arc::new(Mutex::new(State::new(
-        core, syslog, journal, evidence, started, config_path, burst_tx,
+        core,
+        syslog,
+        journal,
+        evidence,
+        started,
+        config_path,
+        burst_tx,
     )));
     {
         let mut st = lock(&state);
-        for warning in loaded.warnings.iter().map(|w| w.message.clone()).chain(recovered.warnings) {
+        for warning in loaded
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .chain(recovered.warnings)
+        {
             st.notice(Severity::Warning, &warning, started);
         }
     }
@@ -101,21 +117,37 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
     let mut monitor = match LinkMonitor::open() {
         Ok(m) => Some(m),
         Err(e) => {
-            lock(&state).notice(Severity::Err, &format!("link monitor unavailable ({e}); WAN changes will not be seen"), now());
+            lock(&state).notice(
+                Severity::Err,
+                &format!("link monitor unavailable ({e}); WAN changes will not be seen"),
+                now(),
+            );
             None
         }
     };
     let snapshot = match monitor.as_mut().map(LinkMonitor::snapshot) {
         Some(Ok(s)) => s,
         Some(Err(e)) => {
-            lock(&state).notice(Severity::Err, &format!("cannot read the interfaces: {e}"), now());
+            lock(&state).notice(
+                Severity::Err,
+                &format!("cannot read the interfaces: {e}"),
+                now(),
+            );
             LinkSnapshot::default()
         }
         None => LinkSnapshot::default(),
     };
     let found = discover(&snapshot);
-    let wan = if config.wan.interfaces.is_empty() { found.wan.clone() } else { config.wan.interfaces.clone() };
-    let lan = if config.lan.interfaces.is_empty() { found.lan.clone() } else { config.lan.interfaces.clone() };
+    let wan = if config.wan.interfaces.is_empty() {
+        found.wan.clone()
+    } else {
+        config.wan.interfaces.clone()
+    };
+    let lan = if config.lan.interfaces.is_empty() {
+        found.lan.clone()
+    } else {
+        config.lan.interfaces.clone()
+    };
     let capture_options = CaptureOptions {
         snap_len: config.capture.snap_len,
         buffer_size: u32::try_from(config.capture.buffer_size.0).unwrap_or(u32::MAX),
@@ -136,7 +168,11 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         Err(e) => {
             eprintln!("mailpulse: {e}");
             lock(&state).notice(Severity::Err, &e.to_string(), now());
-            return if e.kind() == io::ErrorKind::PermissionDenied { exitcode::NOPERM } else { exitcode::UNAVAILABLE };
+            return if e.kind() == io::ErrorKind::PermissionDenied {
+                exitcode::NOPERM
+            } else {
+                exitcode::UNAVAILABLE
+            };
         }
     };
     if let Err(message) = drop_privileges(&config) {
@@ -166,25 +202,55 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         if let Some(timeouts) = sys::firewall::tcp_established_timeout() {
             st.observe(t, ObservationKind::FirewallTimeouts(timeouts));
         }
-        st.core.set_probe_targets(config.probe.targets.iter().map(|t| (t.host.as_str(), t.url.as_str())));
+        st.core.set_probe_targets(
+            config
+                .probe
+                .targets
+                .iter()
+                .map(|t| (t.host.as_str(), t.url.as_str())),
+        );
     }
 
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    let (reopen_tx, _) = broadcast::channel(16);
     for (interface, opened) in captures {
-        tasks.push(tokio::spawn(capture_task(interface, opened, capture_options.clone(), state.clone())));
+        let reopen = reopen_tx.subscribe();
+        tasks.push(tokio::spawn(capture_task(
+            interface,
+            opened,
+            capture_options.clone(),
+            state.clone(),
+            reopen,
+        )));
     }
     if let Some(monitor) = monitor {
         let auto_wan = config.wan.interfaces.is_empty();
-        tasks.push(tokio::spawn(link_task(monitor, snapshot, auto_wan, wan, state.clone())));
+        tasks.push(tokio::spawn(link_task(
+            monitor,
+            snapshot,
+            auto_wan,
+            wan,
+            state.clone(),
+            reopen_tx,
+        )));
     }
     tasks.push(tokio::spawn(tick_task(state.clone())));
-    tasks.push(tokio::spawn(dpinger_task(config.wan.dpinger_sockets.clone(), state.clone())));
+    tasks.push(tokio::spawn(dpinger_task(
+        config.wan.dpinger_sockets.clone(),
+        state.clone(),
+    )));
     let (burst_forward_tx, burst_forward_rx) = mpsc::channel(64);
     tasks.push(tokio::spawn(forward(burst_rx, burst_forward_tx.clone())));
     let mut probes = spawn_probes(&config, state.clone(), burst_forward_rx);
     let handler_state = state.clone();
-    let handler: server::Handler = Arc::new(move |request| lock(&handler_state).answer(request, now()));
-    tasks.push(tokio::spawn(serve(listener, handler, config.daemon.max_control_clients, state.clone())));
+    let handler: server::Handler =
+        Arc::new(move |request| lock(&handler_state).answer(request, now()));
+    tasks.push(tokio::spawn(serve(
+        listener,
+        handler,
+        config.daemon.max_control_clients,
+        state.clone(),
+    )));
 
     let code = wait_for_signals(&loaded, &state, &mut probes, burst_forward_tx).await;
     for task in tasks {
@@ -219,8 +285,13 @@ fn drop_privileges(config: &Config) -> Result<(), String> {
         return Ok(());
     }
     if let Ok(Some(account)) = nix::unistd::User::from_name(&user.name) {
-        chown_tree(&config.daemon.state_dir, account.uid, account.gid)
-            .map_err(|e| format!("cannot hand {} to {}: {e}", config.daemon.state_dir.display(), user.name))?;
+        chown_tree(&config.daemon.state_dir, account.uid, account.gid).map_err(|e| {
+            format!(
+                "cannot hand {} to {}: {e}",
+                config.daemon.state_dir.display(),
+                user.name
+            )
+        })?;
     }
     sys::privs::drop_privileges(&user.name)
         .map_err(|e| format!("cannot drop privileges to {}: {e}", user.name))
@@ -235,8 +306,16 @@ fn chown_tree(dir: &Path, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> io::R
     Ok(())
 }
 
-/// Reads one LAN interface; reopens the capture when the interface comes back.
-async fn capture_task(interface: String, mut opened: Option<Capture>, options: CaptureOptions, state: Shared) {
+/// Reads one LAN interface; reopens the capture when the interface comes back. `reopen` names
+/// interfaces the link monitor saw vanish: a capture on an interface deleted while it was down
+/// gets no error, and would silently read nothing from its successor.
+async fn capture_task(
+    interface: String,
+    mut opened: Option<Capture>,
+    options: CaptureOptions,
+    state: Shared,
+    mut reopen: broadcast::Receiver<String>,
+) {
     loop {
         let capture = match opened.take() {
             Some(c) => c,
@@ -245,20 +324,33 @@ async fn capture_task(interface: String, mut opened: Option<Capture>, options: C
                     {
                         let mut st = lock(&state);
                         if st.capture_error(&interface).is_some() {
-                            st.notice(Severity::Notice, &format!("capturing on {interface} again"), now());
+                            st.notice(
+                                Severity::Notice,
+                                &format!("capturing on {interface} again"),
+                                now(),
+                            );
                         }
                         st.set_capture(&interface, None, None);
                     }
                     c
                 }
                 Err(e) => {
-                    lock(&state).set_capture(&interface, None, Some(format!("cannot capture on {interface}: {e}")));
+                    lock(&state).set_capture(
+                        &interface,
+                        None,
+                        Some(format!("cannot capture on {interface}: {e}")),
+                    );
                     tokio::time::sleep(CAPTURE_RETRY).await;
                     continue;
                 }
             },
         };
-        let error = read_capture(&interface, capture, &state).await;
+        let error = tokio::select! {
+            error = read_capture(&interface, capture, &state) => error,
+            () = vanished(&interface, &mut reopen) => {
+                io::Error::new(io::ErrorKind::NotFound, format!("{interface} was removed"))
+            }
+        };
         {
             let mut st = lock(&state);
             let message = format!(
@@ -269,6 +361,17 @@ async fn capture_task(interface: String, mut opened: Option<Capture>, options: C
             st.notice(Severity::Warning, &message, now());
         }
         tokio::time::sleep(CAPTURE_RETRY).await;
+    }
+}
+
+/// Returns when the link monitor reports `interface` gone.
+async fn vanished(interface: &str, reopen: &mut broadcast::Receiver<String>) {
+    loop {
+        match reopen.recv().await {
+            Ok(name) if name == interface => return,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
     }
 }
 
@@ -286,7 +389,9 @@ async fn read_capture(interface: &str, capture: Capture, state: &Shared) -> io::
         };
         let result = {
             let mut st = lock(state);
-            ready.get_inner_mut().read(&mut |frame| st.on_frame(interface, &frame))
+            ready
+                .get_inner_mut()
+                .read(&mut |frame| st.on_frame(interface, &frame))
         };
         match result {
             Ok(0) => ready.clear_ready(),
@@ -302,14 +407,23 @@ async fn read_capture(interface: &str, capture: Capture, state: &Shared) -> io::
             let mut st = lock(state);
             match stats {
                 Ok(s) => st.set_capture(interface, Some(s), None),
-                Err(e) => st.set_capture(interface, None, Some(format!("cannot read counters: {e}"))),
+                Err(e) => {
+                    st.set_capture(interface, None, Some(format!("cannot read counters: {e}")))
+                }
             }
         }
     }
 }
 
 /// Link, address and default-route changes; re-dumps on overflow and every minute.
-async fn link_task(monitor: LinkMonitor, mut known: LinkSnapshot, auto_wan: bool, mut wan: Vec<String>, state: Shared) {
+async fn link_task(
+    monitor: LinkMonitor,
+    mut known: LinkSnapshot,
+    auto_wan: bool,
+    mut wan: Vec<String>,
+    state: Shared,
+    reopen: broadcast::Sender<String>,
+) {
     let mut fd = match sys::async_fd::link_monitor(monitor) {
         Ok(fd) => fd,
         Err(e) => {
@@ -361,12 +475,20 @@ async fn link_task(monitor: LinkMonitor, mut known: LinkSnapshot, auto_wan: bool
             }
         }
         for change in changes {
+            if let LinkChange::InterfaceGone { interface } = &change {
+                // No capture task listening is fine: nothing to reopen.
+                let _ = reopen.send(interface.clone());
+            }
             st.observe(t, ObservationKind::Link(change));
         }
     }
 }
 
-fn resync_changes(monitor: &mut LinkMonitor, known: &mut LinkSnapshot, state: &Shared) -> Vec<LinkChange> {
+fn resync_changes(
+    monitor: &mut LinkMonitor,
+    known: &mut LinkSnapshot,
+    state: &Shared,
+) -> Vec<LinkChange> {
     match monitor.snapshot() {
         Ok(fresh) => {
             let changes = link_state::diff(known, &fresh);
@@ -374,7 +496,11 @@ fn resync_changes(monitor: &mut LinkMonitor, known: &mut LinkSnapshot, state: &S
             changes
         }
         Err(e) => {
-            lock(state).notice(Severity::Warning, &format!("link resync failed: {e}"), now());
+            lock(state).notice(
+                Severity::Warning,
+                &format!("link resync failed: {e}"),
+                now(),
+            );
             Vec::new()
         }
     }
@@ -397,7 +523,10 @@ async fn dpinger_task(pattern: String, state: Shared) {
     loop {
         ticker.tick().await;
         let pattern = pattern.clone();
-        let readings = tokio::task::spawn_blocking(move || sys::dpinger::read_gateways(&pattern, DPINGER_TIMEOUT)).await;
+        let readings = tokio::task::spawn_blocking(move || {
+            sys::dpinger::read_gateways(&pattern, DPINGER_TIMEOUT)
+        })
+        .await;
         let Ok(Ok(readings)) = readings else { continue };
         let t = now();
         let mut st = lock(&state);
@@ -416,7 +545,11 @@ async fn forward(mut from: mpsc::Receiver<String>, to: mpsc::Sender<String>) {
 }
 
 /// Probes every target at the interval, and one target at once when a burst asks for it.
-fn spawn_probes(config: &Config, state: Shared, mut bursts: mpsc::Receiver<String>) -> Option<JoinHandle<()>> {
+fn spawn_probes(
+    config: &Config,
+    state: Shared,
+    mut bursts: mpsc::Receiver<String>,
+) -> Option<JoinHandle<()>> {
     let options = ProbeOptions {
         timeout: config.probe.timeout,
         nameservers: config.probe.nameservers.clone(),
@@ -447,7 +580,11 @@ fn spawn_probes(config: &Config, state: Shared, mut bursts: mpsc::Receiver<Strin
             };
             for target in due {
                 let key = target.to_string();
-                if !in_flight.lock().map(|mut set| set.insert(key.clone())).unwrap_or(false) {
+                if !in_flight
+                    .lock()
+                    .map(|mut set| set.insert(key.clone()))
+                    .unwrap_or(false)
+                {
                     continue;
                 }
                 let (prober, state, in_flight) = (prober.clone(), state.clone(), in_flight.clone());
@@ -463,9 +600,18 @@ fn spawn_probes(config: &Config, state: Shared, mut bursts: mpsc::Receiver<Strin
     }))
 }
 
-async fn serve(listener: tokio::net::UnixListener, handler: server::Handler, max_clients: usize, state: Shared) {
+async fn serve(
+    listener: tokio::net::UnixListener,
+    handler: server::Handler,
+    max_clients: usize,
+    state: Shared,
+) {
     if let Err(e) = server::serve(listener, handler, max_clients).await {
-        lock(&state).notice(Severity::Err, &format!("control socket stopped: {e}"), now());
+        lock(&state).notice(
+            Severity::Err,
+            &format!("control socket stopped: {e}"),
+            now(),
+        );
     }
 }
 
@@ -521,7 +667,12 @@ fn reload(
     let _ = bursts;
     let mut st = lock(state);
     st.core.set_diagnosis(new.diagnosis.to_engine());
-    st.core.set_probe_targets(new.probe.targets.iter().map(|t| (t.host.as_str(), t.url.as_str())));
+    st.core.set_probe_targets(
+        new.probe
+            .targets
+            .iter()
+            .map(|t| (t.host.as_str(), t.url.as_str())),
+    );
     if let Some(timeouts) = sys::firewall::tcp_established_timeout() {
         st.observe(now(), ObservationKind::FirewallTimeouts(timeouts));
     }
@@ -540,7 +691,10 @@ fn reload(
     }
     let mut message = "configuration reloaded".to_string();
     if !needs_restart.is_empty() {
-        message += &format!("; changes to {} take effect after a restart", needs_restart.join(", "));
+        message += &format!(
+            "; changes to {} take effect after a restart",
+            needs_restart.join(", ")
+        );
     }
     st.notice(Severity::Notice, &message, now());
     drop(st);

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
-use crate::control::{
-    EvidenceRingState, InterfaceCapture, Request, Response, StatusReport,
-};
+use crate::control::{EvidenceRingState, InterfaceCapture, Request, Response, StatusReport};
 use crate::diagnose::event::{Event, Severity};
 use crate::diagnose::observation::ObservationKind;
 use crate::report::journal::Journal;
@@ -74,7 +72,9 @@ impl State {
             match ring.record(interface, frame) {
                 Ok(()) => self.evidence_error = None,
                 Err(e) if self.evidence_error.is_none() => {
-                    let message = format!("evidence ring: cannot write: {e}; mail packets are not being kept");
+                    let message = format!(
+                        "evidence ring: cannot write: {e}; mail packets are not being kept"
+                    );
                     self.evidence_error = Some(message.clone());
                     self.notice(Severity::Warning, &message, frame.time);
                 }
@@ -100,7 +100,11 @@ impl State {
         let state = self.journal.state();
         if was_healthy && !state.healthy {
             let why = state.last_error.unwrap_or_default();
-            self.notice(Severity::Err, &format!("journal: {why}; events are still diagnosed and reported"), now);
+            self.notice(
+                Severity::Err,
+                &format!("journal: {why}; events are still diagnosed and reported"),
+                now,
+            );
         }
         if let Some(ring) = self.evidence.as_mut() {
             if let Err(e) = ring.flush() {
@@ -122,7 +126,10 @@ impl State {
             // A syslogd that is down must not stop diagnosis; `send_errors` counts it.
             let _ = self.syslog.event(event, now);
             self.journal.append(event);
-            *self.events_by_kind.entry(event.kind.as_str().to_string()).or_default() += 1;
+            *self
+                .events_by_kind
+                .entry(event.kind.as_str().to_string())
+                .or_default() += 1;
         }
     }
 
@@ -132,25 +139,43 @@ impl State {
     }
 
     /// Records a capture's counters, or why it has none.
-    pub fn set_capture(&mut self, interface: &str, stats: Option<CaptureStats>, error: Option<String>) {
+    pub fn set_capture(
+        &mut self,
+        interface: &str,
+        stats: Option<CaptureStats>,
+        error: Option<String>,
+    ) {
         self.captures.insert(
             interface.to_string(),
-            InterfaceCapture { interface: interface.to_string(), stats, error },
+            InterfaceCapture {
+                interface: interface.to_string(),
+                stats,
+                error,
+            },
         );
     }
 
     /// The last error recorded for a capture, if any.
     pub fn capture_error(&self, interface: &str) -> Option<&str> {
-        self.captures.get(interface).and_then(|c| c.error.as_deref())
+        self.captures
+            .get(interface)
+            .and_then(|c| c.error.as_deref())
     }
 
     /// Everything `status` shows.
     pub fn status_report(&self, now: Timestamp) -> StatusReport {
         let evidence = EvidenceRingState {
             enabled: self.evidence.is_some(),
-            path: self.evidence.as_ref().and_then(|r| r.files().into_iter().next()),
+            path: self
+                .evidence
+                .as_ref()
+                .and_then(|r| r.files().into_iter().next()),
             bytes: self.evidence.as_ref().map_or(0, |r| {
-                r.files().iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+                r.files()
+                    .iter()
+                    .filter_map(|p| std::fs::metadata(p).ok())
+                    .map(|m| m.len())
+                    .sum()
             }),
             capacity_bytes: self.evidence_capacity,
             error: self.evidence_error.clone(),
