@@ -44,7 +44,8 @@ curl_meaning() {
 # show NAME TITLE: run one scenario, then print ground truth and mailpulse's view.
 mismatches=0
 show() {
-    local name=$1 title=$2 out=$CAPS/$name.replay.jsonl
+    local name=$1 title=$2 out
+    out=$CAPS/$1.replay.jsonl
     echo
     echo "=== $title"
     run_scenario "$name" "$CAPS" 2>"$STATE/out/$name.progress" || true
@@ -77,7 +78,7 @@ show() {
 say "building the lab (network namespaces mpl-*, dovecot, unbound, a router with NAT)"
 lab_up
 CAPS=$STATE/demo
-mkdir -p "$CAPS"
+mkdir -p "$CAPS" "$STATE/out"
 show imaps-good "1. A good IMAPS fetch (correct password)"
 show imaps-wan-flap "2. The WAN link flaps (down 4 s) while a fetch is running"
 show imap-wrong-password "3. A real wrong password (plaintext IMAP on port 143)"
