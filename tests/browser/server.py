@@ -47,6 +47,8 @@ STANDIN = HERE / "standin"
 VENDOR = HERE / "node_modules"
 INSTALLED_BINARY = "/usr/local/bin/mailpulse"
 
+# configd's command-line builder, shared with the packaging tests (no .pyc left in their tree).
+sys.dont_write_bytecode = True
 sys.path.insert(0, str(ROOT / "tests" / "packaging"))
 from configd_emulation import build_command, load_actions  # noqa: E402
 
