@@ -60,9 +60,9 @@ function probeMs(probe) {
     return probe.last.phases.reduce((t, p) => t + p.duration.secs * 1000 + p.duration.nanos / 1e6, 0);
 }
 
-function startServer() {
+function startServer(env = process.env) {
     return new Promise((resolve, reject) => {
-        const child = spawn('python3', [join(HERE, 'server.py')], {stdio: ['ignore', 'pipe', 'inherit']});
+        const child = spawn('python3', [join(HERE, 'server.py')], {stdio: ['ignore', 'pipe', 'inherit'], env});
         let buffered = '';
         const timer = setTimeout(() => reject(new Error('server.py did not start within 10 s')), 10000);
         child.stdout.on('data', chunk => {
@@ -221,6 +221,25 @@ async function widgetChecks(page, base) {
     await card.screenshot({path: join(SHOTS, 'widget.png')});
 }
 
+// The same widget when nothing answers on the socket: the "not running" message, no rows.
+async function stoppedChecks(page) {
+    const socket = join(tmpdir(), `mpb-no-daemon-${process.pid}.sock`);
+    const server = await startServer({...process.env, MAILPULSE_SOCKET: socket});
+    try {
+        await page.goto(`${server.url}/ui/dashboard/`);
+        await page.waitForFunction(() => window.mailpulseWidget && window.mailpulseWidget.ticks >= 1,
+            null, {timeout: 15000});
+        const health = await page.$$eval('#mailpulse-health > .flextable-row',
+            rows => rows.map(r => [...r.children].map(c => c.textContent.trim()).join(' | ')));
+        equal('stopped daemon: the widget says it is not running', JSON.stringify(health),
+            JSON.stringify(['MailPulse | MailPulse is not running']));
+        equal('stopped daemon: no failure rows', await page.$$eval('#mailpulse-failures > .grid-row',
+            rows => rows.length), 0);
+    } finally {
+        server.child.kill();
+    }
+}
+
 async function eventsChecks(page, base) {
     const errors = [];
     page.on('pageerror', e => errors.push(String(e)));
@@ -317,6 +336,7 @@ async function main() {
         const widgetPage = await context.newPage();
         await widgetPage.setViewportSize({width: 700, height: 700});
         await widgetChecks(widgetPage, server.url);
+        await stoppedChecks(await context.newPage());
         const eventsPage = await context.newPage();
         await eventsPage.setViewportSize({width: 1280, height: 400});
         await eventsChecks(eventsPage, server.url);
