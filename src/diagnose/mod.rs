@@ -322,7 +322,7 @@ impl Engine {
 
     fn session(&mut self, rec: SessionRecord, now: Timestamp, ended: bool, out: &mut Vec<Event>) {
         self.remember_name(rec.server_name.as_deref());
-        let failure = Failure::of(&rec, now);
+        let failure = Failure::of(&rec, now, self.config.slow_server);
         let prior = self.judged.get(&rec.id).copied();
         if !ended && (prior.is_some() || !failure.visible_stall(&rec)) {
             return;
@@ -336,7 +336,10 @@ impl Engine {
         }
         if ended {
             self.forget_judged(rec.id);
-            if rules::refused_login_shape(&rec).is_some() {
+            // Only sessions the shape could explain count towards a repeat (not one the
+            // client gave up on, say).
+            let shape_verdict = matches!(finding.verdict, Verdict::Unknown | Verdict::AuthRejected);
+            if shape_verdict && rules::refused_login_shape(&rec).is_some() {
                 self.remember_shape(&rec);
             }
         }

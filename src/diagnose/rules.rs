@@ -16,19 +16,28 @@ pub const OUTAGE_SLACK: Duration = Duration::from_secs(2);
 /// An idle gap at least this long before unanswered data is "a long quiet gap" when the
 /// firewall's own timeout is not known or is longer (a NAT beyond the router may forget it).
 pub const LONG_QUIET: Duration = Duration::from_secs(600);
-/// Encrypted "refused login" shape: at most this many client records after the handshake…
-pub const SHAPE_MAX_CLIENT_RECORDS: u32 = 3;
-/// …carrying at most this many bytes (a LOGIN with a user name and password, maybe CAPABILITY),
-pub const SHAPE_MAX_CLIENT_BYTES: u64 = 600;
-/// …answered by at most this many server records (greeting, NO, BYE),
-pub const SHAPE_MAX_SERVER_RECORDS: u32 = 4;
+/// Encrypted "refused login" shape: at most this many client records after the handshake
+/// (CAPABILITY, LOGIN, LOGOUT, close_notify)…
+pub const SHAPE_MAX_CLIENT_RECORDS: u32 = 4;
+/// …carrying at most this many bytes (CAPABILITY, a LOGIN, LOGOUT, close_notify),
+pub const SHAPE_MAX_CLIENT_BYTES: u64 = 800;
+/// …answered by at most this many server records (TLS 1.3 session tickets, greeting,
+/// CAPABILITY, NO, BYE),
+pub const SHAPE_MAX_SERVER_RECORDS: u32 = 8;
 /// …of at most this many bytes,
-pub const SHAPE_MAX_SERVER_BYTES: u64 = 2048;
+pub const SHAPE_MAX_SERVER_BYTES: u64 = 4096;
 /// …and closed within this long after the handshake (dovecot alone waits ~2 s before `NO`).
 pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(10);
-/// A session whose client data has been unanswered this long (with retransmissions or SYNs
-/// repeated) is visibly failing and is judged from an update, without waiting for its end.
-pub const STALL_VISIBLE: Duration = Duration::from_secs(2);
+/// A session whose SYN or client data has gone unacknowledged this long is visibly failing and
+/// is judged from an update, without waiting for its end (the tracker reports a stall once,
+/// 1.5 s after it starts; an ACK normally comes within a round trip plus the delayed-ACK 200 ms).
+pub const STALL_VISIBLE: Duration = Duration::from_secs(1);
+/// A session that ended while the WAN was down, or this soon after an outage or address change
+/// that began while it was open, is taken to have been cut by it.
+pub const CUT_TAIL: Duration = Duration::from_secs(15);
+/// The "client gave up waiting" sign looks at sessions at most this long after the server's
+/// last answer (longer quiet tails are idle connections the client dropped).
+pub const GAVE_UP_MAX_TAIL: Duration = Duration::from_secs(120);
 
 /// Failed probes quoted in one verdict's evidence (the latest ones).
 pub const MAX_PROBE_EVIDENCE: usize = 3;
@@ -60,11 +69,15 @@ pub struct Failure {
     pub data_unanswered: bool,
     /// The unanswered data was retransmitted (no ACK came back: packets were lost).
     pub data_lost: bool,
+    /// The client closed a short exchange this long after the server's last answer, as if
+    /// it gave up waiting for a reply (at least `slow_server`).
+    pub client_gave_up: Option<Duration>,
 }
 
 impl Failure {
-    /// Reads the failure signs off a record; `now` bounds a session that is still open.
-    pub fn of(rec: &SessionRecord, now: Timestamp) -> Failure {
+    /// Reads the failure signs off a record; `now` bounds a session that is still open and
+    /// `slow_server` is how long a client may wait for an answer before giving up counts.
+    pub fn of(rec: &SessionRecord, now: Timestamp, slow_server: Duration) -> Failure {
         let mut f = Failure {
             from: rec.end,
             to: if rec.close == Close::Open {
@@ -89,7 +102,8 @@ impl Failure {
         if let Some(since) = rec.unanswered_since.filter(|_| !f.syn_unanswered) {
             f.data_unanswered = true;
             f.from = since;
-            f.data_lost = rec.retransmits_from_client > 0 || rec.packets_from_server == 0;
+            // The tracker calls data unanswered until the server ACKs it: no ACK is loss.
+            f.data_lost = true;
             let mut text = format!(
                 "client data unanswered for {}",
                 secs(f.to.saturating_since(since))
@@ -123,6 +137,27 @@ impl Failure {
             f.from = rec.start;
             f.signs.push("the TLS handshake never finished".into());
         }
+        if f.signs.is_empty() {
+            if let Some(tail) = gave_up_tail(rec) {
+                let slow = slow_phases(rec, slow_server);
+                if tail >= slow_server {
+                    f.client_gave_up = Some(tail);
+                    f.from = rec.end.minus(tail);
+                    f.signs.push(format!(
+                        "the client closed {} after the server's last answer, as if it gave up waiting for a reply",
+                        secs_precise(tail)
+                    ));
+                } else if rec.tls == TlsMode::None && !slow.is_empty() {
+                    // Plaintext shows that no login happened: the client left after a slow
+                    // greeting or reply. (Inside TLS a slow answer may be a delayed refusal.)
+                    f.from = rec.start;
+                    f.signs.push(format!(
+                        "the client left without logging in after: {}",
+                        slow.join(", ")
+                    ));
+                }
+            }
+        }
         if f.from > f.to {
             f.from = f.to;
         }
@@ -136,8 +171,9 @@ impl Failure {
     /// Strong enough to judge a still-open session now: SYNs repeated, or data retransmitted,
     /// for at least [`STALL_VISIBLE`].
     pub fn visible_stall(&self, rec: &SessionRecord) -> bool {
+        let _ = rec;
         let waited = self.to.saturating_since(self.from) >= STALL_VISIBLE;
-        waited && ((self.syn_unanswered && rec.syns_from_client >= 2) || self.data_lost)
+        waited && (self.syn_unanswered || self.data_unanswered)
     }
 }
 
@@ -419,28 +455,46 @@ pub fn tls_rejected(case: &Case) -> Option<Finding> {
 /// `wan-down`: a WAN link outage overlapping the failure window.
 pub fn wan_down(case: &Case) -> Option<Finding> {
     let f = &case.failure;
-    if !f.failed() {
-        return None;
+    if f.failed() {
+        let outages = case
+            .timeline
+            .outages_between(f.from.minus(OUTAGE_SLACK), f.to);
+        if outages.is_empty() {
+            return None;
+        }
+        let mut evidence: Vec<String> = outages.iter().map(|o| o.describe()).collect();
+        evidence.extend(f.signs.iter().cloned());
+        return Some(Finding::new(Verdict::WanDown, evidence));
     }
-    let outages = case
+    // No sign on the record (a download cut off leaves none: the client only ACKs, then
+    // closes), but an outage began while it was open and it ended during it or just after.
+    let rec = case.rec;
+    let now = case.timeline.now();
+    let cut = case
         .timeline
-        .outages_between(f.from.minus(OUTAGE_SLACK), f.to);
-    if outages.is_empty() {
-        return None;
-    }
-    let mut evidence: Vec<String> = outages.iter().map(|o| o.describe()).collect();
-    evidence.extend(f.signs.iter().cloned());
-    Some(Finding::new(Verdict::WanDown, evidence))
+        .outages_between(rec.start, rec.end)
+        .into_iter()
+        .find(|o| o.start >= rec.start && rec.end <= o.end.unwrap_or(now).plus(CUT_TAIL))?;
+    Some(Finding::new(
+        Verdict::WanDown,
+        vec![
+            cut.describe(),
+            format!(
+                "the session was open when the WAN went down and ended {} later, closed by the {}",
+                secs(rec.end.saturating_since(cut.start)),
+                side_name(rec.closed_by)
+            ),
+        ],
+    ))
 }
 
 /// `wan-address-changed`: the WAN address or default route changed while the session was open.
 pub fn wan_address_changed(case: &Case) -> Option<Finding> {
     let f = &case.failure;
-    if !f.failed() {
-        return None;
-    }
-    let changes = case.timeline.nat_changes_between(case.rec.start, f.to);
-    if changes.is_empty() {
+    let rec = case.rec;
+    let changes = case.timeline.nat_changes_between(rec.start, f.to);
+    let cut = |at: Timestamp| rec.end <= at.plus(CUT_TAIL);
+    if changes.is_empty() || (!f.failed() && !changes.iter().any(|c| cut(c.at))) {
         return None;
     }
     let mut evidence: Vec<String> = changes
@@ -577,17 +631,19 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
     }
     let limit = case.config.slow_server;
     let mut evidence = slow_phases(rec, limit);
-    let gave_up = f.to.saturating_since(f.from);
-    if f.data_unanswered && !f.data_lost && gave_up >= limit {
+    if let Some(tail) = f.client_gave_up {
         evidence.push(format!(
-            "the client waited {} for the server's answer and gave up",
-            secs_precise(gave_up)
+            "the client closed {} after the server's last answer, as if it gave up waiting for a reply",
+            secs_precise(tail)
         ));
-    } else if rec.tcp_connect.is_some() && rec.bytes_from_server == 0 && gave_up >= limit {
-        evidence.push(format!(
-            "no greeting from the server in {}",
-            secs_precise(gave_up)
-        ));
+    } else if rec.tcp_connect.is_some() && rec.bytes_from_server == 0 {
+        let waited = f.to.saturating_since(f.from);
+        if waited >= limit {
+            evidence.push(format!(
+                "no greeting from the server in {}",
+                secs_precise(waited)
+            ));
+        }
     }
     if evidence.is_empty() {
         return None;
@@ -665,6 +721,42 @@ pub fn refused_login_shape(rec: &SessionRecord) -> Option<String> {
             secs_precise(after)
         )
     })
+}
+
+/// How long before its end the client closed a short, unfinished exchange after the server's
+/// last known answer; `None` when the session is not such an exchange. The tracker cannot see
+/// a reply that never came to acknowledged data, so the quiet tail is the sign: a refused login
+/// closes right after the server's answer, a client that gives up on a slow server closes after
+/// waiting. The last answer known is the slowest reply's time (or the end of the handshake).
+fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
+    if rec.closed_by != Some(Side::Client)
+        || !matches!(rec.close, Close::Fin | Close::Rst)
+        || rec.unanswered_since.is_some()
+        || rec.tls_alert.is_some()
+        || rec.auth != AuthOutcome::Unknown
+        || rec.tcp_connect.is_none()
+        || rec.bytes_from_server == 0
+    {
+        return None;
+    }
+    let short = match rec.tls {
+        TlsMode::Implicit | TlsMode::Starttls => {
+            rec.app.client_records <= SHAPE_MAX_CLIENT_RECORDS
+                && rec.app.server_bytes <= SHAPE_MAX_SERVER_BYTES
+        }
+        TlsMode::None => rec.bytes_from_server <= SHAPE_MAX_SERVER_BYTES,
+    };
+    let last_answer = [
+        rec.slowest_reply.map(|(_, at)| at),
+        rec.app.handshake_done_at,
+        rec.greeting
+            .map(|g| rec.start.plus(rec.tcp_connect.unwrap_or_default()).plus(g)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    let tail = rec.end.saturating_since(last_answer);
+    (short && tail <= GAVE_UP_MAX_TAIL).then_some(tail)
 }
 
 fn handshake_done(rec: &SessionRecord) -> bool {

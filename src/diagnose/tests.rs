@@ -8,6 +8,7 @@ use super::event::{Credentials, EventKind, Severity, Verdict};
 use super::observation::{LinkChange, ObservationKind, ProbePhase};
 use super::testkit::*;
 use super::DiagnosisConfig;
+use crate::time::Timestamp;
 use crate::track::record::{Close, Rcode, Side, TlsVersion};
 
 const GMAIL: &str = "imap.gmail.com";
@@ -227,6 +228,37 @@ fn a_session_that_ended_normally_long_before_a_wan_blip_is_ok() {
     assert_eq!(e.kind, EventKind::SessionOk);
     assert_eq!(e.severity, Severity::Info);
     assert_verdict(e, Verdict::Ok, Credentials::Ok, &["login accepted"]);
+}
+
+#[test]
+fn a_download_cut_by_a_short_wan_flap_is_wan_down() {
+    // The lab's flap: the server's data stops when the link goes down; the client only ACKs,
+    // gives up, and its FIN is answered once the link is back: no sign on the record itself.
+    let mut s = Scenario::new();
+    s.wan_down(t("14:00:02"));
+    s.wan_up(t("14:00:06"));
+    let session =
+        Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:00:00")).ends(t("14:00:06.300"));
+    let e = s.ended(t("14:00:06.400"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::WanDown,
+        Credentials::NotAtFault,
+        &[
+            "wan0 down 14:00:02–14:00:06 (4 s)",
+            "ended 4 s later, closed by the client",
+        ],
+    );
+}
+
+#[test]
+fn a_session_that_outlived_an_outage_by_far_is_not_wan_down() {
+    let mut s = Scenario::new();
+    s.wan_down(t("14:00:02"));
+    s.wan_up(t("14:00:04"));
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).ends(t("14:05:00"));
+    let e = s.ended(t("14:05:01"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok));
 }
 
 #[test]
@@ -456,20 +488,70 @@ fn a_slow_lookup_is_an_event_and_explains_a_session_the_client_gave_up_on() {
 
 // ---- server-slow / server-refused / tls-rejected ---------------------------------------------
 
+/// The lab's slow server: TLS quick, LOGIN acknowledged but not answered, the client quits
+/// at 7 s (the tracker cannot see a reply that never came; the quiet tail is the sign).
+fn login_never_answered(id: u64, start: Timestamp) -> Session {
+    let mut s = Session::imaps(id, CLIENT, "slow.mail.test", "198.51.100.13", start)
+        .refused_login_shape(ms(40), ms(6850));
+    s.0.slowest_reply = Some((ms(40), start.plus(ms(400))));
+    s.0.closed_by = Some(Side::Client);
+    s.0.app.client_records = 3;
+    s
+}
+
 #[test]
-fn a_slow_handshake_the_client_gave_up_on_is_server_slow() {
+fn a_login_reply_the_client_gave_up_waiting_for_is_server_slow() {
     let mut s = Scenario::new();
-    s.probe(t("14:00:00"), probe_ok(OUTLOOK, OUTLOOK_IP));
-    let session = Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:00:00"))
-        .handshake(ms(8200))
-        .stalled(t("14:00:09"), 0, t("14:00:16"))
-        .closed(Close::Fin, Some(Side::Client));
-    let e = s.ended(t("14:00:17"), &session);
+    let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
     assert_verdict(
         only_session(&e),
         Verdict::ServerSlow,
         Credentials::NotAtFault,
-        &["TLS handshake took 8.2 s", "gave up", "threshold 5.0 s"],
+        &[
+            "closed 6.6 s after the server's last answer",
+            "threshold 5.0 s",
+        ],
+    );
+}
+
+#[test]
+fn repeated_give_ups_are_server_slow_not_inferred_auth_rejected() {
+    let mut s = Scenario::new();
+    s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
+    let e = s.ended(t("14:00:18"), &login_never_answered(2, t("14:00:10")));
+    assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+#[test]
+fn a_refused_login_after_a_long_penalty_delay_is_still_inferred_not_slow() {
+    // Dovecot's auth penalty can hold a NO for several seconds; the session closes right after.
+    let mut s = Scenario::new();
+    for (id, start) in [(1, "14:00:00"), (2, "14:00:20")] {
+        let session = Session::imaps(id, CLIENT, GMAIL, GMAIL_IP, t(start))
+            .refused_login_shape(ms(8000), ms(8200));
+        s.ended(t(start).plus(secs(9)), &session);
+    }
+    let last = s.events.last().unwrap();
+    assert_eq!(last.verdict, Some(Verdict::AuthRejected), "{last:#?}");
+}
+
+#[test]
+fn a_plaintext_client_leaving_after_a_slow_greeting_is_server_slow() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .ends(t("14:00:06.500"))
+        .closed(Close::Fin, Some(Side::Client));
+    session.0.greeting = Some(ms(6200));
+    session.0.slowest_reply = None;
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = None;
+    session.0.bytes_from_server = 120;
+    let e = s.ended(t("14:00:07"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerSlow,
+        Credentials::NotAtFault,
+        &["greeting took 6.2 s"],
     );
 }
 
@@ -640,8 +722,11 @@ fn an_update_that_does_not_show_a_visible_stall_is_not_judged() {
         .open()
         .ends(t("14:00:05"));
     assert!(s.update(t("14:00:05"), &open).is_empty());
-    // Unanswered for only a second: still nothing.
-    let young = open.clone().stalled(t("14:00:05"), 1, t("14:00:06")).open();
+    // Unacknowledged for half a second: still nothing.
+    let young = open
+        .clone()
+        .stalled(t("14:00:05.500"), 0, t("14:00:06"))
+        .open();
     assert!(s.update(t("14:00:06"), &young).is_empty());
 }
 
