@@ -14,22 +14,30 @@
 //! # When a session is judged
 //!
 //! Every `SessionEnded` is judged. A `SessionUpdate` is judged early only when the session is
-//! visibly failing — SYNs repeated, or client data retransmitted, unanswered for at least 2 s
-//! ([`rules::STALL_VISIBLE`]) — and the rules reach a verdict other than `ok`/`unknown`, so
-//! a stall is reported within about 2 s of the tracker showing it. A session is never
-//! reported twice with the same verdict: when its `SessionEnded` arrives after an early
-//! verdict it is judged again (probe results may have arrived meanwhile) and produces a second
-//! event only when the verdict changed; that event's evidence says which verdict it revises,
-//! and the counters move the session from the old verdict to the new one (it is counted once).
+//! visibly failing — its SYN or client data unacknowledged for at least 1 s
+//! ([`rules::STALL_VISIBLE`]; the tracker reports a stall once, 1.5 s in) — and the rules
+//! reach a verdict other than `ok`/`unknown`, so a stall is reported within about 2 s of
+//! becoming visible. A session is never reported twice with the same verdict: when its
+//! `SessionEnded` arrives after an early verdict it is judged again (probe results may have
+//! arrived meanwhile) and produces a second event only when the verdict changed; that event's
+//! evidence says which verdict it revises, and the counters move the session from the old
+//! verdict to the new one (it is counted once).
 //!
 //! # What a failure is
 //!
 //! Read off the record ([`rules::Failure`]): the server refused the login (plaintext); a TLS
-//! alert; SYNs with no answer; client data with no answer (with retransmissions: packets were
-//! lost; without: the server did not reply); a reset from the server; a connected server that
-//! sent nothing; an implicit-TLS handshake that never finished. The failure window runs from
-//! the first unanswered SYN/data (or the start, or the last packet for resets and alerts) to
-//! the last packet (to "now" for a session still open).
+//! alert; SYNs with no answer; client data the server never acknowledged (the tracker's
+//! `unanswered_since`: no ACK means lost packets); a reset from the server; a connected server
+//! that sent nothing; an implicit-TLS handshake that never finished; a short, unfinished
+//! exchange (no login seen, at most 4 client records and 4 KiB from the server) that the
+//! client closed at least `slow_server` after the server's last answer — the tracker cannot
+//! see a reply that never came, so this quiet tail is how a client giving up on a slow server
+//! shows; and, on plaintext, a client leaving without logging in after a slow greeting or
+//! reply. The failure window runs from the first unanswered SYN/data (or the start, or the
+//! last packet for resets and alerts) to the last packet (to "now" for a session still open).
+//! Besides these, a session open when a WAN outage or address change began that ended during
+//! the outage or within 15 s after it ([`rules::CUT_TAIL`]) counts as cut by it (a download
+//! cut off leaves no sign on the record: the client only ACKs, then gives up).
 //!
 //! # Verdict rules, in precedence order (the first that applies wins)
 //!
@@ -39,13 +47,17 @@
 //!    finished (evidence: alert name, level, sender, the client's highest version); or, to a
 //!    Microsoft host, TLS 1.0/1.1 negotiated and then closed by the server within 5 s after at
 //!    most two records (Microsoft's way of refusing old TLS).
-//! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it).
-//!    It beats everything below: with the link down nothing else can be judged.
+//! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it),
+//!    or a session cut by an outage (above). It beats everything below: with the link down
+//!    nothing else can be judged.
 //! 4. `wan-address-changed`: a WAN address removed/replaced or a default route removed/added
-//!    between the session's start and the end of its failure (NAT mappings lost).
+//!    between the session's start and the end of its failure, or a session cut by such a
+//!    change (NAT mappings lost).
 //! 5. `state-expired`: client data unanswered after an idle gap at least the firewall's
 //!    established-TCP timeout (when known) or at least 600 s ([`rules::LONG_QUIET`]), with no
-//!    WAN change and no failed probe of the server in the window.
+//!    WAN change and no failed probe of the server in the window; or, when the firewall's
+//!    timeout is known, a session still open (or expired by the tracker) with no failure sign
+//!    that has been quiet longer than that timeout (an IMAP IDLE the router forgot).
 //! 6. `upstream-unreachable`: SYNs unanswered, or data unanswered with retransmissions, and no
 //!    successful probe of the server in the window (failed probes and gateway loss are quoted;
 //!    "no probe ran" is said when none did). When a probe did reach the server at the time,
@@ -58,15 +70,20 @@
 //!    opening) and the WAN did not change during the session.
 //! 10. `server-slow`: the session failed on a healthy path (no WAN change, no failed probe)
 //!     and the greeting, the TLS handshake or a reply took longer than `slow_server`, or the
-//!     client waited at least `slow_server` for an answer (data acknowledged, no reply) or a
-//!     greeting and gave up. Gateway loss at the time is quoted as a caveat.
+//!     client gave up after a quiet tail of at least `slow_server`, or no greeting came in
+//!     `slow_server`. Gateway loss at the time is quoted as a caveat. A session that completed
+//!     despite a slow phase stays `ok`, with a note.
 //! 11. `auth-rejected` (inferred): the encrypted refused-login shape — TLS (implicit or
-//!     STARTTLS) handshake done, 1–3 client records of at most 600 bytes, 1–4 server records of
-//!     at most 2048 bytes, closed (FIN/RST) within 10 s of the handshake, nothing unanswered,
-//!     no alert — seen at least twice from the same client to the same server (address or
-//!     name) within `window`, on a healthy path. The 10 s leaves room for dovecot's ~2 s
-//!     auth_failure_delay; a slow (≥1.5 s) reply is quoted as consistent with it. Evidence
-//!     says "inferred from the session's shape, not seen".
+//!     STARTTLS) handshake done, 1–4 client records of at most 800 bytes in all (CAPABILITY,
+//!     LOGIN, LOGOUT, close_notify), 1–8 server records of at most 4096 bytes (TLS 1.3 session
+//!     tickets, greeting, CAPABILITY, NO, BYE), closed (FIN/RST) within 10 s of the handshake,
+//!     nothing unanswered, no alert, and not a client giving up after a quiet tail — seen at
+//!     least twice from the same client to the same server (address or name) within `window`,
+//!     on a healthy path. The 10 s leaves room for dovecot's ~2 s auth_failure_delay (the
+//!     reply's latency is not limited, so an auth-penalty delay does not turn it into
+//!     `server-slow`); a slow (≥1.5 s) reply is quoted as consistent with it. Evidence says
+//!     "inferred from the session's shape, not seen". The first session of a repeated series
+//!     stays `unknown` (it is not re-reported when the second arrives).
 //!
 //! None applies: a single session of the refused-login shape is `unknown` (the evidence says
 //! it was not repeated); a session with no failure sign is `ok` (credentials `ok` only when a

@@ -510,7 +510,9 @@ pub fn wan_address_changed(case: &Case) -> Option<Finding> {
 /// the probes were fine.
 pub fn state_expired(case: &Case) -> Option<Finding> {
     let f = &case.failure;
-    let idle = case.rec.idle_before_unanswered?;
+    let Some(idle) = case.rec.idle_before_unanswered else {
+        return idle_state_forgotten(case);
+    };
     if !f.data_unanswered || case.any_failed_probe() || case.wan_trouble() {
         return None;
     }
@@ -543,6 +545,40 @@ pub fn state_expired(case: &Case) -> Option<Finding> {
         evidence.push(ok);
     }
     Some(Finding::new(Verdict::StateExpired, evidence))
+}
+
+/// `state-expired` for a session still open (or expired by the tracker) that has been quiet
+/// longer than the firewall keeps idle TCP states: the router has forgotten it, so the server's
+/// next message (an IDLE notice, a keepalive) cannot reach the client. Only with a known timeout.
+fn idle_state_forgotten(case: &Case) -> Option<Finding> {
+    let rec = case.rec;
+    let fw = case.timeline.firewall.as_ref()?;
+    if case.failure.failed()
+        || !matches!(rec.close, Close::Open | Close::Timeout)
+        || case.wan_trouble()
+    {
+        return None;
+    }
+    let quiet = case.timeline.now().saturating_since(rec.end);
+    if quiet < fw.tcp_established {
+        return None;
+    }
+    Some(Finding::new(
+        Verdict::StateExpired,
+        vec![
+            format!(
+                "quiet for {} since the last packet at {}",
+                secs(quiet),
+                hms(rec.end)
+            ),
+            format!(
+                "your firewall forgets idle TCP sessions after {} ({})",
+                secs(fw.tcp_established),
+                fw.source
+            ),
+            "the server's next message cannot reach the client".to_string(),
+        ],
+    ))
 }
 
 /// `upstream-unreachable`: link up, SYNs or data unanswered, and no probe said the server was

@@ -664,6 +664,32 @@ fn data_unanswered_after_an_idle_gap_beyond_the_firewall_timeout_is_state_expire
 }
 
 #[test]
+fn an_idle_session_quiet_beyond_the_firewall_timeout_is_state_expired_while_open() {
+    // The lab's IMAP IDLE case: conntrack forgets the session after 5 s; the capture ends with
+    // the session open and quiet, the client unaware.
+    let mut s = Scenario::new();
+    s.firewall_timeout(t("13:00:00"), secs(5));
+    let idle = Session::imap_plain(1, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:00"))
+        .ends(t("14:00:01"))
+        .open();
+    let e = s.ended(t("14:00:40"), &idle);
+    assert_verdict(
+        only_session(&e),
+        Verdict::StateExpired,
+        Credentials::NotAtFault,
+        &[
+            "quiet for 39 s",
+            "your firewall forgets idle TCP sessions after 5 s",
+        ],
+    );
+    // Quiet for less than the timeout: nothing is wrong yet.
+    let mut s = Scenario::new();
+    s.firewall_timeout(t("13:00:00"), secs(300));
+    let e = s.ended(t("14:00:40"), &idle);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok));
+}
+
+#[test]
 fn a_long_quiet_gap_without_a_known_timeout_is_state_expired() {
     let mut s = Scenario::new();
     let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).idle_then_stalled(
