@@ -102,7 +102,7 @@
 //! `probe-slow` (a phase above `slow_server`, DNS above `slow_dns`) and `probe-recovered` on
 //! transitions of a target's health; `dns-failure`/`dns-slow` for a client's lookup of a mail
 //! host (a known provider host, a probe target's host, a name seen on a session, or a name
-//! starting `imap.`, `pop.`, `pop3.`, `smtp.`, `mail.` …), at most one per client and name
+//! with a label such as `imap`, `pop`, `pop3`, `smtp` or `mail`), at most one per client and name
 //! per 10 s (A and AAAA come in pairs). The WAN is the configured interfaces, or, when none
 //! are configured, those that have carried a default route.
 //!
@@ -154,7 +154,7 @@ pub const MAX_SESSION_NAMES: usize = 256;
 /// Recent DNS events remembered for de-duplication, and for how long.
 pub const MAX_DNS_RECENT: usize = 256;
 pub const DNS_REPEAT: Duration = Duration::from_secs(10);
-/// First labels that mark a name as a mail host.
+/// Labels that mark a name as a mail host (`imap.example.org`, `broken.mail.example`).
 const MAIL_LABELS: &[&str] = &[
     "imap",
     "imaps",
@@ -460,14 +460,12 @@ impl Engine {
     }
 
     fn is_mail_name(&self, name: &str) -> bool {
-        let first = name.split('.').next().unwrap_or_default();
+        let has_mail_label =
+            name.contains('.') && name.split('.').any(|l| MAIL_LABELS.contains(&l));
         advice::is_known_mail_host(name)
             || self.timeline.is_probe_host(name)
-            || self
-                .session_names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name))
-            || (name.contains('.') && MAIL_LABELS.contains(&first))
+            || self.session_name_set.contains(&name.to_ascii_lowercase())
+            || has_mail_label
     }
 
     fn remember_name(&mut self, name: Option<&str>) {

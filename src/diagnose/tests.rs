@@ -427,12 +427,18 @@ fn lookups_of_names_that_are_not_mail_hosts_make_no_event() {
         lookup_timeout(CLIENT, "www.example.org", t("14:00:00"), 2),
     );
     assert!(out.is_empty());
-    assert_eq!(s.engine.status().counters.dns_failures, 1);
+    let lab = s.dns(
+        t("14:00:00"),
+        lookup_rcode(CLIENT, "broken.mail.test", t("14:00:00"), Rcode::SERVFAIL),
+    );
+    assert_eq!(lab.len(), 1, "a name with a mail label counts");
     let ok = s.dns(
         t("14:00:01"),
         lookup(CLIENT, GMAIL, t("14:00:01"), ms(30), GMAIL_IP),
     );
     assert!(ok.is_empty(), "a quick answer is routine");
+    let counters = s.engine.status().counters;
+    assert_eq!((counters.dns_lookups, counters.dns_failures), (3, 2));
 }
 
 #[test]
