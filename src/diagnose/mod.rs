@@ -147,6 +147,8 @@ use crate::track::record::SessionRecord;
 
 /// Sessions remembered as already judged (early verdicts awaiting their end).
 pub const MAX_JUDGED: usize = 8192;
+/// Verdicts of reported sessions remembered for [`Engine::reported_verdict`].
+pub const MAX_REPORTED: usize = 1024;
 /// Refused-login-shaped sessions remembered for the repetition rule.
 pub const MAX_SHAPES: usize = 1024;
 /// Server names seen on sessions, remembered to recognise the clients' mail lookups.
@@ -217,6 +219,7 @@ pub struct Engine {
     counters: Counters,
     judged: HashMap<u64, Judged>,
     judged_order: VecDeque<u64>,
+    reported: VecDeque<(u64, Verdict)>,
     shapes: VecDeque<Shape>,
     session_names: VecDeque<String>,
     session_name_set: HashSet<String>,
@@ -234,6 +237,7 @@ impl Engine {
             counters: Counters::default(),
             judged: HashMap::new(),
             judged_order: VecDeque::new(),
+            reported: VecDeque::new(),
             shapes: VecDeque::new(),
             session_names: VecDeque::new(),
             session_name_set: HashSet::new(),
@@ -325,6 +329,17 @@ impl Engine {
         self.clients.summaries()
     }
 
+    /// The verdict last reported for a tracker session id, if it is among the recent ones.
+    /// When a session reported early ends with the same verdict no second event is sent; a
+    /// caller that prints every ended session (replay) uses this to repeat that verdict.
+    pub fn reported_verdict(&self, session_id: u64) -> Option<Verdict> {
+        self.reported
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == session_id)
+            .map(|(_, v)| *v)
+    }
+
     /// One client's recent story in plain words (`mailpulse explain IP`); times are UTC.
     pub fn explain(&self, client: IpAddr) -> Explanation {
         let (story, events) = self
@@ -407,6 +422,10 @@ impl Engine {
             .entry(finding.verdict.as_str().to_string())
             .or_insert(0);
         *n = n.saturating_add(1);
+        if self.reported.len() >= MAX_REPORTED {
+            self.reported.pop_front();
+        }
+        self.reported.push_back((rec.id, finding.verdict));
         let story = clients::session_story(&subject, &outcome, &event);
         self.clients
             .session(&event, at, story, prior.map(|p| p.verdict));
@@ -554,6 +573,7 @@ impl Engine {
         sizes.push(("judged", self.judged.len()));
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
+        sizes.push(("reported", self.reported.len()));
         sizes.push(("session_names", self.session_names.len()));
         sizes.push(("session_name_set", self.session_name_set.len()));
         sizes.push(("dns_recent", self.dns_recent.len()));

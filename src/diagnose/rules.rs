@@ -87,7 +87,11 @@ impl Failure {
             },
             ..Failure::default()
         };
-        let server_reset = rec.close == Close::Rst && rec.closed_by == Some(Side::Server);
+        // A server that closes with unread data in its buffer resets (dovecot after LOGOUT
+        // does): after a finished exchange that is an ending, not a refusal.
+        let server_reset = rec.close == Close::Rst
+            && rec.closed_by == Some(Side::Server)
+            && !exchange_finished(rec);
         if rec.auth == AuthOutcome::Failed {
             f.signs.push("the server refused the login".into());
         }
@@ -99,7 +103,13 @@ impl Failure {
             f.from = rec.start;
             f.signs.push(syn_text(rec.syns_from_client));
         }
-        if let Some(since) = rec.unanswered_since.filter(|_| !f.syn_unanswered) {
+        // Data still unacknowledged when the last packet was seen is only a failure after a
+        // while: the final close_notify of a normal close may simply not be ACKed yet.
+        let stuck = |since: Timestamp| f.to.saturating_since(since) >= STALL_VISIBLE;
+        if let Some(since) = rec
+            .unanswered_since
+            .filter(|s| !f.syn_unanswered && stuck(*s))
+        {
             f.data_unanswered = true;
             f.from = since;
             // The tracker calls data unanswered until the server ACKs it: no ACK is loss.
@@ -360,6 +370,9 @@ fn ok(case: &Case) -> Finding {
         _ => evidence.push("login outcome not visible".into()),
     }
     evidence.push(match rec.close {
+        Close::Rst if rec.closed_by == Some(Side::Server) => {
+            "reset by the server after a finished exchange (a server closing with unread data resets)".into()
+        }
         Close::Open => "still open".into(),
         Close::Timeout => "no more packets seen; no unanswered data".into(),
         _ => format!(
@@ -640,7 +653,11 @@ pub fn dns_slow(case: &Case) -> Option<Finding> {
 /// the greeting) while the WAN was fine.
 pub fn server_refused(case: &Case) -> Option<Finding> {
     let rec = case.rec;
-    if rec.close != Close::Rst || rec.closed_by != Some(Side::Server) || case.wan_trouble() {
+    if rec.close != Close::Rst
+        || rec.closed_by != Some(Side::Server)
+        || exchange_finished(rec)
+        || case.wan_trouble()
+    {
         return None;
     }
     let mut evidence = vec![if rec.tcp_connect.is_none() {
@@ -765,8 +782,9 @@ pub fn refused_login_shape(rec: &SessionRecord) -> Option<String> {
 /// closes right after the server's answer, a client that gives up on a slow server closes after
 /// waiting. The last answer known is the slowest reply's time (or the end of the handshake).
 fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
+    // The client's FIN or RST was seen (the session may still be half open: a server busy
+    // with a slow login has not closed its side).
     if rec.closed_by != Some(Side::Client)
-        || !matches!(rec.close, Close::Fin | Close::Rst)
         || rec.unanswered_since.is_some()
         || rec.tls_alert.is_some()
         || rec.auth != AuthOutcome::Unknown
@@ -793,6 +811,14 @@ fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
     .max()?;
     let tail = rec.end.saturating_since(last_answer);
     (short && tail <= GAVE_UP_MAX_TAIL).then_some(tail)
+}
+
+/// The exchange went past the login: a login was seen to succeed, or the client sent more
+/// records than a refused login takes.
+fn exchange_finished(rec: &SessionRecord) -> bool {
+    rec.auth == AuthOutcome::Ok
+        || (matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls)
+            && rec.app.client_records > SHAPE_MAX_CLIENT_RECORDS)
 }
 
 fn handshake_done(rec: &SessionRecord) -> bool {

@@ -266,8 +266,8 @@ fn a_failure_that_does_not_overlap_the_outage_is_not_wan_down() {
     let mut s = Scenario::new();
     s.wan_down(t("14:00:00"));
     s.wan_up(t("14:00:05"));
-    // Reset by the server five minutes later: unrelated to the blip.
-    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:05:00")).server_reset(secs(1));
+    // Refused by the server five minutes later: unrelated to the blip.
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:05:00")).refused();
     let e = s.ended(t("14:05:02"), &session);
     assert_verdict(
         only_session(&e),
@@ -643,6 +643,48 @@ fn microsoft_closing_a_tls_1_0_session_at_once_is_tls_rejected() {
         Credentials::NotAtFault,
         &["TLS 1.0 negotiated"],
     );
+}
+
+#[test]
+fn a_server_reset_after_a_finished_exchange_is_ok() {
+    // The lab's good IMAPS fetch: dovecot resets after LOGOUT because curl's close_notify
+    // arrived after it closed (the manifest records close rst by the server, verdict ok).
+    let mut s = Scenario::new();
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).server_reset(ms(83));
+    let e = s.ended(t("14:00:01"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Ok,
+        Credentials::Unknown,
+        &["finished exchange"],
+    );
+}
+
+#[test]
+fn a_normal_close_whose_last_data_was_not_yet_acknowledged_is_ok() {
+    let mut s = Scenario::new();
+    let mut session =
+        Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).ends(t("14:00:04.174"));
+    session.0.unanswered_since = Some(t("14:00:04.100"));
+    session.0.retransmits_from_client = 1;
+    let e = s.ended(t("14:00:05"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok));
+}
+
+#[test]
+fn a_give_up_still_half_open_at_the_end_of_the_capture_is_server_slow() {
+    let mut s = Scenario::new();
+    let mut session = login_never_answered(1, t("14:00:00"));
+    session.0.close = Close::Open;
+    let e = s.ended(t("14:00:09"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+#[test]
+fn the_reported_verdict_is_kept_for_a_session_that_ended_without_a_new_event() {
+    let (s, _) = wan_outage_story();
+    assert_eq!(s.engine.reported_verdict(7), Some(Verdict::WanDown));
+    assert_eq!(s.engine.reported_verdict(8), None);
 }
 
 // ---- state-expired -------------------------------------------------------------------------
@@ -1165,6 +1207,7 @@ fn a_million_observations_keep_every_structure_capped() {
         ("judged", super::MAX_JUDGED),
         ("judged_order", super::MAX_JUDGED),
         ("shapes", super::MAX_SHAPES),
+        ("reported", super::MAX_REPORTED),
         ("session_names", super::MAX_SESSION_NAMES),
         ("session_name_set", super::MAX_SESSION_NAMES),
         ("dns_recent", super::MAX_DNS_RECENT),
