@@ -103,9 +103,12 @@ impl Failure {
             f.from = rec.start;
             f.signs.push(syn_text(rec.syns_from_client));
         }
-        // Data still unacknowledged when the last packet was seen is only a failure after a
-        // while: the final close_notify of a normal close may simply not be ACKed yet.
-        let stuck = |since: Timestamp| f.to.saturating_since(since) >= STALL_VISIBLE;
+        // Data still unacknowledged when the last packet was seen is a failure when the server
+        // never closed (its side went silent) or after a while; in a session both sides closed,
+        // the final close_notify may simply not have been ACKed yet.
+        let server_never_closed = matches!(rec.close, Close::Open | Close::Timeout);
+        let stuck =
+            |since: Timestamp| server_never_closed || f.to.saturating_since(since) >= STALL_VISIBLE;
         if let Some(since) = rec
             .unanswered_since
             .filter(|s| !f.syn_unanswered && stuck(*s))

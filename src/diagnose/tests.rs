@@ -362,6 +362,25 @@ fn unanswered_syns_with_a_failing_probe_are_upstream_unreachable() {
 }
 
 #[test]
+fn a_blackholed_download_is_upstream_unreachable() {
+    // The lab's blackhole capture: server data stops at 2 s, the client closes at 10 s and its
+    // close_notify and FIN are retransmitted unanswered until the capture ends.
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .stalled(t("14:00:09.981"), 1, t("14:00:10.197"))
+        .open();
+    session.0.closed_by = Some(Side::Client);
+    session.0.idle_before_unanswered = Some(ms(8020));
+    let e = s.ended(t("14:00:10.197"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::UpstreamUnreachable,
+        Credentials::NotAtFault,
+        &["client data unanswered", "no probe of this server ran"],
+    );
+}
+
+#[test]
 fn unanswered_syns_without_any_probe_are_upstream_unreachable_and_say_so() {
     let mut s = Scenario::new();
     let session =
