@@ -356,7 +356,7 @@ impl Engine {
         self.remember_name(rec.server_name.as_deref());
         let failure = Failure::of(&rec, now, self.config.slow_server);
         let prior = self.judged.get(&rec.id).copied();
-        if !ended && (prior.is_some() || !failure.visible_stall(&rec)) {
+        if !ended && (prior.is_some() || !failure.visible_stall()) {
             return;
         }
         let earlier_shapes = self.earlier_shapes(&rec);
@@ -395,9 +395,15 @@ impl Engine {
                 hms(prior.at)
             ));
         }
+        // Provider password advice fits an `unknown` only when the session looked like a
+        // refused login; for an unexplained stall it would mislead.
+        let advice_verdict = match finding.verdict {
+            Verdict::Unknown if rules::refused_login_shape(&rec).is_none() => Verdict::Ok,
+            v => v,
+        };
         let advice = advice::advice(
             rec.server_name.as_deref(),
-            finding.verdict,
+            advice_verdict,
             rec.tls_client_max,
         );
         let event = describe::session_event(&mut self.ids, now, &rec, &finding, advice);

@@ -181,10 +181,9 @@ impl Failure {
         !self.signs.is_empty()
     }
 
-    /// Strong enough to judge a still-open session now: SYNs repeated, or data retransmitted,
-    /// for at least [`STALL_VISIBLE`].
-    pub fn visible_stall(&self, rec: &SessionRecord) -> bool {
-        let _ = rec;
+    /// Strong enough to judge a still-open session now: its SYN or data unacknowledged for at
+    /// least [`STALL_VISIBLE`].
+    pub fn visible_stall(&self) -> bool {
         let waited = self.to.saturating_since(self.from) >= STALL_VISIBLE;
         waited && (self.syn_unanswered || self.data_unanswered)
     }
@@ -348,15 +347,19 @@ pub fn judge(case: &Case) -> Finding {
         return winner;
     }
     if let Some(shape) = refused_login_shape(case.rec) {
+        let why = if case.earlier_shapes.is_empty() {
+            format!(
+                "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
+                secs(case.config.window)
+            )
+        } else {
+            "a refused login looks like this and it was repeated, but the WAN or the probes \
+             were not healthy at the time, so it is not concluded"
+                .to_string()
+        };
         return Finding::new(
             Verdict::Unknown,
-            vec![
-                format!("one short encrypted session: {shape}"),
-                format!(
-                    "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
-                    secs(case.config.window)
-                ),
-            ],
+            vec![format!("one short encrypted session: {shape}"), why],
         );
     }
     if !case.failure.failed() {

@@ -141,9 +141,26 @@ fn repeated_short_sessions_while_the_probe_fails_are_not_inferred() {
     for (id, start) in [(1, "14:00:00"), (2, "14:00:20")] {
         let session = Session::imaps(id, CLIENT, GMAIL, GMAIL_IP, t(start))
             .refused_login_shape(ms(300), ms(900));
-        let e = s.ended(t(start).plus(secs(2)), &session);
-        assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
+        s.ended(t(start).plus(secs(2)), &session);
     }
+    let last = s.events.last().unwrap();
+    assert_verdict(
+        last,
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &["repeated, but the WAN or the probes"],
+    );
+}
+
+#[test]
+fn an_unexplained_stall_gets_no_password_advice() {
+    let mut s = Scenario::new();
+    s.probe(t("14:03:15"), probe_ok(OUTLOOK, OUTLOOK_IP));
+    let session = Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:03:10"))
+        .syns_unanswered(3, t("14:03:17"));
+    let e = s.ended(t("14:03:40"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
+    assert_eq!(only_session(&e).advice, None);
 }
 
 // ---- wan-down ------------------------------------------------------------------------------
