@@ -494,7 +494,8 @@ impl Engine {
     }
 
     fn remember_name(&mut self, name: Option<&str>) {
-        let Some(name) = name.map(str::to_ascii_lowercase) else {
+        // Longer than a DNS name can be: not a host name worth remembering.
+        let Some(name) = name.filter(|n| n.len() <= 253).map(str::to_ascii_lowercase) else {
             return;
         };
         if self.session_name_set.contains(&name) {

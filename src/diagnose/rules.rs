@@ -39,6 +39,8 @@ pub const CUT_TAIL: Duration = Duration::from_secs(15);
 /// last answer (longer quiet tails are idle connections the client dropped).
 pub const GAVE_UP_MAX_TAIL: Duration = Duration::from_secs(120);
 
+/// Characters of a server reply quoted in evidence (the reply comes from the network).
+pub const MAX_QUOTE: usize = 200;
 /// Failed probes quoted in one verdict's evidence (the latest ones).
 pub const MAX_PROBE_EVIDENCE: usize = 3;
 
@@ -420,7 +422,7 @@ pub fn auth_rejected_seen(case: &Case) -> Option<Finding> {
         .rec
         .auth_reply
         .as_deref()
-        .map(|r| format!("server replied: {r}"))
+        .map(|r| format!("server replied: {}", clip(r, MAX_QUOTE)))
         .unwrap_or_else(|| "server refused the login (reply not kept)".into());
     Some(Finding::new(
         Verdict::AuthRejected,
@@ -857,6 +859,14 @@ fn slow_phases(rec: &SessionRecord, limit: Duration) -> Vec<String> {
         ));
     }
     out
+}
+
+/// At most `max` characters of `text`, with "…" when cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }
 
 fn syn_text(syns: u32) -> String {

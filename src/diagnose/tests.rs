@@ -40,6 +40,19 @@ fn plaintext_authenticationfailed_is_auth_rejected_seen_with_the_reply_quoted() 
 }
 
 #[test]
+fn a_huge_server_reply_is_quoted_clipped() {
+    let mut s = Scenario::new();
+    let reply = format!("a1 NO {}", "é".repeat(5000));
+    let session =
+        Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).auth_failed(&reply);
+    let e = s.ended(t("14:00:03"), &session);
+    let quoted = &only_session(&e).evidence[0];
+    assert!(quoted.starts_with("server replied: a1 NO é"));
+    assert!(quoted.ends_with('…'));
+    assert_eq!(quoted.chars().count(), "server replied: ".len() + 200 + 1);
+}
+
+#[test]
 fn a_seen_refusal_beats_a_wan_outage_during_the_session() {
     let mut s = Scenario::new();
     s.wan_down(t("14:00:01"));
