@@ -316,3 +316,28 @@ mod tests {
         assert_eq!(Scheme::Smtps.tls(), TlsMode::Implicit);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,64}") {
+            let _ = Target::parse(&text);
+        }
+
+        #[test]
+        fn well_formed_urls_keep_host_and_port(
+            host in "[a-z]([a-z0-9-]{0,18}[a-z0-9])?(\\.[a-z][a-z0-9]{0,10}){1,3}",
+            port in 1u16..,
+        ) {
+            let t = Target::parse(&format!("submission://{host}:{port}")).unwrap();
+            prop_assert_eq!(t.host, host);
+            prop_assert_eq!(t.port, port);
+            prop_assert_eq!(t.scheme, Scheme::Submission);
+        }
+    }
+}

@@ -255,3 +255,19 @@ fn numeric_extensions_are_bounded() {
         .message
         .contains("socket mailpulse.sock is a relative path"));
 }
+
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_gives_a_config_or_a_positioned_error(text in "\\PC{0,200}") {
+            if let Err(e) = parse(&text, Path::new("f.toml")) {
+                let shown = e.to_string();
+                prop_assert!(shown.starts_with("f.toml:"), "{}", shown);
+            }
+        }
+    }
+}
