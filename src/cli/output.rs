@@ -8,6 +8,14 @@ use crate::diagnose::status::ClientSummary;
 use crate::diagnose::Explanation;
 use crate::time::Timestamp;
 
+/// Text from the daemon (server names, messages) with control characters as spaces, so it
+/// cannot break a line or drive the terminal.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// `2026-11-22 15:03:12` in the local time zone.
 pub fn local(t: Timestamp) -> String {
     crate::report::syslog::local_time(t)
@@ -46,6 +54,13 @@ pub fn credentials_words(c: Credentials) -> &'static str {
 /// Columns padded to their widest cell (in characters), two spaces apart; the last column is
 /// not padded so long messages do not drag trailing blanks.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    // A newline or escape sequence in a server name or message must not break the layout
+    // (or the terminal): control characters become spaces.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| clean(cell)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let columns = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -150,7 +165,7 @@ pub fn explanation(x: &Explanation) -> String {
     }
     let _ = writeln!(out, "What happened to {}:", x.client);
     for sentence in &x.story {
-        let _ = writeln!(out, "  {sentence}");
+        let _ = writeln!(out, "  {}", clean(sentence));
     }
     let mut advice: Vec<&str> = Vec::new();
     for a in x.events.iter().filter_map(|e| e.advice.as_deref()) {
@@ -161,7 +176,7 @@ pub fn explanation(x: &Explanation) -> String {
     if !advice.is_empty() {
         out.push_str("What to do:\n");
         for a in advice {
-            let _ = writeln!(out, "  {a}");
+            let _ = writeln!(out, "  {}", clean(a));
         }
     }
     if !x.events.is_empty() {
@@ -463,6 +478,15 @@ mod tests {
         assert_eq!(
             table(&["A", "B", "C"], &rows),
             "A          B  C\né1         x  last\nlong cell\n"
+        );
+        let hostile = vec![vec![
+            "a\nb".to_string(),
+            "\u{1b}[2J".to_string(),
+            "c".to_string(),
+        ]];
+        assert_eq!(
+            table(&["A", "B", "C"], &hostile),
+            "A    B     C\na b   [2J  c\n"
         );
     }
 }
