@@ -194,8 +194,19 @@ fn phase_name(phase: crate::diagnose::observation::ProbePhase) -> String {
         .unwrap_or_else(|| format!("{phase:?}"))
 }
 
+/// "29 s", "4 min 10 s", "2 h 1 min", "5 days 3 h": the two largest units, as people say it.
 fn duration_words(secs: u64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+    let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let day_word = if days == 1 { "day" } else { "days" };
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, _) if s == 0 => format!("{mins} min"),
+        (0, 0, _) => format!("{mins} min {s} s"),
+        (0, _, 0) => format!("{hours} h"),
+        (0, _, _) => format!("{hours} h {mins} min"),
+        (_, 0, _) => format!("{days} {day_word}"),
+        _ => format!("{days} {day_word} {hours} h"),
+    }
 }
 
 /// `status`.
@@ -316,6 +327,9 @@ pub fn status(s: &StatusReport) -> String {
     );
     out.push('\n');
 
+    if s.captures.is_empty() {
+        out.push_str("Capture: no LAN interface is being watched\n");
+    }
     for cap in &s.captures {
         match (cap.stats, &cap.error) {
             (_, Some(e)) => {
@@ -350,7 +364,7 @@ pub fn status(s: &StatusReport) -> String {
     };
     let _ = writeln!(
         out,
-        "Journal: {} {health} ({} events written, {} lost)",
+        "Journal: {} {health} (events written: {}, lost: {})",
         j.path.display(),
         j.events_written,
         j.events_lost
@@ -362,7 +376,7 @@ pub fn status(s: &StatusReport) -> String {
             "Evidence ring: {} {} of {} bytes{}",
             e.path
                 .as_ref()
-                .map_or("-".into(), |p| p.display().to_string()),
+                .map_or("(no file yet)".into(), |p| p.display().to_string()),
             e.bytes,
             e.capacity_bytes,
             e.error
@@ -382,6 +396,17 @@ mod tests {
     use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
     use crate::diagnose::status::ProbeStatus;
     use crate::track::record::{Protocol, TlsMode};
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(duration_words(29), "29 s");
+        assert_eq!(duration_words(60), "1 min");
+        assert_eq!(duration_words(250), "4 min 10 s");
+        assert_eq!(duration_words(7260), "2 h 1 min");
+        assert_eq!(duration_words(7200), "2 h");
+        assert_eq!(duration_words(432_000), "5 days");
+        assert_eq!(duration_words(86_400 + 3 * 3600 + 5), "1 day 3 h");
+    }
 
     #[test]
     fn explanation_tells_the_story_then_the_advice_once() {
@@ -451,7 +476,7 @@ mod tests {
         s.journal.healthy = false;
         s.journal.last_error = Some("cannot write: No space left on device".into());
         let text = status(&s);
-        assert!(text.starts_with("mailpulse 0.1.0, up 1m 30s"), "{text}");
+        assert!(text.starts_with("mailpulse 0.1.0, up 1 min 30 s"), "{text}");
         assert!(text.contains("config: built-in defaults"), "{text}");
         assert!(text.contains("\nWAN: down\n"), "{text}");
         assert!(
