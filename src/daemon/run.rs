@@ -207,7 +207,7 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
                 .probe
                 .targets
                 .iter()
-                .map(|t| (t.host.as_str(), t.url.as_str())),
+                .map(|t| (t.host_str(), t.to_string())),
         );
     }
 
@@ -562,12 +562,7 @@ fn spawn_probes(
             return None;
         }
     };
-    let targets: Vec<Target> = config
-        .probe
-        .targets
-        .iter()
-        .filter_map(|t| Target::parse(&t.url).ok())
-        .collect();
+    let targets: Vec<Target> = config.probe.targets.iter().cloned().collect();
     let interval = config.probe.interval;
     Some(tokio::spawn(async move {
         let in_flight: Arc<Mutex<BTreeSet<String>>> = Arc::default();
@@ -671,7 +666,7 @@ fn reload(
         new.probe
             .targets
             .iter()
-            .map(|t| (t.host.as_str(), t.url.as_str())),
+            .map(|t| (t.host_str(), t.to_string())),
     );
     if let Some(timeouts) = sys::firewall::tcp_established_timeout() {
         st.observe(now(), ObservationKind::FirewallTimeouts(timeouts));
