@@ -27,10 +27,6 @@ use crate::wire::{Frame, LinkType};
 
 /// The cloning BPF device: every open gets a private descriptor.
 const BPF_DEVICE: &[u8] = b"/dev/bpf\0";
-/// `IFNAMSIZ`.
-const IFNAMSIZ: usize = 16;
-/// `sizeof(struct ifreq)` on LP64.
-const IFREQ_LEN: usize = 32;
 /// Buffers read per `read` call at most, so one busy interface cannot starve the others.
 const MAX_BUFFERS_PER_READ: usize = 64;
 
@@ -68,7 +64,8 @@ pub struct Capture {
 impl Capture {
     /// Opens a capture on `interface` with the mail/DNS filter; non-blocking.
     pub fn open(interface: &str, options: &CaptureOptions) -> io::Result<Capture> {
-        let ifreq = ifreq_for(interface)?;
+        let ifreq = ioctl::ifreq_with_name(interface)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let context = |what: &str| format!("BPF capture on {interface}: {what}");
         // SAFETY: a NUL-terminated path and plain flags.
         let fd = syscall!(open(
@@ -227,20 +224,4 @@ fn set_filter(fd: RawFd, insns: &[Insn]) -> io::Result<()> {
     // SAFETY: BIOCSETF reads a struct bpf_program whose pointer covers `bf_len` 8-byte
     // instructions; `insns` outlives the call and the kernel copies it.
     syscall!(ioctl(fd, ioctl::BIOCSETF as libc::c_ulong, &program)).map(|_| ())
-}
-
-/// A `struct ifreq` with only `ifr_name` set; an error names a name that does not fit.
-fn ifreq_for(interface: &str) -> io::Result<[u8; IFREQ_LEN]> {
-    let name = interface.as_bytes();
-    if name.is_empty() || name.len() >= IFNAMSIZ || name.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("interface name {interface:?} is not a FreeBSD interface name (1-15 bytes)"),
-        ));
-    }
-    let mut ifreq = [0u8; IFREQ_LEN];
-    if let Some(dst) = ifreq.get_mut(..name.len()) {
-        dst.copy_from_slice(name);
-    }
-    Ok(ifreq)
 }
