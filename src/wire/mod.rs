@@ -5,6 +5,26 @@
 
 use crate::time::Timestamp;
 
+pub mod decode;
+pub mod dns;
+pub mod error;
+pub mod ethernet;
+pub mod imap;
+pub mod ipv4;
+pub mod ipv6;
+pub mod line;
+pub mod pop3;
+pub mod reader;
+pub mod sll;
+pub mod smtp;
+pub mod tcp;
+pub mod tls;
+pub mod udp;
+
+pub use decode::{decode, Decoded, TcpSegment, Transport};
+pub use error::Error;
+pub use reader::Reader;
+
 /// A capture's link type (pcap LINKTYPE_* values; BSD DLT_* values agree for these).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinkType(pub u32);

@@ -10,7 +10,7 @@
 SCENARIOS=(imaps-good imap-wrong-password pop3-wrong-password syn-dead-address tls10-refused
     dns-servfail imaps-wrong-password imaps-wan-down imaps-wan-blackhole imaps-dns-upstream-dead
     imaps-slow-server imaps-wan-address-change imap-idle-state-expired imaps-wan-loss
-    imaps-congestion imaps-ipv6-good pop3s-good imap-starttls-good)
+    imaps-congestion imaps-ipv6-good pop3s-good imap-starttls-good imaps-wan-flap)
 
 # ---------------------------------------------------------------------------------------------
 # Clients
@@ -379,6 +379,29 @@ sc_imaps-wan-down() {
 verify_imaps-wan-down() {
     check "curl exit 28 (timeout, transfer stalled)" exit_is "$RC" 28
     check "server data reached the client before the cut" test "$(tshark_count "$PCAP" "ip.src == $IMAP4 && tcp.len > 0")" -ge 10
+}
+
+sc_imaps-wan-flap() {
+    M_WHAT="An IMAPS fetch of a large message over a slow line was in progress when the WAN link went down for 4 s; curl, like a mail client with a stall timeout, gave up after 3 s without progress (exit 28), and the link came back a moment later."
+    M_VERDICT=wan-down; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT="wan-link-down for 4 s"
+    slow_line on
+    # -y/-Y: abort when under 1000 bytes/s for 3 s, the way mail clients give up on a stall.
+    run_curl_bg -4 -sS -m 15 -Y 1000 -y 3 -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
+    sleep 2
+    fault wan-link-down on
+    sleep 4
+    fault wan-link-down off
+    wait_curl_bg
+    # The client's FIN waits in its retransmission queue until the link is back; then the server
+    # sees the close and logs it.
+    local i
+    for i in $(seq 1 30); do log_has dovecot-main "imap\($USER_A\).*Disconnected" >/dev/null && break; sleep 0.2; done
+}
+verify_imaps-wan-flap() {
+    check "curl exit 28 (stalled, gave up)" exit_is "$RC" 28
+    check "server data reached the client before the cut" test "$(tshark_count "$PCAP" "ip.src == $IMAP4 && tcp.len > 0")" -ge 10
+    check "dovecot logged the session's end" log_has dovecot-main "imap\($USER_A\).*Disconnected"
+    M_SERVER_LOG=$(log_line dovecot-main "imap\($USER_A\).*Disconnected")
 }
 
 sc_imaps-wan-blackhole() {

@@ -1,0 +1,398 @@
+//! DNS messages (RFC 1035): header, the question, and A/AAAA/CNAME answers. Names are read
+//! with compression pointers (§4.1.4), each pointer required to point strictly backwards so a
+//! loop cannot form, and written lower-case without the trailing dot into a fixed buffer.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::error::Error;
+use super::reader::Reader;
+
+mod field {
+    use std::ops::Range;
+    pub const ID: Range<usize> = 0..2;
+    pub const FLAGS: Range<usize> = 2..4;
+    pub const QDCOUNT: Range<usize> = 4..6;
+    pub const ANCOUNT: Range<usize> = 6..8;
+    pub const HEADER: usize = 12;
+}
+
+/// Record types this parser names.
+pub mod rtype {
+    pub const A: u16 = 1;
+    pub const CNAME: u16 = 5;
+    pub const AAAA: u16 = 28;
+}
+
+/// A name's presentation form is at most 253 characters (RFC 1035 §2.3.4: 255 octets wire).
+const MAX_NAME: usize = 255;
+
+/// A domain name, lower-case, dot-separated, without the trailing dot; stored inline.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DnsName {
+    bytes: [u8; MAX_NAME],
+    len: u8,
+}
+
+impl DnsName {
+    /// The root name (empty).
+    pub const fn root() -> Self {
+        Self {
+            bytes: [0; MAX_NAME],
+            len: 0,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The name as text; bytes outside printable ASCII are replaced.
+    pub fn to_text(&self) -> String {
+        String::from_utf8_lossy(self.as_bytes()).into_owned()
+    }
+
+    fn push(&mut self, byte: u8) -> Result<(), Error> {
+        let slot = self
+            .bytes
+            .get_mut(usize::from(self.len))
+            .ok_or(Error::BadLength("DNS name"))?;
+        *slot = byte;
+        self.len += 1;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DnsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DnsName({:?})", self.to_text())
+    }
+}
+
+/// Reads the name at `offset` in `message`; returns it and the offset just past it (past
+/// the first pointer, if any).
+pub fn read_name(message: &[u8], offset: usize) -> Result<(DnsName, usize), Error> {
+    let mut name = DnsName::root();
+    let mut pos = offset;
+    let mut resume = None;
+    // Pointers must go strictly backwards: this bounds the walk and rules out loops.
+    let mut limit = offset;
+    loop {
+        let len = *message.get(pos).ok_or(Error::Truncated("DNS name"))?;
+        match len & 0xc0 {
+            0x00 if len == 0 => {
+                return Ok((name, resume.unwrap_or(pos + 1)));
+            }
+            0x00 => {
+                let label = message
+                    .get(pos + 1..pos + 1 + usize::from(len))
+                    .ok_or(Error::Truncated("DNS label"))?;
+                if name.len != 0 {
+                    name.push(b'.')?;
+                }
+                for &b in label {
+                    name.push(b.to_ascii_lowercase())?;
+                }
+                pos += 1 + usize::from(len);
+            }
+            0xc0 => {
+                let low = *message
+                    .get(pos + 1)
+                    .ok_or(Error::Truncated("DNS pointer"))?;
+                let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+                if target >= limit {
+                    return Err(Error::Malformed("DNS compression pointer"));
+                }
+                resume.get_or_insert(pos + 2);
+                limit = target;
+                pos = target;
+            }
+            _ => return Err(Error::Unsupported("DNS extended label type")),
+        }
+    }
+}
+
+/// A zero-copy view of a DNS message.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub fn new_unchecked(buffer: T) -> Self {
+        Self { buffer }
+    }
+
+    pub fn new_checked(buffer: T) -> Result<Self, Error> {
+        let packet = Self::new_unchecked(buffer);
+        packet.check_len()?;
+        Ok(packet)
+    }
+
+    pub fn check_len(&self) -> Result<(), Error> {
+        if self.buffer.as_ref().len() < field::HEADER {
+            Err(Error::Truncated("DNS header"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn u16_at(&self, range: std::ops::Range<usize>) -> u16 {
+        let b = &self.buffer.as_ref()[range];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    pub fn id(&self) -> u16 {
+        self.u16_at(field::ID)
+    }
+
+    pub fn flags(&self) -> u16 {
+        self.u16_at(field::FLAGS)
+    }
+
+    /// QR: a response, not a query.
+    pub fn is_response(&self) -> bool {
+        self.flags() & 0x8000 != 0
+    }
+
+    pub fn opcode(&self) -> u8 {
+        ((self.flags() >> 11) & 0x0f) as u8
+    }
+
+    /// TC: the answer was truncated (the client will retry over TCP).
+    pub fn truncated(&self) -> bool {
+        self.flags() & 0x0200 != 0
+    }
+
+    /// The four-bit RCODE (extended RCODEs live in EDNS, not followed here).
+    pub fn rcode(&self) -> u8 {
+        (self.flags() & 0x000f) as u8
+    }
+
+    pub fn question_count(&self) -> u16 {
+        self.u16_at(field::QDCOUNT)
+    }
+
+    pub fn answer_count(&self) -> u16 {
+        self.u16_at(field::ANCOUNT)
+    }
+
+    /// The first question (mail clients ask one at a time), and the offset after it.
+    pub fn question(&self) -> Result<(Question, usize), Error> {
+        if self.question_count() == 0 {
+            return Err(Error::Malformed("DNS message without a question"));
+        }
+        let message = self.buffer.as_ref();
+        let (name, after) = read_name(message, field::HEADER)?;
+        let mut r = Reader::new(message.get(after..).unwrap_or(&[]), "DNS question");
+        let qtype = r.u16()?;
+        let qclass = r.u16()?;
+        Ok((
+            Question {
+                name,
+                qtype,
+                qclass,
+            },
+            after + 4,
+        ))
+    }
+
+    /// The answer section's records, after the first question. Further questions (never
+    /// seen in practice) make the iterator stop with an error.
+    pub fn answers(&self) -> Result<Answers<'_>, Error> {
+        if self.question_count() > 1 {
+            return Err(Error::Unsupported("DNS message with several questions"));
+        }
+        let start = if self.question_count() == 1 {
+            self.question()?.1
+        } else {
+            field::HEADER
+        };
+        Ok(Answers {
+            message: self.buffer.as_ref(),
+            offset: start,
+            remaining: self.answer_count(),
+        })
+    }
+}
+
+/// The question of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Question {
+    pub name: DnsName,
+    pub qtype: u16,
+    pub qclass: u16,
+}
+
+/// The data of one resource record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordData<'a> {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Cname(DnsName),
+    /// Any other type, kept as bytes.
+    Other {
+        rtype: u16,
+        data: &'a [u8],
+    },
+}
+
+impl RecordData<'_> {
+    /// The address of an A or AAAA record.
+    pub fn address(&self) -> Option<IpAddr> {
+        match self {
+            RecordData::A(a) => Some(IpAddr::V4(*a)),
+            RecordData::Aaaa(a) => Some(IpAddr::V6(*a)),
+            _ => None,
+        }
+    }
+}
+
+/// One resource record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub name: DnsName,
+    pub class: u16,
+    pub ttl: u32,
+    pub data: RecordData<'a>,
+}
+
+/// Iterator over the answer section; yields an error once and stops on malformed input.
+#[derive(Clone, Debug)]
+pub struct Answers<'a> {
+    message: &'a [u8],
+    offset: usize,
+    remaining: u16,
+}
+
+impl<'a> Answers<'a> {
+    fn read_record(&mut self) -> Result<Record<'a>, Error> {
+        let (name, after) = read_name(self.message, self.offset)?;
+        let mut r = Reader::new(self.message.get(after..).unwrap_or(&[]), "DNS record");
+        let rtype = r.u16()?;
+        let class = r.u16()?;
+        let ttl = r.u32()?;
+        let rdlength = usize::from(r.u16()?);
+        let rdata_start = after + 10;
+        let rdata = r.take(rdlength)?;
+        let data = match (rtype, rdata.len()) {
+            (rtype::A, 4) => RecordData::A(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3])),
+            (rtype::AAAA, 16) => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(rdata);
+                RecordData::Aaaa(Ipv6Addr::from(a))
+            }
+            (rtype::A | rtype::AAAA, _) => return Err(Error::BadLength("DNS address record")),
+            (rtype::CNAME, _) => RecordData::Cname(read_name(self.message, rdata_start)?.0),
+            (rtype, _) => RecordData::Other { rtype, data: rdata },
+        };
+        self.offset = rdata_start + rdlength;
+        Ok(Record {
+            name,
+            class,
+            ttl,
+            data,
+        })
+    }
+}
+
+impl<'a> Iterator for Answers<'a> {
+    type Item = Result<Record<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let record = self.read_record();
+        if record.is_err() {
+            self.remaining = 0;
+        }
+        Some(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A response for IMAP.Example.COM A: CNAME mail.example.com (compressed), then an A record
+    // 192.0.2.25 for the CNAME target. Layout per RFC 1035 §4.1.
+    static RESPONSE_BYTES: [u8; 78] = [
+        0xbe, 0xef, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, // header
+        0x04, b'I', b'M', b'A', b'P', 0x07, b'E', b'x', b'a', b'm', b'p', b'l', b'e', 0x03, b'C',
+        b'O', b'M', 0x00, 0x00, 0x01, 0x00, 0x01, // question at 12
+        0xc0, 0x0c, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x07, 0x04, b'm', b'a',
+        b'i', b'l', 0xc0, 0x11, // CNAME → mail + pointer to "Example.COM" at 17
+        0x04, b'm', b'a', b'i', b'l', 0xc0, 0x11, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c,
+        0x00, 0x04, 0xc0, 0x00, 0x02, 0x19, // A 192.0.2.25, TTL 300
+        0x00, 0x00, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn test_parse() {
+        let p = Packet::new_checked(&RESPONSE_BYTES[..]).unwrap();
+        assert_eq!(p.id(), 0xbeef);
+        assert!(p.is_response());
+        assert_eq!(p.opcode(), 0);
+        assert_eq!(p.rcode(), 0);
+        let (q, _) = p.question().unwrap();
+        assert_eq!(q.name.as_bytes(), b"imap.example.com");
+        assert_eq!(q.qtype, rtype::A);
+        let answers: Vec<_> = p.answers().unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers[0].name.as_bytes(), b"imap.example.com");
+        match answers[0].data {
+            RecordData::Cname(target) => assert_eq!(target.as_bytes(), b"mail.example.com"),
+            other => panic!("expected CNAME, got {other:?}"),
+        }
+        assert_eq!(answers[1].name.as_bytes(), b"mail.example.com");
+        assert_eq!(answers[1].ttl, 300);
+        assert_eq!(
+            answers[1].data.address(),
+            Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25)))
+        );
+    }
+
+    #[test]
+    fn servfail_rcode_is_read() {
+        let mut bytes = RESPONSE_BYTES;
+        bytes[3] = 0x82; // RA + RCODE 2
+        let p = Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(p.rcode(), 2);
+    }
+
+    #[test]
+    fn pointer_loops_are_refused() {
+        // A name that is a pointer to itself, and two pointers pointing at each other.
+        let self_loop = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c];
+        assert_eq!(
+            read_name(&self_loop, 12).map(|(n, _)| n),
+            Err(Error::Malformed("DNS compression pointer"))
+        );
+        let forward = [0xc0u8, 0x02, 0xc0, 0x00];
+        assert!(read_name(&forward, 0).is_err());
+        assert!(read_name(&forward, 2).is_err());
+    }
+
+    #[test]
+    fn test_impossible_len() {
+        assert!(Packet::new_checked(&RESPONSE_BYTES[..11]).is_err());
+        // The A record cut in its data.
+        let p = Packet::new_checked(&RESPONSE_BYTES[..72]).unwrap();
+        let results: Vec<_> = p.answers().unwrap().collect();
+        assert!(results[0].is_ok());
+        assert!(results[1].is_err());
+        // A name longer than 255 bytes is refused, not grown.
+        let mut long = vec![0u8; 12];
+        for _ in 0..5 {
+            long.push(63);
+            long.extend_from_slice(&[b'a'; 63]);
+        }
+        long.push(0);
+        assert_eq!(
+            read_name(&long, 12).map(|(n, _)| n),
+            Err(Error::BadLength("DNS name"))
+        );
+    }
+}

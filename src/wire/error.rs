@@ -1,0 +1,42 @@
+//! The parse error: small, `Copy`, with a reason a monitor can count.
+
+use std::fmt;
+
+/// Why bytes did not parse. The `&'static str` names the structure at fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// The buffer ends before the named structure does.
+    Truncated(&'static str),
+    /// A length field disagrees with itself or with the bytes present.
+    BadLength(&'static str),
+    /// A field holds a value the protocol does not allow.
+    Malformed(&'static str),
+    /// Well-formed, but not something this parser follows (another ethertype, a later
+    /// fragment, an unknown address family).
+    Unsupported(&'static str),
+}
+
+impl Error {
+    /// The structure the error is about (`"TCP header"`).
+    pub fn what(self) -> &'static str {
+        match self {
+            Error::Truncated(w)
+            | Error::BadLength(w)
+            | Error::Malformed(w)
+            | Error::Unsupported(w) => w,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Truncated(w) => write!(f, "{w}: truncated"),
+            Error::BadLength(w) => write!(f, "{w}: bad length"),
+            Error::Malformed(w) => write!(f, "{w}: malformed"),
+            Error::Unsupported(w) => write!(f, "{w}: unsupported"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,154 @@
+//! Bounded CRLF line framing for the text protocols (IMAP, POP3, SMTP).
+//!
+//! Lines longer than the bound are cut, not grown: the first `max` bytes are delivered with
+//! `overlong` set, the rest up to the line feed is dropped.
+
+/// Collects bytes into lines of at most `max` bytes.
+#[derive(Clone, Debug)]
+pub struct LineFramer {
+    buf: Vec<u8>,
+    max: usize,
+    overlong: bool,
+}
+
+/// One line, without its CR LF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub text: &'a [u8],
+    /// The line was longer than the framer's bound and was cut.
+    pub overlong: bool,
+}
+
+impl LineFramer {
+    /// A framer for lines of at most `max` bytes (its buffer is allocated on first use).
+    pub fn new(max: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            max,
+            overlong: false,
+        }
+    }
+
+    /// Feeds bytes; calls `on_line` for every line they complete.
+    pub fn push(&mut self, mut data: &[u8], mut on_line: impl FnMut(Line<'_>)) {
+        while !data.is_empty() {
+            let (chunk, complete) = match data.iter().position(|&b| b == b'\n') {
+                Some(i) => (&data[..i], true),
+                None => (data, false),
+            };
+            data = data
+                .get(chunk.len() + usize::from(complete)..)
+                .unwrap_or(&[]);
+            // Fast path: a whole line inside one chunk, nothing buffered.
+            if complete && self.buf.is_empty() && !self.overlong && chunk.len() <= self.max {
+                on_line(Line {
+                    text: strip_cr(chunk),
+                    overlong: false,
+                });
+                continue;
+            }
+            let room = self.max.saturating_sub(self.buf.len());
+            if chunk.len() > room {
+                self.overlong = true;
+            }
+            self.buf
+                .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
+            if complete {
+                on_line(Line {
+                    text: strip_cr(&self.buf),
+                    overlong: self.overlong,
+                });
+                self.buf.clear();
+                self.overlong = false;
+            }
+        }
+    }
+
+    /// Bytes of an incomplete line held.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Splits off the first space-separated word.
+pub(crate) fn word(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.iter().position(|&b| b == b' ') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, &[]),
+    }
+}
+
+/// A bracketed response code at the start of `text` (`[AUTH] text` → `AUTH`), and the rest.
+/// Only the code's first atom is returned (`[SYS/TEMP]` → `SYS/TEMP`,
+/// `[CAPABILITY IMAP4rev1 …]` → `CAPABILITY`).
+pub(crate) fn bracket_code(text: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    let Some(inner) = text.strip_prefix(b"[") else {
+        return (None, text);
+    };
+    let Some(close) = inner.iter().position(|&b| b == b']') else {
+        return (None, text);
+    };
+    let code = &inner[..close];
+    let atom_end = code.iter().position(|&b| b == b' ').unwrap_or(code.len());
+    let rest = inner.get(close + 1..).unwrap_or(&[]);
+    (
+        Some(&code[..atom_end]),
+        rest.strip_prefix(b" ").unwrap_or(rest),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(framer: &mut LineFramer, data: &[u8]) -> Vec<(Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        framer.push(data, |l| out.push((l.text.to_vec(), l.overlong)));
+        out
+    }
+
+    #[test]
+    fn lines_split_across_pushes_are_joined() {
+        let mut f = LineFramer::new(64);
+        assert!(lines(&mut f, b"* OK Dove").is_empty());
+        assert_eq!(f.pending(), 9);
+        let got = lines(&mut f, b"cot ready.\r\na1 OK\r\n+");
+        assert_eq!(
+            got,
+            vec![
+                (b"* OK Dovecot ready.".to_vec(), false),
+                (b"a1 OK".to_vec(), false)
+            ]
+        );
+        assert_eq!(f.pending(), 1);
+    }
+
+    #[test]
+    fn overlong_lines_are_cut_not_grown() {
+        let mut f = LineFramer::new(8);
+        let mut got = lines(&mut f, b"0123456789abcdef");
+        got.extend(lines(&mut f, b"ghij\r\nok\r\n"));
+        assert_eq!(
+            got,
+            vec![(b"01234567".to_vec(), true), (b"ok".to_vec(), false)]
+        );
+        assert!(f.pending() == 0);
+    }
+
+    #[test]
+    fn bracket_codes() {
+        assert_eq!(
+            bracket_code(b"[SYS/TEMP] try later"),
+            (Some(&b"SYS/TEMP"[..]), &b"try later"[..])
+        );
+        assert_eq!(
+            bracket_code(b"[CAPABILITY IMAP4rev1 LOGIN] ok").0,
+            Some(&b"CAPABILITY"[..])
+        );
+        assert_eq!(bracket_code(b"[unclosed").0, None);
+    }
+}
