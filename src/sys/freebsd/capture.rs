@@ -27,7 +27,8 @@ use crate::wire::{Frame, LinkType};
 
 /// The cloning BPF device: every open gets a private descriptor.
 const BPF_DEVICE: &[u8] = b"/dev/bpf\0";
-/// Buffers read per `read` call at most, so one busy interface cannot starve the others.
+/// Buffers read per `read` call once frames were found, so one busy interface cannot starve
+/// the others; the descriptor stays readable and the poller calls again.
 const MAX_BUFFERS_PER_READ: usize = 64;
 
 /// `struct bpf_program {u_int bf_len; struct bpf_insn *bf_insns}` (bpf.h), 16 bytes on LP64.
@@ -140,7 +141,11 @@ impl Capture {
     /// Hands every frame that is ready to `on_frame`; returns how many (0 when none is).
     pub fn read(&mut self, on_frame: &mut dyn FnMut(Frame<'_>)) -> io::Result<usize> {
         let mut frames = 0;
-        for _ in 0..MAX_BUFFERS_PER_READ {
+        let mut buffers = 0usize;
+        // A return of 0 tells the caller the descriptor is drained, so the cap applies only
+        // once some frames were handed over.
+        while buffers < MAX_BUFFERS_PER_READ || frames == 0 {
+            buffers += 1;
             // SAFETY: `buf` is writable for its whole length, which is the kernel's buffer
             // size as BIOCSBLEN returned it (bpfread requires exactly that).
             let n = match syscall!(read(
