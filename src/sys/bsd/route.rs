@@ -467,7 +467,8 @@ fn parse_ifinfo(msg: &[u8], offset: usize) -> Option<Result<Message, RouteParseE
     let index = u16_at(msg, 12)?;
     let link_state = u8_at(msg, 16 + 4)?;
     let datalen = u16_at(msg, 16 + 6)?;
-    if datalen != IF_DATA_LEN {
+    // if.c `if_data_copy` always sets 152; userland tools (ifconfig, ppp) also read 0 as 152.
+    if datalen != IF_DATA_LEN && datalen != 0 {
         return Some(Err(RouteParseError::BadIfData { offset, datalen }));
     }
     Some(
@@ -642,8 +643,11 @@ mod tests {
         msg[22..24].copy_from_slice(&96u16.to_ne_bytes());
         assert!(matches!(
             all(&msg)[0],
-            Err(RouteParseError::BadIfData { .. })
+            Err(RouteParseError::BadIfData { datalen: 96, .. })
         ));
+        // 0 is read as "the current size", as FreeBSD's own tools do.
+        msg[22..24].copy_from_slice(&0u16.to_ne_bytes());
+        assert!(matches!(all(&msg)[0], Ok(Message::IfInfo(_))));
     }
 
     #[test]
