@@ -467,7 +467,7 @@ fn parse_ifinfo(msg: &[u8], offset: usize) -> Option<Result<Message, RouteParseE
     let index = u16_at(msg, 12)?;
     let link_state = u8_at(msg, 16 + 4)?;
     let datalen = u16_at(msg, 16 + 6)?;
-    // if.c `if_data_copy` always sets 152; userland tools (ifconfig, ppp) also read 0 as 152.
+    // if.c `if_data_copy` always sets 152; some userland readers also take 0 to mean 152.
     if datalen != IF_DATA_LEN && datalen != 0 {
         return Some(Err(RouteParseError::BadIfData { offset, datalen }));
     }
