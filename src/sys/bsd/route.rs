@@ -645,7 +645,7 @@ mod tests {
             all(&msg)[0],
             Err(RouteParseError::BadIfData { datalen: 96, .. })
         ));
-        // 0 is read as "the current size", as FreeBSD's own tools do.
+        // 0 is read as "the current size", as some userland readers do.
         msg[22..24].copy_from_slice(&0u16.to_ne_bytes());
         assert!(matches!(all(&msg)[0], Ok(Message::IfInfo(_))));
     }
