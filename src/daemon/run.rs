@@ -562,7 +562,7 @@ fn spawn_probes(
             return None;
         }
     };
-    let targets: Vec<Target> = config.probe.targets.iter().cloned().collect();
+    let targets: Vec<Target> = config.probe.targets.to_vec();
     let interval = config.probe.interval;
     Some(tokio::spawn(async move {
         let in_flight: Arc<Mutex<BTreeSet<String>>> = Arc::default();
