@@ -21,7 +21,8 @@
 //! `SessionEnded` arrives after an early verdict it is judged again (probe results may have
 //! arrived meanwhile) and produces a second event only when the verdict changed; that event's
 //! evidence says which verdict it revises, and the counters move the session from the old
-//! verdict to the new one (it is counted once).
+//! verdict to the new one (it is counted once). [`Engine::reported_verdict`] tells a caller that
+//! prints every ended session (replay) the verdict already reported for it.
 //!
 //! # What a failure is
 //!
@@ -58,7 +59,7 @@
 //!    WAN change and no failed probe of the server in the window; or, when the firewall's
 //!    timeout is known, a session still open (or expired by the tracker) with no failure sign
 //!    that has been quiet longer than that timeout (an IMAP IDLE the router forgot).
-//! 6. `upstream-unreachable`: SYNs unanswered, or data unanswered with retransmissions, and no
+//! 6. `upstream-unreachable`: SYNs unanswered, or client data never acknowledged, and no
 //!    successful probe of the server in the window (failed probes and gateway loss are quoted;
 //!    "no probe ran" is said when none did). When a probe did reach the server at the time,
 //!    this rule does not apply: the server may be ignoring this client, and that is `unknown`.
@@ -67,7 +68,9 @@
 //!    SERVFAIL, REFUSED, NXDOMAIN).
 //! 8. `dns-slow`: same, but the lookup answered slower than `slow_dns`.
 //! 9. `server-refused`: the server reset the connection (a reset instead of SYN-ACK, or after
-//!    opening) and the WAN did not change during the session.
+//!    opening, before the exchange went past the login) and the WAN did not change during the
+//!    session. A reset after a finished exchange (a login seen, or more client records than a
+//!    refused login takes) is an ordinary end: servers closing with unread data reset.
 //! 10. `server-slow`: the session failed on a healthy path (no WAN change, no failed probe)
 //!     and the greeting, the TLS handshake or a reply took longer than `slow_server`, or the
 //!     client gave up after a quiet tail of at least `slow_server`, or no greeting came in
@@ -102,8 +105,8 @@
 //! `probe-slow` (a phase above `slow_server`, DNS above `slow_dns`) and `probe-recovered` on
 //! transitions of a target's health; `dns-failure`/`dns-slow` for a client's lookup of a mail
 //! host (a known provider host, a probe target's host, a name seen on a session, or a name
-//! with a label such as `imap`, `pop`, `pop3`, `smtp` or `mail`), at most one per client and name
-//! per 10 s (A and AAAA come in pairs). The WAN is the configured interfaces, or, when none
+//! with a label such as `imap`, `pop`, `pop3`, `smtp` or `mail`), at most one per client and
+//! name per 10 s (A and AAAA come in pairs). The WAN is the configured interfaces, or, when none
 //! are configured, those that have carried a default route.
 //!
 //! # Times and bounds
@@ -113,8 +116,9 @@
 //! answer since …"); when it ends with the same verdict no event is sent but its sentence in
 //! the client's story is restated ("… and gave up at 14:03:33"). `status` reports the WAN
 //! `down` when any WAN interface is down, `up` when all known ones are up, `unknown` before
-//! any link state was heard. Every list is capped by count and by age (see the `MAX_*` constants in
-//! [`timeline`], [`clients`] and here), so a daemon running for months stays the same size.
+//! any link state was heard. Every list is capped by count and by age (see the `MAX_*`
+//! constants in [`timeline`], [`clients`] and here), so a daemon running for months stays the
+//! same size.
 
 pub mod advice;
 pub mod clients;
