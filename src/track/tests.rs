@@ -1,0 +1,3 @@
+//! Tracker mechanics with packets built for the test.
+
+use super::*;
