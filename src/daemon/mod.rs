@@ -1,5 +1,10 @@
 //! The daemon: sources as tasks feeding the engine; reports and the control socket.
 
+pub mod core;
+pub mod evidence;
+pub mod history;
+pub mod link_state;
+
 use std::path::Path;
 
 /// Runs `mailpulse daemon [-c PATH] [--foreground]`; returns the exit code.

@@ -13,10 +13,10 @@
 #        wan0 203.0.113.2/24, 2001:db8:1::2/64
 #         |
 #        isp0 203.0.113.1/24 (+ .254 used after a WAN address change), 2001:db8:1::1/64
-#   mpl-net: "the internet". dummy srv0 carries the servers' addresses:
+#   mpl-net: "the internet". Its loopback carries the servers' addresses:
 #            198.51.100.10/11 imap/pop  (dovecot "main": TLS 1.0 .. 1.3 accepted)
 #            198.51.100.12    tls12     (dovecot "tls12": TLS 1.2+ only)
-#            198.51.100.13    slow      (dovecot "slow": checkpassword that sleeps 6 s)
+#            198.51.100.13    slow      (dovecot "slow": checkpassword that sleeps 8 s)
 #            198.51.100.53    ns        (unbound, authoritative local-data for mail.test)
 #            198.51.100.99    dead      (an nftables rule drops everything sent there)
 #            and the same hosts in 2001:db8:100::/64 with the same last number.
@@ -190,4 +190,60 @@ lab_leftovers() {
     fi
     [[ -e $STATE ]] && echo "state directory $STATE"
     return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Build the whole lab. The functions live in net.sh and servers.sh.
+lab_up() {
+    say "cleaning up any earlier lab first"
+    lab_down
+    mkdir -p "$STATE" "$PIDDIR" "$STATE/cap"
+    chmod 755 "$STATE"
+    say "namespaces and links"
+    make_namespaces
+    make_internet
+    make_router
+    make_clients
+    write_resolv_confs
+    # The client under test has a small TCP receive window (an old phone's), so a throttled
+    # fetch keeps data in flight for seconds and captures stay small.
+    ns_sysctl "$NS_CLI" net.ipv4.tcp_rmem="4096 32768 65536"
+    ns_sysctl "$NS_CLI" net.ipv4.tcp_wmem="4096 16384 65536"
+    say "certificates, mailboxes"
+    make_pki
+    write_openssl_conf
+    make_maildirs
+    say "DNS: internet authoritative, router resolver"
+    start_internet_dns
+    start_router_dns
+    say "mail servers: dovecot main, tls12, slow"
+    start_dovecots
+    [[ ${MPL_NO_SELFTEST:-0} == 1 ]] || lab_selftest
+    say "lab is up (state in $STATE)"
+}
+
+# Quick proof that the plumbing works before any scenario relies on it.
+lab_selftest() {
+    in_ns "$NS_CLI" ping -c1 -W2 "$LAN4_RTR" >/dev/null || die "client cannot reach the router"
+    in_ns "$NS_CLI" ping -c1 -W2 "$DNS4" >/dev/null || die "client cannot reach the internet (NAT/routing)"
+    in_ns "$NS_CLI" ping -6 -c1 -W2 "$DNS6" >/dev/null || die "client cannot reach the internet over IPv6"
+    local a
+    a=$(in_ns "$NS_CLI" timeout 10 dig +short +time=3 +tries=1 @"$LAN4_RTR" imap.mail.test A) || true
+    [[ $a == "$IMAP4" ]] || die "router resolver does not resolve imap.mail.test (got '$a')"
+}
+
+lab_status() {
+    local ns
+    ip netns list | grep '^mpl-' || { echo "lab is down"; return 0; }
+    for ns in "${ALL_NS[@]}"; do
+        echo "== $ns"; in_ns "$ns" ip -br addr 2>/dev/null | grep -v '^lo' || true
+    done
+    echo "== background processes"
+    local f
+    for f in "$PIDDIR"/*.pid; do
+        [[ -e $f ]] || continue
+        printf '%-16s pid %-7s %s\n' "$(basename "$f" .pid)" "$(cat "$f")" \
+            "$(kill -0 "$(cat "$f")" 2>/dev/null && echo running || echo gone)"
+    done
+    echo "== router nftables tables"; in_ns "$NS_RTR" nft list tables
 }

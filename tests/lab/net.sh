@@ -45,14 +45,13 @@ make_internet() {
     in_ns "$NS_NET" ip addr add "$ISP6/64" dev isp0 nodad
     in_ns "$NS_NET" ip link set isp0 up
 
-    # Servers live on a dummy interface: local addresses reachable through isp0.
-    in_ns "$NS_NET" ip link add srv0 type dummy
+    # Servers' addresses sit on the internet namespace's loopback (local addresses reached
+    # through isp0; a dummy interface would do too, but not every kernel has that module).
     local h
     for h in 10 11 12 13 53; do
-        in_ns "$NS_NET" ip addr add "$SRV4.$h/32" dev srv0
-        in_ns "$NS_NET" ip addr add "$SRV6:$h/128" dev srv0 nodad
+        in_ns "$NS_NET" ip addr add "$SRV4.$h/32" dev lo
+        in_ns "$NS_NET" ip addr add "$SRV6:$h/128" dev lo nodad
     done
-    in_ns "$NS_NET" ip link set srv0 up
     # The internet knows the way back to the LAN's IPv6 prefix (routed, not translated).
     in_ns "$NS_NET" ip -6 route add fd77::/64 via "$WAN6_RTR" dev isp0
 

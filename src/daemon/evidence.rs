@@ -1,0 +1,224 @@
+//! The evidence ring: the captured mail packets' headers and handshakes, kept on disk as pcapng
+//! in a bounded pair of files, so any verdict can be re-examined with `mailpulse replay`.
+//!
+//! Two files, `evidence.0.pcapng` (current) and `evidence.1.pcapng` (previous), each at most half
+//! the configured size: when the current one is full it becomes the previous one and a new file
+//! starts. Each frame is cut to `SNAP_LEN` bytes, which keeps headers, TLS hellos and login
+//! replies but not mail bodies.
+
+use std::borrow::Cow;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::DataLink;
+
+use crate::wire::{Frame, LinkType};
+
+/// Bytes kept of each frame: enough for headers, a ClientHello and a login reply.
+pub const SNAP_LEN: usize = 512;
+
+/// Nanosecond timestamps (pcapng `if_tsresol` = 10^-9), matching what the writer stores.
+const NANOSECOND_RESOLUTION: u8 = 9;
+
+/// A bounded on-disk ring of captured frames.
+pub struct EvidenceRing {
+    dir: PathBuf,
+    half_size: u64,
+    current: Option<Segment>,
+}
+
+/// One open pcapng file: the interfaces it has described, and how much it holds.
+struct Segment {
+    writer: PcapNgWriter<BufWriter<File>>,
+    interfaces: Vec<(String, LinkType)>,
+    written: u64,
+}
+
+impl EvidenceRing {
+    /// A ring of at most `max_bytes` in `dir`. Nothing is created until the first frame.
+    pub fn new(dir: &Path, max_bytes: u64) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            half_size: (max_bytes / 2).max(64 * 1024),
+            current: None,
+        }
+    }
+
+    /// The files that hold evidence, newest first.
+    pub fn files(&self) -> Vec<PathBuf> {
+        [self.path(0), self.path(1)]
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    fn path(&self, n: u8) -> PathBuf {
+        self.dir.join(format!("evidence.{n}.pcapng"))
+    }
+
+    /// Appends one frame seen on `interface`; an I/O error is returned for the caller to report
+    /// (the ring then starts a fresh file on the next frame).
+    pub fn record(&mut self, interface: &str, frame: &Frame<'_>) -> io::Result<()> {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|s| s.written >= self.half_size)
+        {
+            self.rotate()?;
+        }
+        if self.current.is_none() {
+            self.current = Some(self.open_segment()?);
+        }
+        let result = self.write_frame(interface, frame);
+        if result.is_err() {
+            // A half-written block would corrupt the file for replay: start afresh next time.
+            self.current = None;
+        }
+        result
+    }
+
+    /// Pushes buffered frames to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self.current.as_mut() {
+            Some(segment) => segment.writer.get_mut().flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn write_frame(&mut self, interface: &str, frame: &Frame<'_>) -> io::Result<()> {
+        let Some(segment) = self.current.as_mut() else {
+            return Ok(());
+        };
+        let interface_id = segment.interface_id(interface, frame.link_type)?;
+        let kept = &frame.data[..frame.data.len().min(SNAP_LEN)];
+        let nanos = u64::try_from(frame.time.unix_nanos()).unwrap_or(0);
+        let block = EnhancedPacketBlock {
+            interface_id,
+            timestamp: Duration::from_nanos(nanos),
+            original_len: frame.original_len,
+            data: Cow::Borrowed(kept),
+            options: vec![],
+        };
+        let written = segment.writer.write_pcapng_block(block).map_err(to_io)?;
+        segment.written += written as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        if let Some(mut segment) = self.current.take() {
+            segment.writer.get_mut().flush()?;
+        }
+        fs::rename(self.path(0), self.path(1))
+    }
+
+    fn open_segment(&self) -> io::Result<Segment> {
+        fs::create_dir_all(&self.dir)?;
+        let file = File::create(self.path(0))?;
+        let writer = PcapNgWriter::new(BufWriter::new(file)).map_err(to_io)?;
+        Ok(Segment {
+            writer,
+            interfaces: Vec::new(),
+            written: 0,
+        })
+    }
+}
+
+impl Segment {
+    /// The pcapng interface id for this interface and link type, describing it on first use.
+    fn interface_id(&mut self, name: &str, link_type: LinkType) -> io::Result<u32> {
+        if let Some(id) = self
+            .interfaces
+            .iter()
+            .position(|(n, l)| n == name && *l == link_type)
+        {
+            return Ok(id as u32);
+        }
+        let block = InterfaceDescriptionBlock {
+            linktype: DataLink::from(link_type.0),
+            snaplen: SNAP_LEN as u32,
+            options: vec![
+                InterfaceDescriptionOption::IfName(Cow::Owned(name.to_string())),
+                InterfaceDescriptionOption::IfTsResol(NANOSECOND_RESOLUTION),
+            ],
+        };
+        self.written += self.writer.write_pcapng_block(block).map_err(to_io)? as u64;
+        self.interfaces.push((name.to_string(), link_type));
+        Ok(self.interfaces.len() as u32 - 1)
+    }
+}
+
+fn to_io(error: pcap_file::PcapError) -> io::Error {
+    match error {
+        pcap_file::PcapError::IoError(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn frame(data: &[u8], secs: i64) -> Frame<'_> {
+        Frame {
+            time: Timestamp::from_unix(secs, 123_456_789),
+            link_type: LinkType::ETHERNET,
+            data,
+            original_len: data.len() as u32,
+        }
+    }
+
+    #[test]
+    fn stays_within_its_bound_and_keeps_the_newest_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ring = EvidenceRing::new(dir.path(), 256 * 1024);
+        let payload = vec![0xabu8; 1500];
+        for i in 0..2000 {
+            ring.record("lan0", &frame(&payload, i)).unwrap();
+        }
+        ring.flush().unwrap();
+        let total: u64 = ring
+            .files()
+            .iter()
+            .map(|p| fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(total <= 256 * 1024 + 4096, "ring holds {total} bytes");
+        assert_eq!(ring.files().len(), 2);
+    }
+
+    #[test]
+    fn files_are_pcapng_with_nanosecond_timestamps_and_cut_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ring = EvidenceRing::new(dir.path(), 1 << 20);
+        let payload: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        ring.record("lan0", &frame(&payload, 1_700_000_000))
+            .unwrap();
+        ring.flush().unwrap();
+
+        let bytes = fs::read(dir.path().join("evidence.0.pcapng")).unwrap();
+        let mut reader = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).unwrap();
+        let mut first_packet = None;
+        while let Some(block) = reader.next_block() {
+            if let Some(packet) = block.unwrap().into_enhanced_packet() {
+                first_packet = Some(packet.into_owned());
+                break;
+            }
+        }
+        let packet = first_packet.expect("an enhanced packet block");
+        assert_eq!(packet.data.len(), SNAP_LEN);
+        assert_eq!(packet.original_len, 2000);
+        assert_eq!(&packet.data[..4], &payload[..4]);
+        assert_eq!(packet.timestamp.as_nanos(), 1_700_000_000_123_456_789);
+        let idb = &reader.interfaces()[0];
+        assert!(idb
+            .options
+            .contains(&InterfaceDescriptionOption::IfTsResol(9)));
+    }
+}

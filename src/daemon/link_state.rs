@@ -1,0 +1,169 @@
+//! The last known link picture, and the changes between two pictures.
+//!
+//! Kernels drop link messages when their queues overflow (Linux ENOBUFS; FreeBSD's routing
+//! socket silently), so the daemon re-dumps the state on start, on overflow and periodically,
+//! and reports only the differences: a lost or coalesced message never leaves a wrong picture.
+
+use crate::diagnose::observation::LinkChange;
+use crate::sys::{InterfaceInfo, LinkSnapshot};
+
+/// Whether an interface counts as up: administratively up with carrier.
+pub fn is_up(interface: &InterfaceInfo) -> bool {
+    interface.up && interface.running
+}
+
+/// The changes that turn `old` into `new`, in a stable order: departures, link state,
+/// addresses, then default routes.
+pub fn diff(old: &LinkSnapshot, new: &LinkSnapshot) -> Vec<LinkChange> {
+    let mut changes = Vec::new();
+    for gone in old
+        .interfaces
+        .iter()
+        .filter(|o| !new.interfaces.iter().any(|n| n.name == o.name))
+    {
+        changes.push(LinkChange::InterfaceGone {
+            interface: gone.name.clone(),
+        });
+    }
+    for now in &new.interfaces {
+        let before = old.interfaces.iter().find(|o| o.name == now.name);
+        let was_up = before.is_some_and(is_up);
+        if is_up(now) != was_up {
+            let interface = now.name.clone();
+            changes.push(if is_up(now) {
+                LinkChange::LinkUp { interface }
+            } else {
+                LinkChange::LinkDown { interface }
+            });
+        }
+        let old_addresses = before.map(|b| b.addresses.as_slice()).unwrap_or_default();
+        for (address, _) in old_addresses.iter().filter(|a| !now.addresses.contains(a)) {
+            changes.push(LinkChange::AddressRemoved {
+                interface: now.name.clone(),
+                address: *address,
+            });
+        }
+        for (address, _) in now.addresses.iter().filter(|a| !old_addresses.contains(a)) {
+            changes.push(LinkChange::AddressAdded {
+                interface: now.name.clone(),
+                address: *address,
+            });
+        }
+    }
+    for route in old
+        .default_routes
+        .iter()
+        .filter(|r| !new.default_routes.contains(r))
+    {
+        changes.push(LinkChange::DefaultRouteRemoved {
+            interface: route.interface.clone(),
+            gateway: route.gateway,
+        });
+    }
+    for route in new
+        .default_routes
+        .iter()
+        .filter(|r| !old.default_routes.contains(r))
+    {
+        changes.push(LinkChange::DefaultRouteAdded {
+            interface: route.interface.clone(),
+            gateway: route.gateway,
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::DefaultRoute;
+
+    fn interface(name: &str, up: bool, addresses: &[&str]) -> InterfaceInfo {
+        InterfaceInfo {
+            name: name.into(),
+            index: 1,
+            up: true,
+            running: up,
+            loopback: false,
+            addresses: addresses.iter().map(|a| (a.parse().unwrap(), 24)).collect(),
+        }
+    }
+
+    fn route(interface: &str, gateway: &str) -> DefaultRoute {
+        DefaultRoute {
+            interface: Some(interface.into()),
+            gateway: Some(gateway.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn same_picture_means_no_changes() {
+        let snap = LinkSnapshot {
+            interfaces: vec![interface("wan0", true, &["203.0.113.2"])],
+            default_routes: vec![route("wan0", "203.0.113.1")],
+        };
+        assert!(diff(&snap, &snap).is_empty());
+    }
+
+    #[test]
+    fn a_lost_down_message_and_a_new_address_are_recovered_from_the_dump() {
+        let old = LinkSnapshot {
+            interfaces: vec![
+                interface("wan0", true, &["203.0.113.2"]),
+                interface("lan0", true, &["192.168.77.1"]),
+            ],
+            default_routes: vec![route("wan0", "203.0.113.1")],
+        };
+        let new = LinkSnapshot {
+            interfaces: vec![interface("wan0", false, &["203.0.113.3"])],
+            default_routes: vec![route("wan0", "203.0.113.254")],
+        };
+        let wan = || "wan0".to_string();
+        assert_eq!(
+            diff(&old, &new),
+            vec![
+                LinkChange::InterfaceGone {
+                    interface: "lan0".into()
+                },
+                LinkChange::LinkDown { interface: wan() },
+                LinkChange::AddressRemoved {
+                    interface: wan(),
+                    address: "203.0.113.2".parse().unwrap()
+                },
+                LinkChange::AddressAdded {
+                    interface: wan(),
+                    address: "203.0.113.3".parse().unwrap()
+                },
+                LinkChange::DefaultRouteRemoved {
+                    interface: Some(wan()),
+                    gateway: Some("203.0.113.1".parse().unwrap()),
+                },
+                LinkChange::DefaultRouteAdded {
+                    interface: Some(wan()),
+                    gateway: Some("203.0.113.254".parse().unwrap()),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_interface_that_is_up_is_reported_up_with_its_addresses() {
+        let old = LinkSnapshot::default();
+        let new = LinkSnapshot {
+            interfaces: vec![interface("wan0", true, &["203.0.113.2"])],
+            default_routes: vec![],
+        };
+        assert_eq!(
+            diff(&old, &new),
+            vec![
+                LinkChange::LinkUp {
+                    interface: "wan0".into()
+                },
+                LinkChange::AddressAdded {
+                    interface: "wan0".into(),
+                    address: "203.0.113.2".parse().unwrap()
+                },
+            ]
+        );
+    }
+}

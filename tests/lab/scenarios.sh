@@ -1,0 +1,519 @@
+# shellcheck shell=bash
+# mailpulse lab: scenarios. Each scenario runs real clients against real servers while tcpdump
+# records the router's LAN port (lan0), checks its ground truth (client exit code, server log
+# line, what tshark sees in the capture) and writes one manifest entry.
+#
+# A scenario is two functions:
+#   sc_NAME      sets the expected facts (M_*) and runs the clients (the capture is running)
+#   verify_NAME  checks the ground truth after the capture is closed (optional)
+
+SCENARIOS=(imaps-good imap-wrong-password pop3-wrong-password syn-dead-address tls10-refused
+    dns-servfail imaps-wrong-password imaps-wan-down imaps-wan-blackhole imaps-dns-upstream-dead
+    imaps-slow-server imaps-wan-address-change imap-idle-state-expired imaps-wan-loss
+    imaps-congestion imaps-ipv6-good pop3s-good imap-starttls-good)
+
+# ---------------------------------------------------------------------------------------------
+# Clients
+
+# curl as a mail client inside the client namespace: trusts the lab CA, and may speak TLS 1.0
+# (OPENSSL_CONF, see write_openssl_conf). Every call passes its own -m (max time).
+client_curl() {
+    in_ns "$NS_CLI" env OPENSSL_CONF="$STATE/openssl-legacy.cnf" \
+        curl --cacert "$STATE/pki/ca.crt" "$@"
+}
+
+# client_run CMD...   run a client command in the client namespace, record it for the manifest.
+# Sets RC. Output goes to the scenario's log. Never fails the script: the exit code is data.
+client_run() {
+    local start end
+    start=$(date +%s.%N)
+    set +e
+    "$@" >>"$SC_LOG" 2>&1
+    RC=$?
+    set -e
+    end=$(date +%s.%N)
+    local shown=${*//$STATE/\$LAB} secs
+    shown=${shown#in_ns $NS_CLI }
+    secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b - a}')
+    CMDS+=("$(jq -cn --arg c "$shown" --argjson rc "$RC" --argjson s "$secs" \
+        '{command: $c, exit_code: $rc, seconds: $s}')")
+    printf '    client exit %s after %ss: %s\n' "$RC" "$secs" "$shown" >&2
+    return 0
+}
+
+# The curl invocation as recorded: client_curl expands to this inside the namespace.
+curl_cmd() { echo in_ns "$NS_CLI" env OPENSSL_CONF="$STATE/openssl-legacy.cnf" curl --cacert "$STATE/pki/ca.crt"; }
+
+run_curl() { # run_curl ARGS...   (recorded with its full command line)
+    # shellcheck disable=SC2046
+    client_run $(curl_cmd) "$@"
+}
+
+# Start curl in the background (a fetch that a fault will interrupt). Sets BG_PID.
+run_curl_bg() {
+    (run_curl "$@"; echo "$RC" >"$STATE/bg-rc"; printf '%s\n' "${CMDS[@]}" >"$STATE/bg-cmds") &
+    BG_PID=$!
+}
+wait_curl_bg() {
+    wait "$BG_PID" || true
+    RC=$(cat "$STATE/bg-rc")
+    mapfile -t CMDS <"$STATE/bg-cmds"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Capture on the router's LAN port
+
+capture_start() {
+    local log=$STATE/cap/tcpdump.log
+    rm -f "$STATE/cap/current.pcap" "$log"
+    # -U: write each packet at once; -Z root: no privilege drop (file in a root-only dir);
+    # timeout: a capture never outlives a stuck scenario.
+    # --immediate-mode: hand each packet over at once; without it packets still waiting in the
+    # kernel ring are lost when tcpdump is stopped a moment after a short exchange.
+    bg_start tcpdump "$NS_RTR" "$log" timeout 180 tcpdump -i lan0 -n -U --immediate-mode -s 0 -Z root \
+        -w "$STATE/cap/current.pcap" $CAPTURE_FILTER
+    wait_for "tcpdump to listen" 10 grep -q 'listening on' "$log"
+}
+
+# capture_stop DEST   stop tcpdump with SIGINT (it then closes the file properly) and move it.
+capture_stop() {
+    sleep 0.5   # let the last packets in flight reach the capture
+    bg_stop tcpdump INT
+    grep -E 'packets (captured|dropped by kernel)' "$STATE/cap/tcpdump.log" | sed 's/^/    tcpdump: /' >&2 || true
+    mv "$STATE/cap/current.pcap" "$1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ground-truth checks. Each failed check is printed and counted; a scenario passes with none.
+
+check() { # check DESCRIPTION CMD...
+    local what=$1; shift
+    if "$@" >/dev/null 2>&1; then
+        printf '    ok: %s\n' "$what" >&2
+        CHECKS+=("$what")
+    else
+        printf '    CHECK FAILED: %s\n' "$what" >&2
+        FAILED_CHECKS+=("$what")
+    fi
+}
+
+exit_is() { local want; for want in "${@:2}"; do [[ $1 == "$want" ]] && return 0; done; return 1; }
+
+# Count the packets of a capture that match a tshark display filter.
+tshark_count() { timeout 60 tshark -r "$1" -Y "$2" 2>/dev/null | wc -l; }
+tshark_has() { (($(tshark_count "$1" "$2") > 0)); }
+tshark_none() { (($(tshark_count "$1" "$2") == 0)); }
+
+# Log marks: remember a log's length at scenario start, look only at what came after.
+log_mark() { local f; for f in "$STATE"/dovecot-*.log "$STATE"/unbound-*.log "$STATE"/stunnel-*.log; do
+    [[ -e $f ]] && wc -l <"$f" >"$f.mark"; done; return 0; }
+log_new() { # log_new NAME   (dovecot-main, unbound-rtr, ...)
+    local f=$STATE/$1.log; tail -n +"$(($(cat "$f.mark" 2>/dev/null || echo 0) + 1))" "$f"; }
+log_has() { log_new "$1" | grep -E -- "$2"; }
+
+# The first log line matching a pattern (for the manifest's ground truth).
+log_line() { log_new "$1" | grep -E -m1 -- "$2" || true; }
+
+# Who closed the first session to PORT, from the capture: prints "fin|rst client|server".
+close_facts() { # close_facts FILE PORT
+    local row src fin rst
+    row=$(timeout 60 tshark -r "$1" -Y "tcp.port == $2 && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" \
+        -T fields -e ip.src -e ipv6.src -e tcp.flags.fin -e tcp.flags.reset 2>/dev/null | head -1)
+    [[ -n $row ]] || { echo "open none"; return; }
+    read -r src fin rst <<<"$(echo "$row" | awk -F'\t' '{print ($1 != "" ? $1 : $2), $3, $4}')"
+    local who=server
+    [[ $src == "$CLI4" || $src == "$CLI6" ]] && who=client
+    if [[ $rst == 1 || $rst == True ]]; then echo "rst $who"; else echo "fin $who"; fi
+}
+
+# Negotiated TLS version of the first ServerHello, as "1.0".."1.3" (empty if none).
+tls_version_of() {
+    local sv v
+    sv=$(timeout 60 tshark -r "$1" -Y 'tls.handshake.type == 2' -T fields \
+        -e tls.handshake.extensions.supported_version -e tls.handshake.version 2>/dev/null | head -1)
+    [[ -n $sv ]] || return 0
+    v=$(echo "$sv" | awk -F'\t' '{print ($1 != "" ? $1 : $2)}')
+    case $v in 0x0304) echo 1.3 ;; 0x0303) echo 1.2 ;; 0x0302) echo 1.1 ;; 0x0301) echo 1.0 ;; esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Expected facts. Every scenario sets these in sc_NAME; "" becomes null in the manifest.
+
+reset_facts() {
+    M_WHAT=""; M_VERDICT=""; M_CRED=""; M_CLIENT=$CLI4; M_SERVER=""; M_PORT=""; M_PROTO=""
+    M_TLS=""; M_NAME=""; M_TLSV=""; M_ALERT=""; M_AUTH=""; M_CLOSE=""; M_CLOSED_BY=""
+    M_FAULT=""; M_SERVER_LOG=""; M_NOTES=""
+    CMDS=(); CHECKS=(); FAILED_CHECKS=(); RC=""
+}
+
+write_manifest_entry() { # write_manifest_entry NAME FILE OUT
+    local cmds
+    cmds=$(printf '%s\n' "${CMDS[@]}" | jq -cs .)
+    jq -n \
+        --arg file "$(basename "$2")" --arg scenario "$1" --arg what "$M_WHAT" \
+        --arg verdict "$M_VERDICT" --arg cred "$M_CRED" --arg client "$M_CLIENT" \
+        --arg server "$M_SERVER" --arg port "$M_PORT" --arg proto "$M_PROTO" --arg tls "$M_TLS" \
+        --arg name "$M_NAME" --arg tlsv "$M_TLSV" --arg alert "$M_ALERT" --arg auth "$M_AUTH" \
+        --arg close "$M_CLOSE" --arg closed_by "$M_CLOSED_BY" --arg fault "$M_FAULT" \
+        --arg slog "$M_SERVER_LOG" --arg notes "$M_NOTES" --argjson cmds "$cmds" \
+        --argjson checks "$(printf '%s\n' "${CHECKS[@]}" | jq -Rcs 'split("\n") | map(select(. != ""))')" \
+        'def n: if . == "" then null else . end;
+        {file: $file, scenario: $scenario, what_happened: $what,
+         expected_verdict: $verdict, expected_credentials: $cred,
+         client: ($client|n), server: ($server|n), server_port: ($port|n|if . == null then null else tonumber end),
+         protocol: ($proto|n), tls: ($tls|n), server_name: ($name|n), tls_version: ($tlsv|n),
+         tls_alert: ($alert|n), auth: ($auth|n), close: ($close|n), closed_by: ($closed_by|n),
+         fault: ($fault|n),
+         command: ($cmds[0].command // null), exit_code: ($cmds[0].exit_code // null),
+         commands: $cmds, server_log: ($slog|n), verified: $checks, notes: ($notes|n)}' \
+        >"$3"
+}
+
+# run_scenario NAME OUTDIR   -> OUTDIR/NAME.pcap and $STATE/manifest/NAME.json; status = checks
+run_scenario() {
+    local name=$1 out=$2
+    declare -F "sc_$name" >/dev/null || die "unknown scenario '$name' (known: ${SCENARIOS[*]})"
+    mkdir -p "$out" "$STATE/manifest" "$STATE/out"
+    SC_LOG=$STATE/out/$name.log; : >"$SC_LOG"
+    PCAP=$out/$name.pcap
+    say "scenario $name"
+    all_faults_off
+    flush_router_dns
+    if [[ -e $STATE/auth-penalty ]]; then restart_main_dovecot; rm -f "$STATE/auth-penalty"; fi
+    reset_facts
+    log_mark
+    capture_start
+    "sc_$name"
+    capture_stop "$PCAP"
+    all_faults_off
+    check "tcpdump saw packets on lan0" tshark_has "$PCAP" 'frame'
+    if declare -F "verify_$name" >/dev/null; then "verify_$name"; fi
+    # Close facts from the capture when the scenario did not fix them itself.
+    if [[ -z $M_CLOSE && -n $M_PORT ]]; then read -r M_CLOSE M_CLOSED_BY <<<"$(close_facts "$PCAP" "$M_PORT")"; fi
+    write_manifest_entry "$name" "$PCAP" "$STATE/manifest/$name.json"
+    printf '    capture %s: %s packets, %s bytes\n' "$(basename "$PCAP")" \
+        "$(tshark_count "$PCAP" frame)" "$(stat -c %s "$PCAP")" >&2
+    ((${#FAILED_CHECKS[@]} == 0))
+}
+
+# Write OUTDIR/manifest.json: the entries of the scenarios just run, plus the entries already in
+# that manifest for scenarios not run this time; in the order of SCENARIOS.
+assemble_manifest() { # assemble_manifest OUTDIR
+    local out=$1 s old=$1/manifest.json tmp
+    tmp=$(mktemp)
+    for s in "${SCENARIOS[@]}"; do
+        if [[ -e $STATE/manifest/$s.json ]]; then
+            cat "$STATE/manifest/$s.json"
+        elif [[ -e $old ]]; then
+            jq -c --arg s "$s" '.[] | select(.scenario == $s)' "$old"
+        fi
+    done | jq -s . >"$tmp"
+    mv "$tmp" "$old"
+    chmod 644 "$old"
+}
+
+IMAPS_A="imaps://imap.mail.test/INBOX;UID=1"
+BIG_A="imaps://imap.mail.test/Big;UID=1"
+
+# Common facts of a session to the main IMAPS server.
+imaps_main_facts() {
+    M_SERVER=$IMAP4; M_PORT=993; M_PROTO=imap; M_TLS=implicit; M_NAME=imap.mail.test
+}
+
+# ---------------------------------------------------------------------------------------------
+# The scenarios
+
+sc_imaps-good() {
+    M_WHAT="The client fetched message 1 over IMAPS with the correct password; the server logged in and out normally."
+    M_VERDICT=ok; M_CRED=ok; imaps_main_facts; M_AUTH=unknown
+    run_curl -4 -sS -m 20 -u "$USER_A:$PASS_A" "$IMAPS_A" -o /dev/null
+}
+verify_imaps-good() {
+    check "curl exit 0" exit_is "$RC" 0
+    check "dovecot logged the login" log_has dovecot-main "imap-login: .*Login: user=<$USER_A>"
+    M_SERVER_LOG=$(log_line dovecot-main "imap-login: .*Login: user=<$USER_A>")
+    check "SNI imap.mail.test in the ClientHello" tshark_has "$PCAP" 'tls.handshake.extensions_server_name == "imap.mail.test"'
+    check "DNS answer for imap.mail.test" tshark_has "$PCAP" 'dns.flags.response == 1 && dns.qry.name == "imap.mail.test" && dns.flags.rcode == 0'
+    M_TLSV=$(tls_version_of "$PCAP")
+    check "TLS version negotiated ($M_TLSV)" test -n "$M_TLSV"
+}
+
+sc_imap-wrong-password() {
+    touch "$STATE/auth-penalty"
+    M_WHAT="The client logged in over plaintext IMAP on port 143 (STARTTLS offered but not used) with a wrong password; the server answered NO [AUTHENTICATIONFAILED] in clear."
+    M_VERDICT=auth-rejected; M_CRED=rejected; M_SERVER=$IMAP4; M_PORT=143; M_PROTO=imap
+    M_TLS=none; M_NAME=imap.mail.test; M_AUTH=failed
+    # curl 7.88 logs in with AUTHENTICATE PLAIN (SASL-IR): the password travels base64-encoded
+    # in clear, the answer is a plain tagged NO.
+    run_curl -4 -sS -m 20 -u "$USER_A:$WRONG_PASS" \
+        "imap://imap.mail.test/INBOX;UID=1" -o /dev/null
+}
+verify_imap-wrong-password() {
+    check "curl exit 67 (login denied)" exit_is "$RC" 67
+    check "dovecot logged the auth failure" log_has dovecot-main "auth failed.*user=<$USER_A>"
+    M_SERVER_LOG=$(log_line dovecot-main "auth failed.*user=<$USER_A>")
+    check "capability list offers STARTTLS" tshark_has "$PCAP" 'tcp.srcport == 143 && frame contains "STARTTLS"'
+    check "NO [AUTHENTICATIONFAILED] in clear" tshark_has "$PCAP" 'tcp.srcport == 143 && frame contains "NO [AUTHENTICATIONFAILED]"'
+    check "no STARTTLS command from the client" tshark_none "$PCAP" 'tcp.dstport == 143 && frame contains "STARTTLS"'
+}
+
+sc_pop3-wrong-password() {
+    touch "$STATE/auth-penalty"
+    M_WHAT="The client logged in over plaintext POP3 on port 110 (STLS offered but not used) with a wrong password; the server answered -ERR [AUTH] in clear."
+    M_VERDICT=auth-rejected; M_CRED=rejected; M_SERVER=$POP4; M_PORT=110; M_PROTO=pop3
+    M_TLS=none; M_NAME=pop.mail.test; M_AUTH=failed
+    run_curl -4 -sS -m 20 -u "$USER_A:$WRONG_PASS" "pop3://pop.mail.test/1" -o /dev/null
+}
+verify_pop3-wrong-password() {
+    check "curl exit 67 (login denied)" exit_is "$RC" 67
+    check "dovecot logged the auth failure" log_has dovecot-main "pop3-login: .*auth failed.*user=<$USER_A>"
+    M_SERVER_LOG=$(log_line dovecot-main "pop3-login: .*auth failed.*user=<$USER_A>")
+    check "-ERR [AUTH] in clear" tshark_has "$PCAP" 'tcp.srcport == 110 && frame contains "-ERR [AUTH]"'
+}
+
+sc_syn-dead-address() {
+    M_WHAT="The client connected to dead.mail.test:993, whose address drops everything; its SYNs went unanswered until curl gave up after 6 s."
+    M_VERDICT=upstream-unreachable; M_CRED=not-at-fault; M_SERVER=$DEAD4; M_PORT=993
+    M_PROTO=imap; M_TLS=implicit; M_NAME=dead.mail.test; M_AUTH=unknown
+    M_CLOSE=timeout; M_CLOSED_BY=none
+    run_curl -4 -sS --connect-timeout 6 -m 10 -u "$USER_A:$PASS_A" "imaps://dead.mail.test/INBOX;UID=1" -o /dev/null
+}
+verify_syn-dead-address() {
+    check "curl exit 28 (timeout)" exit_is "$RC" 28
+    check "SYNs sent to $DEAD4:993 (with retransmission)" test "$(tshark_count "$PCAP" "ip.dst == $DEAD4 && tcp.flags.syn == 1")" -ge 2
+    check "no SYN-ACK, no RST from $DEAD4" tshark_none "$PCAP" "ip.src == $DEAD4"
+    check "DNS answered dead.mail.test" tshark_has "$PCAP" 'dns.flags.response == 1 && dns.qry.name == "dead.mail.test" && dns.flags.rcode == 0'
+}
+
+sc_tls10-refused() {
+    M_WHAT="A TLS 1.0-only client (curl --tls-max 1.0, like an old iPad) connected to tls12.mail.test:993, which accepts TLS 1.2+ only; the server answered with a protocol_version alert."
+    M_VERDICT=tls-rejected; M_CRED=not-at-fault; M_SERVER=$TLS12_4; M_PORT=993; M_PROTO=imap
+    M_TLS=implicit; M_NAME=tls12.mail.test; M_TLSV=1.0; M_ALERT=protocol_version; M_AUTH=unknown
+    M_NOTES="tls_version is the client's highest offered version; no version was negotiated."
+    run_curl -4 -sS -m 15 --tlsv1.0 --tls-max 1.0 -u "$USER_A:$PASS_A" "imaps://tls12.mail.test/INBOX;UID=1" -o /dev/null
+}
+verify_tls10-refused() {
+    check "curl exit 35 (TLS handshake failed)" exit_is "$RC" 35
+    check "ClientHello offers TLS 1.0 at most" tshark_has "$PCAP" 'tls.handshake.type == 1 && tls.handshake.version == 0x0301'
+    check "server sent alert protocol_version (70)" tshark_has "$PCAP" "ip.src == $TLS12_4 && tls.alert_message.desc == 70"
+    check "server (stunnel TLS front) logged the refused handshake" log_has stunnel-tls12 'SSL_accept.*unsupported protocol'
+    M_SERVER_LOG=$(log_line stunnel-tls12 'SSL_accept.*unsupported protocol')
+}
+
+sc_dns-servfail() {
+    M_WHAT="The client looked up broken.mail.test; the router's resolver answered SERVFAIL (the authoritative server refuses the zone), so curl never opened a connection."
+    M_VERDICT=dns-failure; M_CRED=not-at-fault; M_SERVER=""; M_PORT=993; M_PROTO=imap
+    M_TLS=implicit; M_NAME=broken.mail.test; M_AUTH=unknown; M_CLOSE=none; M_CLOSED_BY=none
+    M_NOTES="No TCP session exists: the manifest facts describe the attempted connection; replay should report a dns-failure event for broken.mail.test."
+    run_curl -4 -sS -m 15 -u "$USER_A:$PASS_A" "imaps://broken.mail.test/INBOX;UID=1" -o /dev/null
+}
+verify_dns-servfail() {
+    check "curl exit 6 (could not resolve host)" exit_is "$RC" 6
+    check "SERVFAIL for broken.mail.test" tshark_has "$PCAP" 'dns.flags.response == 1 && dns.qry.name == "broken.mail.test" && dns.flags.rcode == 2'
+    check "no TCP connection attempt" tshark_none "$PCAP" 'tcp'
+    check "router resolver logged the SERVFAIL" log_has unbound-rtr 'broken.mail.test'
+    M_SERVER_LOG=$(log_line unbound-rtr 'broken.mail.test')
+}
+
+sc_imaps-wrong-password() {
+    touch "$STATE/auth-penalty"
+    M_WHAT="The client tried three times over IMAPS with a wrong password, each login refused by the server inside TLS; the path was healthy throughout."
+    M_VERDICT=auth-rejected; M_CRED=rejected; imaps_main_facts; M_AUTH=unknown
+    M_NOTES="Encrypted: the rejection can only be inferred from the sessions' shape (three short sessions on a healthy path)."
+    local i
+    for i in 1 2 3; do
+        run_curl -4 -sS -m 20 -u "$USER_A:$WRONG_PASS" "$IMAPS_A" -o /dev/null
+        sleep 1
+    done
+}
+verify_imaps-wrong-password() {
+    local c
+    for c in "${CMDS[@]}"; do check "curl exit 67 (login denied)" exit_is "$(jq .exit_code <<<"$c")" 67; done
+    check "dovecot logged three auth failures" test "$(log_new dovecot-main | grep -c "auth failed.*user=<$USER_A>")" -eq 3
+    M_SERVER_LOG=$(log_line dovecot-main "auth failed.*user=<$USER_A>")
+    check "three TLS sessions to 993" test "$(tshark_count "$PCAP" 'tls.handshake.type == 1')" -eq 3
+}
+
+# A throttled fetch of the large message, interrupted by a fault after 2 s.
+interrupted_fetch() { # interrupted_fetch FAULT [ARG]
+    run_curl_bg -4 -sS -m 10 --limit-rate 30k -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
+    sleep 2
+    fault "$1" on ${2:+"$2"}
+    wait_curl_bg
+}
+
+sc_imaps-wan-down() {
+    M_WHAT="An IMAPS fetch of a large message was in progress when the router's WAN link went down; no more data arrived and curl gave up at its 10 s limit."
+    M_VERDICT=wan-down; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT=wan-link-down
+    interrupted_fetch wan-link-down
+}
+verify_imaps-wan-down() {
+    check "curl exit 28 (timeout, transfer stalled)" exit_is "$RC" 28
+    check "server data reached the client before the cut" test "$(tshark_count "$PCAP" "ip.src == $IMAP4 && tcp.len > 0")" -ge 10
+}
+
+sc_imaps-wan-blackhole() {
+    M_WHAT="An IMAPS fetch of a large message was in progress when everything crossing the WAN started being dropped (link still up); the transfer stalled and curl gave up at its 10 s limit."
+    M_VERDICT=upstream-unreachable; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown
+    M_FAULT=wan-blackhole
+    interrupted_fetch wan-blackhole
+}
+verify_imaps-wan-blackhole() { verify_imaps-wan-down; }
+
+sc_imaps-dns-upstream-dead() {
+    M_WHAT="The router's resolver could not reach its upstream DNS server (dropped), so the client's lookup of imap.mail.test failed and no mail session started."
+    M_VERDICT=dns-failure; M_CRED=not-at-fault; imaps_main_facts; M_SERVER=""; M_AUTH=unknown
+    M_CLOSE=none; M_CLOSED_BY=none; M_FAULT=dns-upstream-dead
+    fault dns-upstream-dead on
+    run_curl -4 -sS -m 15 -u "$USER_A:$PASS_A" "$IMAPS_A" -o /dev/null
+}
+verify_imaps-dns-upstream-dead() {
+    check "curl exit 6 or 28 (lookup failed or timed out)" exit_is "$RC" 6 28
+    check "client asked for imap.mail.test" tshark_has "$PCAP" 'dns.flags.response == 0 && dns.qry.name == "imap.mail.test"'
+    check "no successful answer for imap.mail.test" tshark_none "$PCAP" 'dns.flags.response == 1 && dns.qry.name == "imap.mail.test" && dns.flags.rcode == 0 && dns.count.answers > 0'
+    check "no TCP connection attempt" tshark_none "$PCAP" 'tcp'
+    M_NOTES="curl exit $RC: $( ((RC == 6)) && echo 'the resolver answered SERVFAIL' || echo 'the lookup timed out')."
+}
+
+sc_imaps-slow-server() {
+    M_WHAT="The client fetched from slow.mail.test, whose password check takes 8 s; the path was healthy and the TLS handshake quick, but the login reply had not come when curl gave up at 7 s."
+    M_VERDICT=server-slow; M_CRED=not-at-fault; M_SERVER=$SLOW4; M_PORT=993; M_PROTO=imap
+    M_TLS=implicit; M_NAME=slow.mail.test; M_AUTH=unknown
+    M_NOTES="The delay is real: dovecot's checkpassword passdb runs a script that sleeps 8 s before answering."
+    run_curl -4 -sS -m 7 -u "$USER_A:$PASS_A" "imaps://slow.mail.test/INBOX;UID=1" -o /dev/null
+}
+verify_imaps-slow-server() {
+    check "curl exit 28 (timeout)" exit_is "$RC" 28
+    check "TLS handshake completed (ServerHello seen)" tshark_has "$PCAP" "ip.src == $SLOW4 && tls.handshake.type == 2"
+    M_TLSV=$(tls_version_of "$PCAP")
+}
+
+sc_imaps-wan-address-change() {
+    M_WHAT="An IMAPS fetch of a large message was in progress when the router's WAN address changed (203.0.113.2 to .3, new gateway); the NAT mapping was lost and the session died."
+    M_VERDICT=wan-address-changed; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown
+    M_FAULT=wan-address-change
+    interrupted_fetch wan-address-change
+}
+verify_imaps-wan-address-change() {
+    check "curl failed (exit 28 stall or 56 reset)" exit_is "$RC" 28 56
+    check "server data reached the client before the change" test "$(tshark_count "$PCAP" "ip.src == $IMAP4 && tcp.len > 0")" -ge 10
+    M_NOTES="curl exit $RC."
+}
+
+sc_imap-idle-state-expired() {
+    M_WHAT="fetchmail sat in IMAP IDLE over plaintext port 143; the router's firewall state for the idle session expired after 5 s, so the server's keepalives and new-mail notice were dropped and the client never heard from the server again."
+    M_VERDICT=state-expired; M_CRED=not-at-fault; M_SERVER=$IMAP4; M_PORT=143; M_PROTO=imap
+    M_TLS=none; M_NAME=imap.mail.test; M_AUTH=ok; M_FAULT=short-conntrack-timeout
+    fault short-conntrack-timeout on
+    local rc=$STATE/fetchmailrc
+    mkdir -p "$STATE/fetchmail"
+    cat >"$rc" <<EOF
+set no syslog
+poll imap.mail.test proto imap port 143 timeout 30
+  user "$USER_A" there with password "$PASS_A" is root here
+  keep idle sslproto '' mda "/bin/cat"
+EOF
+    chmod 600 "$rc"
+    local cmd=(in_ns "$NS_CLI" env FETCHMAILHOME="$STATE/fetchmail" timeout 60 fetchmail -f "$rc" -v --nodetach -d 0)
+    "${cmd[@]}" >>"$SC_LOG" 2>&1 &
+    local pid=$!
+    wait_for "fetchmail to enter IDLE" 20 grep -q 'IMAP> A[0-9]* IDLE' "$SC_LOG"
+    say "fetchmail is in IDLE; waiting 14 s (state expires after 5 s, server pings every 10 s)"
+    sleep 14
+    deliver_new_message
+    sleep 4
+    # Stop the client. Its goodbye (if any) cannot get through the router either.
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid"; RC=$?
+    local shown=${cmd[*]//$STATE/\$LAB}
+    CMDS+=("$(jq -cn --arg c "${shown#in_ns $NS_CLI }" --argjson rc "$RC" '{command: $c, exit_code: $rc, note: "stopped with SIGTERM after 18 s in IDLE"}')")
+}
+verify_imap-idle-state-expired() {
+    check "fetchmail entered IDLE" tshark_has "$PCAP" 'tcp.dstport == 143 && frame contains "IDLE"'
+    check "server confirmed IDLE (+ idling)" tshark_has "$PCAP" 'tcp.srcport == 143 && frame contains "+ idling"'
+    check "no 'Still here' keepalive reached the client" tshark_none "$PCAP" 'tcp.srcport == 143 && frame contains "Still here"'
+    check "no EXISTS for the new message reached the client" tshark_none "$PCAP" 'tcp.srcport == 143 && frame contains "EXISTS" && frame.time_relative > 8'
+    check "dovecot logged the login" log_has dovecot-main "imap-login: .*Login: user=<$USER_A>"
+    M_SERVER_LOG=$(log_line dovecot-main "imap-login: .*Login: user=<$USER_A>")
+}
+
+sc_imaps-wan-loss() {
+    M_WHAT="The client fetched a message over IMAPS while 30% of packets crossing the WAN were dropped at random."
+    M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT="wan-loss 30%"
+    fault wan-loss on 30
+    run_curl -4 -sS -m 20 -u "$USER_A:$PASS_A" "$IMAPS_A" -o /dev/null
+}
+verify_imaps-wan-loss() {
+    # Random loss: the outcome varies, the expectation follows what really happened.
+    if ((RC == 0)); then M_VERDICT=ok; M_CRED=ok; M_WHAT+=" The fetch completed, with retransmissions."
+    else M_VERDICT=upstream-unreachable; M_WHAT+=" The fetch did not complete (curl exit $RC)."; fi
+    check "curl exit 0 or a network error" exit_is "$RC" 0 28 35 56
+    M_TLSV=$(tls_version_of "$PCAP")
+    check "retransmissions or gaps visible" tshark_has "$PCAP" 'tcp.analysis.retransmission || tcp.analysis.lost_segment || tcp.analysis.duplicate_ack'
+}
+
+sc_imaps-congestion() {
+    M_WHAT="The client fetched a message over IMAPS while the WAN (1 Mbit/s token bucket, 1 s queue) was saturated by another LAN client's large download."
+    imaps_main_facts; M_AUTH=unknown; M_FAULT="congestion 1mbit"
+    fault congestion on 1mbit
+    # The competing download runs from the second client (not on the captured port).
+    in_ns "$NS_CLI2" env OPENSSL_CONF="$STATE/openssl-legacy.cnf" timeout 25 curl --cacert "$STATE/pki/ca.crt" \
+        -4 -sS -m 20 -u "$USER_B:$PASS_B" "imaps://imap.mail.test/Big;UID=1" -o /dev/null >/dev/null 2>&1 &
+    local bulk=$!
+    sleep 2
+    run_curl -4 -sS -m 25 -u "$USER_A:$PASS_A" "$IMAPS_A" -o /dev/null
+    kill "$bulk" 2>/dev/null || true; wait "$bulk" 2>/dev/null || true
+}
+verify_imaps-congestion() {
+    local secs
+    secs=$(jq .seconds <<<"${CMDS[0]}")
+    if ((RC == 0)); then M_VERDICT=ok; M_CRED=ok; M_WHAT+=" The fetch completed in ${secs} s instead of a few ms."
+    else M_VERDICT=upstream-unreachable; M_CRED=not-at-fault; M_WHAT+=" The fetch did not complete (curl exit $RC)."; fi
+    check "curl exit 0 or timeout" exit_is "$RC" 0 28
+    check "the fetch took over 1 s (queueing delay)" awk -v s="$secs" 'BEGIN{exit !(s > 1)}'
+    M_TLSV=$(tls_version_of "$PCAP")
+}
+
+sc_imaps-ipv6-good() {
+    M_WHAT="The client fetched message 1 over IMAPS on IPv6 (routed, no NAT) with the correct password."
+    M_VERDICT=ok; M_CRED=ok; M_CLIENT=$CLI6; M_SERVER=$IMAP6; M_PORT=993; M_PROTO=imap
+    M_TLS=implicit; M_NAME=imap.mail.test; M_AUTH=unknown
+    run_curl -6 -sS -m 20 -u "$USER_A:$PASS_A" "$IMAPS_A" -o /dev/null
+}
+verify_imaps-ipv6-good() {
+    check "curl exit 0" exit_is "$RC" 0
+    check "session over IPv6 to $IMAP6" tshark_has "$PCAP" "ipv6.dst == $IMAP6 && tcp.dstport == 993"
+    check "AAAA answer for imap.mail.test" tshark_has "$PCAP" 'dns.qry.type == 28 && dns.flags.response == 1 && dns.count.answers > 0'
+    check "dovecot logged the login from $CLI6" log_has dovecot-main "imap-login: .*Login: user=<$USER_A>.*rip=$CLI6"
+    M_SERVER_LOG=$(log_line dovecot-main "imap-login: .*Login: user=<$USER_A>")
+    M_TLSV=$(tls_version_of "$PCAP")
+}
+
+sc_pop3s-good() {
+    M_WHAT="The client retrieved message 1 over POP3S with the correct password."
+    M_VERDICT=ok; M_CRED=ok; M_SERVER=$POP4; M_PORT=995; M_PROTO=pop3; M_TLS=implicit
+    M_NAME=pop.mail.test; M_AUTH=unknown
+    run_curl -4 -sS -m 20 -u "$USER_A:$PASS_A" "pop3s://pop.mail.test/1" -o /dev/null
+}
+verify_pop3s-good() {
+    check "curl exit 0" exit_is "$RC" 0
+    check "dovecot logged the POP3 login" log_has dovecot-main "pop3-login: .*Login: user=<$USER_A>"
+    M_SERVER_LOG=$(log_line dovecot-main "pop3-login: .*Login: user=<$USER_A>")
+    check "SNI pop.mail.test" tshark_has "$PCAP" 'tls.handshake.extensions_server_name == "pop.mail.test"'
+    M_TLSV=$(tls_version_of "$PCAP")
+}
+
+sc_imap-starttls-good() {
+    M_WHAT="The client fetched message 1 over IMAP port 143 after STARTTLS, with the correct password."
+    M_VERDICT=ok; M_CRED=ok; M_SERVER=$IMAP4; M_PORT=143; M_PROTO=imap; M_TLS=starttls
+    M_NAME=imap.mail.test; M_AUTH=unknown
+    run_curl -4 -sS -m 20 --ssl-reqd -u "$USER_A:$PASS_A" "imap://imap.mail.test/INBOX;UID=1" -o /dev/null
+}
+verify_imap-starttls-good() {
+    check "curl exit 0" exit_is "$RC" 0
+    check "client sent STARTTLS in clear" tshark_has "$PCAP" 'tcp.dstport == 143 && frame contains "STARTTLS"'
+    check "TLS handshake on port 143" tshark_has "$PCAP" 'tcp.port == 143 && tls.handshake.type == 2'
+    check "dovecot logged the login with TLS" log_has dovecot-main "imap-login: .*Login: user=<$USER_A>.*TLS"
+    M_SERVER_LOG=$(log_line dovecot-main "imap-login: .*Login: user=<$USER_A>")
+    M_TLSV=$(tls_version_of "$PCAP")
+}
