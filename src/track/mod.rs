@@ -5,14 +5,15 @@
 //!
 //! | situation | reported | as |
 //! |---|---|---|
-//! | RST, or FIN from both sides | at once | `SessionEnded` (`rst`/`fin`) |
+//! | RST | at once | `SessionEnded` (`rst`) |
+//! | FIN from both sides | at the last FIN's ACK, or [`LAST_ACK_WAIT`] after it | `SessionEnded` (`fin`) |
 //! | client data or SYN unanswered for [`STALL_AFTER`] | once per stall | `SessionUpdate` |
 //! | SYNs only, none answered, quiet for [`SYN_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | data unanswered for [`UNANSWERED_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | table full | oldest session first | `SessionEnded` (`open`), counted as evicted |
-//! | end of input (`finish`) | every open session | `SessionEnded` (`open`) |
+//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
 //! that a firewall silently drops is still here when the client speaks again.
@@ -50,6 +51,8 @@ pub const UNANSWERED_GIVE_UP: Duration = Duration::from_secs(60);
 pub const HALF_CLOSED_IDLE: Duration = Duration::from_secs(30);
 /// An established session quiet this long is reported as timed out.
 pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
+/// After both FINs, how long to wait for the last ACK.
+pub const LAST_ACK_WAIT: Duration = Duration::from_secs(1);
 /// Ended sessions stay this long to absorb their last ACKs and retransmitted FINs.
 const LINGER: Duration = Duration::from_secs(5);
 /// DNS over TCP/UDP port.
@@ -267,7 +270,9 @@ impl Tracker {
                 continue;
             }
             let waiting = session.waiting_since().map(|t| now.saturating_since(t));
-            let close = if session.syn_unanswered() {
+            let close = if session.fully_closed() {
+                (quiet >= LAST_ACK_WAIT).then_some(Close::Fin)
+            } else if session.syn_unanswered() {
                 (quiet >= SYN_GIVE_UP).then_some(Close::Timeout)
             } else if waiting.is_some_and(|w| w >= UNANSWERED_GIVE_UP) {
                 Some(Close::Timeout)
@@ -312,7 +317,15 @@ impl Tracker {
             .sessions
             .drain()
             .filter(|(_, s)| !s.finished)
-            .map(|(_, s)| s.snapshot(Some(Close::Open)))
+            .map(|(_, s)| {
+                // A connection that never got past unanswered SYNs is not open: it failed.
+                let close = if s.syn_unanswered() {
+                    Close::Timeout
+                } else {
+                    Close::Open
+                };
+                s.snapshot(Some(close))
+            })
             .collect();
         self.order.clear();
         open.sort_by_key(|r| (r.start, r.id));

@@ -40,6 +40,8 @@ pub struct Session {
     unacked: Option<(Timestamp, u32)>,
     client_fin: bool,
     server_fin: bool,
+    /// Both sides sent FIN; this side's came last and awaits its ACK.
+    last_fin_from: Option<Side>,
     pub last_packet: Timestamp,
     /// A stall snapshot was sent for the current unanswered data.
     pub stall_reported: bool,
@@ -112,6 +114,7 @@ impl Session {
             unacked: None,
             client_fin: false,
             server_fin: false,
+            last_fin_from: None,
             last_packet: now,
             stall_reported: false,
             finished: false,
@@ -272,10 +275,17 @@ impl Session {
 
     fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>) -> Outcome {
         if seg.has(flags::RST) {
+            // The first FIN or RST names the close: a RST after an orderly FIN (a client
+            // dropping unread data on close) does not turn the close into a reset.
             self.record.closed_by.get_or_insert(side);
-            self.record.close = Close::Rst;
+            if !(self.client_fin || self.server_fin) {
+                self.record.close = Close::Rst;
+            } else {
+                self.record.close = Close::Fin;
+            }
             return Outcome::Ended;
         }
+        let both_before = self.client_fin && self.server_fin;
         if seg.has(flags::FIN) {
             self.record.closed_by.get_or_insert(side);
             match side {
@@ -284,10 +294,18 @@ impl Session {
             }
             if self.client_fin && self.server_fin {
                 self.record.close = Close::Fin;
-                return Outcome::Ended;
+                if !both_before {
+                    // Wait for the other side's ACK of this last FIN: it belongs to the
+                    // session (and `poll` ends it if that ACK never comes).
+                    self.last_fin_from = Some(side);
+                    return Outcome::Continue;
+                }
             }
         }
-        Outcome::Continue
+        match self.last_fin_from {
+            Some(fin_side) if fin_side != side && seg.has(flags::ACK) => Outcome::Ended,
+            _ => Outcome::Continue,
+        }
     }
 
     /// Only SYNs so far, never answered.
@@ -301,6 +319,11 @@ impl Session {
             return self.syn_at;
         }
         self.unacked.map(|(t, _)| t)
+    }
+
+    /// Both sides sent FIN (only the last ACK may be missing).
+    pub fn fully_closed(&self) -> bool {
+        self.client_fin && self.server_fin
     }
 
     /// One side sent FIN, the other has not.
