@@ -15,7 +15,8 @@ use crate::track::record::TrackerStats;
 use crate::track::{Tracker, TrackerConfig};
 use crate::wire::Frame;
 
-use super::history::{EventQuery, History};
+use super::history::History;
+use crate::control::EventQuery;
 
 /// Events kept in memory for `events`, `clients` and the web UI; the journal keeps the rest.
 pub const HISTORY_CAPACITY: usize = 10_000;
@@ -127,7 +128,7 @@ impl Core {
     }
 
     pub fn events(&self, query: &EventQuery) -> Vec<Event> {
-        self.history.query(query)
+        query.select(self.history.iter())
     }
 
     pub fn clients(&self) -> Vec<ClientSummary> {

@@ -1,20 +1,8 @@
 //! The recent events the control socket answers from: a bounded ring, seeded from the journal
 //! on start so history survives restarts.
 
-use std::collections::VecDeque;
-use std::net::IpAddr;
-
 use crate::diagnose::event::Event;
-use crate::time::Timestamp;
-
-/// What `events` asks for (DESIGN.md: `--failures --since T --limit N --client IP`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EventQuery {
-    pub failures_only: bool,
-    pub since: Option<Timestamp>,
-    pub limit: Option<usize>,
-    pub client: Option<IpAddr>,
-}
+use std::collections::VecDeque;
 
 /// The last `capacity` events, oldest first.
 pub struct History {
@@ -53,26 +41,18 @@ impl History {
         self.events.back().map_or(1, |e| e.id + 1)
     }
 
-    /// Matching events, oldest first; with a limit, the newest `limit` of them.
-    pub fn query(&self, query: &EventQuery) -> Vec<Event> {
-        let matching: Vec<&Event> = self
-            .events
-            .iter()
-            .filter(|e| !query.failures_only || e.kind.is_failure())
-            .filter(|e| query.since.is_none_or(|since| e.time >= since))
-            .filter(|e| query.client.is_none_or(|client| e.client == Some(client)))
-            .collect();
-        let skip = query
-            .limit
-            .map_or(0, |limit| matching.len().saturating_sub(limit));
-        matching.into_iter().skip(skip).cloned().collect()
+    /// The events kept, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::EventQuery;
     use crate::diagnose::event::{EventKind, Severity};
+    use crate::time::Timestamp;
 
     fn event(id: u64, secs: i64, kind: EventKind, client: Option<&str>) -> Event {
         Event {
@@ -100,11 +80,7 @@ mod tests {
         for id in 1..=5 {
             history.push(event(id, id as i64, EventKind::SessionOk, None));
         }
-        let ids: Vec<u64> = history
-            .query(&EventQuery::default())
-            .iter()
-            .map(|e| e.id)
-            .collect();
+        let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
         assert_eq!(ids, [3, 4, 5]);
         assert_eq!(history.next_id(), 6);
     }
@@ -119,10 +95,15 @@ mod tests {
         history.push(event(5, 50, EventKind::SessionFailed, Some("192.168.1.2")));
 
         let failures = EventQuery {
-            failures_only: true,
+            failures: true,
             ..Default::default()
         };
-        let ids = |q: &EventQuery| history.query(q).iter().map(|e| e.id).collect::<Vec<_>>();
+        let ids = |q: &EventQuery| {
+            q.select(history.iter())
+                .iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&failures), [2, 3, 4, 5]);
 
         let one_client = EventQuery {

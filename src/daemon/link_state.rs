@@ -5,11 +5,73 @@
 //! and reports only the differences: a lost or coalesced message never leaves a wrong picture.
 
 use crate::diagnose::observation::LinkChange;
-use crate::sys::{InterfaceInfo, LinkSnapshot};
+use crate::sys::{DefaultRoute, InterfaceInfo, LinkSnapshot};
 
 /// Whether an interface counts as up: administratively up with carrier.
 pub fn is_up(interface: &InterfaceInfo) -> bool {
     interface.up && interface.running
+}
+
+/// Brings `snapshot` up to date with one change the monitor reported, so the next dump is
+/// compared with what was already said.
+pub fn apply(snapshot: &mut LinkSnapshot, change: &LinkChange) {
+    let find = |snapshot: &mut LinkSnapshot, name: &str| {
+        snapshot.interfaces.iter_mut().position(|i| i.name == name)
+    };
+    match change {
+        LinkChange::LinkUp { interface } | LinkChange::LinkDown { interface } => {
+            let up = matches!(change, LinkChange::LinkUp { .. });
+            match find(snapshot, interface) {
+                Some(i) => {
+                    snapshot.interfaces[i].up = up || snapshot.interfaces[i].up;
+                    snapshot.interfaces[i].running = up;
+                }
+                None => snapshot.interfaces.push(InterfaceInfo {
+                    name: interface.clone(),
+                    index: 0,
+                    up,
+                    running: up,
+                    loopback: false,
+                    addresses: Vec::new(),
+                }),
+            }
+        }
+        LinkChange::AddressAdded { interface, address } => {
+            if let Some(i) = find(snapshot, interface) {
+                let addresses = &mut snapshot.interfaces[i].addresses;
+                if !addresses.iter().any(|(a, _)| a == address) {
+                    addresses.push((*address, if address.is_ipv4() { 32 } else { 128 }));
+                }
+            }
+        }
+        LinkChange::AddressRemoved { interface, address } => {
+            if let Some(i) = find(snapshot, interface) {
+                snapshot.interfaces[i]
+                    .addresses
+                    .retain(|(a, _)| a != address);
+            }
+        }
+        LinkChange::DefaultRouteAdded { interface, gateway } => {
+            let route = DefaultRoute {
+                interface: interface.clone(),
+                gateway: *gateway,
+            };
+            if !snapshot.default_routes.contains(&route) {
+                snapshot.default_routes.push(route);
+            }
+        }
+        LinkChange::DefaultRouteRemoved { interface, gateway } => {
+            snapshot
+                .default_routes
+                .retain(|r| !(r.interface == *interface && r.gateway == *gateway));
+        }
+        LinkChange::InterfaceGone { interface } => {
+            snapshot.interfaces.retain(|i| i.name != *interface);
+            snapshot
+                .default_routes
+                .retain(|r| r.interface.as_ref() != Some(interface));
+        }
+    }
 }
 
 /// The changes that turn `old` into `new`, in a stable order: departures, link state,
@@ -76,7 +138,6 @@ pub fn diff(old: &LinkSnapshot, new: &LinkSnapshot) -> Vec<LinkChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::DefaultRoute;
 
     fn interface(name: &str, up: bool, addresses: &[&str]) -> InterfaceInfo {
         InterfaceInfo {
@@ -144,6 +205,31 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn changes_already_reported_are_not_reported_again_by_the_next_dump() {
+        let mut known = LinkSnapshot {
+            interfaces: vec![interface("wan0", true, &["203.0.113.2"])],
+            default_routes: vec![route("wan0", "203.0.113.1")],
+        };
+        let reported = [
+            LinkChange::LinkDown {
+                interface: "wan0".into(),
+            },
+            LinkChange::DefaultRouteRemoved {
+                interface: Some("wan0".into()),
+                gateway: Some("203.0.113.1".parse().unwrap()),
+            },
+        ];
+        for change in &reported {
+            apply(&mut known, change);
+        }
+        let dump = LinkSnapshot {
+            interfaces: vec![interface("wan0", false, &["203.0.113.2"])],
+            default_routes: vec![],
+        };
+        assert!(diff(&known, &dump).is_empty(), "{:?}", diff(&known, &dump));
     }
 
     #[test]

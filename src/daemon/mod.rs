@@ -1,14 +1,47 @@
-//! The daemon: sources as tasks feeding the engine; reports and the control socket.
+//! The daemon: one task per source feeding the engine; reports and the control socket.
+//!
+//! mailpulse never forks: daemon(8) on FreeBSD and systemd on Linux supervise it. `--foreground`
+//! copies every log line to stderr as well as syslog.
 
+pub mod clock;
 pub mod core;
 pub mod evidence;
 pub mod history;
 pub mod link_state;
+mod run;
+pub mod state;
 
 use std::path::Path;
 
+use crate::config;
+
+/// sysexits(3) codes the daemon exits with.
+pub mod exitcode {
+    pub const OK: i32 = 0;
+    pub const UNAVAILABLE: i32 = 69;
+    pub const SOFTWARE: i32 = 70;
+    pub const OSERR: i32 = 71;
+    pub const NOPERM: i32 = 77;
+}
+
 /// Runs `mailpulse daemon [-c PATH] [--foreground]`; returns the exit code.
-pub fn main(config: Option<&Path>, foreground: bool) -> i32 {
-    let _ = (config, foreground);
-    70
+pub fn main(config_path: Option<&Path>, foreground: bool) -> i32 {
+    let loaded = match config::load(config_path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{e}");
+            return e.exit_code();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailpulse: cannot start the runtime: {e}");
+            return exitcode::OSERR;
+        }
+    };
+    runtime.block_on(run::run(loaded, foreground))
 }

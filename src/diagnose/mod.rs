@@ -1,18 +1,150 @@
 //! The engine: observations in, events out. No I/O and no clock: time comes with each
 //! observation, so the same engine runs live and in `replay`, deterministically.
+//!
+//! # Pieces
+//!
+//! - [`timeline`] remembers the world around the sessions (WAN link, address and default-route
+//!   changes, gateway readings, probe results, the clients' DNS lookups, the firewall's idle
+//!   timeout) and says when something deserves an event.
+//! - [`rules`] holds one function per verdict and [`rules::judge`], the one place that applies
+//!   their precedence.
+//! - [`describe`] builds events and their plain sentences; [`advice`] holds the provider table;
+//!   [`clients`] keeps the LAN clients and tells `explain`'s story.
+//!
+//! # When a session is judged
+//!
+//! Every `SessionEnded` is judged. A `SessionUpdate` is judged early only when the session is
+//! visibly failing — SYNs repeated, or client data retransmitted, unanswered for at least 2 s
+//! ([`rules::STALL_VISIBLE`]) — and the rules reach a verdict other than `ok`/`unknown`, so
+//! a stall is reported within about 2 s of the tracker showing it. A session is never
+//! reported twice with the same verdict: when its `SessionEnded` arrives after an early
+//! verdict it is judged again (probe results may have arrived meanwhile) and produces a second
+//! event only when the verdict changed; that event's evidence says which verdict it revises,
+//! and the counters move the session from the old verdict to the new one (it is counted once).
+//!
+//! # What a failure is
+//!
+//! Read off the record ([`rules::Failure`]): the server refused the login (plaintext); a TLS
+//! alert; SYNs with no answer; client data with no answer (with retransmissions: packets were
+//! lost; without: the server did not reply); a reset from the server; a connected server that
+//! sent nothing; an implicit-TLS handshake that never finished. The failure window runs from
+//! the first unanswered SYN/data (or the start, or the last packet for resets and alerts) to
+//! the last packet (to "now" for a session still open).
+//!
+//! # Verdict rules, in precedence order (the first that applies wins)
+//!
+//! 1. `auth-rejected` (seen): `auth == failed`; the evidence quotes the server's reply. What
+//!    the server said beats everything else.
+//! 2. `tls-rejected`: a TLS alert other than close_notify/user_canceled before the handshake
+//!    finished (evidence: alert name, level, sender, the client's highest version); or, to a
+//!    Microsoft host, TLS 1.0/1.1 negotiated and then closed by the server within 5 s after at
+//!    most two records (Microsoft's way of refusing old TLS).
+//! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it).
+//!    It beats everything below: with the link down nothing else can be judged.
+//! 4. `wan-address-changed`: a WAN address removed/replaced or a default route removed/added
+//!    between the session's start and the end of its failure (NAT mappings lost).
+//! 5. `state-expired`: client data unanswered after an idle gap at least the firewall's
+//!    established-TCP timeout (when known) or at least 600 s ([`rules::LONG_QUIET`]), with no
+//!    WAN change and no failed probe of the server in the window.
+//! 6. `upstream-unreachable`: SYNs unanswered, or data unanswered with retransmissions, and no
+//!    successful probe of the server in the window (failed probes and gateway loss are quoted;
+//!    "no probe ran" is said when none did). When a probe did reach the server at the time,
+//!    this rule does not apply: the server may be ignoring this client, and that is `unknown`.
+//! 7. `dns-failure`: the session failed and the client's last lookup of the server (by name,
+//!    or by an answer holding the server's address) in the window before it failed (timeout,
+//!    SERVFAIL, REFUSED, NXDOMAIN).
+//! 8. `dns-slow`: same, but the lookup answered slower than `slow_dns`.
+//! 9. `server-refused`: the server reset the connection (a reset instead of SYN-ACK, or after
+//!    opening) and the WAN did not change during the session.
+//! 10. `server-slow`: the session failed on a healthy path (no WAN change, no failed probe)
+//!     and the greeting, the TLS handshake or a reply took longer than `slow_server`, or the
+//!     client waited at least `slow_server` for an answer (data acknowledged, no reply) or a
+//!     greeting and gave up. Gateway loss at the time is quoted as a caveat.
+//! 11. `auth-rejected` (inferred): the encrypted refused-login shape — TLS (implicit or
+//!     STARTTLS) handshake done, 1–3 client records of at most 600 bytes, 1–4 server records of
+//!     at most 2048 bytes, closed (FIN/RST) within 10 s of the handshake, nothing unanswered,
+//!     no alert — seen at least twice from the same client to the same server (address or
+//!     name) within `window`, on a healthy path. The 10 s leaves room for dovecot's ~2 s
+//!     auth_failure_delay; a slow (≥1.5 s) reply is quoted as consistent with it. Evidence
+//!     says "inferred from the session's shape, not seen".
+//!
+//! None applies: a single session of the refused-login shape is `unknown` (the evidence says
+//! it was not repeated); a session with no failure sign is `ok` (credentials `ok` only when a
+//! successful login was seen); any other failure is `unknown`, with the signs and what is
+//! missing. The verdicts that also matched are listed in the evidence as lower precedence.
+//!
+//! # Standalone events
+//!
+//! `wan-down`/`wan-up` (with the outage length) on WAN link transitions; `wan-address-changed`
+//! when a WAN address is removed or replaced, or a default route is removed or re-added (the
+//! first addresses and route heard of are learning, not changes; nothing while the link is
+//! down); `gateway-loss` at ≥10 % loss and `gateway-recovered` at ≤2 %; `probe-failed`,
+//! `probe-slow` (a phase above `slow_server`, DNS above `slow_dns`) and `probe-recovered` on
+//! transitions of a target's health; `dns-failure`/`dns-slow` for a client's lookup of a mail
+//! host (a known provider host, a probe target's host, a name seen on a session, or a name
+//! starting `imap.`, `pop.`, `pop3.`, `smtp.`, `mail.` …), at most one per client and name
+//! per 10 s (A and AAAA come in pairs). The WAN is the configured interfaces, or, when none
+//! are configured, those that have carried a default route.
+//!
+//! # Times and bounds
+//!
+//! Sentences use `HH:MM:SS` in UTC (the engine has no time zone); `explain` says so in its
+//! first sentence. Every list is capped by count and by age (see the `MAX_*` constants in
+//! [`timeline`], [`clients`] and here), so a daemon running for months stays the same size.
 
+pub mod advice;
+pub mod clients;
+pub mod describe;
 pub mod event;
 pub mod observation;
+pub mod rules;
 pub mod status;
+pub mod timeline;
 
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use event::Event;
-use observation::Observation;
-use status::{ClientSummary, EngineStatus};
+use event::{Event, EventKind, Verdict};
+use observation::{Observation, ObservationKind};
+use rules::{Case, Failure};
+use status::{ClientSummary, Counters, EngineStatus, GatewayStatus, ProbeStatus, WanStatus};
+use timeline::{hms, Notice, Timeline};
+
+use crate::time::Timestamp;
+use crate::track::record::SessionRecord;
+
+/// Sessions remembered as already judged (early verdicts awaiting their end).
+pub const MAX_JUDGED: usize = 8192;
+/// Refused-login-shaped sessions remembered for the repetition rule.
+pub const MAX_SHAPES: usize = 1024;
+/// Server names seen on sessions, remembered to recognise the clients' mail lookups.
+pub const MAX_SESSION_NAMES: usize = 256;
+/// Recent DNS events remembered for de-duplication, and for how long.
+pub const MAX_DNS_RECENT: usize = 256;
+pub const DNS_REPEAT: Duration = Duration::from_secs(10);
+/// First labels that mark a name as a mail host.
+const MAIL_LABELS: &[&str] = &[
+    "imap",
+    "imaps",
+    "imap-mail",
+    "pop",
+    "pop3",
+    "pop3s",
+    "pop-mail",
+    "smtp",
+    "smtps",
+    "smtp-mail",
+    "mail",
+    "submission",
+];
 
 /// The `[diagnosis]` thresholds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,10 +165,35 @@ impl Default for DiagnosisConfig {
     }
 }
 
+/// A verdict already given for a session still open.
+#[derive(Clone, Copy, Debug)]
+struct Judged {
+    verdict: Verdict,
+    at: Timestamp,
+}
+
+/// A session of the encrypted refused-login shape.
+#[derive(Clone, Debug)]
+struct Shape {
+    session: u64,
+    client: IpAddr,
+    server: IpAddr,
+    server_name: Option<String>,
+    end: Timestamp,
+}
+
 /// The diagnosis engine.
 pub struct Engine {
     config: DiagnosisConfig,
-    next_id: u64,
+    ids: describe::Ids,
+    timeline: Timeline,
+    clients: clients::Clients,
+    counters: Counters,
+    judged: HashMap<u64, Judged>,
+    judged_order: VecDeque<u64>,
+    shapes: VecDeque<Shape>,
+    session_names: VecDeque<String>,
+    dns_recent: VecDeque<(IpAddr, String, EventKind, Timestamp)>,
 }
 
 impl Engine {
@@ -44,7 +201,15 @@ impl Engine {
     pub fn new(config: DiagnosisConfig, first_id: u64) -> Self {
         Self {
             config,
-            next_id: first_id,
+            ids: describe::Ids::new(first_id),
+            timeline: Timeline::default(),
+            clients: clients::Clients::default(),
+            counters: Counters::default(),
+            judged: HashMap::new(),
+            judged_order: VecDeque::new(),
+            shapes: VecDeque::new(),
+            session_names: VecDeque::new(),
+            dns_recent: VecDeque::new(),
         }
     }
 
@@ -55,27 +220,312 @@ impl Engine {
 
     /// Feeds one observation; returns the events it caused, oldest first.
     pub fn observe(&mut self, observation: Observation) -> Vec<Event> {
-        let _ = (&self.config, observation, self.next_id);
-        Vec::new()
+        let time = observation.time;
+        self.timeline.advance(time, self.config.window);
+        let mut out = Vec::new();
+        match observation.kind {
+            ObservationKind::SessionEnded(rec) => self.session(rec, time, true, &mut out),
+            ObservationKind::SessionUpdate(rec) => self.session(rec, time, false, &mut out),
+            ObservationKind::DnsLookup(lookup) => {
+                self.counters.dns_lookups = self.counters.dns_lookups.saturating_add(1);
+                let mark = self.timeline.dns(&lookup);
+                self.dns_event(&mark, time, &mut out);
+            }
+            ObservationKind::Link(change) => {
+                let notices = self.timeline.link(change, time);
+                self.notices(notices, time, &mut out);
+            }
+            ObservationKind::WanInterfaces(names) => self.timeline.set_wan_interfaces(names),
+            ObservationKind::Gateway(sample) => {
+                let notices = self.timeline.gateway(sample, time);
+                self.notices(notices, time, &mut out);
+            }
+            ObservationKind::Probe(result) => {
+                let (slow_server, slow_dns) = (self.config.slow_server, self.config.slow_dns);
+                let notices = self.timeline.probe(result, time, slow_server, slow_dns);
+                self.notices(notices, time, &mut out);
+            }
+            ObservationKind::FirewallTimeouts(timeouts) => self.timeline.firewall = Some(timeouts),
+            ObservationKind::Tick => {}
+        }
+        self.forget_old();
+        self.counters.events = self.counters.events.saturating_add(out.len() as u64);
+        out
     }
 
     /// The WAN, gateways, probes and counters as of the last observation.
     pub fn status(&self) -> EngineStatus {
-        EngineStatus::default()
+        let tl = &self.timeline;
+        EngineStatus {
+            wan: WanStatus {
+                state: tl.wan_state().to_string(),
+                interfaces: tl.wan_interfaces(),
+                last_change: tl.last_change(),
+            },
+            gateways: tl
+                .gateways
+                .iter()
+                .map(|(name, g)| GatewayStatus {
+                    name: name.clone(),
+                    latency_ms: g.last.latency.map(|l| l.as_secs_f64() * 1000.0),
+                    loss_percent: g.last.loss_percent,
+                    at: g.at,
+                })
+                .collect(),
+            probes: tl
+                .targets
+                .iter()
+                .map(|(name, t)| ProbeStatus {
+                    target: name.clone(),
+                    state: t.health.as_str().to_string(),
+                    last: Some(t.last.clone()),
+                    last_ok: t.last_ok,
+                    consecutive_failures: t.consecutive_failures,
+                })
+                .collect(),
+            counters: self.counters.clone(),
+            firewall: tl.firewall.clone(),
+        }
     }
 
     /// The LAN clients seen, most recent first.
     pub fn clients(&self) -> Vec<ClientSummary> {
-        Vec::new()
+        self.clients.summaries()
     }
 
-    /// One client's recent story in plain words (`mailpulse explain IP`).
+    /// One client's recent story in plain words (`mailpulse explain IP`); times are UTC.
     pub fn explain(&self, client: IpAddr) -> Explanation {
+        let (story, events) = self
+            .clients
+            .explain(client, &self.timeline, self.config.window);
         Explanation {
             client,
-            story: Vec::new(),
-            events: Vec::new(),
+            story,
+            events,
         }
+    }
+
+    fn session(&mut self, rec: SessionRecord, now: Timestamp, ended: bool, out: &mut Vec<Event>) {
+        self.remember_name(rec.server_name.as_deref());
+        let failure = Failure::of(&rec, now);
+        let prior = self.judged.get(&rec.id).copied();
+        if !ended && (prior.is_some() || !failure.visible_stall(&rec)) {
+            return;
+        }
+        let earlier_shapes = self.earlier_shapes(&rec);
+        let case = Case {
+            rec: &rec,
+            timeline: &self.timeline,
+            config: &self.config,
+            failure,
+            earlier_shapes,
+        };
+        let mut finding = rules::judge(&case);
+        let failure = case.failure;
+        if !ended && matches!(finding.verdict, Verdict::Ok | Verdict::Unknown) {
+            return;
+        }
+        if ended {
+            self.forget_judged(rec.id);
+            if rules::refused_login_shape(&rec).is_some() {
+                self.remember_shape(&rec);
+            }
+        }
+        if let Some(prior) = prior {
+            if prior.verdict == finding.verdict {
+                return;
+            }
+            finding.evidence.push(format!(
+                "revises the verdict {} given at {}",
+                prior.verdict,
+                hms(prior.at)
+            ));
+        } else if !ended {
+            self.remember_judged(
+                rec.id,
+                Judged {
+                    verdict: finding.verdict,
+                    at: now,
+                },
+            );
+        }
+        let advice = advice::advice(
+            rec.server_name.as_deref(),
+            finding.verdict,
+            rec.tls_client_max,
+        );
+        let event = describe::session_event(&mut self.ids, now, &rec, &finding, advice);
+        let by_verdict = &mut self.counters.sessions_by_verdict;
+        match prior {
+            Some(p) => {
+                if let Some(n) = by_verdict.get_mut(p.verdict.as_str()) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            None => self.counters.sessions = self.counters.sessions.saturating_add(1),
+        }
+        let n = by_verdict
+            .entry(finding.verdict.as_str().to_string())
+            .or_insert(0);
+        *n = n.saturating_add(1);
+        let outcome = describe::session_outcome(&rec, &failure, finding.verdict);
+        let story = clients::session_story(&describe::session_subject(&rec), &outcome, &event);
+        let at = if finding.verdict == Verdict::Ok {
+            rec.end
+        } else {
+            failure.to
+        };
+        self.clients
+            .session(&event, at, story, prior.map(|p| p.verdict));
+        out.push(event);
+    }
+
+    fn dns_event(&mut self, mark: &timeline::DnsMark, time: Timestamp, out: &mut Vec<Event>) {
+        let failed = mark.failure().is_some();
+        if failed {
+            self.counters.dns_failures = self.counters.dns_failures.saturating_add(1);
+        }
+        if !self.is_mail_name(&mark.name) {
+            return;
+        }
+        let kind = if failed {
+            EventKind::DnsFailure
+        } else if mark.latency.is_some_and(|l| l > self.config.slow_dns) {
+            EventKind::DnsSlow
+        } else {
+            return;
+        };
+        let repeated = self.dns_recent.iter().any(|(c, n, k, at)| {
+            *c == mark.client
+                && *n == mark.name
+                && *k == kind
+                && time.saturating_since(*at) < DNS_REPEAT
+        });
+        if repeated {
+            return;
+        }
+        let Some(event) = describe::dns_event(&mut self.ids, time, mark, self.config.slow_dns)
+        else {
+            return;
+        };
+        if self.dns_recent.len() >= MAX_DNS_RECENT {
+            self.dns_recent.pop_front();
+        }
+        self.dns_recent
+            .push_back((mark.client, mark.name.clone(), kind, time));
+        self.clients
+            .client_event(&event, clients::dns_story(&event));
+        out.push(event);
+    }
+
+    fn notices(&mut self, notices: Vec<Notice>, time: Timestamp, out: &mut Vec<Event>) {
+        for notice in notices {
+            let event = describe::notice_event(&mut self.ids, time, &notice);
+            self.clients.network_event(&event, notice);
+            out.push(event);
+        }
+    }
+
+    fn is_mail_name(&self, name: &str) -> bool {
+        let first = name.split('.').next().unwrap_or_default();
+        advice::is_known_mail_host(name)
+            || self.timeline.is_probe_host(name)
+            || self
+                .session_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name))
+            || (name.contains('.') && MAIL_LABELS.contains(&first))
+    }
+
+    fn remember_name(&mut self, name: Option<&str>) {
+        let Some(name) = name else { return };
+        if self
+            .session_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+        {
+            return;
+        }
+        if self.session_names.len() >= MAX_SESSION_NAMES {
+            self.session_names.pop_front();
+        }
+        self.session_names.push_back(name.to_ascii_lowercase());
+    }
+
+    fn earlier_shapes(&self, rec: &SessionRecord) -> Vec<Timestamp> {
+        if rules::refused_login_shape(rec).is_none() {
+            return Vec::new();
+        }
+        let from = rec.end.minus(self.config.window);
+        self.shapes
+            .iter()
+            .filter(|s| s.session != rec.id && s.client == rec.client.ip())
+            .filter(|s| {
+                s.server == rec.server.ip()
+                    || (s.server_name.is_some() && s.server_name == rec.server_name)
+            })
+            .filter(|s| s.end >= from && s.end <= rec.end)
+            .map(|s| s.end)
+            .collect()
+    }
+
+    fn remember_shape(&mut self, rec: &SessionRecord) {
+        if self.shapes.len() >= MAX_SHAPES {
+            self.shapes.pop_front();
+        }
+        self.shapes.push_back(Shape {
+            session: rec.id,
+            client: rec.client.ip(),
+            server: rec.server.ip(),
+            server_name: rec.server_name.clone(),
+            end: rec.end,
+        });
+    }
+
+    fn remember_judged(&mut self, id: u64, judged: Judged) {
+        if self.judged_order.len() >= MAX_JUDGED {
+            if let Some(oldest) = self.judged_order.pop_front() {
+                self.judged.remove(&oldest);
+            }
+        }
+        self.judged.insert(id, judged);
+        self.judged_order.push_back(id);
+    }
+
+    fn forget_judged(&mut self, id: u64) {
+        if self.judged.remove(&id).is_some() {
+            self.judged_order.retain(|i| *i != id);
+        }
+    }
+
+    /// Drops what is too old to matter.
+    fn forget_old(&mut self) {
+        let now = self.timeline.now();
+        let shape_cut = now.minus(self.config.window.saturating_mul(2));
+        while self.shapes.front().is_some_and(|s| s.end < shape_cut) {
+            self.shapes.pop_front();
+        }
+        while self
+            .dns_recent
+            .front()
+            .is_some_and(|d| now.saturating_since(d.3) >= DNS_REPEAT)
+        {
+            self.dns_recent.pop_front();
+        }
+    }
+
+    /// Sizes of every list, for the boundedness tests.
+    #[cfg(test)]
+    fn sizes(&self) -> Vec<(&'static str, usize)> {
+        let mut sizes = self.timeline.sizes();
+        sizes.extend(self.clients.sizes());
+        sizes.push(("judged", self.judged.len()));
+        sizes.push(("judged_order", self.judged_order.len()));
+        sizes.push(("shapes", self.shapes.len()));
+        sizes.push(("session_names", self.session_names.len()));
+        sizes.push(("dns_recent", self.dns_recent.len()));
+        sizes.push(("verdict_counters", self.counters.sessions_by_verdict.len()));
+        sizes
     }
 }
 
@@ -83,7 +533,8 @@ impl Engine {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     pub client: IpAddr,
-    /// Sentences, oldest first ("At 14:03:12 the WAN link went down for 29 s. …").
+    /// Sentences, oldest first ("At 14:03:12 the WAN link went down for 29 s. …"); times are
+    /// `HH:MM:SS` UTC and the first sentence says so.
     pub story: Vec<String>,
     pub events: Vec<Event>,
 }

@@ -1,9 +1,162 @@
 //! Active probes of mail hosts: DNS, TCP connect, TLS, greeting, capabilities. No credentials.
+//!
+//! - [`target`]: the probe URLs (`imaps://host[:port]`, …).
+//! - [`Prober`]: the shared resolver and TLS configuration; [`Prober::run`] probes one target
+//!   and returns a [`ProbeResult`] for the engine. The daemon keeps one `Prober` (rebuilt on
+//!   reload) and schedules `run` every `[probe] interval`, plus a burst after a LAN client's
+//!   failed session to that host.
+//! - [`cli_main`]: `mailpulse probe URL`, one probe printed for people or as JSON.
+//!
+//! Probes are I/O: they use tokio, read the monotonic clock for phase timings and the wall clock
+//! for `started`. Nothing a server sends can grow memory without bound ([`conn`]).
 
+pub mod cert;
+pub mod conn;
+pub mod dialogue;
+pub mod output;
+pub mod prober;
+pub mod target;
+pub mod tls;
+
+use std::io::Write;
 use std::path::Path;
+
+pub use prober::{ProbeOptions, Prober, SetupError};
+pub use target::{Target, TargetError};
+
+use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
+
+/// sysexits(3) codes used by `mailpulse probe`.
+mod exit {
+    pub const OK: i32 = 0;
+    pub const USAGE: i32 = 64;
+    pub const NO_INPUT: i32 = 66;
+    pub const UNAVAILABLE: i32 = 69;
+    pub const SOFTWARE: i32 = 70;
+}
+
+/// Probes `target` once with a [`Prober`] built from `options`. A setup failure (unreadable
+/// `ca_file`, unreadable resolv.conf) comes back as a failed result naming the phase it blocks.
+pub async fn run(target: &Target, options: &ProbeOptions) -> ProbeResult {
+    match Prober::new(options) {
+        Ok(prober) => prober.run(target).await,
+        Err(e) => {
+            let phase = match e {
+                SetupError::Trust(_) => ProbePhase::Tls,
+                SetupError::Resolver(_) => ProbePhase::Dns,
+            };
+            let mut result = prober::empty_result(target);
+            result.failure = Some(ProbeFailure {
+                phase,
+                error: e.to_string(),
+            });
+            result
+        }
+    }
+}
 
 /// Runs `mailpulse probe URL [--json] [--ca-file PEM]`; returns the exit code.
 pub fn cli_main(url: &str, json: bool, ca_file: Option<&Path>) -> i32 {
-    let _ = (url, json, ca_file);
-    70
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    cli_main_to(url, json, ca_file, &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// [`cli_main`] writing to the given streams (so it can be tested).
+pub fn cli_main_to(
+    url: &str,
+    json: bool,
+    ca_file: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let target = match Target::parse(url) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(err, "mailpulse probe: {e}");
+            return exit::USAGE;
+        }
+    };
+    if let Some(path) = ca_file {
+        if let Err(e) = std::fs::metadata(path) {
+            let _ = writeln!(
+                err,
+                "mailpulse probe: --ca-file {}: {}",
+                path.display(),
+                plain_io_error(&e)
+            );
+            return exit::NO_INPUT;
+        }
+    }
+    let options = ProbeOptions {
+        ca_file: ca_file.map(Path::to_path_buf),
+        ..ProbeOptions::default()
+    };
+    let prober = match Prober::new(&options) {
+        Ok(p) => p,
+        Err(e @ SetupError::Trust(_)) => {
+            let _ = writeln!(err, "mailpulse probe: --ca-file {e}");
+            return exit::NO_INPUT;
+        }
+        Err(e) => {
+            let _ = writeln!(err, "mailpulse probe: {e}");
+            return exit::UNAVAILABLE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(err, "mailpulse probe: cannot start the runtime: {e}");
+            return exit::SOFTWARE;
+        }
+    };
+    let result = runtime.block_on(prober.run(&target));
+    let written = if json {
+        serde_json::to_string_pretty(&result)
+            .map_err(std::io::Error::other)
+            .and_then(|text| writeln!(out, "{text}"))
+    } else {
+        out.write_all(output::human(&result).as_bytes())
+    };
+    if let Err(e) = written {
+        let _ = writeln!(err, "mailpulse probe: cannot write the result: {e}");
+        return exit::SOFTWARE;
+    }
+    if result.ok() {
+        exit::OK
+    } else {
+        exit::UNAVAILABLE
+    }
+}
+
+/// An I/O error in plain lower-case words, without the "(os error N)" suffix.
+pub(crate) fn plain_io_error(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::ConnectionReset => "connection reset by the server".into(),
+        ErrorKind::ConnectionAborted => "connection aborted".into(),
+        ErrorKind::TimedOut => "timed out".into(),
+        ErrorKind::UnexpectedEof => "connection closed by the server".into(),
+        ErrorKind::NotFound => "no such file".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::HostUnreachable => "host unreachable".into(),
+        ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        ErrorKind::AddrNotAvailable => "address not available".into(),
+        _ => {
+            let text = e.to_string();
+            let text = match text.find(" (os error") {
+                Some(cut) => text.get(..cut).unwrap_or(&text).to_string(),
+                None => text,
+            };
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+    }
 }

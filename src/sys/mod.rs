@@ -5,31 +5,73 @@
 //! outside `sys` names an OS. Required items:
 //!
 //! - `capture::Capture` — a live capture on one interface with the shared classic-BPF mail/DNS
-//!   filter attached before it is bound:
+//!   filter ([`bpf_program`]) attached before it is bound:
 //!   `Capture::open(interface: &str, options: &CaptureOptions) -> io::Result<Capture>`;
 //!   `Capture: AsRawFd` (non-blocking, for the daemon's poller);
 //!   `Capture::read(&mut self, on_frame: &mut dyn FnMut(Frame<'_>)) -> io::Result<usize>` hands
 //!   every frame that is ready to `on_frame` and returns how many (0 when none is ready);
-//!   `Capture::stats(&self) -> io::Result<CaptureStats>`.
+//!   `Capture::stats(&self) -> io::Result<CaptureStats>` (totals since open).
+//!   When the interface is removed, `read` fails with `ErrorKind::NotFound` (see
+//!   [`interface_gone`]); drop the capture and open it again when the interface is back. An
+//!   interface that is only brought down is not an error: the capture resumes when it comes up.
+//!   An interface removed while it was down may give no error at all, so the daemon also acts
+//!   on `LinkChange::InterfaceGone` from the link monitor.
 //! - `link::LinkMonitor` — link, address and default-route changes:
-//!   `LinkMonitor::open() -> io::Result<LinkMonitor>`; `LinkMonitor: AsRawFd` (non-blocking);
+//!   `LinkMonitor::open() -> io::Result<LinkMonitor>` (subscribes, then takes a first snapshot
+//!   as the baseline); `LinkMonitor: AsRawFd` (non-blocking);
 //!   `LinkMonitor::read(&mut self) -> io::Result<LinkRead>` returns the changes that are ready,
 //!   or says a resync is needed (the kernel dropped messages);
-//!   `LinkMonitor::snapshot(&mut self) -> io::Result<LinkSnapshot>` dumps the current state.
+//!   `LinkMonitor::snapshot(&mut self) -> io::Result<LinkSnapshot>` dumps the current state and
+//!   makes it the baseline that later `read`s compare against (changes are real transitions
+//!   relative to the last known state, never repeats).
 //! - `firewall::tcp_established_timeout() -> Option<FirewallTimeouts>` — how long the
 //!   firewall keeps an idle established TCP state (pf or conntrack); `None` when unknown.
 //! - `privs::drop_privileges(user: &str) -> io::Result<()>` and
-//!   `privs::user_exists(user: &str) -> bool`.
-//! - `paths::{DEFAULT_CONFIG, DEFAULT_SOCKET, DEFAULT_STATE_DIR}` — the one place that picks
-//!   default paths by OS.
+//!   `privs::user_exists(user: &str) -> bool` (portable Unix code in `unix_privs`, which each OS
+//!   directory re-exports).
 //!
-//! Portable pieces (no OS knowledge) live here too: `dpinger` (gateway sockets) and the shared
-//! BPF program.
+//! Portable pieces (no OS knowledge, compiled everywhere):
+//!
+//! - [`paths`]: `DEFAULT_CONFIG`, `DEFAULT_SOCKET`, `DEFAULT_STATE_DIR`, `DEFAULT_SYSLOG_SOCKET`
+//!   (also named `SYSLOG_SOCKET`) — the one place outside the per-OS directories that picks
+//!   values by OS.
+//! - [`bpf_program`]: the shared classic BPF program, with the snap length patched in.
+//! - [`discover`]: WAN and LAN interfaces from a [`LinkSnapshot`] when the config names none.
+//! - [`dpinger`]: reads dpinger's gateway status sockets into `GatewaySample`s.
 #![allow(unsafe_code)]
 
+pub mod async_fd;
+pub mod bpf_program;
+/// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
+/// compiled everywhere so they are tested everywhere.
+pub mod bsd;
+pub mod discover;
+pub mod dpinger;
+pub mod paths;
+#[cfg(unix)]
+mod unix_privs;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub use linux::{capture, firewall, link, privs};
+
+#[cfg(target_os = "freebsd")]
+mod freebsd;
+#[cfg(target_os = "freebsd")]
+pub use freebsd::{capture, firewall, link, privs};
+
+// Compiled in tests everywhere too, so its signatures keep matching the contract.
+#[cfg(any(test, not(any(target_os = "linux", target_os = "freebsd"))))]
+#[cfg_attr(test, allow(dead_code))]
+mod fallback;
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+pub use fallback::{capture, firewall, link, privs};
+
+use std::io;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::diagnose::observation::LinkChange;
 
@@ -51,11 +93,20 @@ impl Default for CaptureOptions {
     }
 }
 
-/// Kernel counters for one capture.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// Kernel counters for one capture, totals since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureStats {
+    /// Frames that passed the filter (on Linux this includes the dropped ones).
     pub received: u64,
+    /// Frames that passed the filter but were lost because the buffer was full.
     pub dropped: u64,
+}
+
+/// True when a capture error means its interface no longer exists (Linux: the socket reported
+/// `ENETDOWN` and the interface name no longer resolves; FreeBSD: BPF's `ENXIO`). Reopen the
+/// capture once the interface is back.
+pub fn interface_gone(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotFound
 }
 
 /// One interface as the kernel describes it.

@@ -306,7 +306,8 @@ pub struct DnsLookup {
 }
 
 /// Counters the tracker keeps about itself.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+// Deserialize: the control socket's StatusReport carries it to the CLI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackerStats {
     pub packets: u64,
     /// Frames that did not parse (kept as a count, never an error).

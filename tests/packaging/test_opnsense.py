@@ -106,7 +106,7 @@ def test_model_has_the_settings():
     for name in ("interval", "timeout", "window", "slow_dns", "slow_server"):
         assert f[name].get("type") == "IntegerField"
     levels = [o.tag for o in f["log_level"].find("OptionValues")]
-    assert levels == ["error", "warning", "notice", "info", "debug"]
+    assert levels == ["error", "warn", "info", "debug", "trace"]
 
 
 def test_target_mask_accepts_urls_and_rejects_garbage():
@@ -146,7 +146,7 @@ FULL = {
     "window": "120",
     "slow_dns": "1500",
     "slow_server": "4000",
-    "log_level": "notice",
+    "log_level": "debug",
 }
 TOML_TARGET = "/usr/local/etc/mailpulse/mailpulse.toml"
 RC_TARGET = "/etc/rc.conf.d/mailpulse"
@@ -172,7 +172,7 @@ def test_rendered_toml_has_the_settings():
     assert data["probe"]["targets"] == ["imaps://imap.gmail.com", "pop3s://outlook.office365.com:995"]
     assert data["probe"]["interval"] == "45s" and data["probe"]["timeout"] == "8s"
     assert data["diagnosis"] == {"window": "120s", "slow_dns": "1500ms", "slow_server": "4000ms"}
-    assert data["daemon"]["log_level"] == "notice"
+    assert data["daemon"]["log_level"] == "debug"
     assert data["daemon"]["socket"] == "/var/run/mailpulse.sock"
 
 
@@ -336,6 +336,7 @@ def event(eid, verdict, credentials, client, server_name, kind="session-failed")
 WIDGET_FIXTURES = {
     "/api/mailpulse/service/status": {"status": "running", "widget": {}},
     "/api/mailpulse/status/state": {"status": "ok", "data": {
+      "version": "0.1.0", "uptime_seconds": 60, "engine": {
         "wan": {"state": "up", "interfaces": [], "last_change": None},
         "gateways": [], "counters": {}, "firewall": None,
         "probes": [
@@ -349,7 +350,7 @@ WIDGET_FIXTURES = {
              "consecutive_failures": 3,
              "last": {"phases": [{"phase": "dns", "duration": duration(5)}],
                       "failure": {"phase": "connect", "error": "timed out after 10 s"}}},
-        ]}},
+        ]}}},
     "/api/mailpulse/events/failures": {"status": "ok", "data": [
         event(1, "auth-rejected", "rejected", "192.168.1.20", "outlook.office365.com"),
         event(2, "wan-down", "not-at-fault", None, None, kind="wan-down"),

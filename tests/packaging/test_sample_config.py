@@ -10,7 +10,7 @@ SAMPLE = PACKAGING / "freebsd" / "files" / "mailpulse.toml.sample"
 
 def test_sample_parses_as_toml_with_the_contract_sections():
     data = tomllib.loads(SAMPLE.read_text())
-    assert set(data) == {"daemon", "wan", "lan", "probe", "diagnosis"}
+    assert set(data) == {"daemon", "wan", "lan", "probe", "diagnosis", "capture"}
 
 
 def test_sample_passes_check_config():

@@ -42,7 +42,7 @@ export default class Mailpulse extends BaseTableWidget {
         return `<i class="fa fa-circle ${css}"></i> ${Mailpulse.escape(text)}`;
     }
 
-    // A serde Duration is {secs, nanos}; plain numbers are taken as milliseconds.
+    // Phase durations are milliseconds (`duration_ms`); a {secs, nanos} object is also read.
     static durationMs(value) {
         if (typeof value === 'number') {
             return value;
@@ -60,7 +60,7 @@ export default class Mailpulse extends BaseTableWidget {
         }
         let total = 0;
         for (const phase of last.phases) {
-            const ms = Mailpulse.durationMs(phase.duration);
+            const ms = Mailpulse.durationMs(phase.duration_ms ?? phase.duration);
             if (ms === null) {
                 return null;
             }
@@ -113,13 +113,15 @@ export default class Mailpulse extends BaseTableWidget {
         this.updateFailures(failures && failures.status === 'ok' ? failures.data : []);
     }
 
-    updateHealth(status) {
+    // `mailpulse status --json` nests the engine's picture (wan, probes) under `engine`.
+    updateHealth(report) {
         const rows = [];
-        const wan = (status && status.wan) || {};
+        const status = (report && report.engine) || report || {};
+        const wan = status.wan || {};
         const wanState = wan.state || 'unknown';
         rows.push([this.translations.wan, Mailpulse.dot(Mailpulse.stateClass(wanState), wanState)]);
 
-        for (const probe of (status && status.probes) || []) {
+        for (const probe of status.probes || []) {
             const latency = Mailpulse.probeLatency(probe);
             let text = probe.state || 'pending';
             if (latency !== null && probe.state !== 'failed') {

@@ -1,0 +1,240 @@
+//! Typed configuration values that only deserialize when legal: durations, byte sizes, syslog
+//! facilities, log levels, syslog formats.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Deserializes `"30s"`, `"5m"`, `"1h 30m"` (humantime) into a `Duration`.
+pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// Parses a human duration; the error names the value and shows the expected form.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("invalid duration {text:?}: must be more than zero")),
+        Err(_) => Err(format!(
+            "invalid duration {text:?} (expected a number and a unit, e.g. \"30s\", \"5m\" or \"1h 30m\")"
+        )),
+    }
+}
+
+/// A size in bytes, written `"16MB"`, `"512KiB"`, `"1GB"` or as a plain integer.
+/// `KB`/`MB`/`GB` are powers of 1000 and `KiB`/`MiB`/`GiB` powers of 1024 (IEC 80000-13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses a size; the error names the value.
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let unit = unit.trim();
+        let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" => 1_000,
+            "kib" => 1 << 10,
+            "m" | "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "g" | "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            _ => {
+                return Err(format!(
+                    "invalid size {text:?}: unknown unit {unit:?} (expected B, KB, KiB, MB, MiB, GB or GiB)"
+                ))
+            }
+        };
+        let number: u64 = digits.parse().map_err(|_| {
+            format!("invalid size {text:?}: expected a whole number and a unit, e.g. \"16MB\"")
+        })?;
+        number
+            .checked_mul(multiplier)
+            .map(ByteSize)
+            .ok_or_else(|| format!("invalid size {text:?}: too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
+    }
+}
+
+/// Declares a string-valued enum whose error message lists the legal names.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every legal value, in the order error messages list them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name as written in the configuration.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses a name; the error lists the legal ones.
+            pub fn parse(text: &str) -> Result<$name, String> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "invalid {} {:?}; expected one of {}",
+                        $what,
+                        text,
+                        Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// Syslog facilities (RFC 5424 §6.2.1 numbering, names as in syslog.conf(5)).
+    Facility, "syslog facility", {
+    Kern = "kern", User = "user", Mail = "mail", Daemon = "daemon", Auth = "auth",
+    Syslog = "syslog", Lpr = "lpr", News = "news", Uucp = "uucp", Cron = "cron",
+    Authpriv = "authpriv", Ftp = "ftp",
+    Local0 = "local0", Local1 = "local1", Local2 = "local2", Local3 = "local3",
+    Local4 = "local4", Local5 = "local5", Local6 = "local6", Local7 = "local7",
+});
+
+impl Facility {
+    /// The facility code (RFC 5424 §6.2.1).
+    pub fn code(self) -> u8 {
+        match self {
+            Facility::Kern => 0,
+            Facility::User => 1,
+            Facility::Mail => 2,
+            Facility::Daemon => 3,
+            Facility::Auth => 4,
+            Facility::Syslog => 5,
+            Facility::Lpr => 6,
+            Facility::News => 7,
+            Facility::Uucp => 8,
+            Facility::Cron => 9,
+            Facility::Authpriv => 10,
+            Facility::Ftp => 11,
+            Facility::Local0 => 16,
+            Facility::Local1 => 17,
+            Facility::Local2 => 18,
+            Facility::Local3 => 19,
+            Facility::Local4 => 20,
+            Facility::Local5 => 21,
+            Facility::Local6 => 22,
+            Facility::Local7 => 23,
+        }
+    }
+}
+
+named_enum!(
+    /// How much the daemon says about itself (events are always reported).
+    LogLevel, "log level", {
+    Error = "error", Warn = "warn", Info = "info", Debug = "debug", Trace = "trace",
+});
+
+named_enum!(
+    /// The syslog message format.
+    SyslogFormat, "syslog format", {
+    /// BSD syslog (RFC 3164), what syslogd(8) on FreeBSD and OPNsense's log viewer expect.
+    Rfc3164 = "rfc3164",
+    /// Structured syslog (RFC 5424).
+    Rfc5424 = "rfc5424",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("30").unwrap_err().contains("\"30\""));
+        assert!(parse_duration("thirty seconds").is_err());
+        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+    }
+
+    #[test]
+    fn sizes_use_si_and_iec_units() {
+        assert_eq!(ByteSize::parse("16MB"), Ok(ByteSize(16_000_000)));
+        assert_eq!(ByteSize::parse("16 MiB"), Ok(ByteSize(16 * 1024 * 1024)));
+        assert_eq!(ByteSize::parse("512KiB"), Ok(ByteSize(524_288)));
+        assert_eq!(ByteSize::parse("4096"), Ok(ByteSize(4096)));
+        assert!(ByteSize::parse("16XB")
+            .unwrap_err()
+            .contains("unknown unit \"XB\""));
+        assert!(ByteSize::parse("MB").is_err());
+        assert!(ByteSize::parse("99999999999999999999GB").is_err());
+    }
+
+    #[test]
+    fn facilities_have_rfc5424_codes() {
+        assert_eq!(Facility::parse("daemon").map(Facility::code), Ok(3));
+        assert_eq!(Facility::parse("mail").map(Facility::code), Ok(2));
+        assert_eq!(Facility::parse("local7").map(Facility::code), Ok(23));
+        let err = Facility::parse("deamon").unwrap_err();
+        assert!(
+            err.starts_with("invalid syslog facility \"deamon\"; expected one of kern, user"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(LogLevel::parse("debug"), Ok(LogLevel::Debug));
+        assert!(LogLevel::parse("verbose")
+            .unwrap_err()
+            .contains("error, warn, info, debug, trace"));
+    }
+}

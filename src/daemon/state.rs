@@ -1,0 +1,207 @@
+//! The daemon's shared state behind one lock: the core, and everything events are reported to.
+//! Every path that produces events goes through [`State::report`], so syslog, the journal, the
+//! counters and the burst probes see exactly the same events.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+
+use crate::control::{EvidenceRingState, InterfaceCapture, Request, Response, StatusReport};
+use crate::diagnose::event::{Event, Severity};
+use crate::diagnose::observation::ObservationKind;
+use crate::report::journal::Journal;
+use crate::report::metrics;
+use crate::report::syslog::Syslog;
+use crate::sys::CaptureStats;
+use crate::time::Timestamp;
+use crate::wire::Frame;
+
+use super::core::Core;
+use super::evidence::EvidenceRing;
+
+/// Everything the daemon's tasks share.
+pub struct State {
+    pub core: Core,
+    pub syslog: Syslog,
+    pub journal: Journal,
+    pub evidence: Option<EvidenceRing>,
+    evidence_capacity: u64,
+    evidence_error: Option<String>,
+    /// Per LAN interface: its capture counters, or why it has none.
+    captures: BTreeMap<String, InterfaceCapture>,
+    events_by_kind: BTreeMap<String, u64>,
+    started: Timestamp,
+    config_path: Option<PathBuf>,
+    /// Targets to probe now (a client just failed to reach their host).
+    bursts: mpsc::Sender<String>,
+}
+
+impl State {
+    pub fn new(
+        core: Core,
+        syslog: Syslog,
+        journal: Journal,
+        evidence: Option<(EvidenceRing, u64)>,
+        started: Timestamp,
+        config_path: Option<PathBuf>,
+        bursts: mpsc::Sender<String>,
+    ) -> Self {
+        let (evidence, evidence_capacity) = match evidence {
+            Some((ring, capacity)) => (Some(ring), capacity),
+            None => (None, 0),
+        };
+        Self {
+            core,
+            syslog,
+            journal,
+            evidence,
+            evidence_capacity,
+            evidence_error: None,
+            captures: BTreeMap::new(),
+            events_by_kind: BTreeMap::new(),
+            started,
+            config_path,
+            bursts,
+        }
+    }
+
+    /// One captured frame from `interface`: kept as evidence, then tracked and judged.
+    pub fn on_frame(&mut self, interface: &str, frame: &Frame<'_>) {
+        if let Some(ring) = self.evidence.as_mut() {
+            match ring.record(interface, frame) {
+                Ok(()) => self.evidence_error = None,
+                Err(e) if self.evidence_error.is_none() => {
+                    let message = format!(
+                        "evidence ring: cannot write: {e}; mail packets are not being kept"
+                    );
+                    self.evidence_error = Some(message.clone());
+                    self.notice(Severity::Warning, &message, frame.time);
+                }
+                Err(_) => {}
+            }
+        }
+        let events = self.core.on_frame(frame);
+        self.report(events, frame.time);
+    }
+
+    /// A non-packet observation.
+    pub fn observe(&mut self, now: Timestamp, kind: ObservationKind) {
+        let events = self.core.observe(now, kind);
+        self.report(events, now);
+    }
+
+    /// The once-a-second housekeeping: expiry, journal sync, evidence flush.
+    pub fn tick(&mut self, now: Timestamp) {
+        let events = self.core.tick(now);
+        self.report(events, now);
+        let was_healthy = self.journal.state().healthy;
+        self.journal.sync();
+        let state = self.journal.state();
+        if was_healthy && !state.healthy {
+            let why = state.last_error.unwrap_or_default();
+            self.notice(
+                Severity::Err,
+                &format!("journal: {why}; events are still diagnosed and reported"),
+                now,
+            );
+        }
+        if let Some(ring) = self.evidence.as_mut() {
+            if let Err(e) = ring.flush() {
+                self.evidence_error = Some(format!("evidence ring: cannot write: {e}"));
+            }
+        }
+    }
+
+    /// Reports events to syslog, the journal and the counters, and asks for burst probes.
+    pub fn report(&mut self, events: Vec<Event>, now: Timestamp) {
+        if events.is_empty() {
+            return;
+        }
+        for url in self.core.burst_probes(&events, now) {
+            // A full queue means a burst is already on its way.
+            let _ = self.bursts.try_send(url);
+        }
+        for event in &events {
+            // A syslogd that is down must not stop diagnosis; `send_errors` counts it.
+            let _ = self.syslog.event(event, now);
+            self.journal.append(event);
+            *self
+                .events_by_kind
+                .entry(event.kind.as_str().to_string())
+                .or_default() += 1;
+        }
+    }
+
+    /// A message about the daemon itself (start, reload, trouble), to syslog and stderr.
+    pub fn notice(&mut self, severity: Severity, message: &str, now: Timestamp) {
+        let _ = self.syslog.message(severity, message, now);
+    }
+
+    /// Records a capture's counters, or why it has none.
+    pub fn set_capture(
+        &mut self,
+        interface: &str,
+        stats: Option<CaptureStats>,
+        error: Option<String>,
+    ) {
+        self.captures.insert(
+            interface.to_string(),
+            InterfaceCapture {
+                interface: interface.to_string(),
+                stats,
+                error,
+            },
+        );
+    }
+
+    /// The last error recorded for a capture, if any.
+    pub fn capture_error(&self, interface: &str) -> Option<&str> {
+        self.captures
+            .get(interface)
+            .and_then(|c| c.error.as_deref())
+    }
+
+    /// Everything `status` shows.
+    pub fn status_report(&self, now: Timestamp) -> StatusReport {
+        let evidence = EvidenceRingState {
+            enabled: self.evidence.is_some(),
+            path: self
+                .evidence
+                .as_ref()
+                .and_then(|r| r.files().into_iter().next()),
+            bytes: self.evidence.as_ref().map_or(0, |r| {
+                r.files()
+                    .iter()
+                    .filter_map(|p| std::fs::metadata(p).ok())
+                    .map(|m| m.len())
+                    .sum()
+            }),
+            capacity_bytes: self.evidence_capacity,
+            error: self.evidence_error.clone(),
+        };
+        StatusReport {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started: self.started,
+            uptime_seconds: now.saturating_since(self.started).as_secs(),
+            config_path: self.config_path.clone(),
+            engine: self.core.engine_status(),
+            tracker: self.core.tracker_stats(),
+            captures: self.captures.values().cloned().collect(),
+            journal: self.journal.state(),
+            evidence,
+            events_by_kind: self.events_by_kind.clone(),
+        }
+    }
+
+    /// Answers one control-socket request.
+    pub fn answer(&self, request: Request, now: Timestamp) -> Response {
+        match request {
+            Request::Status => Response::Status(Box::new(self.status_report(now))),
+            Request::Events(query) => Response::Events(self.core.events(&query)),
+            Request::Clients => Response::Clients(self.core.clients()),
+            Request::Explain { client } => Response::Explain(self.core.explain(client)),
+            Request::Metrics => Response::Metrics(metrics::render(&self.status_report(now))),
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The LAN clients seen, each with a short history, and the story `explain` tells from it joined
+//! with the WAN, probe and gateway events of the same moments.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::event::{Event, EventKind, Verdict};
+use super::status::ClientSummary;
+use super::timeline::{hms, secs, Notice, Timeline};
+use crate::time::Timestamp;
+
+/// LAN clients remembered (the least recently seen makes way).
+pub const MAX_CLIENTS: usize = 256;
+/// Events remembered per client for `explain`.
+pub const MAX_CLIENT_HISTORY: usize = 16;
+/// WAN, probe and gateway events remembered for `explain`.
+pub const MAX_NETWORK_HISTORY: usize = 128;
+
+/// One remembered event and the sentences that tell it.
+#[derive(Clone, Debug)]
+struct Entry {
+    /// When it happened, for ordering the story (a session's is the end of its failure).
+    at: Timestamp,
+    event: Event,
+    story: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Client {
+    summary: ClientSummary,
+    history: VecDeque<Entry>,
+}
+
+/// A WAN, probe or gateway event with the notice it came from.
+#[derive(Clone, Debug)]
+struct NetworkEntry {
+    event: Event,
+    notice: Notice,
+}
+
+/// The client table and the network log.
+#[derive(Debug, Default)]
+pub struct Clients {
+    clients: HashMap<IpAddr, Client>,
+    network: VecDeque<NetworkEntry>,
+}
+
+impl Clients {
+    fn client(&mut self, ip: IpAddr, at: Timestamp) -> &mut Client {
+        if !self.clients.contains_key(&ip) && self.clients.len() >= MAX_CLIENTS {
+            let oldest = self
+                .clients
+                .iter()
+                .min_by_key(|(_, c)| c.summary.last_seen)
+                .map(|(ip, _)| *ip);
+            if let Some(oldest) = oldest {
+                self.clients.remove(&oldest);
+            }
+        }
+        let client = self.clients.entry(ip).or_insert_with(|| Client {
+            summary: ClientSummary {
+                client: ip,
+                sessions: 0,
+                failures: 0,
+                first_seen: at,
+                last_seen: at,
+                last_verdict: None,
+                last_credentials: None,
+                last_server_name: None,
+            },
+            history: VecDeque::new(),
+        });
+        if at > client.summary.last_seen {
+            client.summary.last_seen = at;
+        }
+        client
+    }
+
+    /// Records a session verdict; `revised` is the verdict it replaces, when it is a second
+    /// judgement of the same session.
+    pub fn session(
+        &mut self,
+        event: &Event,
+        at: Timestamp,
+        story: Vec<String>,
+        revised: Option<Verdict>,
+    ) {
+        let Some(ip) = event.client else { return };
+        let client = self.client(ip, at);
+        let failed = event.verdict != Some(Verdict::Ok);
+        match revised {
+            None => {
+                client.summary.sessions = client.summary.sessions.saturating_add(1);
+                if failed {
+                    client.summary.failures = client.summary.failures.saturating_add(1);
+                }
+            }
+            Some(old) => {
+                let was_failed = old != Verdict::Ok;
+                if failed && !was_failed {
+                    client.summary.failures = client.summary.failures.saturating_add(1);
+                } else if !failed && was_failed {
+                    client.summary.failures = client.summary.failures.saturating_sub(1);
+                }
+            }
+        }
+        client.summary.last_verdict = event.verdict;
+        client.summary.last_credentials = event.credentials;
+        client.summary.last_server_name = event.server_name.clone();
+        push_bounded(
+            &mut client.history,
+            Entry {
+                at,
+                event: event.clone(),
+                story,
+            },
+            MAX_CLIENT_HISTORY,
+        );
+    }
+
+    /// Records an event about one client that is not a session (a failed DNS lookup).
+    pub fn client_event(&mut self, event: &Event, story: String) {
+        let Some(ip) = event.client else { return };
+        let client = self.client(ip, event.time);
+        push_bounded(
+            &mut client.history,
+            Entry {
+                at: event.time,
+                event: event.clone(),
+                story: vec![story],
+            },
+            MAX_CLIENT_HISTORY,
+        );
+    }
+
+    /// Records a WAN, probe or gateway event.
+    pub fn network_event(&mut self, event: &Event, notice: Notice) {
+        push_bounded(
+            &mut self.network,
+            NetworkEntry {
+                event: event.clone(),
+                notice,
+            },
+            MAX_NETWORK_HISTORY,
+        );
+    }
+
+    /// The clients, most recently seen first.
+    pub fn summaries(&self) -> Vec<ClientSummary> {
+        let mut out: Vec<ClientSummary> =
+            self.clients.values().map(|c| c.summary.clone()).collect();
+        out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.client.cmp(&b.client)));
+        out
+    }
+
+    /// One client's story, oldest first, with the events it rests on. Times are UTC.
+    pub fn explain(
+        &self,
+        ip: IpAddr,
+        timeline: &Timeline,
+        window: Duration,
+    ) -> (Vec<String>, Vec<Event>) {
+        let Some(client) = self.clients.get(&ip).filter(|c| !c.history.is_empty()) else {
+            return (
+                vec![format!(
+                    "No mail sessions or DNS lookups from {ip} were seen recently."
+                )],
+                Vec::new(),
+            );
+        };
+        let first = client
+            .history
+            .iter()
+            .map(|e| e.at.min(e.event.time))
+            .min()
+            .unwrap_or_default();
+        let last = client
+            .history
+            .iter()
+            .map(|e| e.at.max(e.event.time))
+            .max()
+            .unwrap_or_default();
+        let (from, to) = (first.minus(window), last.plus(window));
+
+        // (order time, tie-break, sentences, event)
+        let mut items: Vec<(Timestamp, u64, Vec<String>, &Event)> = Vec::new();
+        let mut told_outages: Vec<(String, Timestamp)> = Vec::new();
+        for entry in self
+            .network
+            .iter()
+            .filter(|n| n.event.time >= from && n.event.time <= to)
+        {
+            let time = entry.event.time;
+            let sentence = match &entry.notice {
+                Notice::WanDown { interface } => {
+                    told_outages.push((interface.clone(), time));
+                    match timeline.outage_started(interface, time) {
+                        Some(o) => match o.end {
+                            Some(end) => format!(
+                                "At {} the WAN link {interface} went down for {}.",
+                                hms(time),
+                                secs(end.saturating_since(time))
+                            ),
+                            None => format!(
+                                "At {} the WAN link {interface} went down, and it is still down.",
+                                hms(time)
+                            ),
+                        },
+                        None => format!("At {} the WAN link {interface} went down.", hms(time)),
+                    }
+                }
+                Notice::WanUp {
+                    interface,
+                    down_for,
+                } => {
+                    let down_at = down_for.map(|d| time.minus(d));
+                    if down_at.is_some_and(|d| {
+                        told_outages.iter().any(|(i, t)| i == interface && *t == d)
+                    }) {
+                        continue;
+                    }
+                    match down_for {
+                        Some(d) => format!(
+                            "At {} the WAN link {interface} came back up after {}.",
+                            hms(time),
+                            secs(*d)
+                        ),
+                        None => format!("At {} the WAN link {interface} came back up.", hms(time)),
+                    }
+                }
+                _ => format!("At {} {}", hms(time), lower_first(&entry.event.message)),
+            };
+            items.push((time, entry.event.id, vec![sentence], &entry.event));
+        }
+        for entry in &client.history {
+            items.push((entry.at, entry.event.id, entry.story.clone(), &entry.event));
+        }
+        items.sort_by_key(|(at, id, _, _)| (*at, *id));
+        let mut story = vec!["Times are UTC.".to_string()];
+        let mut events = Vec::new();
+        for (_, _, sentences, event) in items {
+            story.extend(sentences);
+            events.push(event.clone());
+        }
+        (story, events)
+    }
+
+    /// Sizes of every list, for the boundedness tests.
+    #[cfg(test)]
+    pub fn sizes(&self) -> Vec<(&'static str, usize)> {
+        vec![
+            ("clients", self.clients.len()),
+            (
+                "client_history",
+                self.clients
+                    .values()
+                    .map(|c| c.history.len())
+                    .max()
+                    .unwrap_or(0),
+            ),
+            ("network", self.network.len()),
+        ]
+    }
+}
+
+/// The story sentences for a judged session.
+pub fn session_story(subject: &str, outcome: &str, event: &Event) -> Vec<String> {
+    let mut story = vec![format!("{subject} {outcome}.")];
+    let Some(verdict) = event.verdict else {
+        return story;
+    };
+    if verdict != Verdict::Ok {
+        let inferred = event.evidence.iter().any(|e| e.starts_with("inferred"));
+        story.push(format!(
+            "It failed because {}.",
+            super::describe::cause(verdict, inferred)
+        ));
+    }
+    story.push(
+        match event.credentials {
+            Some(super::event::Credentials::NotAtFault) => "The password it then asked for was not the problem.",
+            Some(super::event::Credentials::Rejected) => {
+                "The server really refused the login: the password, or the way it is sent, is the problem."
+            }
+            Some(super::event::Credentials::Ok) => "The login worked.",
+            _ if verdict == Verdict::Ok => "The login itself was not visible.",
+            _ => "Whether the password was right cannot be told from what the router saw.",
+        }
+        .to_string(),
+    );
+    if let Some(advice) = &event.advice {
+        story.push(advice.clone());
+    }
+    story
+}
+
+/// The story sentence for a client's failed or slow DNS lookup.
+pub fn dns_story(event: &Event) -> String {
+    let name = event.server_name.as_deref().unwrap_or("a mail server");
+    let what = match event.kind {
+        EventKind::DnsSlow => "was slow",
+        _ => "failed",
+    };
+    let detail = event
+        .evidence
+        .first()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    format!(
+        "At {} this client's DNS lookup of {name} {what}{detail}.",
+        hms(event.time)
+    )
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn push_bounded<T>(list: &mut VecDeque<T>, item: T, cap: usize) {
+    if list.len() >= cap {
+        list.pop_front();
+    }
+    list.push_back(item);
+}

@@ -1,0 +1,682 @@
+//! The verdict rules: one small function per verdict, each returning a [`Finding`] with its
+//! evidence or `None`, and [`judge`], the single place that applies their precedence.
+//! The thresholds and the order are documented in the module doc of `diagnose`.
+
+use std::time::Duration;
+
+use super::event::Verdict;
+use super::timeline::{hms, secs, secs_precise, Timeline};
+use super::DiagnosisConfig;
+use crate::time::Timestamp;
+use crate::track::record::{AuthOutcome, Close, SessionRecord, Side, TlsMode, TlsVersion};
+
+/// Slack before a failure window when looking for a WAN outage (a link that dropped a moment
+/// before the client's data was sent still explains it).
+pub const OUTAGE_SLACK: Duration = Duration::from_secs(2);
+/// An idle gap at least this long before unanswered data is "a long quiet gap" when the
+/// firewall's own timeout is not known or is longer (a NAT beyond the router may forget it).
+pub const LONG_QUIET: Duration = Duration::from_secs(600);
+/// Encrypted "refused login" shape: at most this many client records after the handshake…
+pub const SHAPE_MAX_CLIENT_RECORDS: u32 = 3;
+/// …carrying at most this many bytes (a LOGIN with a user name and password, maybe CAPABILITY),
+pub const SHAPE_MAX_CLIENT_BYTES: u64 = 600;
+/// …answered by at most this many server records (greeting, NO, BYE),
+pub const SHAPE_MAX_SERVER_RECORDS: u32 = 4;
+/// …of at most this many bytes,
+pub const SHAPE_MAX_SERVER_BYTES: u64 = 2048;
+/// …and closed within this long after the handshake (dovecot alone waits ~2 s before `NO`).
+pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(10);
+/// A session whose client data has been unanswered this long (with retransmissions or SYNs
+/// repeated) is visibly failing and is judged from an update, without waiting for its end.
+pub const STALL_VISIBLE: Duration = Duration::from_secs(2);
+
+/// What one rule concluded, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub evidence: Vec<String>,
+}
+
+impl Finding {
+    fn new(verdict: Verdict, evidence: Vec<String>) -> Self {
+        Self { verdict, evidence }
+    }
+}
+
+/// How a session failed, read off the record alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Failure {
+    /// Plain statements of what went wrong; empty when nothing did.
+    pub signs: Vec<String>,
+    /// The span in which the failure happened.
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// The client's SYNs got no answer at all.
+    pub syn_unanswered: bool,
+    /// Client data got no answer.
+    pub data_unanswered: bool,
+    /// The unanswered data was retransmitted (no ACK came back: packets were lost).
+    pub data_lost: bool,
+}
+
+impl Failure {
+    /// Reads the failure signs off a record; `now` bounds a session that is still open.
+    pub fn of(rec: &SessionRecord, now: Timestamp) -> Failure {
+        let mut f = Failure {
+            from: rec.end,
+            to: if rec.close == Close::Open {
+                rec.end.max(now)
+            } else {
+                rec.end
+            },
+            ..Failure::default()
+        };
+        let server_reset = rec.close == Close::Rst && rec.closed_by == Some(Side::Server);
+        if rec.auth == AuthOutcome::Failed {
+            f.signs.push("the server refused the login".into());
+        }
+        if let Some(alert) = rec.tls_alert {
+            f.signs.push(format!("TLS alert {}", alert.name()));
+        }
+        if rec.tcp_connect.is_none() && !server_reset && rec.syns_from_client > 0 {
+            f.syn_unanswered = true;
+            f.from = rec.start;
+            f.signs.push(syn_text(rec.syns_from_client));
+        }
+        if let Some(since) = rec.unanswered_since.filter(|_| !f.syn_unanswered) {
+            f.data_unanswered = true;
+            f.from = since;
+            f.data_lost = rec.retransmits_from_client > 0 || rec.packets_from_server == 0;
+            let mut text = format!(
+                "client data unanswered for {}",
+                secs(f.to.saturating_since(since))
+            );
+            if rec.retransmits_from_client > 0 {
+                text.push_str(&format!(
+                    " ({} retransmission{})",
+                    rec.retransmits_from_client,
+                    plural(rec.retransmits_from_client)
+                ));
+            }
+            f.signs.push(text);
+        }
+        if server_reset {
+            f.signs.push("reset by the server".into());
+        }
+        let connected = rec.tcp_connect.is_some();
+        if connected && rec.bytes_from_server == 0 && !server_reset {
+            f.from = rec.start;
+            f.signs.push(format!(
+                "the server sent nothing in {}",
+                secs(rec.end.saturating_since(rec.start))
+            ));
+        } else if connected
+            && rec.tls == TlsMode::Implicit
+            && !handshake_done(rec)
+            && rec.tls_alert.is_none()
+            && !server_reset
+            && rec.close != Close::Open
+        {
+            f.from = rec.start;
+            f.signs.push("the TLS handshake never finished".into());
+        }
+        if f.from > f.to {
+            f.from = f.to;
+        }
+        f
+    }
+
+    pub fn failed(&self) -> bool {
+        !self.signs.is_empty()
+    }
+
+    /// Strong enough to judge a still-open session now: SYNs repeated, or data retransmitted,
+    /// for at least [`STALL_VISIBLE`].
+    pub fn visible_stall(&self, rec: &SessionRecord) -> bool {
+        let waited = self.to.saturating_since(self.from) >= STALL_VISIBLE;
+        waited && ((self.syn_unanswered && rec.syns_from_client >= 2) || self.data_lost)
+    }
+}
+
+/// Everything a rule may look at.
+pub struct Case<'a> {
+    pub rec: &'a SessionRecord,
+    pub timeline: &'a Timeline,
+    pub config: &'a DiagnosisConfig,
+    pub failure: Failure,
+    /// Earlier sessions of the encrypted refused-login shape from this client to this server
+    /// within the window (their end times).
+    pub earlier_shapes: Vec<Timestamp>,
+}
+
+impl Case<'_> {
+    fn name(&self) -> Option<&str> {
+        self.rec.server_name.as_deref()
+    }
+
+    fn server_label(&self) -> String {
+        self.rec
+            .server_name
+            .clone()
+            .unwrap_or_else(|| self.rec.server.ip().to_string())
+    }
+
+    /// Probe results for this server around the failure (the window on both sides).
+    fn probes(&self) -> Vec<&super::timeline::ProbeMark> {
+        let w = self.config.window;
+        self.timeline.probes_for(
+            self.name(),
+            self.rec.server.ip(),
+            self.failure.from.minus(w),
+            self.failure.to.plus(w),
+        )
+    }
+
+    /// Failed probes of this server around the failure, described.
+    fn failed_probes(&self) -> Vec<String> {
+        self.probes()
+            .into_iter()
+            .filter(|m| m.failure.is_some())
+            .map(|m| m.describe())
+            .collect()
+    }
+
+    /// The latest successful probe of this server around the failure, described.
+    fn ok_probe(&self) -> Option<String> {
+        self.probes()
+            .into_iter()
+            .rev()
+            .find(|m| m.failure.is_none())
+            .map(|m| m.describe())
+    }
+
+    /// A note when the gateway showed loss around the failure.
+    fn gateway_note(&self) -> Option<String> {
+        let w = self.config.window;
+        self.timeline
+            .gateway_loss_between(self.failure.from.minus(w), self.failure.to.plus(w))
+            .map(|(name, loss, at)| {
+                format!("gateway {name} lost {loss:.0}% of pings at {}", hms(at))
+            })
+    }
+
+    /// WAN changes during the session (a healthy path has none).
+    fn wan_trouble(&self) -> bool {
+        !self
+            .timeline
+            .outages_between(self.rec.start.minus(OUTAGE_SLACK), self.failure.to)
+            .is_empty()
+            || !self
+                .timeline
+                .nat_changes_between(self.rec.start, self.failure.to)
+                .is_empty()
+    }
+}
+
+/// The rules in precedence order, highest first. The first that finds something decides; the
+/// names of the others that also matched are added to the evidence.
+const RULES: &[fn(&Case) -> Option<Finding>] = &[
+    auth_rejected_seen,
+    tls_rejected,
+    wan_down,
+    wan_address_changed,
+    state_expired,
+    upstream_unreachable,
+    dns_failure,
+    dns_slow,
+    server_refused,
+    server_slow,
+    auth_rejected_inferred,
+];
+
+/// Applies the rules in precedence order; falls back to `ok` or `unknown`.
+pub fn judge(case: &Case) -> Finding {
+    let mut findings = RULES.iter().filter_map(|rule| rule(case));
+    if let Some(mut winner) = findings.next() {
+        let others: Vec<&str> = findings
+            .map(|f| f.verdict.as_str())
+            .filter(|v| *v != winner.verdict.as_str())
+            .collect();
+        if !others.is_empty() {
+            winner.evidence.push(format!(
+                "also consistent with (lower precedence): {}",
+                others.join(", ")
+            ));
+        }
+        return winner;
+    }
+    if let Some(shape) = refused_login_shape(case.rec) {
+        return Finding::new(
+            Verdict::Unknown,
+            vec![
+                format!("one short encrypted session: {shape}"),
+                format!(
+                    "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
+                    secs(case.config.window)
+                ),
+            ],
+        );
+    }
+    if !case.failure.failed() {
+        return ok(case);
+    }
+    unknown(case)
+}
+
+fn ok(case: &Case) -> Finding {
+    let rec = case.rec;
+    let mut evidence = Vec::new();
+    match rec.auth {
+        AuthOutcome::Ok => evidence.push("login accepted (seen)".into()),
+        _ => evidence.push("login outcome not visible".into()),
+    }
+    evidence.push(match rec.close {
+        Close::Open => "still open".into(),
+        Close::Timeout => "no more packets seen; no unanswered data".into(),
+        _ => format!(
+            "closed by the {} after {}",
+            side_name(rec.closed_by),
+            secs(rec.end.saturating_since(rec.start))
+        ),
+    });
+    let slow = slow_phases(rec, case.config.slow_server);
+    if !slow.is_empty() {
+        evidence.push(format!("completed despite: {}", slow.join(", ")));
+    }
+    Finding::new(Verdict::Ok, evidence)
+}
+
+fn unknown(case: &Case) -> Finding {
+    let mut evidence = case.failure.signs.clone();
+    if let Some(ok) = case.ok_probe() {
+        evidence.push(format!("{ok}, so the path to the server worked"));
+    } else if case.probes().is_empty() {
+        evidence.push("missing: no probe of this server ran in the window".into());
+    }
+    evidence.push("missing: no WAN, DNS, probe or server signal explains the failure".into());
+    if case.failure.syn_unanswered || case.failure.data_lost {
+        evidence.push(
+            "the server may be ignoring this client (for example a block list after failed logins)"
+                .into(),
+        );
+    }
+    Finding::new(Verdict::Unknown, evidence)
+}
+
+/// `auth-rejected`, seen: the server's refusal was read in plaintext.
+pub fn auth_rejected_seen(case: &Case) -> Option<Finding> {
+    if case.rec.auth != AuthOutcome::Failed {
+        return None;
+    }
+    let reply = case
+        .rec
+        .auth_reply
+        .as_deref()
+        .map(|r| format!("server replied: {r}"))
+        .unwrap_or_else(|| "server refused the login (reply not kept)".into());
+    Some(Finding::new(
+        Verdict::AuthRejected,
+        vec![reply, "seen in plaintext".into()],
+    ))
+}
+
+/// `tls-rejected`: a TLS alert during the handshake, or an old TLS version accepted by a
+/// Microsoft endpoint and then closed at once (Microsoft's way of refusing TLS 1.0/1.1).
+pub fn tls_rejected(case: &Case) -> Option<Finding> {
+    let rec = case.rec;
+    let offered = rec
+        .tls_client_max
+        .map(|v| format!("the client offered at most TLS {v}"));
+    if let Some(alert) = rec.tls_alert {
+        // close_notify and user_canceled are goodbyes, not refusals.
+        if matches!(alert.description, 0 | 90) || handshake_done(rec) {
+            return None;
+        }
+        let mut evidence = vec![format!(
+            "TLS alert {} ({}) from the {} during the handshake",
+            alert.name(),
+            if alert.level == 2 { "fatal" } else { "warning" },
+            side_name(Some(alert.from))
+        )];
+        evidence.extend(offered);
+        return Some(Finding::new(Verdict::TlsRejected, evidence));
+    }
+    let old = rec.tls_version.is_some_and(|v| v < TlsVersion::TLS1_2);
+    let microsoft = case
+        .name()
+        .and_then(super::advice::provider)
+        .is_some_and(|p| p == super::advice::Provider::Microsoft);
+    let closed_at_once = handshake_done(rec)
+        && rec.closed_by == Some(Side::Server)
+        && rec.app.server_records <= 2
+        && after_handshake(rec).is_some_and(|d| d <= Duration::from_secs(5));
+    if old && microsoft && closed_at_once {
+        let mut evidence = vec![format!(
+            "TLS {} negotiated, then one short server message and a close by the server",
+            rec.tls_version.map(|v| v.to_string()).unwrap_or_default()
+        )];
+        evidence.extend(offered);
+        evidence
+            .push("Microsoft answers TLS 1.0/1.1 clients with an error line and a close".into());
+        return Some(Finding::new(Verdict::TlsRejected, evidence));
+    }
+    None
+}
+
+/// `wan-down`: a WAN link outage overlapping the failure window.
+pub fn wan_down(case: &Case) -> Option<Finding> {
+    let f = &case.failure;
+    if !f.failed() {
+        return None;
+    }
+    let outages = case
+        .timeline
+        .outages_between(f.from.minus(OUTAGE_SLACK), f.to);
+    if outages.is_empty() {
+        return None;
+    }
+    let mut evidence: Vec<String> = outages.iter().map(|o| o.describe()).collect();
+    evidence.extend(f.signs.iter().cloned());
+    Some(Finding::new(Verdict::WanDown, evidence))
+}
+
+/// `wan-address-changed`: the WAN address or default route changed while the session was open.
+pub fn wan_address_changed(case: &Case) -> Option<Finding> {
+    let f = &case.failure;
+    if !f.failed() {
+        return None;
+    }
+    let changes = case.timeline.nat_changes_between(case.rec.start, f.to);
+    if changes.is_empty() {
+        return None;
+    }
+    let mut evidence: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{} at {}", c.description, hms(c.at)))
+        .collect();
+    evidence.push("NAT mappings made before the change were lost".into());
+    evidence.extend(f.signs.iter().cloned());
+    Some(Finding::new(Verdict::WanAddressChanged, evidence))
+}
+
+/// `state-expired`: after a long idle gap the client's data went unanswered while the WAN and
+/// the probes were fine.
+pub fn state_expired(case: &Case) -> Option<Finding> {
+    let f = &case.failure;
+    let idle = case.rec.idle_before_unanswered?;
+    if !f.data_unanswered || !case.failed_probes().is_empty() || case.wan_trouble() {
+        return None;
+    }
+    let firewall = case.timeline.firewall.as_ref();
+    let beyond_firewall = firewall.is_some_and(|fw| idle >= fw.tcp_established);
+    if !beyond_firewall && idle < LONG_QUIET {
+        return None;
+    }
+    let mut evidence = vec![format!(
+        "idle for {} before the client's data went unanswered",
+        secs(idle)
+    )];
+    match firewall {
+        Some(fw) if beyond_firewall => evidence.push(format!(
+            "your firewall forgets idle TCP sessions after {} ({})",
+            secs(fw.tcp_established),
+            fw.source
+        )),
+        Some(fw) => evidence.push(format!(
+            "the router keeps idle sessions for {}, so a NAT or firewall beyond it probably forgot this one",
+            secs(fw.tcp_established)
+        )),
+        None => evidence.push(
+            "a long quiet gap: a firewall or NAT state on the way probably expired".into(),
+        ),
+    }
+    evidence.extend(f.signs.iter().cloned());
+    evidence.push("WAN up".into());
+    if let Some(ok) = case.ok_probe() {
+        evidence.push(ok);
+    }
+    Some(Finding::new(Verdict::StateExpired, evidence))
+}
+
+/// `upstream-unreachable`: link up, SYNs or data unanswered, and no probe said the server was
+/// reachable.
+pub fn upstream_unreachable(case: &Case) -> Option<Finding> {
+    let f = &case.failure;
+    if !(f.syn_unanswered || f.data_lost) || case.ok_probe().is_some() {
+        return None;
+    }
+    let mut evidence = f.signs.clone();
+    evidence.push("WAN link up".into());
+    let failed = case.failed_probes();
+    if failed.is_empty() {
+        evidence.push("no probe of this server ran in the window".into());
+    }
+    evidence.extend(failed);
+    evidence.extend(case.gateway_note());
+    Some(Finding::new(Verdict::UpstreamUnreachable, evidence))
+}
+
+/// The client's last lookup of this server before the session, if any.
+fn last_lookup<'a>(case: &'a Case) -> Option<&'a super::timeline::DnsMark> {
+    case.timeline
+        .lookups_for(
+            case.rec.client.ip(),
+            case.name(),
+            case.rec.server.ip(),
+            case.rec.start.minus(case.config.window),
+            case.rec.start.plus(Duration::from_secs(1)),
+        )
+        .into_iter()
+        .last()
+}
+
+/// `dns-failure`: the client's lookup of the server failed just before the failed session.
+pub fn dns_failure(case: &Case) -> Option<Finding> {
+    if !case.failure.failed() {
+        return None;
+    }
+    let lookup = last_lookup(case)?;
+    let why = lookup.failure()?;
+    let mut evidence = vec![format!(
+        "the client's lookup of {} at {} failed: {why}",
+        lookup.name,
+        hms(lookup.start)
+    )];
+    evidence.extend(case.failure.signs.iter().cloned());
+    Some(Finding::new(Verdict::DnsFailure, evidence))
+}
+
+/// `dns-slow`: the client's lookup of the server was slower than `slow_dns` just before the
+/// failed session.
+pub fn dns_slow(case: &Case) -> Option<Finding> {
+    if !case.failure.failed() {
+        return None;
+    }
+    let lookup = last_lookup(case)?;
+    let latency = lookup.latency?;
+    if latency <= case.config.slow_dns || lookup.failure().is_some() {
+        return None;
+    }
+    let mut evidence = vec![format!(
+        "the client's lookup of {} took {} (threshold {})",
+        lookup.name,
+        secs_precise(latency),
+        secs_precise(case.config.slow_dns)
+    )];
+    evidence.extend(case.failure.signs.iter().cloned());
+    Some(Finding::new(Verdict::DnsSlow, evidence))
+}
+
+/// `server-refused`: the server reset the connection (refused the connect, or dropped it after
+/// the greeting) while the WAN was fine.
+pub fn server_refused(case: &Case) -> Option<Finding> {
+    let rec = case.rec;
+    if rec.close != Close::Rst || rec.closed_by != Some(Side::Server) || case.wan_trouble() {
+        return None;
+    }
+    let mut evidence = vec![if rec.tcp_connect.is_none() {
+        "the server answered the connection attempt with a reset (connection refused)".to_string()
+    } else {
+        format!(
+            "the server reset the connection {} after it opened, having sent {} bytes",
+            secs(rec.end.saturating_since(rec.start)),
+            rec.bytes_from_server
+        )
+    }];
+    evidence.push("WAN link up".into());
+    evidence.extend(case.probes().last().map(|m| m.describe()));
+    Some(Finding::new(Verdict::ServerRefused, evidence))
+}
+
+/// `server-slow`: the path was healthy but the greeting, handshake or a reply took longer than
+/// `slow_server`, or the client gave up waiting for one.
+pub fn server_slow(case: &Case) -> Option<Finding> {
+    let f = &case.failure;
+    let rec = case.rec;
+    if !f.failed() || case.wan_trouble() || !case.failed_probes().is_empty() {
+        return None;
+    }
+    let limit = case.config.slow_server;
+    let mut evidence = slow_phases(rec, limit);
+    let gave_up = f.to.saturating_since(f.from);
+    if f.data_unanswered && !f.data_lost && gave_up >= limit {
+        evidence.push(format!(
+            "the client waited {} for the server's answer and gave up",
+            secs_precise(gave_up)
+        ));
+    } else if rec.tcp_connect.is_some() && rec.bytes_from_server == 0 && gave_up >= limit {
+        evidence.push(format!(
+            "no greeting from the server in {}",
+            secs_precise(gave_up)
+        ));
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    evidence.push(format!("threshold {}", secs_precise(limit)));
+    evidence.extend(
+        case.gateway_note()
+            .map(|g| format!("{g}: the path may be slow too")),
+    );
+    Some(Finding::new(Verdict::ServerSlow, evidence))
+}
+
+/// `auth-rejected`, inferred: the encrypted refused-login shape, repeated by this client to this
+/// server within the window, on a healthy path.
+pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
+    let shape = refused_login_shape(case.rec)?;
+    if case.earlier_shapes.is_empty() || case.wan_trouble() || !case.failed_probes().is_empty() {
+        return None;
+    }
+    let mut evidence = vec![
+        "inferred from the session's shape, not seen".to_string(),
+        shape,
+        format!(
+            "{} sessions of this shape from {} to {} within {} (earlier at {})",
+            case.earlier_shapes.len().saturating_add(1),
+            case.rec.client.ip(),
+            case.server_label(),
+            secs(case.config.window),
+            case.earlier_shapes
+                .iter()
+                .map(|t| hms(*t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "WAN up, no failed probe".to_string(),
+    ];
+    if let Some((reply, _)) = case.rec.slowest_reply {
+        if reply >= Duration::from_millis(1500) {
+            evidence.push(format!(
+                "the server took {} to answer, as servers that delay failed logins do",
+                secs_precise(reply)
+            ));
+        }
+    }
+    Some(Finding::new(Verdict::AuthRejected, evidence))
+}
+
+/// The encrypted refused-login shape, described, or `None` when the session does not have it:
+/// handshake done, one short client request, a short answer, closed within a few seconds.
+pub fn refused_login_shape(rec: &SessionRecord) -> Option<String> {
+    let app = &rec.app;
+    let encrypted = matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls);
+    let closed = matches!(rec.close, Close::Fin | Close::Rst);
+    let after = after_handshake(rec)?;
+    let fits = encrypted
+        && closed
+        && rec.tls_alert.is_none()
+        && rec.auth == AuthOutcome::Unknown
+        && rec.unanswered_since.is_none()
+        && (1..=SHAPE_MAX_CLIENT_RECORDS).contains(&app.client_records)
+        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
+        && (1..=SHAPE_MAX_SERVER_RECORDS).contains(&app.server_records)
+        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES
+        && after <= SHAPE_MAX_AFTER_HANDSHAKE;
+    fits.then(|| {
+        format!(
+            "TLS handshake done, then {} client record{} ({} bytes) and {} server record{} ({} bytes), closed by the {} {} after the handshake",
+            app.client_records,
+            plural(app.client_records),
+            app.client_bytes,
+            app.server_records,
+            plural(app.server_records),
+            app.server_bytes,
+            side_name(rec.closed_by),
+            secs_precise(after)
+        )
+    })
+}
+
+fn handshake_done(rec: &SessionRecord) -> bool {
+    rec.app.handshake_done_at.is_some() || rec.tls_handshake.is_some()
+}
+
+/// Time from the end of the TLS handshake to the end of the session.
+fn after_handshake(rec: &SessionRecord) -> Option<Duration> {
+    let done = rec.app.handshake_done_at.or_else(|| {
+        let hs = rec.tls_handshake?;
+        Some(rec.start.plus(rec.tcp_connect.unwrap_or_default()).plus(hs))
+    })?;
+    Some(rec.end.saturating_since(done))
+}
+
+/// Phases slower than `limit`, described ("TLS handshake took 8.2 s").
+fn slow_phases(rec: &SessionRecord, limit: Duration) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(g) = rec.greeting.filter(|g| *g > limit) {
+        out.push(format!("greeting took {}", secs_precise(g)));
+    }
+    if let Some(h) = rec.tls_handshake.filter(|h| *h > limit) {
+        out.push(format!("TLS handshake took {}", secs_precise(h)));
+    }
+    if let Some((r, at)) = rec.slowest_reply.filter(|(r, _)| *r > limit) {
+        out.push(format!(
+            "a reply (the login reply, if it was one) took {} (answered at {})",
+            secs_precise(r),
+            hms(at)
+        ));
+    }
+    out
+}
+
+fn syn_text(syns: u32) -> String {
+    format!("{syns} SYN{}, no answer", plural(syns))
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// "client", "server" or "nobody".
+pub fn side_name(side: Option<Side>) -> &'static str {
+    match side {
+        Some(Side::Client) => "client",
+        Some(Side::Server) => "server",
+        None => "nobody",
+    }
+}

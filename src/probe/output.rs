@@ -1,0 +1,105 @@
+//! `mailpulse probe` output for people: one line per phase with its duration, then the TLS and
+//! certificate facts, the greeting and capabilities, and a last line `OK` or
+//! `FAILED at <phase>: <why>`.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::diagnose::observation::{ProbePhase, ProbeResult};
+use crate::track::record::TlsMode;
+
+/// The phase's name as people and JSON see it.
+pub fn phase_name(phase: ProbePhase) -> &'static str {
+    match phase {
+        ProbePhase::Dns => "dns",
+        ProbePhase::Connect => "connect",
+        ProbePhase::Greeting => "greeting",
+        ProbePhase::Starttls => "starttls",
+        ProbePhase::Tls => "tls",
+        ProbePhase::Capabilities => "capabilities",
+        ProbePhase::Logout => "logout",
+    }
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The whole report, ending with a newline.
+pub fn human(result: &ProbeResult) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored for that reason.
+    let _ = writeln!(out, "probe {}  (started {})", result.target, result.started);
+    let last = result.phases.len().saturating_sub(1);
+    for (i, timing) in result.phases.iter().enumerate() {
+        // The failing phase is always the last one recorded.
+        let failed = i == last && result.failure.is_some();
+        let detail = match timing.phase {
+            ProbePhase::Dns => result
+                .addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            ProbePhase::Connect => result
+                .connected_to
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let detail = if failed { "failed".into() } else { detail };
+        let line = format!(
+            "  {:<13}{:>11}  {}",
+            phase_name(timing.phase),
+            millis(timing.duration),
+            detail
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if let Some(version) = result.tls_version {
+        let mode = match result.tls {
+            TlsMode::Starttls => " (after STARTTLS)",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "tls          TLS {version}{mode}, {}",
+            result.cipher.as_deref().unwrap_or("unknown cipher")
+        );
+    } else if result.failure.is_none() {
+        let _ = writeln!(
+            out,
+            "tls          none (plaintext; the server offered no STARTTLS)"
+        );
+    }
+    if let Some(valid) = result.cert_valid {
+        let expiry = result
+            .cert_not_after
+            .map_or_else(|| "unknown".to_string(), |t| t.to_string());
+        let validity = if valid {
+            "valid".to_string()
+        } else {
+            format!(
+                "NOT valid: {}",
+                result.cert_error.as_deref().unwrap_or("no reason given")
+            )
+        };
+        let _ = writeln!(out, "certificate  expires {expiry}, {validity}");
+    }
+    if let Some(greeting) = &result.greeting {
+        let _ = writeln!(out, "greeting     {greeting}");
+    }
+    if !result.capabilities.is_empty() {
+        let _ = writeln!(out, "capabilities {}", result.capabilities.join(" "));
+    }
+    match &result.failure {
+        None => {
+            let _ = writeln!(out, "total        {}", millis(result.total()));
+            let _ = writeln!(out, "OK");
+        }
+        Some(f) => {
+            let _ = writeln!(out, "FAILED at {}: {}", phase_name(f.phase), f.error);
+        }
+    }
+    out
+}

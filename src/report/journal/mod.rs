@@ -1,0 +1,371 @@
+//! The event journal: append-only JSON Lines (`journal.jsonl`) in the state directory,
+//! rotated by size (`journal.jsonl` → `journal.1.jsonl` → … → `journal.K.jsonl`), read back on
+//! start so event ids continue.
+//!
+//! Nothing here reads a clock: the caller decides when to [`Journal::sync`] (the daemon does it
+//! every second; [`JournalOptions::sync_every`] events force one sooner). I/O errors (a full
+//! disk, a read-only file system) never stop the daemon: they become [`JournalState`].
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnose::event::Event;
+
+/// The live journal's file name.
+pub const FILE_NAME: &str = "journal.jsonl";
+
+/// Longest journal line read back; an event is a few KiB at most.
+const MAX_LINE: usize = 1 << 20;
+
+/// Reads one line into `buf` (cleared by the caller), keeping at most `MAX_LINE + 1` bytes of
+/// it; returns the line's full length including the newline, 0 at end of file.
+fn read_line_bounded(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(total);
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = (MAX_LINE + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume(take);
+        total += take;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// Sizes and counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// Rotate before a write would take the live file past this many bytes.
+    pub max_size: u64,
+    /// Rotated files kept (`journal.1.jsonl` … `journal.K.jsonl`).
+    pub keep: u32,
+    /// Sync after this many unsynced events even if the caller has not asked yet.
+    pub sync_every: usize,
+    /// Most events handed back by [`Journal::open`] (the newest ones).
+    pub recover_events: usize,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 8 << 20,
+            keep: 4,
+            sync_every: 64,
+            recover_events: 10_000,
+        }
+    }
+}
+
+/// The journal's health, for `status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalState {
+    pub path: PathBuf,
+    /// False after a failed write or sync until a later one succeeds.
+    pub healthy: bool,
+    /// The most recent error, kept after recovery so the owner can see what happened.
+    pub last_error: Option<String>,
+    pub events_written: u64,
+    /// Events that could not be written.
+    pub events_lost: u64,
+    /// Size of the live file.
+    pub bytes: u64,
+    pub rotations: u64,
+}
+
+/// What was read back on open.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recovered {
+    /// The newest events, oldest first (at most [`JournalOptions::recover_events`]).
+    pub events: Vec<Event>,
+    /// The highest id seen, so the engine can continue after it.
+    pub last_id: Option<u64>,
+    /// Lines skipped and repairs made, each naming the file and line.
+    pub warnings: Vec<String>,
+}
+
+/// The open journal.
+pub struct Journal {
+    dir: PathBuf,
+    options: JournalOptions,
+    file: Option<File>,
+    unsynced: usize,
+    state: JournalState,
+}
+
+impl Journal {
+    /// Opens (creating the directory and file if needed) and reads back what is there. Never
+    /// fails: a problem leaves the journal unhealthy and is retried on the next write.
+    pub fn open(dir: &Path, options: JournalOptions) -> (Journal, Recovered) {
+        let mut journal = Journal {
+            dir: dir.to_path_buf(),
+            state: JournalState {
+                path: dir.join(FILE_NAME),
+                healthy: true,
+                ..JournalState::default()
+            },
+            options,
+            file: None,
+            unsynced: 0,
+        };
+        let mut recovered = Recovered::default();
+        if let Err(e) = fs::create_dir_all(dir) {
+            journal.fail(format!("cannot create {}: {e}", dir.display()));
+            return (journal, recovered);
+        }
+        journal.read_back(&mut recovered);
+        journal.ensure_open();
+        (journal, recovered)
+    }
+
+    /// The file names, oldest first.
+    fn files_oldest_first(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = (1..=self.options.keep)
+            .rev()
+            .map(|n| self.rotated(n))
+            .collect();
+        files.push(self.state.path.clone());
+        files
+    }
+
+    fn rotated(&self, n: u32) -> PathBuf {
+        self.dir.join(format!("journal.{n}.jsonl"))
+    }
+
+    fn read_back(&mut self, out: &mut Recovered) {
+        let mut newest: VecDeque<Event> = VecDeque::new();
+        for path in self.files_oldest_first() {
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    out.warnings
+                        .push(format!("{}: cannot read: {e}", path.display()));
+                    continue;
+                }
+            };
+            // A device (say /dev/zero) would never end; only regular files are read back.
+            if !file.metadata().is_ok_and(|m| m.is_file()) {
+                out.warnings.push(format!(
+                    "{}: not a regular file; not read back",
+                    path.display()
+                ));
+                continue;
+            }
+            let mut reader = BufReader::new(file);
+            let mut line = Vec::new();
+            let mut number = 0usize;
+            let mut good_end = 0u64;
+            let mut offset = 0u64;
+            loop {
+                line.clear();
+                let n = match read_line_bounded(&mut reader, &mut line) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        out.warnings.push(format!(
+                            "{}:{}: cannot read: {e}",
+                            path.display(),
+                            number + 1
+                        ));
+                        break;
+                    }
+                };
+                number += 1;
+                offset += n as u64;
+                let complete = line.last() == Some(&b'\n');
+                if !complete {
+                    // The daemon stopped mid-write: drop the fragment so the next line starts
+                    // clean (only the live file is ever written).
+                    out.warnings.push(format!(
+                        "{}:{number}: incomplete last line ({n} bytes) dropped",
+                        path.display()
+                    ));
+                    if path == self.state.path {
+                        if let Err(e) = OpenOptions::new()
+                            .write(true)
+                            .open(&path)
+                            .and_then(|f| f.set_len(good_end))
+                        {
+                            out.warnings.push(format!(
+                                "{}: cannot trim the incomplete line: {e}",
+                                path.display()
+                            ));
+                        }
+                    }
+                    break;
+                }
+                good_end = offset;
+                if n > MAX_LINE {
+                    out.warnings.push(format!(
+                        "{}:{number}: skipped a line of {n} bytes (over {MAX_LINE})",
+                        path.display()
+                    ));
+                    continue;
+                }
+                let text = line.trim_ascii();
+                if text.is_empty() {
+                    continue;
+                }
+                match serde_json::from_slice::<Event>(text) {
+                    Ok(event) => {
+                        out.last_id = Some(out.last_id.map_or(event.id, |id| id.max(event.id)));
+                        newest.push_back(event);
+                        if newest.len() > self.options.recover_events {
+                            newest.pop_front();
+                        }
+                    }
+                    Err(e) => out.warnings.push(format!(
+                        "{}:{number}: skipped unreadable line: {e}",
+                        path.display()
+                    )),
+                }
+            }
+        }
+        out.events = newest.into();
+    }
+
+    fn ensure_open(&mut self) -> bool {
+        if self.file.is_some() {
+            return true;
+        }
+        let opened = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.state.path)
+            .and_then(|f| Ok((f.metadata()?.len(), f)));
+        match opened {
+            Ok((len, file)) => {
+                self.state.bytes = len;
+                self.file = Some(file);
+                true
+            }
+            Err(e) => {
+                self.fail(format!("cannot open {}: {e}", self.state.path.display()));
+                false
+            }
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.state.healthy = false;
+        self.state.last_error = Some(message);
+    }
+
+    /// Appends one event. On an error the event is counted as lost, the journal is marked
+    /// unhealthy, and the next append tries again.
+    pub fn append(&mut self, event: &Event) {
+        let mut line = match serde_json::to_vec(event) {
+            Ok(l) => l,
+            Err(e) => {
+                self.state.events_lost += 1;
+                self.fail(format!("cannot encode event {}: {e}", event.id));
+                return;
+            }
+        };
+        line.push(b'\n');
+        let len = line.len() as u64;
+        if self.state.bytes > 0 && self.state.bytes + len > self.options.max_size {
+            self.rotate();
+        }
+        if !self.ensure_open() {
+            self.state.events_lost += 1;
+            return;
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        match file.write_all(&line) {
+            Ok(()) => {
+                self.state.bytes += len;
+                self.state.events_written += 1;
+                self.state.healthy = true;
+                self.unsynced += 1;
+                if self.unsynced >= self.options.sync_every {
+                    self.sync();
+                }
+            }
+            Err(e) => {
+                // Cut off whatever part of the line made it, so the file stays line-aligned.
+                let _ = file.set_len(self.state.bytes);
+                self.file = None;
+                self.state.events_lost += 1;
+                self.fail(format!("cannot write {}: {e}", self.state.path.display()));
+            }
+        }
+    }
+
+    /// True when events were written since the last sync.
+    pub fn needs_sync(&self) -> bool {
+        self.unsynced > 0
+    }
+
+    /// Flushes written events to stable storage.
+    pub fn sync(&mut self) {
+        let Some(file) = self.file.as_ref() else {
+            return;
+        };
+        match file.sync_data() {
+            Ok(()) => self.unsynced = 0,
+            Err(e) => {
+                self.file = None;
+                self.fail(format!("cannot sync {}: {e}", self.state.path.display()));
+            }
+        }
+    }
+
+    /// journal.jsonl → journal.1.jsonl, shifting the older ones and dropping the oldest.
+    fn rotate(&mut self) {
+        self.sync();
+        self.file = None;
+        if self.options.keep == 0 {
+            if let Err(e) = fs::remove_file(&self.state.path) {
+                self.fail(format!("cannot rotate {}: {e}", self.state.path.display()));
+            }
+        } else {
+            for n in (1..self.options.keep).rev() {
+                let from = self.rotated(n);
+                if from.exists() {
+                    if let Err(e) = fs::rename(&from, self.rotated(n + 1)) {
+                        self.fail(format!("cannot rotate {}: {e}", from.display()));
+                    }
+                }
+            }
+            if let Err(e) = fs::rename(&self.state.path, self.rotated(1)) {
+                self.fail(format!("cannot rotate {}: {e}", self.state.path.display()));
+                return;
+            }
+        }
+        self.state.rotations += 1;
+        self.state.bytes = 0;
+    }
+
+    /// The journal's health and counters.
+    pub fn state(&self) -> JournalState {
+        self.state.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Sample events shared by the report tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::tests::event;
+}
