@@ -171,6 +171,10 @@ impl Replay {
         if due {
             self.last_poll = Some(frame.time);
             self.tracker.poll(frame.time, &mut self.observations);
+            self.observations.push(Observation {
+                time: frame.time,
+                kind: ObservationKind::Tick,
+            });
             self.flush_unjudged(frame.time, printer);
         }
         self.tracker.on_frame(frame, &mut self.observations);
@@ -182,11 +186,12 @@ impl Replay {
     fn finish(&mut self, printer: &mut Printer<'_>) {
         let end = self.last_time;
         self.tracker.finish(end, &mut self.observations);
-        self.drain(printer);
-        let _ = self.engine.observe(Observation {
+        // A last tick lets the engine close its windows; what it says then is printed too.
+        self.observations.push(Observation {
             time: end,
             kind: ObservationKind::Tick,
         });
+        self.drain(printer);
         let mut rest: Vec<SessionRecord> = self.unjudged.drain().map(|(_, (_, r))| r).collect();
         rest.sort_by_key(|r| (r.start, r.id));
         for record in rest {
