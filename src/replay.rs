@@ -5,6 +5,10 @@
 //! observations (in time order) to the engine, and the engine's events to the output. A
 //! session the engine gives no view for is printed from the tracker's record with verdict
 //! `unknown` ([`unjudged_view`]), so the output exists whatever the engine decides.
+//!
+//! `--timeline` adds the daemon's recorded non-packet observations (`timeline.jsonl`: link
+//! and route changes, WAN interfaces, probes, gateway samples) in time order with the
+//! capture's, so the engine sees the same context it saw live.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -63,20 +67,21 @@ pub fn run(
     err: &mut dyn Write,
 ) -> i32 {
     // Diagnostics to `err` are best effort: a closed stderr must not change the exit code.
-    if let Some(journal) = timeline {
-        if let Err(e) = File::open(journal) {
-            let _ = writeln!(
-                err,
-                "mailpulse replay: cannot open {}: {e}",
-                journal.display()
-            );
-            return EX_NOINPUT;
+    // The daemon's non-packet observations (WAN, probes, gateways), merged in time order.
+    let mut recorded = Vec::new();
+    if let Some(path) = timeline {
+        match crate::report::timeline::read(path) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    let _ = writeln!(err, "mailpulse replay: warning: {warning}");
+                }
+                recorded = loaded.observations;
+            }
+            Err(e) => {
+                let _ = writeln!(err, "mailpulse replay: cannot read {}: {e}", path.display());
+                return EX_NOINPUT;
+            }
         }
-        let _ = writeln!(
-            err,
-            "mailpulse replay: --timeline is not supported yet; ignoring {}",
-            journal.display()
-        );
     }
     let file = match File::open(capture) {
         Ok(f) => f,
@@ -90,7 +95,7 @@ pub fn run(
         }
     };
     let mut printer = Printer::new(json, out);
-    let mut replay = Replay::new();
+    let mut replay = Replay::new(recorded);
     let result = read_capture(file, &mut |frame| replay.frame(frame, &mut printer));
     match result {
         Ok(()) => {}
@@ -148,11 +153,17 @@ struct Replay {
     unjudged: HashMap<SessionKey, (Timestamp, SessionRecord)>,
     /// Sessions the engine has given a view for (from a stall snapshot or the end), and when.
     judged: HashMap<SessionKey, Timestamp>,
+    /// Timeline observations not yet due, latest first (popped from the back).
+    timeline: Vec<Observation>,
 }
 
 impl Replay {
-    fn new() -> Self {
+    fn new(mut timeline: Vec<Observation>) -> Self {
+        // Stable sort, then reverse: `pop` yields time order, equal times in recorded order.
+        timeline.sort_by_key(|o| o.time);
+        timeline.reverse();
         Self {
+            timeline,
             tracker: Tracker::new(TrackerConfig::default()),
             engine: Engine::new(DiagnosisConfig::default(), 1),
             observations: Vec::new(),
@@ -165,6 +176,11 @@ impl Replay {
 
     fn frame(&mut self, frame: &Frame<'_>, printer: &mut Printer<'_>) {
         self.last_time = self.last_time.max(frame.time);
+        while self.timeline.last().is_some_and(|o| o.time <= frame.time) {
+            if let Some(observation) = self.timeline.pop() {
+                self.observations.push(observation);
+            }
+        }
         let due = self
             .last_poll
             .is_none_or(|last| frame.time.saturating_since(last) >= POLL_EVERY);
@@ -185,10 +201,19 @@ impl Replay {
 
     fn finish(&mut self, printer: &mut Printer<'_>) {
         let end = self.last_time;
+        while let Some(observation) = self.timeline.pop() {
+            self.observations.push(observation);
+        }
         self.tracker.finish(end, &mut self.observations);
         // A last tick lets the engine close its windows; what it says then is printed too.
+        let last = self
+            .observations
+            .iter()
+            .map(|o| o.time)
+            .max()
+            .unwrap_or(end);
         self.observations.push(Observation {
-            time: end,
+            time: last.max(end),
             kind: ObservationKind::Tick,
         });
         self.drain(printer);
