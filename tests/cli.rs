@@ -368,7 +368,7 @@ fn status_explain_and_daemon_errors() {
     let o = mailpulse(&["status", "--socket", sock(&d)]);
     assert_eq!(code(&o), 0);
     assert!(
-        stdout(&o).starts_with("mailpulse 9.9.9, up 2h 1m"),
+        stdout(&o).starts_with("mailpulse 9.9.9, up 2 h 1 min"),
         "{}",
         stdout(&o)
     );

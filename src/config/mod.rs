@@ -4,7 +4,7 @@
 //! Extensions beyond DESIGN.md, all optional:
 //!
 //! - `[daemon] syslog_format = "rfc3164" | "rfc5424"` (default `rfc3164`),
-//! - `[daemon] syslog_socket` (default: the system's local syslog socket),
+//!   `syslog_socket` (default: the system's local syslog socket, for a chroot or a test),
 //!   `journal_max_size = "8MiB"` (rotate beyond it), `journal_keep = 4` (rotated files kept),
 //!   `socket_mode = 0o660`, `max_control_clients = 8`.
 //! - `[capture] max_sessions = 65536` (tracker table), `snap_len = 2048`,
@@ -228,7 +228,6 @@ fn default_log_level() -> LogLevel {
 fn default_syslog_socket() -> PathBuf {
     PathBuf::from(paths::DEFAULT_SYSLOG_SOCKET)
 }
-
 fn default_syslog_format() -> SyslogFormat {
     SyslogFormat::Rfc3164
 }

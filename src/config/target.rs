@@ -155,7 +155,7 @@ impl Target {
         let host = if let Ok(ip) = host.parse::<IpAddr>() {
             ip.to_string()
         } else if is_dns_name(host) {
-            host.to_ascii_lowercase()
+            host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
         } else if host.is_empty() {
             return fail("the host is missing".into());
         } else {
@@ -197,11 +197,14 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
     }
 }
 
-/// RFC 1123 host names: dot-separated labels of letters, digits and hyphens, 1-63 bytes each,
-/// not starting or ending with a hyphen; 253 bytes at most. A trailing dot is allowed.
+/// RFC 1123 host names: dot-separated labels of letters, digits, hyphens (and underscores,
+/// which real mail hosts' CNAME chains use), 1-63 bytes each, not starting or ending with a
+/// hyphen; 253 bytes at most; a trailing dot is allowed. All digits and dots is a mistyped
+/// address, not a name. The same rules as `mailpulse probe` applies to its URL.
 fn is_dns_name(host: &str) -> bool {
     let name = host.strip_suffix('.').unwrap_or(host);
     !name.is_empty()
+        && !name.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
@@ -210,7 +213,7 @@ fn is_dns_name(host: &str) -> bool {
                 && !label.ends_with('-')
                 && label
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -292,6 +295,14 @@ mod tests {
             (Scheme::Imaps, "2001:db8::1".into(), 994)
         );
         assert_eq!(ok("IMAPS://[::1]"), (Scheme::Imaps, "::1".into(), 993));
+        assert_eq!(
+            ok("imaps://mail.example."),
+            (Scheme::Imaps, "mail.example".into(), 993)
+        );
+        assert_eq!(
+            ok("imaps://_imaps.example"),
+            (Scheme::Imaps, "_imaps.example".into(), 993)
+        );
     }
 
     #[test]
@@ -307,6 +318,8 @@ mod tests {
         assert!(err("imaps://").contains("host is missing"));
         assert!(err("imaps://bad_host!").contains("not a host name"));
         assert!(err("imaps://-bad.example").contains("not a host name"));
+        assert!(err("imaps://999.1.1.1").contains("not a host name"));
+        assert!(err("imaps://a..example").contains("not a host name"));
     }
 
     #[test]
@@ -314,5 +327,30 @@ mod tests {
         assert_eq!(Scheme::Pop3s.protocol(), Protocol::Pop3);
         assert_eq!(Scheme::Submission.tls(), TlsMode::Starttls);
         assert_eq!(Scheme::Smtps.tls(), TlsMode::Implicit);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,64}") {
+            let _ = Target::parse(&text);
+        }
+
+        #[test]
+        fn well_formed_urls_keep_host_and_port(
+            host in "[a-z]([a-z0-9-]{0,18}[a-z0-9])?(\\.[a-z][a-z0-9]{0,10}){1,3}",
+            port in 1u16..,
+        ) {
+            let t = Target::parse(&format!("submission://{host}:{port}")).unwrap();
+            prop_assert_eq!(t.host, host);
+            prop_assert_eq!(t.port, port);
+            prop_assert_eq!(t.scheme, Scheme::Submission);
+        }
     }
 }

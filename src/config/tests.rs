@@ -16,6 +16,10 @@ fn empty_file_gives_the_design_defaults() {
     assert!(!c.daemon.user.explicit);
     assert!(c.daemon.syslog);
     assert_eq!(c.daemon.syslog_facility, Facility::Daemon);
+    assert_eq!(
+        c.daemon.syslog_socket,
+        Path::new(paths::DEFAULT_SYSLOG_SOCKET)
+    );
     assert_eq!(c.daemon.log_level, LogLevel::Info);
     assert_eq!(c.wan.dpinger_sockets, "/var/run/dpinger_*.sock");
     assert_eq!(c.probe.interval, Duration::from_secs(30));
@@ -68,12 +72,13 @@ slow_server = "5s"
 #[test]
 fn extensions_parse() {
     let c = parse_str(
-        "[daemon]\nsyslog_format = \"rfc5424\"\njournal_max_size = \"1MiB\"\n\
+        "[daemon]\nsyslog_format = \"rfc5424\"\nsyslog_socket = \"/tmp/log\"\njournal_max_size = \"1MiB\"\n\
          [capture]\nevidence_ring = \"16MB\"\nmax_sessions = 100\n\
          [probe]\nnameservers = [\"192.0.2.53\", \"[2001:db8::53]:5353\"]\nca_file = \"/etc/ca.pem\"\n",
     )
     .unwrap();
     assert_eq!(c.daemon.syslog_format, SyslogFormat::Rfc5424);
+    assert_eq!(c.daemon.syslog_socket, Path::new("/tmp/log"));
     assert_eq!(c.daemon.journal_max_size, ByteSize(1 << 20));
     assert_eq!(c.capture.evidence_ring, ByteSize(16_000_000));
     assert_eq!(c.capture.max_sessions, 100);
@@ -254,4 +259,20 @@ fn numeric_extensions_are_bounded() {
     assert!(c.check()[0]
         .message
         .contains("socket mailpulse.sock is a relative path"));
+}
+
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_gives_a_config_or_a_positioned_error(text in "\\PC{0,200}") {
+            if let Err(e) = parse(&text, Path::new("f.toml")) {
+                let shown = e.to_string();
+                prop_assert!(shown.starts_with("f.toml:"), "{}", shown);
+            }
+        }
+    }
 }

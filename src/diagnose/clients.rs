@@ -119,6 +119,26 @@ impl Clients {
         );
     }
 
+    /// Replaces the first sentence of an already-told session (reported early, now ended).
+    pub fn restate(
+        &mut self,
+        ip: IpAddr,
+        event_id: u64,
+        at: Timestamp,
+        subject: &str,
+        outcome: &str,
+    ) {
+        let Some(client) = self.clients.get_mut(&ip) else {
+            return;
+        };
+        if let Some(entry) = client.history.iter_mut().find(|e| e.event.id == event_id) {
+            entry.at = at;
+            if let Some(first) = entry.story.first_mut() {
+                *first = format!("{subject} {outcome}.");
+            }
+        }
+    }
+
     /// Records an event about one client that is not a session (a failed DNS lookup).
     pub fn client_event(&mut self, event: &Event, story: String) {
         let Some(ip) = event.client else { return };

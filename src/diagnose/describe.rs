@@ -7,7 +7,7 @@ use super::event::{Credentials, Event, EventKind, SessionView, Severity, Verdict
 use super::rules::{Failure, Finding};
 use super::timeline::{hms, phase_name, secs, secs_precise, DnsMark, Notice};
 use crate::time::Timestamp;
-use crate::track::record::{AuthOutcome, Protocol, SessionRecord};
+use crate::track::record::{AuthOutcome, Close, Protocol, SessionRecord};
 
 /// Hands out event ids in increasing order.
 #[derive(Debug)]
@@ -160,8 +160,16 @@ pub fn session_outcome(rec: &SessionRecord, failure: &Failure, verdict: Verdict)
     if rec.tls_alert.is_some() {
         return format!("failed in the TLS handshake at {end}");
     }
+    let still_open = rec.close == Close::Open;
+    let since = hms(failure.from);
+    if failure.syn_unanswered && still_open {
+        return format!("had been trying to connect since {since} (still trying at {end})");
+    }
     if failure.syn_unanswered {
         return format!("could not connect and gave up at {end}");
+    }
+    if failure.data_unanswered && still_open {
+        return format!("had been waiting for an answer since {since} (still open at {end})");
     }
     if failure.data_unanswered {
         return format!("was waiting for an answer and gave up at {end}");

@@ -76,9 +76,12 @@
 //! # Standalone events
 //!
 //! `wan-down`/`wan-up` (with the outage length) on WAN link transitions; `wan-address-changed`
-//! when a WAN address is removed or replaced, or a default route is removed or re-added (the
-//! first addresses and route heard of are learning, not changes; nothing while the link is
-//! down); `gateway-loss` at ≥10 % loss and `gateway-recovered` at ≤2 %; `probe-failed`,
+//! when a WAN address is replaced ("changed from A to B", one event), when a removed address is
+//! not replaced within 10 s ([`timeline::ADDRESS_GRACE`]), or when a default route is removed
+//! or re-added (the first addresses and route heard of are learning, not changes; an address
+//! added beside the others, such as an IPv6 temporary address, breaks no mapping; nothing is
+//! reported while the link is down). Every removal is still a NAT-breaking change for the
+//! verdicts; `gateway-loss` at ≥10 % loss and `gateway-recovered` at ≤2 %; `probe-failed`,
 //! `probe-slow` (a phase above `slow_server`, DNS above `slow_dns`) and `probe-recovered` on
 //! transitions of a target's health; `dns-failure`/`dns-slow` for a client's lookup of a mail
 //! host (a known provider host, a probe target's host, a name seen on a session, or a name
@@ -89,7 +92,11 @@
 //! # Times and bounds
 //!
 //! Sentences use `HH:MM:SS` in UTC (the engine has no time zone); `explain` says so in its
-//! first sentence. Every list is capped by count and by age (see the `MAX_*` constants in
+//! first sentence. A session reported early is told as still open ("had been waiting for an
+//! answer since …"); when it ends with the same verdict no event is sent but its sentence in
+//! the client's story is restated ("… and gave up at 14:03:33"). `status` reports the WAN
+//! `down` when any WAN interface is down, `up` when all known ones are up, `unknown` before
+//! any link state was heard. Every list is capped by count and by age (see the `MAX_*` constants in
 //! [`timeline`], [`clients`] and here), so a daemon running for months stays the same size.
 
 pub mod advice;
@@ -106,7 +113,7 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -170,6 +177,8 @@ impl Default for DiagnosisConfig {
 struct Judged {
     verdict: Verdict,
     at: Timestamp,
+    /// The event that reported it (its story is restated when the session ends).
+    event_id: u64,
 }
 
 /// A session of the encrypted refused-login shape.
@@ -193,6 +202,7 @@ pub struct Engine {
     judged_order: VecDeque<u64>,
     shapes: VecDeque<Shape>,
     session_names: VecDeque<String>,
+    session_name_set: HashSet<String>,
     dns_recent: VecDeque<(IpAddr, String, EventKind, Timestamp)>,
 }
 
@@ -209,6 +219,7 @@ impl Engine {
             judged_order: VecDeque::new(),
             shapes: VecDeque::new(),
             session_names: VecDeque::new(),
+            session_name_set: HashSet::new(),
             dns_recent: VecDeque::new(),
         }
     }
@@ -248,6 +259,8 @@ impl Engine {
             ObservationKind::FirewallTimeouts(timeouts) => self.timeline.firewall = Some(timeouts),
             ObservationKind::Tick => {}
         }
+        let overdue = self.timeline.overdue_removals();
+        self.notices(overdue, time, &mut out);
         self.forget_old();
         self.counters.events = self.counters.events.saturating_add(out.len() as u64);
         out
@@ -256,6 +269,8 @@ impl Engine {
     /// The WAN, gateways, probes and counters as of the last observation.
     pub fn status(&self) -> EngineStatus {
         let tl = &self.timeline;
+        let mut counters = self.counters.clone();
+        counters.wan_transitions = tl.wan_transitions;
         EngineStatus {
             wan: WanStatus {
                 state: tl.wan_state().to_string(),
@@ -283,7 +298,7 @@ impl Engine {
                     consecutive_failures: t.consecutive_failures,
                 })
                 .collect(),
-            counters: self.counters.clone(),
+            counters,
             firewall: tl.firewall.clone(),
         }
     }
@@ -313,13 +328,7 @@ impl Engine {
             return;
         }
         let earlier_shapes = self.earlier_shapes(&rec);
-        let case = Case {
-            rec: &rec,
-            timeline: &self.timeline,
-            config: &self.config,
-            failure,
-            earlier_shapes,
-        };
+        let case = Case::new(&rec, &self.timeline, &self.config, failure, earlier_shapes);
         let mut finding = rules::judge(&case);
         let failure = case.failure;
         if !ended && matches!(finding.verdict, Verdict::Ok | Verdict::Unknown) {
@@ -331,8 +340,18 @@ impl Engine {
                 self.remember_shape(&rec);
             }
         }
+        let subject = describe::session_subject(&rec);
+        let outcome = describe::session_outcome(&rec, &failure, finding.verdict);
+        let at = if finding.verdict == Verdict::Ok {
+            rec.end
+        } else {
+            failure.to
+        };
         if let Some(prior) = prior {
             if prior.verdict == finding.verdict {
+                // Already reported: only the story learns how the session ended.
+                self.clients
+                    .restate(rec.client.ip(), prior.event_id, at, &subject, &outcome);
                 return;
             }
             finding.evidence.push(format!(
@@ -340,14 +359,6 @@ impl Engine {
                 prior.verdict,
                 hms(prior.at)
             ));
-        } else if !ended {
-            self.remember_judged(
-                rec.id,
-                Judged {
-                    verdict: finding.verdict,
-                    at: now,
-                },
-            );
         }
         let advice = advice::advice(
             rec.server_name.as_deref(),
@@ -355,6 +366,14 @@ impl Engine {
             rec.tls_client_max,
         );
         let event = describe::session_event(&mut self.ids, now, &rec, &finding, advice);
+        if prior.is_none() && !ended {
+            let judged = Judged {
+                verdict: finding.verdict,
+                at: now,
+                event_id: event.id,
+            };
+            self.remember_judged(rec.id, judged);
+        }
         let by_verdict = &mut self.counters.sessions_by_verdict;
         match prior {
             Some(p) => {
@@ -368,13 +387,7 @@ impl Engine {
             .entry(finding.verdict.as_str().to_string())
             .or_insert(0);
         *n = n.saturating_add(1);
-        let outcome = describe::session_outcome(&rec, &failure, finding.verdict);
-        let story = clients::session_story(&describe::session_subject(&rec), &outcome, &event);
-        let at = if finding.verdict == Verdict::Ok {
-            rec.end
-        } else {
-            failure.to
-        };
+        let story = clients::session_story(&subject, &outcome, &event);
         self.clients
             .session(&event, at, story, prior.map(|p| p.verdict));
         out.push(event);
@@ -438,18 +451,19 @@ impl Engine {
     }
 
     fn remember_name(&mut self, name: Option<&str>) {
-        let Some(name) = name else { return };
-        if self
-            .session_names
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(name))
-        {
+        let Some(name) = name.map(str::to_ascii_lowercase) else {
+            return;
+        };
+        if self.session_name_set.contains(&name) {
             return;
         }
         if self.session_names.len() >= MAX_SESSION_NAMES {
-            self.session_names.pop_front();
+            if let Some(oldest) = self.session_names.pop_front() {
+                self.session_name_set.remove(&oldest);
+            }
         }
-        self.session_names.push_back(name.to_ascii_lowercase());
+        self.session_name_set.insert(name.clone());
+        self.session_names.push_back(name);
     }
 
     fn earlier_shapes(&self, rec: &SessionRecord) -> Vec<Timestamp> {
@@ -523,6 +537,7 @@ impl Engine {
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
         sizes.push(("session_names", self.session_names.len()));
+        sizes.push(("session_name_set", self.session_name_set.len()));
         sizes.push(("dns_recent", self.dns_recent.len()));
         sizes.push(("verdict_counters", self.counters.sessions_by_verdict.len()));
         sizes

@@ -30,6 +30,9 @@ pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(10);
 /// repeated) is visibly failing and is judged from an update, without waiting for its end.
 pub const STALL_VISIBLE: Duration = Duration::from_secs(2);
 
+/// Failed probes quoted in one verdict's evidence (the latest ones).
+pub const MAX_PROBE_EVIDENCE: usize = 3;
+
 /// What one rule concluded, and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
@@ -147,9 +150,54 @@ pub struct Case<'a> {
     /// Earlier sessions of the encrypted refused-login shape from this client to this server
     /// within the window (their end times).
     pub earlier_shapes: Vec<Timestamp>,
+    /// Probe results for this server around the failure (the window on both sides).
+    probes: Vec<&'a super::timeline::ProbeMark>,
+    /// The client's last lookup of this server before the session (looked up only for a
+    /// failed session).
+    lookup: Option<&'a super::timeline::DnsMark>,
 }
 
-impl Case<'_> {
+impl<'a> Case<'a> {
+    /// Gathers what the rules look at; the probe history is searched once here.
+    pub fn new(
+        rec: &'a SessionRecord,
+        timeline: &'a Timeline,
+        config: &'a DiagnosisConfig,
+        failure: Failure,
+        earlier_shapes: Vec<Timestamp>,
+    ) -> Self {
+        let w = config.window;
+        let probes = timeline.probes_for(
+            rec.server_name.as_deref(),
+            rec.server.ip(),
+            failure.from.minus(w),
+            failure.to.plus(w),
+        );
+        let lookup = if failure.failed() {
+            timeline
+                .lookups_for(
+                    rec.client.ip(),
+                    rec.server_name.as_deref(),
+                    rec.server.ip(),
+                    rec.start.minus(w),
+                    rec.start.plus(Duration::from_secs(1)),
+                )
+                .into_iter()
+                .last()
+        } else {
+            None
+        };
+        Self {
+            rec,
+            timeline,
+            config,
+            failure,
+            earlier_shapes,
+            probes,
+            lookup,
+        }
+    }
+
     fn name(&self) -> Option<&str> {
         self.rec.server_name.as_deref()
     }
@@ -161,30 +209,35 @@ impl Case<'_> {
             .unwrap_or_else(|| self.rec.server.ip().to_string())
     }
 
-    /// Probe results for this server around the failure (the window on both sides).
-    fn probes(&self) -> Vec<&super::timeline::ProbeMark> {
-        let w = self.config.window;
-        self.timeline.probes_for(
-            self.name(),
-            self.rec.server.ip(),
-            self.failure.from.minus(w),
-            self.failure.to.plus(w),
-        )
+    /// Probe results for this server around the failure, oldest first.
+    fn probes(&self) -> &[&'a super::timeline::ProbeMark] {
+        &self.probes
     }
 
-    /// Failed probes of this server around the failure, described.
+    /// Whether any probe of this server failed around the failure.
+    fn any_failed_probe(&self) -> bool {
+        self.probes().iter().any(|m| m.failure.is_some())
+    }
+
+    /// The latest failed probes of this server around the failure (at most
+    /// [`MAX_PROBE_EVIDENCE`]), described, oldest first.
     fn failed_probes(&self) -> Vec<String> {
-        self.probes()
-            .into_iter()
+        let mut out: Vec<String> = self
+            .probes()
+            .iter()
+            .rev()
             .filter(|m| m.failure.is_some())
+            .take(MAX_PROBE_EVIDENCE)
             .map(|m| m.describe())
-            .collect()
+            .collect();
+        out.reverse();
+        out
     }
 
     /// The latest successful probe of this server around the failure, described.
     fn ok_probe(&self) -> Option<String> {
         self.probes()
-            .into_iter()
+            .iter()
             .rev()
             .find(|m| m.failure.is_none())
             .map(|m| m.describe())
@@ -404,7 +457,7 @@ pub fn wan_address_changed(case: &Case) -> Option<Finding> {
 pub fn state_expired(case: &Case) -> Option<Finding> {
     let f = &case.failure;
     let idle = case.rec.idle_before_unanswered?;
-    if !f.data_unanswered || !case.failed_probes().is_empty() || case.wan_trouble() {
+    if !f.data_unanswered || case.any_failed_probe() || case.wan_trouble() {
         return None;
     }
     let firewall = case.timeline.firewall.as_ref();
@@ -456,26 +509,12 @@ pub fn upstream_unreachable(case: &Case) -> Option<Finding> {
     Some(Finding::new(Verdict::UpstreamUnreachable, evidence))
 }
 
-/// The client's last lookup of this server before the session, if any.
-fn last_lookup<'a>(case: &'a Case) -> Option<&'a super::timeline::DnsMark> {
-    case.timeline
-        .lookups_for(
-            case.rec.client.ip(),
-            case.name(),
-            case.rec.server.ip(),
-            case.rec.start.minus(case.config.window),
-            case.rec.start.plus(Duration::from_secs(1)),
-        )
-        .into_iter()
-        .last()
-}
-
 /// `dns-failure`: the client's lookup of the server failed just before the failed session.
 pub fn dns_failure(case: &Case) -> Option<Finding> {
     if !case.failure.failed() {
         return None;
     }
-    let lookup = last_lookup(case)?;
+    let lookup = case.lookup?;
     let why = lookup.failure()?;
     let mut evidence = vec![format!(
         "the client's lookup of {} at {} failed: {why}",
@@ -492,7 +531,7 @@ pub fn dns_slow(case: &Case) -> Option<Finding> {
     if !case.failure.failed() {
         return None;
     }
-    let lookup = last_lookup(case)?;
+    let lookup = case.lookup?;
     let latency = lookup.latency?;
     if latency <= case.config.slow_dns || lookup.failure().is_some() {
         return None;
@@ -533,7 +572,7 @@ pub fn server_refused(case: &Case) -> Option<Finding> {
 pub fn server_slow(case: &Case) -> Option<Finding> {
     let f = &case.failure;
     let rec = case.rec;
-    if !f.failed() || case.wan_trouble() || !case.failed_probes().is_empty() {
+    if !f.failed() || case.wan_trouble() || case.any_failed_probe() {
         return None;
     }
     let limit = case.config.slow_server;
@@ -565,7 +604,7 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
 /// server within the window, on a healthy path.
 pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
     let shape = refused_login_shape(case.rec)?;
-    if case.earlier_shapes.is_empty() || case.wan_trouble() || !case.failed_probes().is_empty() {
+    if case.earlier_shapes.is_empty() || case.wan_trouble() || case.any_failed_probe() {
         return None;
     }
     let mut evidence = vec![

@@ -1,1 +1,1073 @@
+//! Engine scenarios: scripted timelines in, expected events, verdicts and evidence out.
+//! Expected strings come from DESIGN.md and the brief's examples (the reply text is Dovecot's
+//! and iCloud's real `NO [AUTHENTICATIONFAILED]` line from mail-providers.md §2.1).
 
+use std::time::Duration;
+
+use super::event::{Credentials, EventKind, Severity, Verdict};
+use super::observation::{LinkChange, ObservationKind, ProbePhase};
+use super::testkit::*;
+use super::DiagnosisConfig;
+use crate::track::record::{Close, Rcode, Side, TlsVersion};
+
+const GMAIL: &str = "imap.gmail.com";
+const GMAIL_IP: &str = "142.250.102.108";
+const OUTLOOK: &str = "outlook.office365.com";
+const OUTLOOK_IP: &str = "52.97.146.2";
+
+// ---- auth-rejected -------------------------------------------------------------------------
+
+#[test]
+fn plaintext_authenticationfailed_is_auth_rejected_seen_with_the_reply_quoted() {
+    let mut s = Scenario::new();
+    let session = Session::imap_plain(1, CLIENT, "imap.mail.me.com", "17.42.251.41", t("14:00:00"))
+        .auth_failed("a1 NO [AUTHENTICATIONFAILED] Authentication failed.")
+        .ends(t("14:00:03"));
+    let events = s.ended(t("14:00:03"), &session);
+    let e = only_session(&events);
+    assert_eq!(e.kind, EventKind::SessionFailed);
+    assert_eq!(e.severity, Severity::Warning);
+    assert_verdict(
+        e,
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &["server replied: a1 NO [AUTHENTICATIONFAILED] Authentication failed."],
+    );
+    assert!(e.message.contains("refused the login"), "{}", e.message);
+    let advice = e.advice.as_deref().expect("iCloud advice");
+    assert!(advice.contains("app-specific password"), "{advice}");
+}
+
+#[test]
+fn a_seen_refusal_beats_a_wan_outage_during_the_session() {
+    let mut s = Scenario::new();
+    s.wan_down(t("14:00:01"));
+    s.wan_up(t("14:00:02"));
+    let session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .auth_failed("a1 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)")
+        .stalled(t("14:00:01"), 2, t("14:00:04"));
+    let e = s.ended(t("14:00:05"), &session);
+    let e = only_session(&e);
+    assert_verdict(
+        e,
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &["Invalid credentials"],
+    );
+    assert!(e
+        .evidence
+        .iter()
+        .any(|l| l.contains("lower precedence") && l.contains("wan-down")));
+}
+
+#[test]
+fn repeated_short_encrypted_sessions_on_a_healthy_path_are_inferred_auth_rejected() {
+    let mut s = Scenario::new();
+    s.probe(t("13:59:50"), probe_ok(GMAIL, GMAIL_IP));
+    let first = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .refused_login_shape(ms(2000), ms(2300));
+    let e1 = s.ended(t("14:00:03"), &first);
+    // One such session alone is not enough.
+    assert_verdict(
+        only_session(&e1),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &["one short encrypted session", "not repeated within 60 s"],
+    );
+    let second = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:00:20"))
+        .refused_login_shape(ms(2000), ms(2300));
+    let e2 = s.ended(t("14:00:23"), &second);
+    let e = only_session(&e2);
+    assert_verdict(
+        e,
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &[
+            "inferred from the session's shape, not seen",
+            "1 client record (83 bytes) and 2 server records (150 bytes)",
+            "2 sessions of this shape",
+            "delay failed logins",
+        ],
+    );
+    assert!(
+        e.message
+            .contains("judged from the encrypted session's shape"),
+        "{}",
+        e.message
+    );
+    assert!(e
+        .advice
+        .as_deref()
+        .is_some_and(|a| a.contains("2-Step Verification")));
+}
+
+#[test]
+fn short_encrypted_sessions_far_apart_are_not_inferred() {
+    let mut s = Scenario::new();
+    let first = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .refused_login_shape(ms(300), ms(1000));
+    s.ended(t("14:00:02"), &first);
+    let second = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:05:00"))
+        .refused_login_shape(ms(300), ms(1000));
+    let e = s.ended(t("14:05:02"), &second);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &["not repeated"],
+    );
+}
+
+#[test]
+fn short_sessions_from_another_client_do_not_count_as_a_repeat() {
+    let mut s = Scenario::new();
+    let first = Session::imaps(1, "192.168.1.50", GMAIL, GMAIL_IP, t("14:00:00"))
+        .refused_login_shape(ms(300), ms(1000));
+    s.ended(t("14:00:02"), &first);
+    let second = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:00:10"))
+        .refused_login_shape(ms(300), ms(1000));
+    let e = s.ended(t("14:00:12"), &second);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
+}
+
+#[test]
+fn repeated_short_sessions_while_the_probe_fails_are_not_inferred() {
+    let mut s = Scenario::new();
+    s.probe(
+        t("14:00:05"),
+        probe_failed(GMAIL, GMAIL_IP, ProbePhase::Tls, "timed out after 10 s"),
+    );
+    for (id, start) in [(1, "14:00:00"), (2, "14:00:20")] {
+        let session = Session::imaps(id, CLIENT, GMAIL, GMAIL_IP, t(start))
+            .refused_login_shape(ms(300), ms(900));
+        let e = s.ended(t(start).plus(secs(2)), &session);
+        assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
+    }
+}
+
+// ---- wan-down ------------------------------------------------------------------------------
+
+/// The brief's story: a session to Outlook waits while the WAN is down 14:03:12–14:03:41.
+fn wan_outage_story() -> (Scenario, Vec<super::event::Event>) {
+    let mut s = Scenario::new();
+    let session = Session::imaps(7, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:03:05")).stalled(
+        t("14:03:14"),
+        4,
+        t("14:03:33"),
+    );
+    s.wan_down(t("14:03:12"));
+    let early = s.update(t("14:03:16"), &session.clone().open().ends(t("14:03:15")));
+    s.wan_up(t("14:03:41"));
+    let late = s.ended(t("14:03:45"), &session);
+    assert!(
+        late.is_empty(),
+        "the same verdict must not be reported twice: {late:#?}"
+    );
+    (s, early)
+}
+
+#[test]
+fn a_stall_while_the_wan_is_down_is_wan_down_and_is_reported_early() {
+    let (s, early) = wan_outage_story();
+    let e = only_session(&early);
+    assert_eq!(
+        e.time,
+        t("14:03:16"),
+        "verdict within ~2 s of the stall becoming visible"
+    );
+    assert_verdict(
+        e,
+        Verdict::WanDown,
+        Credentials::NotAtFault,
+        &["wan0 down since 14:03:12"],
+    );
+    assert_eq!(
+        e.message,
+        "The IMAP session from 192.168.1.23 to outlook.office365.com failed because the WAN link \
+         was down; the password was not the problem."
+    );
+    assert_eq!(e.session.as_ref().unwrap().close, Close::Open);
+    assert_eq!(s.engine.status().counters.sessions, 1);
+    assert_eq!(s.of_kind(EventKind::WanDown).len(), 1);
+    assert_eq!(s.of_kind(EventKind::WanUp).len(), 1);
+    assert_eq!(s.of_kind(EventKind::SessionFailed).len(), 1);
+}
+
+#[test]
+fn a_session_ending_after_the_outage_names_its_length() {
+    let mut s = Scenario::new();
+    s.wan_down(t("14:03:12"));
+    let up = s.wan_up(t("14:03:41"));
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0].kind, EventKind::WanUp);
+    assert_eq!(up[0].severity, Severity::Notice);
+    assert!(up[0].message.contains("after 29 s"), "{}", up[0].message);
+    let session = Session::imaps(7, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:03:05")).stalled(
+        t("14:03:14"),
+        4,
+        t("14:03:33"),
+    );
+    let e = s.ended(t("14:03:45"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::WanDown,
+        Credentials::NotAtFault,
+        &["wan0 down 14:03:12–14:03:41 (29 s)", "4 retransmissions"],
+    );
+}
+
+#[test]
+fn a_session_that_ended_normally_long_before_a_wan_blip_is_ok() {
+    let mut s = Scenario::new();
+    let session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"));
+    s.wan_down(t("14:10:00"));
+    s.wan_up(t("14:10:03"));
+    let e = s.ended(t("14:10:05"), &session);
+    let e = only_session(&e);
+    assert_eq!(e.kind, EventKind::SessionOk);
+    assert_eq!(e.severity, Severity::Info);
+    assert_verdict(e, Verdict::Ok, Credentials::Ok, &["login accepted"]);
+}
+
+#[test]
+fn a_failure_that_does_not_overlap_the_outage_is_not_wan_down() {
+    let mut s = Scenario::new();
+    s.wan_down(t("14:00:00"));
+    s.wan_up(t("14:00:05"));
+    // Reset by the server five minutes later: unrelated to the blip.
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:05:00")).server_reset(secs(1));
+    let e = s.ended(t("14:05:02"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerRefused,
+        Credentials::NotAtFault,
+        &[],
+    );
+}
+
+// ---- wan-address-changed -------------------------------------------------------------------
+
+#[test]
+fn a_wan_renumbering_during_the_session_is_wan_address_changed() {
+    let mut s = Scenario::new();
+    let changed = s.wan_renumbered(t("14:05:00"), "198.51.100.9");
+    assert_eq!(changed.len(), 1, "one event per renumbering: {changed:#?}");
+    assert_eq!(changed[0].kind, EventKind::WanAddressChanged);
+    assert!(changed[0].message.contains("198.51.100.7 to 198.51.100.9"));
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:04:00")).stalled(
+        t("14:05:10"),
+        3,
+        t("14:05:40"),
+    );
+    let e = s.ended(t("14:05:45"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::WanAddressChanged,
+        Credentials::NotAtFault,
+        &[
+            "wan0 address changed from 198.51.100.7 to 198.51.100.9",
+            "NAT mappings",
+        ],
+    );
+}
+
+#[test]
+fn a_default_route_change_is_an_event_and_a_lost_address_is_reported_after_a_grace() {
+    let mut s = Scenario::new();
+    let removed = s.link(
+        t("14:00:00"),
+        LinkChange::DefaultRouteRemoved {
+            interface: Some("wan0".into()),
+            gateway: None,
+        },
+    );
+    assert_eq!(removed.len(), 1);
+    assert!(removed[0].message.contains("default route removed"));
+    let lost = s.link(
+        t("14:01:00"),
+        LinkChange::AddressRemoved {
+            interface: "wan0".into(),
+            address: ip("198.51.100.7"),
+        },
+    );
+    assert!(lost.is_empty(), "a replacement may follow at once");
+    let later = s.feed(t("14:01:11"), ObservationKind::Tick);
+    assert_eq!(later.len(), 1);
+    assert!(
+        later[0].message.contains("lost its address 198.51.100.7"),
+        "{}",
+        later[0].message
+    );
+}
+
+#[test]
+fn the_first_addresses_and_route_learnt_are_not_changes() {
+    let s = Scenario::new();
+    assert!(s.events.is_empty(), "{:#?}", s.events);
+}
+
+// ---- upstream-unreachable ------------------------------------------------------------------
+
+#[test]
+fn unanswered_syns_with_a_failing_probe_are_upstream_unreachable() {
+    let mut s = Scenario::new();
+    s.probe(
+        t("14:03:20"),
+        probe_failed(GMAIL, GMAIL_IP, ProbePhase::Connect, "timed out after 10 s"),
+    );
+    let session =
+        Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:03:10")).syns_unanswered(3, t("14:03:17"));
+    let e = s.ended(t("14:03:40"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::UpstreamUnreachable,
+        Credentials::NotAtFault,
+        &[
+            "3 SYNs, no answer",
+            "probe imaps://imap.gmail.com failed at connect at 14:03:20",
+        ],
+    );
+}
+
+#[test]
+fn unanswered_syns_without_any_probe_are_upstream_unreachable_and_say_so() {
+    let mut s = Scenario::new();
+    let session =
+        Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:03:10")).syns_unanswered(3, t("14:03:17"));
+    let e = s.ended(t("14:03:40"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::UpstreamUnreachable,
+        Credentials::NotAtFault,
+        &["no probe of this server ran"],
+    );
+}
+
+#[test]
+fn unanswered_syns_while_the_probe_reaches_the_server_are_unknown() {
+    let mut s = Scenario::new();
+    s.probe(t("14:03:15"), probe_ok(GMAIL, GMAIL_IP));
+    let session =
+        Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:03:10")).syns_unanswered(3, t("14:03:17"));
+    let e = s.ended(t("14:03:40"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &[
+            "3 SYNs, no answer",
+            "probe imaps://imap.gmail.com ok",
+            "ignoring this client",
+        ],
+    );
+}
+
+// ---- DNS -----------------------------------------------------------------------------------
+
+#[test]
+fn a_failed_lookup_of_a_mail_host_is_a_standalone_dns_failure_event_once_per_pair() {
+    let mut s = Scenario::new();
+    let a = s.dns(
+        t("14:00:00"),
+        lookup_rcode(CLIENT, GMAIL, t("14:00:00"), Rcode::SERVFAIL),
+    );
+    let mut aaaa_lookup = lookup_rcode(CLIENT, GMAIL, t("14:00:00"), Rcode::SERVFAIL);
+    aaaa_lookup.qtype = 28;
+    let aaaa = s.dns(t("14:00:00.050"), aaaa_lookup);
+    assert!(aaaa.is_empty(), "the AAAA twin is not a second event");
+    assert_eq!(a.len(), 1);
+    let e = &a[0];
+    assert_eq!(e.kind, EventKind::DnsFailure);
+    assert_eq!(e.severity, Severity::Warning);
+    assert_eq!(e.verdict, Some(Verdict::DnsFailure));
+    assert_eq!(e.credentials, Some(Credentials::NotAtFault));
+    assert_eq!(e.server_name.as_deref(), Some(GMAIL));
+    assert_eq!(e.client, Some(ip(CLIENT)));
+    assert!(e.session.is_none());
+    assert!(e.evidence[0].contains("SERVFAIL"), "{:?}", e.evidence);
+}
+
+#[test]
+fn lookups_of_names_that_are_not_mail_hosts_make_no_event() {
+    let mut s = Scenario::new();
+    let out = s.dns(
+        t("14:00:00"),
+        lookup_timeout(CLIENT, "www.example.org", t("14:00:00"), 2),
+    );
+    assert!(out.is_empty());
+    assert_eq!(s.engine.status().counters.dns_failures, 1);
+    let ok = s.dns(
+        t("14:00:01"),
+        lookup(CLIENT, GMAIL, t("14:00:01"), ms(30), GMAIL_IP),
+    );
+    assert!(ok.is_empty(), "a quick answer is routine");
+}
+
+#[test]
+fn a_timed_out_lookup_explains_the_session_that_follows() {
+    let mut s = Scenario::new();
+    let standalone = s.dns(
+        t("14:00:05"),
+        lookup_timeout(CLIENT, GMAIL, t("14:00:00"), 2),
+    );
+    assert_eq!(standalone[0].kind, EventKind::DnsFailure);
+    assert!(standalone[0].evidence[0].contains("no answer (3 tries)"));
+    // The client tried a stale address while the router's own probe reached the server.
+    s.probe(t("14:00:06"), probe_ok(GMAIL, GMAIL_IP));
+    let session = Session::imaps(1, CLIENT, GMAIL, "142.250.1.1", t("14:00:06"))
+        .syns_unanswered(3, t("14:00:13"));
+    let e = s.ended(t("14:00:30"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::DnsFailure,
+        Credentials::NotAtFault,
+        &["lookup of imap.gmail.com at 14:00:00 failed: no answer"],
+    );
+}
+
+#[test]
+fn a_slow_lookup_is_an_event_and_explains_a_session_the_client_gave_up_on() {
+    let mut s = Scenario::new();
+    let slow = s.dns(
+        t("14:00:03.200"),
+        lookup(CLIENT, GMAIL, t("14:00:00"), ms(3200), GMAIL_IP),
+    );
+    assert_eq!(slow.len(), 1);
+    assert_eq!(slow[0].kind, EventKind::DnsSlow);
+    assert!(
+        slow[0].message.contains("took 3.2 s"),
+        "{}",
+        slow[0].message
+    );
+    let mut session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:03.300"))
+        .ends(t("14:00:04"))
+        .closed(Close::Fin, Some(Side::Client));
+    session.0.bytes_from_server = 0;
+    session.0.tls_handshake = None;
+    session.0.app = Default::default();
+    let e = s.ended(t("14:00:05"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::DnsSlow,
+        Credentials::NotAtFault,
+        &["took 3.2 s (threshold 2.0 s)"],
+    );
+}
+
+// ---- server-slow / server-refused / tls-rejected ---------------------------------------------
+
+#[test]
+fn a_slow_handshake_the_client_gave_up_on_is_server_slow() {
+    let mut s = Scenario::new();
+    s.probe(t("14:00:00"), probe_ok(OUTLOOK, OUTLOOK_IP));
+    let session = Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:00:00"))
+        .handshake(ms(8200))
+        .stalled(t("14:00:09"), 0, t("14:00:16"))
+        .closed(Close::Fin, Some(Side::Client));
+    let e = s.ended(t("14:00:17"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerSlow,
+        Credentials::NotAtFault,
+        &["TLS handshake took 8.2 s", "gave up", "threshold 5.0 s"],
+    );
+}
+
+#[test]
+fn a_slow_session_that_completed_is_ok_with_a_note() {
+    let mut s = Scenario::new();
+    let session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).reply(ms(6500));
+    let e = s.ended(t("14:00:21"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Ok,
+        Credentials::Ok,
+        &["completed despite"],
+    );
+}
+
+#[test]
+fn a_reset_instead_of_a_syn_ack_is_server_refused() {
+    let mut s = Scenario::new();
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).refused();
+    let e = s.ended(t("14:00:01"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerRefused,
+        Credentials::NotAtFault,
+        &["connection refused"],
+    );
+}
+
+#[test]
+fn a_reset_after_the_greeting_is_server_refused() {
+    let mut s = Scenario::new();
+    let session =
+        Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).server_reset(secs(2));
+    let mut session = session;
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    let e = s.ended(t("14:00:03"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerRefused,
+        Credentials::NotAtFault,
+        &["reset the connection 2 s after it opened"],
+    );
+}
+
+#[test]
+fn a_protocol_version_alert_for_a_tls_1_0_client_is_tls_rejected_with_microsoft_advice() {
+    let mut s = Scenario::new();
+    let session = Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:00:00"))
+        .client_max(TlsVersion::TLS1_0)
+        .alert(Side::Server, 70);
+    let e = s.ended(t("14:00:01"), &session);
+    let e = only_session(&e);
+    assert_verdict(
+        e,
+        Verdict::TlsRejected,
+        Credentials::NotAtFault,
+        &[
+            "TLS alert protocol_version (fatal) from the server",
+            "at most TLS 1.0",
+        ],
+    );
+    assert_eq!(
+        e.session.as_ref().unwrap().tls_alert.as_deref(),
+        Some("protocol_version")
+    );
+    assert!(e.advice.as_deref().unwrap().contains("TLS 1.0 and 1.1"));
+}
+
+#[test]
+fn microsoft_closing_a_tls_1_0_session_at_once_is_tls_rejected() {
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:00:00"))
+        .client_max(TlsVersion::TLS1_0)
+        .tls_version(TlsVersion::TLS1_0)
+        .refused_login_shape(ms(100), ms(400));
+    session.0.app.client_records = 0;
+    session.0.app.server_records = 1;
+    let e = s.ended(t("14:00:01"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::TlsRejected,
+        Credentials::NotAtFault,
+        &["TLS 1.0 negotiated"],
+    );
+}
+
+// ---- state-expired -------------------------------------------------------------------------
+
+#[test]
+fn data_unanswered_after_an_idle_gap_beyond_the_firewall_timeout_is_state_expired() {
+    let mut s = Scenario::new();
+    s.firewall_timeout(t("13:00:00"), secs(300));
+    s.probe(t("14:30:10"), probe_ok(GMAIL, GMAIL_IP));
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).idle_then_stalled(
+        secs(1800),
+        t("14:30:05"),
+        t("14:30:35"),
+    );
+    let e = s.ended(t("14:30:40"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::StateExpired,
+        Credentials::NotAtFault,
+        &[
+            "idle for 1800 s",
+            "your firewall forgets idle TCP sessions after 300 s (pfctl -st)",
+        ],
+    );
+}
+
+#[test]
+fn a_long_quiet_gap_without_a_known_timeout_is_state_expired() {
+    let mut s = Scenario::new();
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).idle_then_stalled(
+        secs(900),
+        t("14:15:05"),
+        t("14:15:35"),
+    );
+    let e = s.ended(t("14:15:40"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::StateExpired,
+        Credentials::NotAtFault,
+        &["long quiet gap"],
+    );
+}
+
+#[test]
+fn a_short_idle_gap_with_a_failing_probe_is_upstream_unreachable_not_state_expired() {
+    let mut s = Scenario::new();
+    s.firewall_timeout(t("13:00:00"), secs(300));
+    s.probe(
+        t("14:00:40"),
+        probe_failed(GMAIL, GMAIL_IP, ProbePhase::Connect, "timed out"),
+    );
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).idle_then_stalled(
+        secs(30),
+        t("14:00:35"),
+        t("14:00:50"),
+    );
+    let e = s.ended(t("14:00:55"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::UpstreamUnreachable));
+}
+
+// ---- ok, early verdicts, revisions ----------------------------------------------------------
+
+#[test]
+fn an_encrypted_session_that_completed_is_ok_with_unknown_credentials() {
+    let mut s = Scenario::new();
+    let e = s.ended(
+        t("14:00:21"),
+        &Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")),
+    );
+    assert_verdict(
+        only_session(&e),
+        Verdict::Ok,
+        Credentials::Unknown,
+        &["login outcome not visible"],
+    );
+    assert!(only_session(&e).advice.is_none());
+}
+
+#[test]
+fn an_update_that_does_not_show_a_visible_stall_is_not_judged() {
+    let mut s = Scenario::new();
+    let open = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .open()
+        .ends(t("14:00:05"));
+    assert!(s.update(t("14:00:05"), &open).is_empty());
+    // Unanswered for only a second: still nothing.
+    let young = open.clone().stalled(t("14:00:05"), 1, t("14:00:06")).open();
+    assert!(s.update(t("14:00:06"), &young).is_empty());
+}
+
+#[test]
+fn an_early_verdict_revised_at_the_end_reports_once_more_and_counts_once() {
+    let mut s = Scenario::new();
+    let session =
+        Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:03:10")).syns_unanswered(3, t("14:03:13"));
+    let early = s.update(t("14:03:13"), &session.clone().open());
+    assert_eq!(
+        only_session(&early).verdict,
+        Some(Verdict::UpstreamUnreachable)
+    );
+    // Another update of the same session: no second event.
+    assert!(s.update(t("14:03:14"), &session.clone().open()).is_empty());
+    // The burst probe then reached the server: the end is judged differently.
+    s.probe(t("14:03:20"), probe_ok(GMAIL, GMAIL_IP));
+    let late = s.ended(t("14:03:40"), &session);
+    let e = only_session(&late);
+    assert_eq!(e.verdict, Some(Verdict::Unknown));
+    assert!(e
+        .evidence
+        .iter()
+        .any(|l| l.contains("revises the verdict upstream-unreachable given at 14:03:13")));
+    let status = s.engine.status();
+    assert_eq!(status.counters.sessions, 1);
+    assert_eq!(status.counters.sessions_by_verdict.get("unknown"), Some(&1));
+    assert_eq!(
+        status
+            .counters
+            .sessions_by_verdict
+            .get("upstream-unreachable"),
+        Some(&0)
+    );
+    let clients = s.engine.clients();
+    assert_eq!(clients[0].sessions, 1);
+    assert_eq!(clients[0].last_verdict, Some(Verdict::Unknown));
+}
+
+#[test]
+fn a_session_open_at_the_end_of_a_capture_with_a_stall_is_not_ok() {
+    let mut s = Scenario::new();
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .stalled(t("14:00:10"), 3, t("14:00:20"))
+        .open();
+    let e = s.ended(t("14:00:21"), &session);
+    let e = only_session(&e);
+    assert_ne!(e.verdict, Some(Verdict::Ok));
+    assert_eq!(e.session.as_ref().unwrap().close, Close::Open);
+}
+
+// ---- network events ------------------------------------------------------------------------
+
+#[test]
+fn probe_transitions_make_failed_slow_and_recovered_events_naming_the_phase() {
+    let mut s = Scenario::new();
+    assert!(s.probe(t("14:00:00"), probe_ok(GMAIL, GMAIL_IP)).is_empty());
+    let failed = s.probe(
+        t("14:00:30"),
+        probe_failed(GMAIL, GMAIL_IP, ProbePhase::Tls, "alert protocol_version"),
+    );
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].kind, EventKind::ProbeFailed);
+    assert_eq!(failed[0].severity, Severity::Warning);
+    assert!(
+        failed[0]
+            .message
+            .contains("failed at the tls step (alert protocol_version)"),
+        "{}",
+        failed[0].message
+    );
+    assert!(s
+        .probe(
+            t("14:01:00"),
+            probe_failed(GMAIL, GMAIL_IP, ProbePhase::Tls, "x")
+        )
+        .is_empty());
+    let slow = s.probe(
+        t("14:01:30"),
+        probe_slow(GMAIL, GMAIL_IP, ProbePhase::Greeting, ms(7000)),
+    );
+    assert_eq!(slow[0].kind, EventKind::ProbeSlow);
+    assert!(
+        slow[0].message.contains("greeting step (7.0 s)"),
+        "{}",
+        slow[0].message
+    );
+    let back = s.probe(t("14:02:00"), probe_ok(GMAIL, GMAIL_IP));
+    assert_eq!(back[0].kind, EventKind::ProbeRecovered);
+    assert_eq!(back[0].severity, Severity::Notice);
+    assert!(
+        back[0].message.contains("after 90 s"),
+        "{}",
+        back[0].message
+    );
+    let status = s.engine.status();
+    assert_eq!(status.probes[0].state, "ok");
+    assert_eq!(status.probes[0].last_ok, Some(t("14:02:00")));
+}
+
+#[test]
+fn gateway_loss_has_hysteresis() {
+    let mut s = Scenario::new();
+    assert!(s.gateway(t("14:00:00"), 0.0).is_empty());
+    let loss = s.gateway(t("14:00:01"), 35.0);
+    assert_eq!(loss[0].kind, EventKind::GatewayLoss);
+    assert!(loss[0].message.contains("35%"));
+    assert!(
+        s.gateway(t("14:00:02"), 5.0).is_empty(),
+        "between the levels nothing changes"
+    );
+    let back = s.gateway(t("14:00:05"), 0.0);
+    assert_eq!(back[0].kind, EventKind::GatewayRecovered);
+    assert_eq!(back[0].severity, Severity::Notice);
+}
+
+#[test]
+fn ids_increase_from_the_first_id() {
+    let mut s = Scenario::new();
+    s.engine = super::Engine::new(DiagnosisConfig::default(), 100);
+    s.feed(
+        t("14:00:00"),
+        ObservationKind::WanInterfaces(vec!["wan0".into()]),
+    );
+    s.wan_up(t("14:00:00"));
+    let mut ids = Vec::new();
+    ids.extend(s.wan_down(t("14:00:01")).iter().map(|e| e.id));
+    ids.extend(s.wan_up(t("14:00:02")).iter().map(|e| e.id));
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"));
+    ids.extend(s.ended(t("14:00:21"), &session).iter().map(|e| e.id));
+    assert_eq!(ids, vec![100, 101, 102]);
+}
+
+#[test]
+fn link_changes_of_a_lan_interface_are_not_wan_events() {
+    let mut s = Scenario::new();
+    let out = s.link(
+        t("14:00:00"),
+        LinkChange::LinkDown {
+            interface: "igb1".into(),
+        },
+    );
+    assert!(out.is_empty());
+    assert_eq!(s.engine.status().wan.state, "up");
+}
+
+#[test]
+fn without_configured_wan_interfaces_the_default_route_carrier_is_the_wan() {
+    let mut s = Scenario::new();
+    s.engine = super::Engine::new(DiagnosisConfig::default(), 1);
+    s.link(
+        t("14:00:00"),
+        LinkChange::LinkUp {
+            interface: "pppoe0".into(),
+        },
+    );
+    s.link(
+        t("14:00:00"),
+        LinkChange::DefaultRouteAdded {
+            interface: Some("pppoe0".into()),
+            gateway: None,
+        },
+    );
+    let down = s.link(
+        t("14:00:10"),
+        LinkChange::LinkDown {
+            interface: "pppoe0".into(),
+        },
+    );
+    assert_eq!(down[0].kind, EventKind::WanDown);
+    assert_eq!(s.engine.status().wan.state, "down");
+}
+
+// ---- status, clients, explain ----------------------------------------------------------------
+
+#[test]
+fn status_reports_wan_probes_and_counters_by_verdict() {
+    let mut s = Scenario::new();
+    s.probe(
+        t("14:00:00"),
+        probe_failed(GMAIL, GMAIL_IP, ProbePhase::Connect, "refused"),
+    );
+    s.ended(
+        t("14:00:21"),
+        &Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")),
+    );
+    s.ended(
+        t("14:00:31"),
+        &Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:00:30")).refused(),
+    );
+    s.wan_down(t("14:01:00"));
+    let status = s.engine.status();
+    assert_eq!(status.wan.state, "down");
+    assert_eq!(status.wan.interfaces[0].name, "wan0");
+    assert_eq!(status.wan.interfaces[0].addresses, vec![ip("198.51.100.7")]);
+    assert_eq!(status.probes[0].state, "failed");
+    assert_eq!(status.probes[0].consecutive_failures, 1);
+    assert_eq!(status.counters.sessions, 2);
+    assert_eq!(status.counters.sessions_by_verdict.get("ok"), Some(&1));
+    assert_eq!(
+        status.counters.sessions_by_verdict.get("server-refused"),
+        Some(&1)
+    );
+    assert_eq!(status.counters.wan_transitions, 1);
+    assert_eq!(status.counters.events, s.events.len() as u64);
+}
+
+#[test]
+fn clients_lists_each_client_with_its_last_verdict_most_recent_first() {
+    let mut s = Scenario::new();
+    s.ended(
+        t("14:00:21"),
+        &Session::imaps(1, "192.168.1.50", GMAIL, GMAIL_IP, t("14:00:00")),
+    );
+    s.ended(
+        t("14:01:01"),
+        &Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:01:00")).refused(),
+    );
+    let clients = s.engine.clients();
+    assert_eq!(clients.len(), 2);
+    assert_eq!(clients[0].client, ip(CLIENT));
+    assert_eq!(clients[0].last_verdict, Some(Verdict::ServerRefused));
+    assert_eq!(clients[0].failures, 1);
+    assert_eq!(clients[1].last_verdict, Some(Verdict::Ok));
+    assert_eq!(clients[1].failures, 0);
+}
+
+#[test]
+fn explain_tells_the_wan_outage_story_in_time_order() {
+    let (s, _) = wan_outage_story();
+    let story = s.engine.explain(ip(CLIENT)).story;
+    let expected = [
+        "Times are UTC.",
+        "At 14:03:12 the WAN link wan0 went down for 29 s.",
+        "The IMAP session from 192.168.1.23 to outlook.office365.com was waiting for an answer and gave up at 14:03:33.",
+        "It failed because the WAN link was down.",
+        "The password it then asked for was not the problem.",
+    ];
+    assert_eq!(story, expected, "{story:#?}");
+    assert_eq!(s.engine.explain(ip(CLIENT)).events.len(), 2);
+}
+
+#[test]
+fn explain_of_a_session_still_open_does_not_say_it_gave_up() {
+    let mut s = Scenario::new();
+    s.wan_down(t("14:03:12"));
+    let open = Session::imaps(7, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:03:05"))
+        .stalled(t("14:03:14"), 2, t("14:03:15"))
+        .open();
+    s.update(t("14:03:16"), &open);
+    let story = s.engine.explain(ip(CLIENT)).story;
+    assert_eq!(
+        story[1],
+        "At 14:03:12 the WAN link wan0 went down, and it is still down."
+    );
+    assert_eq!(
+        story[2],
+        "The IMAP session from 192.168.1.23 to outlook.office365.com had been waiting for an \
+         answer since 14:03:14 (still open at 14:03:16)."
+    );
+}
+
+#[test]
+fn explain_joins_dns_probe_and_session_and_ignores_other_clients() {
+    let mut s = Scenario::new();
+    s.dns(
+        t("14:00:00"),
+        lookup_rcode(CLIENT, GMAIL, t("14:00:00"), Rcode::SERVFAIL),
+    );
+    s.probe(t("14:00:01"), probe_ok(GMAIL, GMAIL_IP));
+    s.probe(
+        t("14:00:02"),
+        probe_failed(GMAIL, GMAIL_IP, ProbePhase::Dns, "SERVFAIL"),
+    );
+    s.ended(
+        t("14:00:21"),
+        &Session::imaps(9, "192.168.1.50", GMAIL, GMAIL_IP, t("14:00:00")),
+    );
+    let story = s.engine.explain(ip(CLIENT)).story;
+    assert_eq!(story.len(), 3, "{story:#?}");
+    assert!(story[1].starts_with("At 14:00:00 this client's DNS lookup of imap.gmail.com failed"));
+    assert!(story[2].starts_with(
+        "At 14:00:02 the router's own check of imaps://imap.gmail.com failed at the dns step"
+    ));
+    let unknown = s.engine.explain(ip("10.9.9.9")).story;
+    assert!(unknown[0].contains("No mail sessions"));
+}
+
+#[test]
+fn the_session_object_carries_every_field_with_millisecond_rounding() {
+    let mut s = Scenario::new();
+    let mut session =
+        Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).ends(t("14:00:20.0006"));
+    session.0.tcp_connect = Some(Duration::from_micros(30_499));
+    session.0.tls_handshake = Some(Duration::from_micros(120_500));
+    let e = s.ended(t("14:00:21"), &session);
+    let view = only_session(&e).session.clone().unwrap();
+    assert_eq!(view.object_type, "session");
+    assert_eq!(view.duration_ms, 20_001);
+    assert_eq!(view.tcp_connect_ms, Some(30));
+    assert_eq!(view.tls_handshake_ms, Some(121));
+    assert_eq!(view.client_port, session.0.client.port());
+    assert_eq!(view.server_port, 993);
+    assert_eq!(view.tls_version, Some(TlsVersion::TLS1_2));
+    let json = serde_json::to_value(&view).unwrap();
+    assert_eq!(json["closed_by"], "client");
+    assert_eq!(json["verdict"], "ok");
+    assert_eq!(json["start"], "2026-11-22T14:00:00.000Z");
+}
+
+// ---- boundedness ---------------------------------------------------------------------------
+
+#[test]
+fn a_million_observations_keep_every_structure_capped() {
+    use super::clients::{MAX_CLIENTS, MAX_CLIENT_HISTORY, MAX_NETWORK_HISTORY};
+    use super::timeline::{
+        MAX_ADDRESSES, MAX_DNS, MAX_GATEWAYS, MAX_GATEWAY_SAMPLES, MAX_INTERFACES, MAX_NAT_CHANGES,
+        MAX_OUTAGES, MAX_PROBE_HISTORY, MAX_TARGETS,
+    };
+    let mut s = Scenario::new();
+    let mut now = t("14:00:00");
+    for i in 0u64..1_000_000 {
+        now = now.plus(ms(7));
+        let client = format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+        let kind = match i % 10 {
+            0 => {
+                let session = Session::imaps(
+                    i,
+                    &client,
+                    &format!("imap.host{}.example", i % 5000),
+                    GMAIL_IP,
+                    now,
+                )
+                .syns_unanswered(3, now.plus(secs(3)))
+                .open();
+                ObservationKind::SessionUpdate(session.0)
+            }
+            1 => ObservationKind::SessionEnded(
+                Session::imaps(i, &client, GMAIL, GMAIL_IP, now)
+                    .refused_login_shape(ms(300), ms(900))
+                    .0,
+            ),
+            2 => ObservationKind::DnsLookup(lookup_timeout(
+                &client,
+                &format!("imap.n{i}.example"),
+                now,
+                1,
+            )),
+            3 => ObservationKind::Probe(probe_failed(
+                &format!("h{}.example", i % 500),
+                GMAIL_IP,
+                ProbePhase::Connect,
+                "x",
+            )),
+            4 => ObservationKind::Probe(probe_ok(&format!("h{}.example", i % 500), GMAIL_IP)),
+            5 => ObservationKind::Gateway(super::observation::GatewaySample {
+                gateway: format!("GW{}", i % 40),
+                latency: None,
+                stddev: None,
+                loss_percent: if i % 20 == 5 { 50.0 } else { 0.0 },
+            }),
+            6 => ObservationKind::Link(if i % 20 == 6 {
+                LinkChange::LinkDown {
+                    interface: "wan0".into(),
+                }
+            } else {
+                LinkChange::LinkUp {
+                    interface: "wan0".into(),
+                }
+            }),
+            7 => ObservationKind::Link(LinkChange::AddressRemoved {
+                interface: if i % 20 == 7 {
+                    "wan0".into()
+                } else {
+                    format!("if{}", i % 100)
+                },
+                address: ip("198.51.100.7"),
+            }),
+            8 => ObservationKind::Link(LinkChange::AddressAdded {
+                interface: "wan0".into(),
+                address: if i % 20 == 8 {
+                    ip("198.51.100.7")
+                } else {
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(i)))
+                },
+            }),
+            _ => ObservationKind::Tick,
+        };
+        s.engine
+            .observe(super::observation::Observation { time: now, kind });
+    }
+    let caps = [
+        ("interfaces", MAX_INTERFACES),
+        ("outages", MAX_OUTAGES),
+        ("nat_changes", MAX_NAT_CHANGES),
+        ("gateways", MAX_GATEWAYS),
+        ("gateway_samples", MAX_GATEWAY_SAMPLES),
+        ("targets", MAX_TARGETS),
+        ("probe_history", MAX_PROBE_HISTORY),
+        ("dns", MAX_DNS),
+        ("clients", MAX_CLIENTS),
+        ("client_history", MAX_CLIENT_HISTORY),
+        ("network", MAX_NETWORK_HISTORY),
+        ("judged", super::MAX_JUDGED),
+        ("judged_order", super::MAX_JUDGED),
+        ("shapes", super::MAX_SHAPES),
+        ("session_names", super::MAX_SESSION_NAMES),
+        ("session_name_set", super::MAX_SESSION_NAMES),
+        ("dns_recent", super::MAX_DNS_RECENT),
+        ("verdict_counters", Verdict::ALL.len()),
+    ];
+    let sizes = s.engine.sizes();
+    for (name, cap) in caps {
+        let size = sizes.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let size = size.unwrap_or_else(|| panic!("no size reported for {name}"));
+        assert!(size <= cap, "{name}: {size} > {cap}");
+        assert!(
+            size > 0 || name == "judged" || name == "judged_order",
+            "{name} was never exercised"
+        );
+    }
+    assert_eq!(
+        sizes.len(),
+        caps.len(),
+        "every structure is checked: {sizes:?}"
+    );
+    let addresses = s.engine.status().wan.interfaces[0].addresses.len();
+    assert!(addresses <= MAX_ADDRESSES, "{addresses}");
+}

@@ -37,6 +37,8 @@ pub const MAX_PROBE_HISTORY: usize = 128;
 pub const MAX_DNS: usize = 4096;
 /// Answers kept per lookup or probe (enough to match a session's server address).
 pub const MAX_ANSWERS: usize = 8;
+/// A WAN address removed and not replaced within this long is reported as lost.
+pub const ADDRESS_GRACE: Duration = Duration::from_secs(10);
 /// Gateway loss at or above this starts a `gateway-loss` (pfSense's alert level is 10 %).
 pub const GATEWAY_LOSS_ALARM: f32 = 10.0;
 /// Gateway loss at or below this ends it (hysteresis, so a gateway hovering near the alarm level
@@ -138,7 +140,8 @@ struct Interface {
     /// It carried a default route at some point (makes it a WAN when none are configured).
     had_default_route: bool,
     default_route_removed: bool,
-    last_removed: Option<(IpAddr, Timestamp)>,
+    /// The last address removed, when, and whether its loss was already reported.
+    last_removed: Option<(IpAddr, Timestamp, bool)>,
     touched: Timestamp,
 }
 
@@ -429,12 +432,12 @@ impl Timeline {
         let replaced = entry
             .last_removed
             .take()
-            .filter(|(old, _)| old.is_ipv4() == address.is_ipv4());
+            .filter(|(old, _, _)| old.is_ipv4() == address.is_ipv4());
         let link_down = entry.up == Some(false);
         if !known_before || !self.is_wan(name) {
             return Vec::new();
         }
-        let Some((old, _)) = replaced else {
+        let Some((old, _, _)) = replaced else {
             return Vec::new();
         };
         let description = if old == address {
@@ -450,13 +453,45 @@ impl Timeline {
         entry.addresses_known = true;
         let had = entry.addresses.contains(&address);
         entry.addresses.retain(|a| *a != address);
-        entry.last_removed = Some((address, at));
         let link_down = entry.up == Some(false);
-        if !self.is_wan(name) || !had {
+        if !had {
+            return Vec::new();
+        }
+        // Reported when the replacement arrives ("changed from A to B"), or by
+        // `overdue_removals` when none comes.
+        entry.last_removed = Some((address, at, link_down));
+        if !self.is_wan(name) {
             return Vec::new();
         }
         let description = format!("{name} address {address} removed");
-        self.nat_change(name, at, description, link_down)
+        self.nat_change(name, at, description, true)
+    }
+
+    /// WAN addresses removed [`ADDRESS_GRACE`] ago and not replaced: reported now.
+    pub fn overdue_removals(&mut self) -> Vec<Notice> {
+        let now = self.now;
+        let mut out = Vec::new();
+        let wan: Vec<String> = self
+            .interfaces
+            .keys()
+            .filter(|n| self.is_wan(n))
+            .cloned()
+            .collect();
+        for name in wan {
+            let Some(entry) = self.interfaces.get_mut(&name) else {
+                continue;
+            };
+            if let Some((address, at, reported)) = entry.last_removed.as_mut() {
+                if !*reported && now.saturating_since(*at) >= ADDRESS_GRACE {
+                    *reported = true;
+                    out.push(Notice::WanAddressChanged {
+                        interface: name.clone(),
+                        description: format!("{name} lost its address {address}"),
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn default_route(
@@ -747,11 +782,17 @@ impl Timeline {
         from: Timestamp,
         to: Timestamp,
     ) -> Vec<&ProbeMark> {
+        // Each history is in time order: walk it from the newest end and stop before `from`.
         let mut marks: Vec<&ProbeMark> = self
             .targets
             .values()
-            .flat_map(|t| t.history.iter())
-            .filter(|m| m.at >= from && m.at <= to)
+            .flat_map(|t| {
+                t.history
+                    .iter()
+                    .rev()
+                    .skip_while(move |m| m.at > to)
+                    .take_while(move |m| m.at >= from)
+            })
             .filter(|m| {
                 name.is_some_and(|n| n.eq_ignore_ascii_case(&m.host))
                     || m.addresses.contains(&address)
@@ -797,14 +838,22 @@ impl Timeline {
         from: Timestamp,
         to: Timestamp,
     ) -> Vec<&DnsMark> {
-        self.dns
+        // Newest last; lookups are recorded within seconds of their start, so the scan stops
+        // a little before `from` instead of walking the whole list.
+        let stop = from.minus(Duration::from_secs(60));
+        let mut found: Vec<&DnsMark> = self
+            .dns
             .iter()
+            .rev()
+            .take_while(|d| d.start >= stop)
             .filter(|d| d.client == client && d.start >= from && d.start <= to)
             .filter(|d| {
                 name.is_some_and(|n| n.eq_ignore_ascii_case(&d.name))
                     || d.answers.contains(&address)
             })
-            .collect()
+            .collect();
+        found.reverse();
+        found
     }
 
     /// WAN state for `status`: every WAN interface with what is known of it.
