@@ -463,6 +463,8 @@ sc_imap-idle-state-expired() {
     M_TLS=none; M_NAME=imap.mail.test; M_AUTH=ok; M_FAULT=short-conntrack-timeout
     M_CLOSE=open; M_CLOSED_BY=none
     fault short-conntrack-timeout on
+    # A live daemon reads the firewall's timeout at start and on SIGHUP (a settings change).
+    if declare -F live_reload >/dev/null; then live_reload; fi
     local rc=$STATE/fetchmailrc
     mkdir -p "$STATE/fetchmail"
     cat >"$rc" <<EOF
