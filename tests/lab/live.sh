@@ -30,12 +30,12 @@ declare -A LIVE_EXPECT=(
     [imap-wrong-password]="auth-rejected|session-failed|frame tcp.srcport == 143 && frame contains \"NO [AUTHENTICATIONFAILED]\"|seen in plaintext"
     [tls10-refused]="tls-rejected|session-failed|frame tls.alert_message|"
     [imaps-wrong-password]="auth-rejected|session-failed|session-end 993 2|^inferred"
-    [imaps-wan-down]="wan-down|session-failed|client-gives-up 993|"
-    [imaps-wan-blackhole]="upstream-unreachable|session-failed|client-gives-up 993|"
+    [imaps-wan-down]="wan-down|session-failed|session-breaks 993|"
+    [imaps-wan-blackhole]="upstream-unreachable|session-failed|session-breaks 993|"
     [imaps-dns-upstream-dead]="dns-failure|dns-failure|dns-failed imap.mail.test|"
-    [imaps-slow-server]="server-slow|session-failed|client-gives-up 993|"
-    [imaps-wan-address-change]="wan-address-changed|session-failed|client-gives-up 993|"
-    [imap-idle-state-expired]="state-expired|session-failed|client-gives-up 143|"
+    [imaps-slow-server]="server-slow|session-failed|session-breaks 993|"
+    [imaps-wan-address-change]="wan-address-changed|session-failed|session-breaks 993|"
+    [imap-idle-state-expired]="state-expired|session-failed|session-breaks 143|"
 )
 # The scenarios the live check covers, in the lab's order.
 LIVE_SCENARIOS=()
@@ -90,6 +90,8 @@ live_start() {
     wait_for "the syslog recorder to bind $LIVE_SYSLOG" 10 test -S "$LIVE_SYSLOG"
     bg_start mailpulse "$NS_RTR" "$LIVE_DIR/daemon.log" "$LIVE_MP" daemon -c "$LIVE_CONF" --foreground
     wait_for "the daemon's control socket" 15 "$LIVE_MP" status --socket "$LIVE_SOCK"
+    # Faults stay on this long after the client gave up (scenarios.sh, live_hold).
+    LIVE_HOLD=3
     # The first probe round tells the engine the path is healthy.
     sleep 2
     bg_running mailpulse || die "mailpulse daemon exited: $(tail -5 "$LIVE_DIR/daemon.log")"
@@ -132,6 +134,9 @@ live_reference() {
         [[ -n $stream ]] || return 0
         LIVE_REF=$(timeout 60 tshark -r "$PCAP" -Y "tcp.stream == $stream && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" \
             -T fields -e frame.time_epoch 2>/dev/null | tail -1) ;;
+    session-breaks) # the first FIN/RST of a session on PORT, either side (client gives up, reset)
+        LIVE_REF_WHAT="the session breaking (first FIN/RST on port $arg on the LAN, either side)"
+        LIVE_REF=$(first_frame "tcp.port == $arg && (tcp.flags.fin == 1 || tcp.flags.reset == 1)") ;;
     client-gives-up) # the client's first FIN/RST to PORT
         LIVE_REF_WHAT="the client giving up (its first FIN/RST to port $arg on the LAN)"
         LIVE_REF=$(first_frame "(ip.src == $CLI4 || ipv6.src == $CLI6) && tcp.dstport == $arg && (tcp.flags.fin == 1 || tcp.flags.reset == 1)") ;;
