@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# LIVE_HOLD, LIVE_MSG and friends are read by the scripts that source this file.
+# shellcheck disable=SC2034
 # mailpulse lab: the real daemon, live in the router namespace, judged per scenario.
 # Sourced by run-all (when MAILPULSE is set) and scripts/demo.sh, after lib.sh and scenarios.sh.
 #
@@ -21,21 +23,24 @@ LIVE_LIMIT=2.0
 # How long after the reference moment to keep looking (a late event is reported with its latency).
 LIVE_PATIENCE=6
 
-# scenario -> "verdict|kind|reference|evidence pattern"
+# scenario -> "verdict|kind|reference|evidence pattern|router event"
 #   kind       the event's kind (session-ok, session-failed, dns-failure)
 #   reference  how the moment the failure became visible is read (live_reference)
 #   evidence   an extended regex one of the event's evidence strings must match ("" = any)
+#   router event  also required: this event kind (no client) within LIVE_LIMIT of the fault's
+#              command completing (FAULT_AT, set by scenarios.sh)
 declare -A LIVE_EXPECT=(
     [imaps-good]="ok|session-ok|session-end 993|"
     [imap-wrong-password]="auth-rejected|session-failed|frame tcp.srcport == 143 && frame contains \"NO [AUTHENTICATIONFAILED]\"|seen in plaintext"
     [tls10-refused]="tls-rejected|session-failed|frame tls.alert_message|"
     [imaps-wrong-password]="auth-rejected|session-failed|session-end 993 2|^inferred"
-    [imaps-wan-down]="wan-down|session-failed|session-breaks 993|"
+    [imaps-wan-down]="wan-down|session-failed|session-breaks 993||wan-down"
     [imaps-wan-blackhole]="upstream-unreachable|session-failed|session-breaks 993|"
     [imaps-dns-upstream-dead]="dns-failure|dns-failure|dns-failed imap.mail.test|"
     [imaps-slow-server]="server-slow|session-failed|session-breaks 993|"
-    [imaps-wan-address-change]="wan-address-changed|session-failed|session-breaks 993|"
+    [imaps-wan-address-change]="wan-address-changed|session-failed|session-breaks 993||wan-address-changed"
     [imap-idle-state-expired]="state-expired|session-failed|session-breaks 143|"
+    [imaps-wan-flap]="wan-down|session-failed|session-breaks 993||wan-down"
 )
 # The scenarios the live check covers, in the lab's order.
 LIVE_SCENARIOS=()
@@ -162,14 +167,16 @@ live_check() {
     local name=$1 since=$2 spec verdict kind how evid ref deadline ev line
     spec=${LIVE_EXPECT[$name]:-}
     [[ -n $spec ]] || { LIVE_MSG="no live expectation"; return 0; }
-    IFS='|' read -r verdict kind how evid <<<"$spec"
+    local router_kind
+    IFS='|' read -r verdict kind how evid router_kind <<<"$spec"
     live_reference "$how"; ref=$LIVE_REF
-    LIVE_VERDICT_SEEN=""; LIVE_LATENCY=""
+    LIVE_VERDICT_SEEN=""; LIVE_LATENCY=""; LIVE_ROUTER_MSG=""
     if [[ -z $ref ]]; then
         LIVE_MSG="live: could not find the reference moment ($LIVE_REF_WHAT) in the capture"
         live_explain; return 1
     fi
     deadline=$(awk -v r="$ref" -v p="$LIVE_PATIENCE" 'BEGIN{printf "%.3f", r + p}')
+    # shellcheck disable=SC2016   # jq variables, not shell ones
     local filter='select(.event.client == $client and .event.verdict == $verdict and .event.kind == $kind
                   and ($evid == "" or any(.event.evidence[]?; test($evid))))'
     while :; do
@@ -205,13 +212,27 @@ live_check() {
     else
         problems+=("no syslog line with client=$M_CLIENT verdict=$verdict")
     fi
+    if [[ -n $router_kind ]]; then
+        local rev rlat
+        rev=$(jq -c --argjson since "$since" --arg k "$router_kind" \
+            'select(.seen >= $since and .event.kind == $k and .event.client == null)' \
+            "$LIVE_DIR/events.jsonl" 2>/dev/null | head -1)
+        if [[ -z $rev || -z $FAULT_AT ]]; then
+            problems+=("no $router_kind router event after the fault")
+        else
+            rlat=$(jq -r --argjson r "$FAULT_AT" '.seen - $r | . * 100 | round / 100' <<<"$rev")
+            LIVE_ROUTER_MSG="; router event $router_kind ${rlat}s after the fault"
+            awk -v l="$rlat" -v m="$LIVE_LIMIT" 'BEGIN{exit !(l <= m)}' \
+                || problems+=("$router_kind router event ${rlat}s after the fault (limit ${LIVE_LIMIT}s)")
+        fi
+    fi
     LIVE_LATENCY=$(awk -v a="${sock_lat:-99}" -v b="${log_lat:-99}" 'BEGIN{printf "%.2f", (a > b ? a : b)}')
     if ((${#problems[@]})); then
         LIVE_MSG="live: expected $verdict, daemon said ${LIVE_VERDICT_SEEN:-nothing}; $(IFS=';'; echo "${problems[*]}") [reference: $LIVE_REF_WHAT]"
         live_explain
         return 1
     fi
-    LIVE_MSG="live: $verdict in ${LIVE_LATENCY}s (socket ${sock_lat}s, syslog ${log_lat}s after $LIVE_REF_WHAT)"
+    LIVE_MSG="live: $verdict in ${LIVE_LATENCY}s (socket ${sock_lat}s, syslog ${log_lat}s after $LIVE_REF_WHAT)$LIVE_ROUTER_MSG"
     return 0
 }
 

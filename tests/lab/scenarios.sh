@@ -159,7 +159,7 @@ reset_facts() {
     M_WHAT=""; M_VERDICT=""; M_CRED=""; M_CLIENT=$CLI4; M_SERVER=""; M_PORT=""; M_PROTO=""
     M_TLS=""; M_NAME=""; M_TLSV=""; M_ALERT=""; M_AUTH=""; M_CLOSE=""; M_CLOSED_BY=""
     M_FAULT=""; M_SERVER_LOG=""; M_NOTES=""; M_REPLAY_VERDICT=""
-    CMDS=(); CHECKS=(); FAILED_CHECKS=(); RC=""
+    CMDS=(); CHECKS=(); FAILED_CHECKS=(); RC=""; FAULT_AT=""
 }
 
 write_manifest_entry() { # write_manifest_entry NAME FILE OUT
@@ -183,8 +183,9 @@ write_manifest_entry() { # write_manifest_entry NAME FILE OUT
          tls_alert: ($alert|n), auth: ($auth|n), close: ($close|n), closed_by: ($closed_by|n),
          fault: ($fault|n),
          command: ($cmds[0].command // null), exit_code: ($cmds[0].exit_code // null),
-         commands: $cmds, server_log: ($slog|n), verified: $checks, notes: ($notes|n)}' \
-        | if .replay_verdict == null then del(.replay_verdict) else . end >"$3"
+         commands: $cmds, server_log: ($slog|n), verified: $checks, notes: ($notes|n)}
+        | if .replay_verdict == null then del(.replay_verdict) else . end' \
+        >"$3"
 }
 
 # run_scenario NAME OUTDIR   -> OUTDIR/NAME.pcap and $STATE/manifest/NAME.json; status = checks
@@ -375,6 +376,8 @@ interrupted_fetch() { # interrupted_fetch FAULT [ARG]
     run_curl_bg -4 -sS -m 10 -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
     sleep 2
     fault "$1" on ${2:+"$2"}
+    # shellcheck disable=SC2034   # read by live.sh: the fault's command has completed
+    FAULT_AT=$(date +%s.%N)
     wait_curl_bg
     live_hold
 }
@@ -404,6 +407,8 @@ sc_imaps-wan-flap() {
     run_curl_bg -4 -sS -m 15 -Y 1000 -y 3 -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
     sleep 2
     fault wan-link-down on
+    # shellcheck disable=SC2034   # read by live.sh
+    FAULT_AT=$(date +%s.%N)
     sleep 4
     fault wan-link-down off
     wait_curl_bg
