@@ -401,7 +401,7 @@ verify_imaps-wan-down() {
 sc_imaps-wan-flap() {
     M_WHAT="An IMAPS fetch of a large message over a slow line was in progress when the WAN link went down for 4 s. Taking the link down flushed the router's NAT mappings, so when it came back the server's retransmissions were refused by the router (dovecot logged a reset) and the session never resumed; curl, like a mail client with a stall timeout, gave up about 10 s in (exit 28)."
     M_VERDICT=wan-down; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT="wan-link-down for 4 s"
-    M_REPLAY_VERDICT=upstream-unreachable   # the LAN shows only silence (tests/data/README.md)
+    M_REPLAY_VERDICT=server-refused   # the LAN shows silence, then a reset (tests/data/README.md)
     slow_line on
     # -y/-Y: abort when under 1000 bytes/s for 3 s, the way mail clients give up on a stall.
     run_curl_bg -4 -sS -m 15 -Y 1000 -y 3 -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
