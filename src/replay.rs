@@ -146,6 +146,8 @@ struct Replay {
     last_time: Timestamp,
     /// Sessions ended but not yet judged by the engine, with the time they ended.
     unjudged: HashMap<SessionKey, (Timestamp, SessionRecord)>,
+    /// Sessions the engine has given a view for (from a stall snapshot or the end), and when.
+    judged: HashMap<SessionKey, Timestamp>,
 }
 
 impl Replay {
@@ -157,6 +159,7 @@ impl Replay {
             last_poll: None,
             last_time: Timestamp::default(),
             unjudged: HashMap::new(),
+            judged: HashMap::new(),
         }
     }
 
@@ -197,8 +200,10 @@ impl Replay {
         for observation in batch.drain(..) {
             if let ObservationKind::SessionEnded(record) = &observation.kind {
                 let key = (record.client, record.server, record.start);
-                self.unjudged
-                    .insert(key, (observation.time, record.clone()));
+                if !self.judged.contains_key(&key) {
+                    self.unjudged
+                        .insert(key, (observation.time, record.clone()));
+                }
             }
             for event in self.engine.observe(observation) {
                 match &event.session {
@@ -209,6 +214,7 @@ impl Replay {
                             view.start,
                         );
                         self.unjudged.remove(&key);
+                        self.judged.insert(key, view.end);
                         printer.session(view);
                     }
                     None => printer.event(&event),
@@ -222,6 +228,8 @@ impl Replay {
     /// Prints the unjudged view of sessions the engine left alone for `JUDGE_GRACE`, so
     /// memory stays bounded on long captures.
     fn flush_unjudged(&mut self, now: Timestamp, printer: &mut Printer<'_>) {
+        self.judged
+            .retain(|_, at| now.saturating_since(*at) < JUDGE_GRACE);
         if self.unjudged.is_empty() {
             return;
         }

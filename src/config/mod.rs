@@ -12,7 +12,6 @@
 //!   mail traffic kept for `replay`; `0` turns it off).
 
 mod error;
-mod target;
 mod values;
 
 use std::fs;
@@ -23,8 +22,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+pub use crate::probe::{Target, TargetError};
 pub use error::ConfigError;
-pub use target::{Scheme, Target, TargetError};
 pub use values::{parse_duration, ByteSize, Facility, LogLevel, SyslogFormat};
 
 use crate::diagnose::DiagnosisConfig;
@@ -625,8 +624,8 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for t in &self.probe.targets {
-            if !seen.insert((t.scheme, t.host.as_str(), t.port)) {
-                warn(format!("[probe] target {} is listed twice", t.url));
+            if !seen.insert(t.to_string()) {
+                warn(format!("[probe] target {t} is listed twice"));
             }
         }
         for name in &self.lan.interfaces {

@@ -24,7 +24,7 @@ fn empty_file_gives_the_design_defaults() {
     assert_eq!(c.wan.dpinger_sockets, "/var/run/dpinger_*.sock");
     assert_eq!(c.probe.interval, Duration::from_secs(30));
     assert_eq!(c.probe.timeout, Duration::from_secs(10));
-    let urls: Vec<&str> = c.probe.targets.iter().map(|t| t.url.as_str()).collect();
+    let urls: Vec<String> = c.probe.targets.iter().map(|t| t.to_string()).collect();
     assert_eq!(urls, DEFAULT_TARGETS);
     assert_eq!(c.diagnosis.window, Duration::from_secs(60));
     assert_eq!(c.diagnosis.slow_dns, Duration::from_secs(2));
@@ -202,7 +202,12 @@ fn cross_field_findings() {
     let found: Vec<String> = c.check().into_iter().map(|f| f.message).collect();
     assert_eq!(found.len(), 4, "{found:?}");
     assert!(found[0].contains("timeout (10s) is longer than interval (5s)"));
-    assert!(found[1].contains("imaps://A.example:993 is listed twice"));
+    // Both spellings name the same server and port once normalized.
+    assert!(
+        found[1].contains("imaps://a.example is listed twice"),
+        "{}",
+        found[1]
+    );
     assert!(found[2].contains("\"em0\" is listed as both"));
     assert!(found[3].contains("slow_server (5s) is not shorter than window (5s)"));
     assert!(Config::default().check().is_empty());

@@ -171,8 +171,14 @@ pub fn session_outcome(rec: &SessionRecord, failure: &Failure, verdict: Verdict)
     if failure.data_unanswered && still_open {
         return format!("had been waiting for an answer since {since} (still open at {end})");
     }
-    if failure.data_unanswered {
+    if failure.data_unanswered || failure.client_gave_up.is_some() {
         return format!("was waiting for an answer and gave up at {end}");
+    }
+    if verdict == Verdict::StateExpired && rec.close == Close::Open {
+        return format!(
+            "had been quiet since {} and was silently forgotten",
+            hms(rec.end)
+        );
     }
     format!("ended at {end}")
 }

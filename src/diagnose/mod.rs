@@ -14,22 +14,31 @@
 //! # When a session is judged
 //!
 //! Every `SessionEnded` is judged. A `SessionUpdate` is judged early only when the session is
-//! visibly failing — SYNs repeated, or client data retransmitted, unanswered for at least 2 s
-//! ([`rules::STALL_VISIBLE`]) — and the rules reach a verdict other than `ok`/`unknown`, so
-//! a stall is reported within about 2 s of the tracker showing it. A session is never
-//! reported twice with the same verdict: when its `SessionEnded` arrives after an early
-//! verdict it is judged again (probe results may have arrived meanwhile) and produces a second
-//! event only when the verdict changed; that event's evidence says which verdict it revises,
-//! and the counters move the session from the old verdict to the new one (it is counted once).
+//! visibly failing — its SYN or client data unacknowledged for at least 1 s
+//! ([`rules::STALL_VISIBLE`]; the tracker reports a stall once, 1.5 s in) — and the rules
+//! reach a verdict other than `ok`/`unknown`, so a stall is reported within about 2 s of
+//! becoming visible. A session is never reported twice with the same verdict: when its
+//! `SessionEnded` arrives after an early verdict it is judged again (probe results may have
+//! arrived meanwhile) and produces a second event only when the verdict changed; that event's
+//! evidence says which verdict it revises, and the counters move the session from the old
+//! verdict to the new one (it is counted once). [`Engine::reported_verdict`] tells a caller that
+//! prints every ended session (replay) the verdict already reported for it.
 //!
 //! # What a failure is
 //!
 //! Read off the record ([`rules::Failure`]): the server refused the login (plaintext); a TLS
-//! alert; SYNs with no answer; client data with no answer (with retransmissions: packets were
-//! lost; without: the server did not reply); a reset from the server; a connected server that
-//! sent nothing; an implicit-TLS handshake that never finished. The failure window runs from
-//! the first unanswered SYN/data (or the start, or the last packet for resets and alerts) to
-//! the last packet (to "now" for a session still open).
+//! alert; SYNs with no answer; client data the server never acknowledged (the tracker's
+//! `unanswered_since`: no ACK means lost packets); a reset from the server; a connected server
+//! that sent nothing; an implicit-TLS handshake that never finished; a short, unfinished
+//! exchange (no login seen, at most 4 client records and 4 KiB from the server) that the
+//! client closed at least `slow_server` after the server's last answer — the tracker cannot
+//! see a reply that never came, so this quiet tail is how a client giving up on a slow server
+//! shows; and, on plaintext, a client leaving without logging in after a slow greeting or
+//! reply. The failure window runs from the first unanswered SYN/data (or the start, or the
+//! last packet for resets and alerts) to the last packet (to "now" for a session still open).
+//! Besides these, a session open when a WAN outage or address change began that ended during
+//! the outage or within 15 s after it ([`rules::CUT_TAIL`]) counts as cut by it (a download
+//! cut off leaves no sign on the record: the client only ACKs, then gives up).
 //!
 //! # Verdict rules, in precedence order (the first that applies wins)
 //!
@@ -39,14 +48,18 @@
 //!    finished (evidence: alert name, level, sender, the client's highest version); or, to a
 //!    Microsoft host, TLS 1.0/1.1 negotiated and then closed by the server within 5 s after at
 //!    most two records (Microsoft's way of refusing old TLS).
-//! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it).
-//!    It beats everything below: with the link down nothing else can be judged.
+//! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it),
+//!    or a session cut by an outage (above). It beats everything below: with the link down
+//!    nothing else can be judged.
 //! 4. `wan-address-changed`: a WAN address removed/replaced or a default route removed/added
-//!    between the session's start and the end of its failure (NAT mappings lost).
+//!    between the session's start and the end of its failure, or a session cut by such a
+//!    change (NAT mappings lost).
 //! 5. `state-expired`: client data unanswered after an idle gap at least the firewall's
 //!    established-TCP timeout (when known) or at least 600 s ([`rules::LONG_QUIET`]), with no
-//!    WAN change and no failed probe of the server in the window.
-//! 6. `upstream-unreachable`: SYNs unanswered, or data unanswered with retransmissions, and no
+//!    WAN change and no failed probe of the server in the window; or, when the firewall's
+//!    timeout is known, a session still open (or expired by the tracker) with no failure sign
+//!    that has been quiet longer than that timeout (an IMAP IDLE the router forgot).
+//! 6. `upstream-unreachable`: SYNs unanswered, or client data never acknowledged, and no
 //!    successful probe of the server in the window (failed probes and gateway loss are quoted;
 //!    "no probe ran" is said when none did). When a probe did reach the server at the time,
 //!    this rule does not apply: the server may be ignoring this client, and that is `unknown`.
@@ -55,18 +68,25 @@
 //!    SERVFAIL, REFUSED, NXDOMAIN).
 //! 8. `dns-slow`: same, but the lookup answered slower than `slow_dns`.
 //! 9. `server-refused`: the server reset the connection (a reset instead of SYN-ACK, or after
-//!    opening) and the WAN did not change during the session.
+//!    opening, before the exchange went past the login) and the WAN did not change during the
+//!    session. A reset after a finished exchange (a login seen, or more client records than a
+//!    refused login takes) is an ordinary end: servers closing with unread data reset.
 //! 10. `server-slow`: the session failed on a healthy path (no WAN change, no failed probe)
 //!     and the greeting, the TLS handshake or a reply took longer than `slow_server`, or the
-//!     client waited at least `slow_server` for an answer (data acknowledged, no reply) or a
-//!     greeting and gave up. Gateway loss at the time is quoted as a caveat.
+//!     client gave up after a quiet tail of at least `slow_server`, or no greeting came in
+//!     `slow_server`. Gateway loss at the time is quoted as a caveat. A session that completed
+//!     despite a slow phase stays `ok`, with a note.
 //! 11. `auth-rejected` (inferred): the encrypted refused-login shape — TLS (implicit or
-//!     STARTTLS) handshake done, 1–3 client records of at most 600 bytes, 1–4 server records of
-//!     at most 2048 bytes, closed (FIN/RST) within 10 s of the handshake, nothing unanswered,
-//!     no alert — seen at least twice from the same client to the same server (address or
-//!     name) within `window`, on a healthy path. The 10 s leaves room for dovecot's ~2 s
-//!     auth_failure_delay; a slow (≥1.5 s) reply is quoted as consistent with it. Evidence
-//!     says "inferred from the session's shape, not seen".
+//!     STARTTLS) handshake done, 1–4 client records of at most 800 bytes in all (CAPABILITY,
+//!     LOGIN, LOGOUT, close_notify), 1–8 server records of at most 4096 bytes (TLS 1.3 session
+//!     tickets, greeting, CAPABILITY, NO, BYE), closed (FIN/RST) within 10 s of the handshake,
+//!     nothing unanswered, no alert, and not a client giving up after a quiet tail — seen at
+//!     least twice from the same client to the same server (address or name) within `window`,
+//!     on a healthy path. The 10 s leaves room for dovecot's ~2 s auth_failure_delay (the
+//!     reply's latency is not limited, so an auth-penalty delay does not turn it into
+//!     `server-slow`); a slow (≥1.5 s) reply is quoted as consistent with it. Evidence says
+//!     "inferred from the session's shape, not seen". The first session of a repeated series
+//!     stays `unknown` (it is not re-reported when the second arrives).
 //!
 //! None applies: a single session of the refused-login shape is `unknown` (the evidence says
 //! it was not repeated); a session with no failure sign is `ok` (credentials `ok` only when a
@@ -85,8 +105,8 @@
 //! `probe-slow` (a phase above `slow_server`, DNS above `slow_dns`) and `probe-recovered` on
 //! transitions of a target's health; `dns-failure`/`dns-slow` for a client's lookup of a mail
 //! host (a known provider host, a probe target's host, a name seen on a session, or a name
-//! starting `imap.`, `pop.`, `pop3.`, `smtp.`, `mail.` …), at most one per client and name
-//! per 10 s (A and AAAA come in pairs). The WAN is the configured interfaces, or, when none
+//! with a label such as `imap`, `pop`, `pop3`, `smtp` or `mail`), at most one per client and
+//! name per 10 s (A and AAAA come in pairs). The WAN is the configured interfaces, or, when none
 //! are configured, those that have carried a default route.
 //!
 //! # Times and bounds
@@ -96,8 +116,9 @@
 //! answer since …"); when it ends with the same verdict no event is sent but its sentence in
 //! the client's story is restated ("… and gave up at 14:03:33"). `status` reports the WAN
 //! `down` when any WAN interface is down, `up` when all known ones are up, `unknown` before
-//! any link state was heard. Every list is capped by count and by age (see the `MAX_*` constants in
-//! [`timeline`], [`clients`] and here), so a daemon running for months stays the same size.
+//! any link state was heard. Every list is capped by count and by age (see the `MAX_*`
+//! constants in [`timeline`], [`clients`] and here), so a daemon running for months stays the
+//! same size.
 
 pub mod advice;
 pub mod clients;
@@ -130,6 +151,8 @@ use crate::track::record::SessionRecord;
 
 /// Sessions remembered as already judged (early verdicts awaiting their end).
 pub const MAX_JUDGED: usize = 8192;
+/// Verdicts of reported sessions remembered for [`Engine::reported_verdict`].
+pub const MAX_REPORTED: usize = 1024;
 /// Refused-login-shaped sessions remembered for the repetition rule.
 pub const MAX_SHAPES: usize = 1024;
 /// Server names seen on sessions, remembered to recognise the clients' mail lookups.
@@ -137,7 +160,7 @@ pub const MAX_SESSION_NAMES: usize = 256;
 /// Recent DNS events remembered for de-duplication, and for how long.
 pub const MAX_DNS_RECENT: usize = 256;
 pub const DNS_REPEAT: Duration = Duration::from_secs(10);
-/// First labels that mark a name as a mail host.
+/// Labels that mark a name as a mail host (`imap.example.org`, `broken.mail.example`).
 const MAIL_LABELS: &[&str] = &[
     "imap",
     "imaps",
@@ -200,6 +223,7 @@ pub struct Engine {
     counters: Counters,
     judged: HashMap<u64, Judged>,
     judged_order: VecDeque<u64>,
+    reported: VecDeque<(u64, Verdict)>,
     shapes: VecDeque<Shape>,
     session_names: VecDeque<String>,
     session_name_set: HashSet<String>,
@@ -217,6 +241,7 @@ impl Engine {
             counters: Counters::default(),
             judged: HashMap::new(),
             judged_order: VecDeque::new(),
+            reported: VecDeque::new(),
             shapes: VecDeque::new(),
             session_names: VecDeque::new(),
             session_name_set: HashSet::new(),
@@ -308,6 +333,17 @@ impl Engine {
         self.clients.summaries()
     }
 
+    /// The verdict last reported for a tracker session id, if it is among the recent ones.
+    /// When a session reported early ends with the same verdict no second event is sent; a
+    /// caller that prints every ended session (replay) uses this to repeat that verdict.
+    pub fn reported_verdict(&self, session_id: u64) -> Option<Verdict> {
+        self.reported
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == session_id)
+            .map(|(_, v)| *v)
+    }
+
     /// One client's recent story in plain words (`mailpulse explain IP`); times are UTC.
     pub fn explain(&self, client: IpAddr) -> Explanation {
         let (story, events) = self
@@ -322,9 +358,9 @@ impl Engine {
 
     fn session(&mut self, rec: SessionRecord, now: Timestamp, ended: bool, out: &mut Vec<Event>) {
         self.remember_name(rec.server_name.as_deref());
-        let failure = Failure::of(&rec, now);
+        let failure = Failure::of(&rec, now, self.config.slow_server);
         let prior = self.judged.get(&rec.id).copied();
-        if !ended && (prior.is_some() || !failure.visible_stall(&rec)) {
+        if !ended && (prior.is_some() || !failure.visible_stall()) {
             return;
         }
         let earlier_shapes = self.earlier_shapes(&rec);
@@ -336,7 +372,10 @@ impl Engine {
         }
         if ended {
             self.forget_judged(rec.id);
-            if rules::refused_login_shape(&rec).is_some() {
+            // Only sessions the shape could explain count towards a repeat (not one the
+            // client gave up on, say).
+            let shape_verdict = matches!(finding.verdict, Verdict::Unknown | Verdict::AuthRejected);
+            if shape_verdict && rules::refused_login_shape(&rec).is_some() {
                 self.remember_shape(&rec);
             }
         }
@@ -360,9 +399,15 @@ impl Engine {
                 hms(prior.at)
             ));
         }
+        // Provider password advice fits an `unknown` only when the session looked like a
+        // refused login; for an unexplained stall it would mislead.
+        let advice_verdict = match finding.verdict {
+            Verdict::Unknown if rules::refused_login_shape(&rec).is_none() => Verdict::Ok,
+            v => v,
+        };
         let advice = advice::advice(
             rec.server_name.as_deref(),
-            finding.verdict,
+            advice_verdict,
             rec.tls_client_max,
         );
         let event = describe::session_event(&mut self.ids, now, &rec, &finding, advice);
@@ -387,6 +432,10 @@ impl Engine {
             .entry(finding.verdict.as_str().to_string())
             .or_insert(0);
         *n = n.saturating_add(1);
+        if self.reported.len() >= MAX_REPORTED {
+            self.reported.pop_front();
+        }
+        self.reported.push_back((rec.id, finding.verdict));
         let story = clients::session_story(&subject, &outcome, &event);
         self.clients
             .session(&event, at, story, prior.map(|p| p.verdict));
@@ -440,18 +489,17 @@ impl Engine {
     }
 
     fn is_mail_name(&self, name: &str) -> bool {
-        let first = name.split('.').next().unwrap_or_default();
+        let has_mail_label =
+            name.contains('.') && name.split('.').any(|l| MAIL_LABELS.contains(&l));
         advice::is_known_mail_host(name)
             || self.timeline.is_probe_host(name)
-            || self
-                .session_names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name))
-            || (name.contains('.') && MAIL_LABELS.contains(&first))
+            || self.session_name_set.contains(&name.to_ascii_lowercase())
+            || has_mail_label
     }
 
     fn remember_name(&mut self, name: Option<&str>) {
-        let Some(name) = name.map(str::to_ascii_lowercase) else {
+        // Longer than a DNS name can be: not a host name worth remembering.
+        let Some(name) = name.filter(|n| n.len() <= 253).map(str::to_ascii_lowercase) else {
             return;
         };
         if self.session_name_set.contains(&name) {
@@ -536,6 +584,7 @@ impl Engine {
         sizes.push(("judged", self.judged.len()));
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
+        sizes.push(("reported", self.reported.len()));
         sizes.push(("session_names", self.session_names.len()));
         sizes.push(("session_name_set", self.session_name_set.len()));
         sizes.push(("dns_recent", self.dns_recent.len()));

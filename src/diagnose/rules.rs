@@ -16,20 +16,31 @@ pub const OUTAGE_SLACK: Duration = Duration::from_secs(2);
 /// An idle gap at least this long before unanswered data is "a long quiet gap" when the
 /// firewall's own timeout is not known or is longer (a NAT beyond the router may forget it).
 pub const LONG_QUIET: Duration = Duration::from_secs(600);
-/// Encrypted "refused login" shape: at most this many client records after the handshake…
-pub const SHAPE_MAX_CLIENT_RECORDS: u32 = 3;
-/// …carrying at most this many bytes (a LOGIN with a user name and password, maybe CAPABILITY),
-pub const SHAPE_MAX_CLIENT_BYTES: u64 = 600;
-/// …answered by at most this many server records (greeting, NO, BYE),
-pub const SHAPE_MAX_SERVER_RECORDS: u32 = 4;
+/// Encrypted "refused login" shape: at most this many client records after the handshake
+/// (CAPABILITY, LOGIN, LOGOUT, close_notify)…
+pub const SHAPE_MAX_CLIENT_RECORDS: u32 = 4;
+/// …carrying at most this many bytes (CAPABILITY, a LOGIN, LOGOUT, close_notify),
+pub const SHAPE_MAX_CLIENT_BYTES: u64 = 800;
+/// …answered by at most this many server records (TLS 1.3 session tickets, greeting,
+/// CAPABILITY, NO, BYE),
+pub const SHAPE_MAX_SERVER_RECORDS: u32 = 8;
 /// …of at most this many bytes,
-pub const SHAPE_MAX_SERVER_BYTES: u64 = 2048;
+pub const SHAPE_MAX_SERVER_BYTES: u64 = 4096;
 /// …and closed within this long after the handshake (dovecot alone waits ~2 s before `NO`).
 pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(10);
-/// A session whose client data has been unanswered this long (with retransmissions or SYNs
-/// repeated) is visibly failing and is judged from an update, without waiting for its end.
-pub const STALL_VISIBLE: Duration = Duration::from_secs(2);
+/// A session whose SYN or client data has gone unacknowledged this long is visibly failing and
+/// is judged from an update, without waiting for its end (the tracker reports a stall once,
+/// 1.5 s after it starts; an ACK normally comes within a round trip plus the delayed-ACK 200 ms).
+pub const STALL_VISIBLE: Duration = Duration::from_secs(1);
+/// A session that ended while the WAN was down, or this soon after an outage or address change
+/// that began while it was open, is taken to have been cut by it.
+pub const CUT_TAIL: Duration = Duration::from_secs(15);
+/// The "client gave up waiting" sign looks at sessions at most this long after the server's
+/// last answer (longer quiet tails are idle connections the client dropped).
+pub const GAVE_UP_MAX_TAIL: Duration = Duration::from_secs(120);
 
+/// Characters of a server reply quoted in evidence (the reply comes from the network).
+pub const MAX_QUOTE: usize = 200;
 /// Failed probes quoted in one verdict's evidence (the latest ones).
 pub const MAX_PROBE_EVIDENCE: usize = 3;
 
@@ -60,11 +71,15 @@ pub struct Failure {
     pub data_unanswered: bool,
     /// The unanswered data was retransmitted (no ACK came back: packets were lost).
     pub data_lost: bool,
+    /// The client closed a short exchange this long after the server's last answer, as if
+    /// it gave up waiting for a reply (at least `slow_server`).
+    pub client_gave_up: Option<Duration>,
 }
 
 impl Failure {
-    /// Reads the failure signs off a record; `now` bounds a session that is still open.
-    pub fn of(rec: &SessionRecord, now: Timestamp) -> Failure {
+    /// Reads the failure signs off a record; `now` bounds a session that is still open and
+    /// `slow_server` is how long a client may wait for an answer before giving up counts.
+    pub fn of(rec: &SessionRecord, now: Timestamp, slow_server: Duration) -> Failure {
         let mut f = Failure {
             from: rec.end,
             to: if rec.close == Close::Open {
@@ -74,7 +89,11 @@ impl Failure {
             },
             ..Failure::default()
         };
-        let server_reset = rec.close == Close::Rst && rec.closed_by == Some(Side::Server);
+        // A server that closes with unread data in its buffer resets (dovecot after LOGOUT
+        // does): after a finished exchange that is an ending, not a refusal.
+        let server_reset = rec.close == Close::Rst
+            && rec.closed_by == Some(Side::Server)
+            && !exchange_finished(rec);
         if rec.auth == AuthOutcome::Failed {
             f.signs.push("the server refused the login".into());
         }
@@ -86,10 +105,20 @@ impl Failure {
             f.from = rec.start;
             f.signs.push(syn_text(rec.syns_from_client));
         }
-        if let Some(since) = rec.unanswered_since.filter(|_| !f.syn_unanswered) {
+        // Data still unacknowledged when the last packet was seen is a failure when the server
+        // never closed (its side went silent) or after a while; in a session both sides closed,
+        // the final close_notify may simply not have been ACKed yet.
+        let server_never_closed = matches!(rec.close, Close::Open | Close::Timeout);
+        let stuck =
+            |since: Timestamp| server_never_closed || f.to.saturating_since(since) >= STALL_VISIBLE;
+        if let Some(since) = rec
+            .unanswered_since
+            .filter(|s| !f.syn_unanswered && stuck(*s))
+        {
             f.data_unanswered = true;
             f.from = since;
-            f.data_lost = rec.retransmits_from_client > 0 || rec.packets_from_server == 0;
+            // The tracker calls data unanswered until the server ACKs it: no ACK is loss.
+            f.data_lost = true;
             let mut text = format!(
                 "client data unanswered for {}",
                 secs(f.to.saturating_since(since))
@@ -123,6 +152,27 @@ impl Failure {
             f.from = rec.start;
             f.signs.push("the TLS handshake never finished".into());
         }
+        if f.signs.is_empty() {
+            if let Some(tail) = gave_up_tail(rec) {
+                let slow = slow_phases(rec, slow_server);
+                if tail >= slow_server {
+                    f.client_gave_up = Some(tail);
+                    f.from = rec.end.minus(tail);
+                    f.signs.push(format!(
+                        "the client closed {} after the server's last answer, as if it gave up waiting for a reply",
+                        secs_precise(tail)
+                    ));
+                } else if rec.tls == TlsMode::None && !slow.is_empty() {
+                    // Plaintext shows that no login happened: the client left after a slow
+                    // greeting or reply. (Inside TLS a slow answer may be a delayed refusal.)
+                    f.from = rec.start;
+                    f.signs.push(format!(
+                        "the client left without logging in after: {}",
+                        slow.join(", ")
+                    ));
+                }
+            }
+        }
         if f.from > f.to {
             f.from = f.to;
         }
@@ -133,11 +183,11 @@ impl Failure {
         !self.signs.is_empty()
     }
 
-    /// Strong enough to judge a still-open session now: SYNs repeated, or data retransmitted,
-    /// for at least [`STALL_VISIBLE`].
-    pub fn visible_stall(&self, rec: &SessionRecord) -> bool {
+    /// Strong enough to judge a still-open session now: its SYN or data unacknowledged for at
+    /// least [`STALL_VISIBLE`].
+    pub fn visible_stall(&self) -> bool {
         let waited = self.to.saturating_since(self.from) >= STALL_VISIBLE;
-        waited && ((self.syn_unanswered && rec.syns_from_client >= 2) || self.data_lost)
+        waited && (self.syn_unanswered || self.data_unanswered)
     }
 }
 
@@ -299,15 +349,19 @@ pub fn judge(case: &Case) -> Finding {
         return winner;
     }
     if let Some(shape) = refused_login_shape(case.rec) {
+        let why = if case.earlier_shapes.is_empty() {
+            format!(
+                "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
+                secs(case.config.window)
+            )
+        } else {
+            "a refused login looks like this and it was repeated, but the WAN or the probes \
+             were not healthy at the time, so it is not concluded"
+                .to_string()
+        };
         return Finding::new(
             Verdict::Unknown,
-            vec![
-                format!("one short encrypted session: {shape}"),
-                format!(
-                    "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
-                    secs(case.config.window)
-                ),
-            ],
+            vec![format!("one short encrypted session: {shape}"), why],
         );
     }
     if !case.failure.failed() {
@@ -324,6 +378,9 @@ fn ok(case: &Case) -> Finding {
         _ => evidence.push("login outcome not visible".into()),
     }
     evidence.push(match rec.close {
+        Close::Rst if rec.closed_by == Some(Side::Server) => {
+            "reset by the server after a finished exchange (a server closing with unread data resets)".into()
+        }
         Close::Open => "still open".into(),
         Close::Timeout => "no more packets seen; no unanswered data".into(),
         _ => format!(
@@ -365,7 +422,7 @@ pub fn auth_rejected_seen(case: &Case) -> Option<Finding> {
         .rec
         .auth_reply
         .as_deref()
-        .map(|r| format!("server replied: {r}"))
+        .map(|r| format!("server replied: {}", clip(r, MAX_QUOTE)))
         .unwrap_or_else(|| "server refused the login (reply not kept)".into());
     Some(Finding::new(
         Verdict::AuthRejected,
@@ -419,28 +476,46 @@ pub fn tls_rejected(case: &Case) -> Option<Finding> {
 /// `wan-down`: a WAN link outage overlapping the failure window.
 pub fn wan_down(case: &Case) -> Option<Finding> {
     let f = &case.failure;
-    if !f.failed() {
-        return None;
+    if f.failed() {
+        let outages = case
+            .timeline
+            .outages_between(f.from.minus(OUTAGE_SLACK), f.to);
+        if outages.is_empty() {
+            return None;
+        }
+        let mut evidence: Vec<String> = outages.iter().map(|o| o.describe()).collect();
+        evidence.extend(f.signs.iter().cloned());
+        return Some(Finding::new(Verdict::WanDown, evidence));
     }
-    let outages = case
+    // No sign on the record (a download cut off leaves none: the client only ACKs, then
+    // closes), but an outage began while it was open and it ended during it or just after.
+    let rec = case.rec;
+    let now = case.timeline.now();
+    let cut = case
         .timeline
-        .outages_between(f.from.minus(OUTAGE_SLACK), f.to);
-    if outages.is_empty() {
-        return None;
-    }
-    let mut evidence: Vec<String> = outages.iter().map(|o| o.describe()).collect();
-    evidence.extend(f.signs.iter().cloned());
-    Some(Finding::new(Verdict::WanDown, evidence))
+        .outages_between(rec.start, rec.end)
+        .into_iter()
+        .find(|o| o.start >= rec.start && rec.end <= o.end.unwrap_or(now).plus(CUT_TAIL))?;
+    Some(Finding::new(
+        Verdict::WanDown,
+        vec![
+            cut.describe(),
+            format!(
+                "the session was open when the WAN went down and ended {} later, closed by the {}",
+                secs(rec.end.saturating_since(cut.start)),
+                side_name(rec.closed_by)
+            ),
+        ],
+    ))
 }
 
 /// `wan-address-changed`: the WAN address or default route changed while the session was open.
 pub fn wan_address_changed(case: &Case) -> Option<Finding> {
     let f = &case.failure;
-    if !f.failed() {
-        return None;
-    }
-    let changes = case.timeline.nat_changes_between(case.rec.start, f.to);
-    if changes.is_empty() {
+    let rec = case.rec;
+    let changes = case.timeline.nat_changes_between(rec.start, f.to);
+    let cut = |at: Timestamp| rec.end <= at.plus(CUT_TAIL);
+    if changes.is_empty() || (!f.failed() && !changes.iter().any(|c| cut(c.at))) {
         return None;
     }
     let mut evidence: Vec<String> = changes
@@ -456,7 +531,9 @@ pub fn wan_address_changed(case: &Case) -> Option<Finding> {
 /// the probes were fine.
 pub fn state_expired(case: &Case) -> Option<Finding> {
     let f = &case.failure;
-    let idle = case.rec.idle_before_unanswered?;
+    let Some(idle) = case.rec.idle_before_unanswered else {
+        return idle_state_forgotten(case);
+    };
     if !f.data_unanswered || case.any_failed_probe() || case.wan_trouble() {
         return None;
     }
@@ -489,6 +566,40 @@ pub fn state_expired(case: &Case) -> Option<Finding> {
         evidence.push(ok);
     }
     Some(Finding::new(Verdict::StateExpired, evidence))
+}
+
+/// `state-expired` for a session still open (or expired by the tracker) that has been quiet
+/// longer than the firewall keeps idle TCP states: the router has forgotten it, so the server's
+/// next message (an IDLE notice, a keepalive) cannot reach the client. Only with a known timeout.
+fn idle_state_forgotten(case: &Case) -> Option<Finding> {
+    let rec = case.rec;
+    let fw = case.timeline.firewall.as_ref()?;
+    if case.failure.failed()
+        || !matches!(rec.close, Close::Open | Close::Timeout)
+        || case.wan_trouble()
+    {
+        return None;
+    }
+    let quiet = case.timeline.now().saturating_since(rec.end);
+    if quiet < fw.tcp_established {
+        return None;
+    }
+    Some(Finding::new(
+        Verdict::StateExpired,
+        vec![
+            format!(
+                "quiet for {} since the last packet at {}",
+                secs(quiet),
+                hms(rec.end)
+            ),
+            format!(
+                "your firewall forgets idle TCP sessions after {} ({})",
+                secs(fw.tcp_established),
+                fw.source
+            ),
+            "the server's next message cannot reach the client".to_string(),
+        ],
+    ))
 }
 
 /// `upstream-unreachable`: link up, SYNs or data unanswered, and no probe said the server was
@@ -550,7 +661,11 @@ pub fn dns_slow(case: &Case) -> Option<Finding> {
 /// the greeting) while the WAN was fine.
 pub fn server_refused(case: &Case) -> Option<Finding> {
     let rec = case.rec;
-    if rec.close != Close::Rst || rec.closed_by != Some(Side::Server) || case.wan_trouble() {
+    if rec.close != Close::Rst
+        || rec.closed_by != Some(Side::Server)
+        || exchange_finished(rec)
+        || case.wan_trouble()
+    {
         return None;
     }
     let mut evidence = vec![if rec.tcp_connect.is_none() {
@@ -577,17 +692,19 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
     }
     let limit = case.config.slow_server;
     let mut evidence = slow_phases(rec, limit);
-    let gave_up = f.to.saturating_since(f.from);
-    if f.data_unanswered && !f.data_lost && gave_up >= limit {
+    if let Some(tail) = f.client_gave_up {
         evidence.push(format!(
-            "the client waited {} for the server's answer and gave up",
-            secs_precise(gave_up)
+            "the client closed {} after the server's last answer, as if it gave up waiting for a reply",
+            secs_precise(tail)
         ));
-    } else if rec.tcp_connect.is_some() && rec.bytes_from_server == 0 && gave_up >= limit {
-        evidence.push(format!(
-            "no greeting from the server in {}",
-            secs_precise(gave_up)
-        ));
+    } else if rec.tcp_connect.is_some() && rec.bytes_from_server == 0 {
+        let waited = f.to.saturating_since(f.from);
+        if waited >= limit {
+            evidence.push(format!(
+                "no greeting from the server in {}",
+                secs_precise(waited)
+            ));
+        }
     }
     if evidence.is_empty() {
         return None;
@@ -667,6 +784,51 @@ pub fn refused_login_shape(rec: &SessionRecord) -> Option<String> {
     })
 }
 
+/// How long before its end the client closed a short, unfinished exchange after the server's
+/// last known answer; `None` when the session is not such an exchange. The tracker cannot see
+/// a reply that never came to acknowledged data, so the quiet tail is the sign: a refused login
+/// closes right after the server's answer, a client that gives up on a slow server closes after
+/// waiting. The last answer known is the slowest reply's time (or the end of the handshake).
+fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
+    // The client's FIN or RST was seen (the session may still be half open: a server busy
+    // with a slow login has not closed its side).
+    if rec.closed_by != Some(Side::Client)
+        || rec.unanswered_since.is_some()
+        || rec.tls_alert.is_some()
+        || rec.auth != AuthOutcome::Unknown
+        || rec.tcp_connect.is_none()
+        || rec.bytes_from_server == 0
+    {
+        return None;
+    }
+    let short = match rec.tls {
+        TlsMode::Implicit | TlsMode::Starttls => {
+            rec.app.client_records <= SHAPE_MAX_CLIENT_RECORDS
+                && rec.app.server_bytes <= SHAPE_MAX_SERVER_BYTES
+        }
+        TlsMode::None => rec.bytes_from_server <= SHAPE_MAX_SERVER_BYTES,
+    };
+    let last_answer = [
+        rec.slowest_reply.map(|(_, at)| at),
+        rec.app.handshake_done_at,
+        rec.greeting
+            .map(|g| rec.start.plus(rec.tcp_connect.unwrap_or_default()).plus(g)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    let tail = rec.end.saturating_since(last_answer);
+    (short && tail <= GAVE_UP_MAX_TAIL).then_some(tail)
+}
+
+/// The exchange went past the login: a login was seen to succeed, or the client sent more
+/// records than a refused login takes.
+fn exchange_finished(rec: &SessionRecord) -> bool {
+    rec.auth == AuthOutcome::Ok
+        || (matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls)
+            && rec.app.client_records > SHAPE_MAX_CLIENT_RECORDS)
+}
+
 fn handshake_done(rec: &SessionRecord) -> bool {
     rec.app.handshake_done_at.is_some() || rec.tls_handshake.is_some()
 }
@@ -697,6 +859,14 @@ fn slow_phases(rec: &SessionRecord, limit: Duration) -> Vec<String> {
         ));
     }
     out
+}
+
+/// At most `max` characters of `text`, with "…" when cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }
 
 fn syn_text(syns: u32) -> String {

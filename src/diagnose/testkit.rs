@@ -502,11 +502,6 @@ impl Session {
         self
     }
 
-    pub fn handshake(mut self, took: Duration) -> Self {
-        self.0.tls_handshake = Some(took);
-        self
-    }
-
     /// The server's slowest answer to client data.
     pub fn reply(mut self, took: Duration) -> Self {
         let at = self.0.start.plus(took);

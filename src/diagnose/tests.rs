@@ -8,6 +8,7 @@ use super::event::{Credentials, EventKind, Severity, Verdict};
 use super::observation::{LinkChange, ObservationKind, ProbePhase};
 use super::testkit::*;
 use super::DiagnosisConfig;
+use crate::time::Timestamp;
 use crate::track::record::{Close, Rcode, Side, TlsVersion};
 
 const GMAIL: &str = "imap.gmail.com";
@@ -36,6 +37,19 @@ fn plaintext_authenticationfailed_is_auth_rejected_seen_with_the_reply_quoted() 
     assert!(e.message.contains("refused the login"), "{}", e.message);
     let advice = e.advice.as_deref().expect("iCloud advice");
     assert!(advice.contains("app-specific password"), "{advice}");
+}
+
+#[test]
+fn a_huge_server_reply_is_quoted_clipped() {
+    let mut s = Scenario::new();
+    let reply = format!("a1 NO {}", "é".repeat(5000));
+    let session =
+        Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).auth_failed(&reply);
+    let e = s.ended(t("14:00:03"), &session);
+    let quoted = &only_session(&e).evidence[0];
+    assert!(quoted.starts_with("server replied: a1 NO é"));
+    assert!(quoted.ends_with('…'));
+    assert_eq!(quoted.chars().count(), "server replied: ".len() + 200 + 1);
 }
 
 #[test]
@@ -140,9 +154,26 @@ fn repeated_short_sessions_while_the_probe_fails_are_not_inferred() {
     for (id, start) in [(1, "14:00:00"), (2, "14:00:20")] {
         let session = Session::imaps(id, CLIENT, GMAIL, GMAIL_IP, t(start))
             .refused_login_shape(ms(300), ms(900));
-        let e = s.ended(t(start).plus(secs(2)), &session);
-        assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
+        s.ended(t(start).plus(secs(2)), &session);
     }
+    let last = s.events.last().unwrap();
+    assert_verdict(
+        last,
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &["repeated, but the WAN or the probes"],
+    );
+}
+
+#[test]
+fn an_unexplained_stall_gets_no_password_advice() {
+    let mut s = Scenario::new();
+    s.probe(t("14:03:15"), probe_ok(OUTLOOK, OUTLOOK_IP));
+    let session = Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:03:10"))
+        .syns_unanswered(3, t("14:03:17"));
+    let e = s.ended(t("14:03:40"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
+    assert_eq!(only_session(&e).advice, None);
 }
 
 // ---- wan-down ------------------------------------------------------------------------------
@@ -230,12 +261,43 @@ fn a_session_that_ended_normally_long_before_a_wan_blip_is_ok() {
 }
 
 #[test]
+fn a_download_cut_by_a_short_wan_flap_is_wan_down() {
+    // The lab's flap: the server's data stops when the link goes down; the client only ACKs,
+    // gives up, and its FIN is answered once the link is back: no sign on the record itself.
+    let mut s = Scenario::new();
+    s.wan_down(t("14:00:02"));
+    s.wan_up(t("14:00:06"));
+    let session =
+        Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:00:00")).ends(t("14:00:06.300"));
+    let e = s.ended(t("14:00:06.400"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::WanDown,
+        Credentials::NotAtFault,
+        &[
+            "wan0 down 14:00:02–14:00:06 (4 s)",
+            "ended 4 s later, closed by the client",
+        ],
+    );
+}
+
+#[test]
+fn a_session_that_outlived_an_outage_by_far_is_not_wan_down() {
+    let mut s = Scenario::new();
+    s.wan_down(t("14:00:02"));
+    s.wan_up(t("14:00:04"));
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).ends(t("14:05:00"));
+    let e = s.ended(t("14:05:01"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok));
+}
+
+#[test]
 fn a_failure_that_does_not_overlap_the_outage_is_not_wan_down() {
     let mut s = Scenario::new();
     s.wan_down(t("14:00:00"));
     s.wan_up(t("14:00:05"));
-    // Reset by the server five minutes later: unrelated to the blip.
-    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:05:00")).server_reset(secs(1));
+    // Refused by the server five minutes later: unrelated to the blip.
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:05:00")).refused();
     let e = s.ended(t("14:05:02"), &session);
     assert_verdict(
         only_session(&e),
@@ -330,6 +392,25 @@ fn unanswered_syns_with_a_failing_probe_are_upstream_unreachable() {
 }
 
 #[test]
+fn a_blackholed_download_is_upstream_unreachable() {
+    // The lab's blackhole capture: server data stops at 2 s, the client closes at 10 s and its
+    // close_notify and FIN are retransmitted unanswered until the capture ends.
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .stalled(t("14:00:09.981"), 1, t("14:00:10.197"))
+        .open();
+    session.0.closed_by = Some(Side::Client);
+    session.0.idle_before_unanswered = Some(ms(8020));
+    let e = s.ended(t("14:00:10.197"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::UpstreamUnreachable,
+        Credentials::NotAtFault,
+        &["client data unanswered", "no probe of this server ran"],
+    );
+}
+
+#[test]
 fn unanswered_syns_without_any_probe_are_upstream_unreachable_and_say_so() {
     let mut s = Scenario::new();
     let session =
@@ -395,12 +476,18 @@ fn lookups_of_names_that_are_not_mail_hosts_make_no_event() {
         lookup_timeout(CLIENT, "www.example.org", t("14:00:00"), 2),
     );
     assert!(out.is_empty());
-    assert_eq!(s.engine.status().counters.dns_failures, 1);
+    let lab = s.dns(
+        t("14:00:00"),
+        lookup_rcode(CLIENT, "broken.mail.test", t("14:00:00"), Rcode::SERVFAIL),
+    );
+    assert_eq!(lab.len(), 1, "a name with a mail label counts");
     let ok = s.dns(
         t("14:00:01"),
         lookup(CLIENT, GMAIL, t("14:00:01"), ms(30), GMAIL_IP),
     );
     assert!(ok.is_empty(), "a quick answer is routine");
+    let counters = s.engine.status().counters;
+    assert_eq!((counters.dns_lookups, counters.dns_failures), (3, 2));
 }
 
 #[test]
@@ -456,20 +543,70 @@ fn a_slow_lookup_is_an_event_and_explains_a_session_the_client_gave_up_on() {
 
 // ---- server-slow / server-refused / tls-rejected ---------------------------------------------
 
+/// The lab's slow server: TLS quick, LOGIN acknowledged but not answered, the client quits
+/// at 7 s (the tracker cannot see a reply that never came; the quiet tail is the sign).
+fn login_never_answered(id: u64, start: Timestamp) -> Session {
+    let mut s = Session::imaps(id, CLIENT, "slow.mail.test", "198.51.100.13", start)
+        .refused_login_shape(ms(40), ms(6850));
+    s.0.slowest_reply = Some((ms(40), start.plus(ms(400))));
+    s.0.closed_by = Some(Side::Client);
+    s.0.app.client_records = 3;
+    s
+}
+
 #[test]
-fn a_slow_handshake_the_client_gave_up_on_is_server_slow() {
+fn a_login_reply_the_client_gave_up_waiting_for_is_server_slow() {
     let mut s = Scenario::new();
-    s.probe(t("14:00:00"), probe_ok(OUTLOOK, OUTLOOK_IP));
-    let session = Session::imaps(1, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:00:00"))
-        .handshake(ms(8200))
-        .stalled(t("14:00:09"), 0, t("14:00:16"))
-        .closed(Close::Fin, Some(Side::Client));
-    let e = s.ended(t("14:00:17"), &session);
+    let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
     assert_verdict(
         only_session(&e),
         Verdict::ServerSlow,
         Credentials::NotAtFault,
-        &["TLS handshake took 8.2 s", "gave up", "threshold 5.0 s"],
+        &[
+            "closed 6.6 s after the server's last answer",
+            "threshold 5.0 s",
+        ],
+    );
+}
+
+#[test]
+fn repeated_give_ups_are_server_slow_not_inferred_auth_rejected() {
+    let mut s = Scenario::new();
+    s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
+    let e = s.ended(t("14:00:18"), &login_never_answered(2, t("14:00:10")));
+    assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+#[test]
+fn a_refused_login_after_a_long_penalty_delay_is_still_inferred_not_slow() {
+    // Dovecot's auth penalty can hold a NO for several seconds; the session closes right after.
+    let mut s = Scenario::new();
+    for (id, start) in [(1, "14:00:00"), (2, "14:00:20")] {
+        let session = Session::imaps(id, CLIENT, GMAIL, GMAIL_IP, t(start))
+            .refused_login_shape(ms(8000), ms(8200));
+        s.ended(t(start).plus(secs(9)), &session);
+    }
+    let last = s.events.last().unwrap();
+    assert_eq!(last.verdict, Some(Verdict::AuthRejected), "{last:#?}");
+}
+
+#[test]
+fn a_plaintext_client_leaving_after_a_slow_greeting_is_server_slow() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .ends(t("14:00:06.500"))
+        .closed(Close::Fin, Some(Side::Client));
+    session.0.greeting = Some(ms(6200));
+    session.0.slowest_reply = None;
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = None;
+    session.0.bytes_from_server = 120;
+    let e = s.ended(t("14:00:07"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerSlow,
+        Credentials::NotAtFault,
+        &["greeting took 6.2 s"],
     );
 }
 
@@ -557,6 +694,48 @@ fn microsoft_closing_a_tls_1_0_session_at_once_is_tls_rejected() {
     );
 }
 
+#[test]
+fn a_server_reset_after_a_finished_exchange_is_ok() {
+    // The lab's good IMAPS fetch: dovecot resets after LOGOUT because curl's close_notify
+    // arrived after it closed (the manifest records close rst by the server, verdict ok).
+    let mut s = Scenario::new();
+    let session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).server_reset(ms(83));
+    let e = s.ended(t("14:00:01"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Ok,
+        Credentials::Unknown,
+        &["finished exchange"],
+    );
+}
+
+#[test]
+fn a_normal_close_whose_last_data_was_not_yet_acknowledged_is_ok() {
+    let mut s = Scenario::new();
+    let mut session =
+        Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).ends(t("14:00:04.174"));
+    session.0.unanswered_since = Some(t("14:00:04.100"));
+    session.0.retransmits_from_client = 1;
+    let e = s.ended(t("14:00:05"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok));
+}
+
+#[test]
+fn a_give_up_still_half_open_at_the_end_of_the_capture_is_server_slow() {
+    let mut s = Scenario::new();
+    let mut session = login_never_answered(1, t("14:00:00"));
+    session.0.close = Close::Open;
+    let e = s.ended(t("14:00:09"), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+#[test]
+fn the_reported_verdict_is_kept_for_a_session_that_ended_without_a_new_event() {
+    let (s, _) = wan_outage_story();
+    assert_eq!(s.engine.reported_verdict(7), Some(Verdict::WanDown));
+    assert_eq!(s.engine.reported_verdict(8), None);
+}
+
 // ---- state-expired -------------------------------------------------------------------------
 
 #[test]
@@ -579,6 +758,32 @@ fn data_unanswered_after_an_idle_gap_beyond_the_firewall_timeout_is_state_expire
             "your firewall forgets idle TCP sessions after 300 s (pfctl -st)",
         ],
     );
+}
+
+#[test]
+fn an_idle_session_quiet_beyond_the_firewall_timeout_is_state_expired_while_open() {
+    // The lab's IMAP IDLE case: conntrack forgets the session after 5 s; the capture ends with
+    // the session open and quiet, the client unaware.
+    let mut s = Scenario::new();
+    s.firewall_timeout(t("13:00:00"), secs(5));
+    let idle = Session::imap_plain(1, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:00"))
+        .ends(t("14:00:01"))
+        .open();
+    let e = s.ended(t("14:00:40"), &idle);
+    assert_verdict(
+        only_session(&e),
+        Verdict::StateExpired,
+        Credentials::NotAtFault,
+        &[
+            "quiet for 39 s",
+            "your firewall forgets idle TCP sessions after 5 s",
+        ],
+    );
+    // Quiet for less than the timeout: nothing is wrong yet.
+    let mut s = Scenario::new();
+    s.firewall_timeout(t("13:00:00"), secs(300));
+    let e = s.ended(t("14:00:40"), &idle);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok));
 }
 
 #[test]
@@ -640,8 +845,11 @@ fn an_update_that_does_not_show_a_visible_stall_is_not_judged() {
         .open()
         .ends(t("14:00:05"));
     assert!(s.update(t("14:00:05"), &open).is_empty());
-    // Unanswered for only a second: still nothing.
-    let young = open.clone().stalled(t("14:00:05"), 1, t("14:00:06")).open();
+    // Unacknowledged for half a second: still nothing.
+    let young = open
+        .clone()
+        .stalled(t("14:00:05.500"), 0, t("14:00:06"))
+        .open();
     assert!(s.update(t("14:00:06"), &young).is_empty());
 }
 
@@ -1048,6 +1256,7 @@ fn a_million_observations_keep_every_structure_capped() {
         ("judged", super::MAX_JUDGED),
         ("judged_order", super::MAX_JUDGED),
         ("shapes", super::MAX_SHAPES),
+        ("reported", super::MAX_REPORTED),
         ("session_names", super::MAX_SESSION_NAMES),
         ("session_name_set", super::MAX_SESSION_NAMES),
         ("dns_recent", super::MAX_DNS_RECENT),
