@@ -116,6 +116,24 @@ live_reload() {
     kill -HUP "$(cat "$f")" 2>/dev/null || true
 }
 
+# Called by run_scenario before each scenario while the daemon runs. The daemon's probes ask the
+# router's resolver every few seconds; a lookup still in flight when a DNS fault was lifted can
+# leave a SERVFAIL behind in unbound right after the lab's flush (seen: the next scenario's
+# client failed to resolve at once). Wait until the resolver answers the lab's names, then flush
+# again, so each scenario still starts from a cold cache.
+live_settle_dns() {
+    local i host ok
+    for ((i = 0; i < 40; i++)); do
+        ok=1
+        for host in imap.mail.test slow.mail.test tls12.mail.test; do
+            [[ -n $(in_ns "$NS_RTR" timeout 3 dig +short +time=2 +tries=1 @127.0.0.1 "$host" A 2>/dev/null) ]] || ok=0
+        done
+        ((ok)) && break
+        sleep 0.25
+    done
+    flush_router_dns
+}
+
 now_epoch() { date +%s.%N; }
 
 # tshark epoch of the first frame matching a display filter in the scenario's capture.

@@ -202,6 +202,7 @@ run_scenario() {
     # cut by the last fault would otherwise be forwarded to the new client and land in this
     # capture. Without a mapping the router answers such packets itself.
     in_ns "$NS_RTR" conntrack -F >/dev/null 2>&1 || true
+    if [[ -n ${LIVE_HOLD:-} ]]; then live_settle_dns; fi
     flush_router_dns
     if [[ -e $STATE/auth-penalty ]]; then restart_main_dovecot; rm -f "$STATE/auth-penalty"; fi
     reset_facts
