@@ -402,7 +402,7 @@ verify_imaps-wan-down() {
 sc_imaps-wan-flap() {
     M_WHAT="An IMAPS fetch of a large message over a slow line was in progress when the WAN link went down for 4 s. Taking the link down flushed the router's NAT mappings, so when it came back the server's retransmissions were refused by the router (dovecot logged a reset) and the session never resumed; curl, like a mail client with a stall timeout, gave up about 10 s in (exit 28)."
     M_VERDICT=wan-down; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT="wan-link-down for 4 s"
-    M_REPLAY_VERDICT=server-refused   # the LAN shows silence, then a reset (tests/data/README.md)
+    M_REPLAY_VERDICT=unknown   # the LAN shows a stall, then a reset: no cause (tests/data/README.md)
     slow_line on
     # -y/-Y: abort when under 1000 bytes/s for 3 s, the way mail clients give up on a stall.
     run_curl_bg -4 -sS -m 15 -Y 1000 -y 3 -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
@@ -465,7 +465,7 @@ sc_imaps-wan-address-change() {
     M_WHAT="An IMAPS fetch of a large message over a slow (256 kbit/s) line was in progress when the router's WAN address changed (203.0.113.2 to .3, new gateway); the NAT mapping was lost and the session died."
     M_VERDICT=wan-address-changed; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown
     M_FAULT=wan-address-change
-    M_REPLAY_VERDICT=server-refused   # the LAN shows the server's reset (tests/data/README.md)
+    M_REPLAY_VERDICT=unknown   # the LAN shows a stall, then a reset: no cause (tests/data/README.md)
     interrupted_fetch wan-address-change
 }
 verify_imaps-wan-address-change() {
