@@ -171,6 +171,10 @@ impl Replay {
         if due {
             self.last_poll = Some(frame.time);
             self.tracker.poll(frame.time, &mut self.observations);
+            self.observations.push(Observation {
+                time: frame.time,
+                kind: ObservationKind::Tick,
+            });
             self.flush_unjudged(frame.time, printer);
         }
         self.tracker.on_frame(frame, &mut self.observations);
@@ -182,11 +186,12 @@ impl Replay {
     fn finish(&mut self, printer: &mut Printer<'_>) {
         let end = self.last_time;
         self.tracker.finish(end, &mut self.observations);
-        self.drain(printer);
-        let _ = self.engine.observe(Observation {
+        // A last tick lets the engine close its windows; what it says then is printed too.
+        self.observations.push(Observation {
             time: end,
             kind: ObservationKind::Tick,
         });
+        self.drain(printer);
         let mut rest: Vec<SessionRecord> = self.unjudged.drain().map(|(_, (_, r))| r).collect();
         rest.sort_by_key(|r| (r.start, r.id));
         for record in rest {
@@ -449,11 +454,13 @@ enum ReadError {
     },
 }
 
-/// Chunked file buffer: the parsers see `window()`, `consume` moves past parsed bytes.
+/// Chunked file buffer: the parsers see `window()`, `consume` moves past parsed bytes. The
+/// buffer is allocated once (and grown only for a unit larger than it).
 struct Chunks<R: Read> {
     source: R,
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     /// File offset of `buf[0]`.
     base: u64,
     eof: bool,
@@ -463,19 +470,20 @@ impl<R: Read> Chunks<R> {
     fn new(source: R) -> Self {
         Self {
             source,
-            buf: Vec::with_capacity(CHUNK),
+            buf: vec![0; CHUNK],
             start: 0,
+            end: 0,
             base: 0,
             eof: false,
         }
     }
 
     fn window(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.buf.len());
+        self.start = (self.start + n).min(self.end);
     }
 
     fn offset(&self) -> u64 {
@@ -487,31 +495,34 @@ impl<R: Read> Chunks<R> {
         if self.eof {
             return Ok(false);
         }
-        if self.window().len() >= MAX_BLOCK {
+        let pending = self.end - self.start;
+        if pending >= MAX_BLOCK {
             return Err(ReadError::Stopped {
                 offset: self.offset(),
                 why: format!("a record longer than {} MB", MAX_BLOCK >> 20),
             });
         }
-        self.buf.drain(..self.start);
+        self.buf.copy_within(self.start..self.end, 0);
         self.base += self.start as u64;
         self.start = 0;
-        let old = self.buf.len();
-        self.buf.resize(old + CHUNK, 0);
-        let mut filled = old;
-        while filled < self.buf.len() {
-            match self.source.read(&mut self.buf[filled..]) {
+        self.end = pending;
+        if pending * 2 > self.buf.len() {
+            // A unit larger than half the buffer: make room for it and a chunk more.
+            self.buf.resize(pending + CHUNK, 0);
+        }
+        let old = self.end;
+        while self.end < self.buf.len() {
+            match self.source.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
-                Ok(n) => filled += n,
+                Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(ReadError::Io(e)),
             }
         }
-        self.buf.truncate(filled);
-        Ok(filled > old)
+        Ok(self.end > old)
     }
 
     /// At end of file with bytes left over: the capture was cut.
