@@ -1,19 +1,22 @@
 #!/bin/bash
-# mailpulse demo (root, Linux): builds the lab (tests/lab), runs three real scenarios and shows,
-# side by side, what really happened and what mailpulse concluded from the router's capture:
+# mailpulse demo (root, Linux): builds the lab (tests/lab), starts the real mailpulse daemon in
+# the lab's router, runs three real scenarios and shows, side by side, what really happened and
+# the event the daemon reported (over its control socket; the same line went to syslog):
 #
 #   1. a good IMAPS fetch
 #   2. a WAN flap (link down 4 s) during a fetch
 #   3. a real wrong password (plaintext IMAP, the server says NO [AUTHENTICATIONFAILED])
 #
-#   scripts/demo.sh                      uses target/release/mailpulse
+#   scripts/demo.sh                      uses target/release/mailpulse, else target/debug/mailpulse
 #   MAILPULSE=path/to/mailpulse scripts/demo.sh
 #
-# mailpulse reads each capture with `mailpulse replay CAPTURE --json`. The lab is always torn
-# down at the end (also on Ctrl-C or failure).
+# The lab is always torn down at the end (also on Ctrl-C or failure). About 1 minute.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-MAILPULSE=${MAILPULSE:-target/release/mailpulse}
+if [[ -z ${MAILPULSE:-} ]]; then
+    MAILPULSE=target/release/mailpulse
+    [[ -x $REPO/$MAILPULSE ]] || MAILPULSE=target/debug/mailpulse
+fi
 MP=$MAILPULSE
 [[ $MP == /* ]] || MP=$REPO/$MP
 if [[ ! -x $MP ]]; then
@@ -27,6 +30,7 @@ source "$REPO/tests/lab/net.sh"
 source "$REPO/tests/lab/servers.sh"
 source "$REPO/tests/lab/faults.sh"
 source "$REPO/tests/lab/scenarios.sh"
+source "$REPO/tests/lab/live.sh"
 
 require_tools
 trap 'lab_down' EXIT
@@ -41,47 +45,55 @@ curl_meaning() {
     esac
 }
 
-# show NAME TITLE: run one scenario, then print ground truth and mailpulse's view.
+# show NAME TITLE: run one scenario with the daemon watching, then print ground truth and the
+# daemon's events about the client.
 mismatches=0
 show() {
-    local name=$1 title=$2 out
-    out=$CAPS/$1.replay.jsonl
+    local name=$1 title=$2 since
     echo
     echo "=== $title"
+    since=$(now_epoch)
     run_scenario "$name" "$CAPS" 2>"$STATE/out/$name.progress" || true
+    local agrees=1
+    live_check "$name" "$since" 2>"$STATE/out/$name.explain" || agrees=0
     printf '  %-22s %s\n' "what really happened:" "$M_WHAT"
     printf '  %-22s exit %s (%s)\n' "client (curl):" "$RC" "$(curl_meaning "$RC")"
     printf '  %-22s %s\n' "server log:" "${M_SERVER_LOG:-(no line)}"
     printf '  %-22s verdict %s, credentials %s\n' "expected:" "$M_VERDICT" "$M_CRED"
-    if ! timeout 60 "$MP" replay "$CAPS/$name.pcap" --json >"$out" 2>"$out.err"; then
-        printf '  %-22s replay FAILED: %s\n' "mailpulse:" "$(head -c 400 "$out.err")"
-        mismatches=$((mismatches + 1)); return
+    local shown=0 e
+    while read -r e; do
+        [[ -n $e ]] || continue
+        shown=1
+        printf '  %-22s verdict %s, credentials %s\n' "mailpulse daemon said:" \
+            "$(jq -r '.verdict // "-"' <<<"$e")" "$(jq -r '.credentials // "-"' <<<"$e")"
+        printf '  %-22s "%s"\n' "" "$(jq -r .message <<<"$e")"
+        jq -r '.evidence[]? | "                         - " + .' <<<"$e"
+    done < <(jq -c --argjson since "$since" --arg client "$M_CLIENT" \
+        'select(.seen >= $since and .event.client == $client and .event.session != null) | .event' \
+        "$LIVE_DIR/events.jsonl")
+    ((shown)) || printf '  %-22s no session event for %s\n' "mailpulse daemon said:" "$M_CLIENT"
+    if ((agrees)); then
+        echo "  => agrees with what happened (${LIVE_MSG#live: })"
+    else
+        echo "  => DIFFERS from what happened: ${LIVE_MSG#live: }"
+        sed 's/^/  /' "$STATE/out/$name.explain"
+        mismatches=$((mismatches + 1))
     fi
-    local sessions
-    sessions=$(jq -c --arg port "$M_PORT" 'select(.type == "session" and ((.server_port|tostring) == $port))' "$out")
-    if [[ -z $sessions ]]; then
-        printf '  %-22s no session to port %s in its output\n' "mailpulse:" "$M_PORT"
-        mismatches=$((mismatches + 1)); return
-    fi
-    local s verdict
-    while read -r s; do
-        verdict=$(jq -r .verdict <<<"$s")
-        printf '  %-22s verdict %s, credentials %s (%s -> %s:%s, server name %s)\n' "mailpulse concluded:" \
-            "$verdict" "$(jq -r .credentials <<<"$s")" "$(jq -r .client <<<"$s")" \
-            "$(jq -r .server <<<"$s")" "$(jq -r .server_port <<<"$s")" "$(jq -r '.server_name // "?"' <<<"$s")"
-        jq -r '.evidence[]? | "                         - " + .' <<<"$s"
-        if [[ $verdict == "$M_VERDICT" ]]; then echo "  => agrees with what happened"
-        else echo "  => DIFFERS from what happened (expected $M_VERDICT)"; mismatches=$((mismatches + 1)); fi
-    done <<<"$sessions"
 }
 
 say "building the lab (network namespaces mpl-*, dovecot, unbound, a router with NAT)"
 lab_up
 CAPS=$STATE/demo
 mkdir -p "$CAPS" "$STATE/out"
+say "starting mailpulse daemon in the router (config $LIVE_CONF)"
+live_start "$MP"
 show imaps-good "1. A good IMAPS fetch (correct password)"
 show imaps-wan-flap "2. The WAN link flaps (down 4 s) while a fetch is running"
 show imap-wrong-password "3. A real wrong password (plaintext IMAP on port 143)"
 echo
-if ((mismatches)); then echo "demo: mailpulse disagreed with the ground truth $mismatches time(s)"; exit 1; fi
-echo "demo: mailpulse agreed with the ground truth in all three scenarios"
+echo "syslog lines the daemon sent during the demo:"
+jq -r '.line' "$LIVE_DIR/syslog.jsonl" | grep -E 'client=' | sed 's/^/  /' || true
+live_stop
+echo
+if ((mismatches)); then echo "demo: the daemon disagreed with the ground truth $mismatches time(s)"; exit 1; fi
+echo "demo: the daemon agreed with the ground truth in all three scenarios"

@@ -99,13 +99,22 @@ pub fn diff(old: &LinkSnapshot, new: &LinkSnapshot) -> Vec<LinkChange> {
             });
         }
         let old_addresses = before.map(|b| b.addresses.as_slice()).unwrap_or_default();
-        for (address, _) in old_addresses.iter().filter(|a| !now.addresses.contains(a)) {
+        // Compared by address alone: a change message carries no prefix length, so `apply`
+        // records a placeholder one, and a dump that gives the real length is no change (a
+        // prefix length breaks no NAT mapping either).
+        let has = |list: &[(std::net::IpAddr, u8)], address: &std::net::IpAddr| {
+            list.iter().any(|(a, _)| a == address)
+        };
+        for (address, _) in old_addresses
+            .iter()
+            .filter(|(a, _)| !has(&now.addresses, a))
+        {
             changes.push(LinkChange::AddressRemoved {
                 interface: now.name.clone(),
                 address: *address,
             });
         }
-        for (address, _) in now.addresses.iter().filter(|a| !old_addresses.contains(a)) {
+        for (address, _) in now.addresses.iter().filter(|(a, _)| !has(old_addresses, a)) {
             changes.push(LinkChange::AddressAdded {
                 interface: now.name.clone(),
                 address: *address,
@@ -229,6 +238,33 @@ mod tests {
             interfaces: vec![interface("wan0", false, &["203.0.113.2"])],
             default_routes: vec![],
         };
+        assert!(diff(&known, &dump).is_empty(), "{:?}", diff(&known, &dump));
+    }
+
+    #[test]
+    fn an_address_learned_from_a_message_is_not_changed_by_the_dump_giving_its_prefix() {
+        // Seen in the lab: the link-local address re-added on link-up (and a new WAN address)
+        // came back from the next periodic dump as "removed and added again", because the
+        // message-built picture had /128 (/32) and the dump the real /64 (/24).
+        let mut known = LinkSnapshot {
+            interfaces: vec![interface("wan0", true, &["203.0.113.2"])],
+            default_routes: vec![],
+        };
+        for address in ["fe80::4472:e0ff:fed9:68bb", "203.0.113.3"] {
+            apply(
+                &mut known,
+                &LinkChange::AddressAdded {
+                    interface: "wan0".into(),
+                    address: address.parse().unwrap(),
+                },
+            );
+        }
+        let mut dump = known.clone();
+        dump.interfaces[0].addresses = vec![
+            ("203.0.113.2".parse().unwrap(), 24),
+            ("fe80::4472:e0ff:fed9:68bb".parse().unwrap(), 64),
+            ("203.0.113.3".parse().unwrap(), 24),
+        ];
         assert!(diff(&known, &dump).is_empty(), "{:?}", diff(&known, &dump));
     }
 

@@ -39,6 +39,10 @@ const LINK_RESYNC: Duration = Duration::from_secs(60);
 /// dpinger's sockets are read this often.
 const DPINGER_INTERVAL: Duration = Duration::from_secs(5);
 const DPINGER_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often the tracker and engine are told that time passed.
+const EXPIRE_INTERVAL: Duration = Duration::from_millis(250);
+/// Journal sync and evidence flush happen every this many expiry ticks (once a second).
+const HOUSEKEEPING_EVERY: u32 = 4;
 /// Capture counters are refreshed at most this often.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -516,13 +520,22 @@ fn resync_changes(
     }
 }
 
-/// Once a second: expiry in the tracker and engine, journal sync, evidence flush.
+/// Every [`EXPIRE_INTERVAL`]: stalls and expiry in the tracker and engine (a 1 s tick would add
+/// up to a second to every early verdict, and the lab's requirement is 2 s from the failure);
+/// every [`HOUSEKEEPING_EVERY`]th time also the journal sync and evidence flush.
 async fn tick_task(state: Shared) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut ticker = tokio::time::interval(EXPIRE_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut count: u32 = 0;
     loop {
         ticker.tick().await;
-        lock(&state).tick(now());
+        count = count.wrapping_add(1);
+        let mut st = lock(&state);
+        if count % HOUSEKEEPING_EVERY == 0 {
+            st.tick(now());
+        } else {
+            st.expire(now());
+        }
     }
 }
 

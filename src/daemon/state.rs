@@ -117,10 +117,16 @@ impl State {
         self.report(events, now);
     }
 
-    /// The once-a-second housekeeping: expiry, journal sync, evidence flush.
-    pub fn tick(&mut self, now: Timestamp) {
+    /// Time passed: stalls, expiry and the engine's windows. Cheap; called several times a
+    /// second so that a stall is judged soon after the tracker sees it.
+    pub fn expire(&mut self, now: Timestamp) {
         let events = self.core.tick(now);
         self.report(events, now);
+    }
+
+    /// The once-a-second housekeeping: expiry, journal sync, evidence flush.
+    pub fn tick(&mut self, now: Timestamp) {
+        self.expire(now);
         let was_healthy = self.journal.state().healthy;
         self.journal.sync();
         let state = self.journal.state();

@@ -158,8 +158,8 @@ tls_version_of() {
 reset_facts() {
     M_WHAT=""; M_VERDICT=""; M_CRED=""; M_CLIENT=$CLI4; M_SERVER=""; M_PORT=""; M_PROTO=""
     M_TLS=""; M_NAME=""; M_TLSV=""; M_ALERT=""; M_AUTH=""; M_CLOSE=""; M_CLOSED_BY=""
-    M_FAULT=""; M_SERVER_LOG=""; M_NOTES=""
-    CMDS=(); CHECKS=(); FAILED_CHECKS=(); RC=""
+    M_FAULT=""; M_SERVER_LOG=""; M_NOTES=""; M_REPLAY_VERDICT=""
+    CMDS=(); CHECKS=(); FAILED_CHECKS=(); RC=""; FAULT_AT=""
 }
 
 write_manifest_entry() { # write_manifest_entry NAME FILE OUT
@@ -172,16 +172,19 @@ write_manifest_entry() { # write_manifest_entry NAME FILE OUT
         --arg name "$M_NAME" --arg tlsv "$M_TLSV" --arg alert "$M_ALERT" --arg auth "$M_AUTH" \
         --arg close "$M_CLOSE" --arg closed_by "$M_CLOSED_BY" --arg fault "$M_FAULT" \
         --arg slog "$M_SERVER_LOG" --arg notes "$M_NOTES" --argjson cmds "$cmds" \
+        --arg replay "$M_REPLAY_VERDICT" \
         --argjson checks "$(printf '%s\n' "${CHECKS[@]}" | jq -Rcs 'split("\n") | map(select(. != ""))')" \
         'def n: if . == "" or . == "-" then null else . end;
         {file: $file, scenario: $scenario, what_happened: $what,
          expected_verdict: $verdict, expected_credentials: $cred,
+         replay_verdict: ($replay|n),
          client: ($client|n), server: ($server|n), server_port: ($port|n|if . == null then null else tonumber end),
          protocol: ($proto|n), tls: ($tls|n), server_name: ($name|n), tls_version: ($tlsv|n),
          tls_alert: ($alert|n), auth: ($auth|n), close: ($close|n), closed_by: ($closed_by|n),
          fault: ($fault|n),
          command: ($cmds[0].command // null), exit_code: ($cmds[0].exit_code // null),
-         commands: $cmds, server_log: ($slog|n), verified: $checks, notes: ($notes|n)}' \
+         commands: $cmds, server_log: ($slog|n), verified: $checks, notes: ($notes|n)}
+        | if .replay_verdict == null then del(.replay_verdict) else . end' \
         >"$3"
 }
 
@@ -199,6 +202,7 @@ run_scenario() {
     # cut by the last fault would otherwise be forwarded to the new client and land in this
     # capture. Without a mapping the router answers such packets itself.
     in_ns "$NS_RTR" conntrack -F >/dev/null 2>&1 || true
+    if [[ -n ${LIVE_HOLD:-} ]]; then live_settle_dns; fi
     flush_router_dns
     if [[ -e $STATE/auth-penalty ]]; then restart_main_dovecot; rm -f "$STATE/auth-penalty"; fi
     reset_facts
@@ -373,12 +377,21 @@ interrupted_fetch() { # interrupted_fetch FAULT [ARG]
     run_curl_bg -4 -sS -m 10 -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
     sleep 2
     fault "$1" on ${2:+"$2"}
+    # shellcheck disable=SC2034   # read by live.sh: the fault's command has completed
+    FAULT_AT=$(date +%s.%N)
     wait_curl_bg
+    live_hold
 }
+
+# With a live daemon watching (LIVE_HOLD set by live.sh), keep the fault on a few seconds after
+# the client gave up, as a real outage outlasts a mail client's patience; the lab otherwise lifts
+# it at once to save time, and the client's unanswered goodbye would then be answered.
+live_hold() { if [[ -n ${LIVE_HOLD:-} ]]; then sleep "$LIVE_HOLD"; fi; }
 
 sc_imaps-wan-down() {
     M_WHAT="An IMAPS fetch of a large message over a slow (256 kbit/s) line was in progress when the router's WAN link went down; no more data arrived and curl gave up at its 10 s limit."
     M_VERDICT=wan-down; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT=wan-link-down
+    M_REPLAY_VERDICT=upstream-unreachable   # the LAN shows only silence (tests/data/README.md)
     interrupted_fetch wan-link-down
 }
 verify_imaps-wan-down() {
@@ -389,11 +402,14 @@ verify_imaps-wan-down() {
 sc_imaps-wan-flap() {
     M_WHAT="An IMAPS fetch of a large message over a slow line was in progress when the WAN link went down for 4 s. Taking the link down flushed the router's NAT mappings, so when it came back the server's retransmissions were refused by the router (dovecot logged a reset) and the session never resumed; curl, like a mail client with a stall timeout, gave up about 10 s in (exit 28)."
     M_VERDICT=wan-down; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT="wan-link-down for 4 s"
+    M_REPLAY_VERDICT=unknown   # the LAN shows a stall, then a reset: no cause (tests/data/README.md)
     slow_line on
     # -y/-Y: abort when under 1000 bytes/s for 3 s, the way mail clients give up on a stall.
     run_curl_bg -4 -sS -m 15 -Y 1000 -y 3 -u "$USER_A:$PASS_A" "$BIG_A" -o /dev/null
     sleep 2
     fault wan-link-down on
+    # shellcheck disable=SC2034   # read by live.sh
+    FAULT_AT=$(date +%s.%N)
     sleep 4
     fault wan-link-down off
     wait_curl_bg
@@ -449,6 +465,7 @@ sc_imaps-wan-address-change() {
     M_WHAT="An IMAPS fetch of a large message over a slow (256 kbit/s) line was in progress when the router's WAN address changed (203.0.113.2 to .3, new gateway); the NAT mapping was lost and the session died."
     M_VERDICT=wan-address-changed; M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown
     M_FAULT=wan-address-change
+    M_REPLAY_VERDICT=unknown   # the LAN shows a stall, then a reset: no cause (tests/data/README.md)
     interrupted_fetch wan-address-change
 }
 verify_imaps-wan-address-change() {
@@ -462,7 +479,10 @@ sc_imap-idle-state-expired() {
     M_VERDICT=state-expired; M_CRED=not-at-fault; M_SERVER=$IMAP4; M_PORT=143; M_PROTO=imap
     M_TLS=none; M_NAME=imap.mail.test; M_AUTH=ok; M_FAULT=short-conntrack-timeout
     M_CLOSE=open; M_CLOSED_BY=none
+    M_REPLAY_VERDICT=ok   # an idle session, nothing unanswered, on the LAN (tests/data/README.md)
     fault short-conntrack-timeout on
+    # A live daemon reads the firewall's timeout at start and on SIGHUP (a settings change).
+    if declare -F live_reload >/dev/null; then live_reload; fi
     local rc=$STATE/fetchmailrc
     mkdir -p "$STATE/fetchmail"
     cat >"$rc" <<EOF
@@ -481,9 +501,12 @@ EOF
     deliver_new_message
     sleep 3
     ROUTER_DROPS=$(ctexpire_drops)
-    # Stop the client. Its goodbye (if any) cannot get through the router either.
-    kill -TERM "$pid" 2>/dev/null || true
+    # Stop the client. Its goodbye (if any) cannot get through the router either. ($pid is the
+    # subshell running in_ns: fetchmail itself is stopped by its pid in the client namespace.)
+    local p
+    for p in $(ip netns pids "$NS_CLI" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
     RC=0; wait "$pid" || RC=$?
+    live_hold
     local shown=${cmd[*]//$STATE/\$LAB}
     CMDS+=("$(jq -cn --arg c "${shown#in_ns $NS_CLI }" --argjson rc "$RC" '{command: $c, exit_code: $rc, note: "stopped with SIGTERM after 18 s in IDLE"}')")
 }
