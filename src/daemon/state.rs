@@ -70,7 +70,9 @@ impl State {
     pub fn on_frame(&mut self, interface: &str, frame: &Frame<'_>) {
         if let Some(ring) = self.evidence.as_mut() {
             match ring.record(interface, frame) {
-                Ok(()) => self.evidence_error = None,
+                // A buffered write proves nothing about the disk; `tick` clears the error
+                // once a flush has succeeded.
+                Ok(()) => {}
                 Err(e) if self.evidence_error.is_none() => {
                     let message = format!(
                         "evidence ring: cannot write: {e}; mail packets are not being kept"
@@ -107,8 +109,21 @@ impl State {
             );
         }
         if let Some(ring) = self.evidence.as_mut() {
-            if let Err(e) = ring.flush() {
-                self.evidence_error = Some(format!("evidence ring: cannot write: {e}"));
+            match ring.flush() {
+                Err(e) => {
+                    let message = format!(
+                        "evidence ring: cannot write: {e}; mail packets are not being kept"
+                    );
+                    if self.evidence_error.is_none() {
+                        self.notice(Severity::Warning, &message, now);
+                    }
+                    self.evidence_error = Some(message);
+                }
+                Ok(()) if ring.is_writing() && self.evidence_error.is_some() => {
+                    self.evidence_error = None;
+                    self.notice(Severity::Notice, "evidence ring: writing again", now);
+                }
+                Ok(()) => {}
             }
         }
     }
