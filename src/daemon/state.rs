@@ -99,15 +99,7 @@ impl State {
         self.report(events, now);
         let was_healthy = self.journal.state().healthy;
         self.journal.sync();
-        let state = self.journal.state();
-        if was_healthy && !state.healthy {
-            let why = state.last_error.unwrap_or_default();
-            self.notice(
-                Severity::Err,
-                &format!("journal: {why}; events are still diagnosed and reported"),
-                now,
-            );
-        }
+        self.say_if_journal_failed(was_healthy, now);
         if let Some(ring) = self.evidence.as_mut() {
             match ring.flush() {
                 Err(e) => {
@@ -137,6 +129,7 @@ impl State {
             // A full queue means a burst is already on its way.
             let _ = self.bursts.try_send(url);
         }
+        let was_healthy = self.journal.state().healthy;
         for event in &events {
             // A syslogd that is down must not stop diagnosis; `send_errors` counts it.
             let _ = self.syslog.event(event, now);
@@ -145,6 +138,21 @@ impl State {
                 .events_by_kind
                 .entry(event.kind.as_str().to_string())
                 .or_default() += 1;
+        }
+        // Most write errors (a full disk) surface here, not at the once-a-second sync.
+        self.say_if_journal_failed(was_healthy, now);
+    }
+
+    /// Logs the journal's error once, when it goes from healthy to failing.
+    fn say_if_journal_failed(&mut self, was_healthy: bool, now: Timestamp) {
+        let state = self.journal.state();
+        if was_healthy && !state.healthy {
+            let why = state.last_error.unwrap_or_default();
+            self.notice(
+                Severity::Err,
+                &format!("journal: {why}; events are still diagnosed and reported"),
+                now,
+            );
         }
     }
 

@@ -12,7 +12,7 @@
 //! | data unanswered for [`UNANSWERED_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
-//! | table full | oldest session first | `SessionEnded` (`open`), counted as evicted |
+//! | table full | oldest session first | `SessionEnded` (`open`), counted as evicted; an attempt whose SYNs got no answer is only counted |
 //! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
@@ -232,7 +232,10 @@ impl Tracker {
             }
             if let Some(session) = self.sessions.remove(&key) {
                 self.stats.sessions_evicted += 1;
-                if !session.finished {
+                // An attempt nobody answered, pushed out to make room, is most likely one of
+                // a SYN flood's (spoofed sources never get an answer): counted, not reported,
+                // so a flood cannot bury real verdicts and rotate them out of the journal.
+                if !session.finished && !session.syn_unanswered() {
                     let record = session.snapshot(Some(Close::Open));
                     self.emit_ended(record, now, out);
                 }

@@ -186,7 +186,9 @@ fn reordered_and_duplicated_segments_still_give_the_login_reply() {
 fn the_oldest_session_is_evicted_when_the_table_is_full() {
     let mut w = Wire::new(2);
     for (i, port) in [40001u16, 40002, 40003].into_iter().enumerate() {
-        w.c2s(i as i64 * 10, port, 993, 7, 0, SYN, b"");
+        let ms = i as i64 * 10;
+        w.c2s(ms, port, 993, 7, 0, SYN, b"");
+        w.s2c(ms + 1, 993, port, 100, 8, SYN | ACK, b"");
     }
     let ended = w.ended();
     assert_eq!(ended.len(), 1);
@@ -196,6 +198,21 @@ fn the_oldest_session_is_evicted_when_the_table_is_full() {
     assert_eq!(stats.sessions_evicted, 1);
     assert_eq!(stats.sessions_open, 2);
     assert_eq!(stats.sessions_total, 3);
+}
+
+/// Regression (tests/robust flood): 200 000 spoofed SYNs made one event each as they were
+/// evicted, which pushed a real session's verdict out of the history and rotated the whole
+/// journal away within seconds. Unanswered attempts evicted for room are only counted.
+#[test]
+fn unanswered_attempts_evicted_by_a_syn_flood_are_counted_not_reported() {
+    let mut w = Wire::new(2);
+    for port in 1000u16..1100 {
+        w.c2s(i64::from(port), port, 993, 7, 0, SYN, b"");
+    }
+    assert!(w.ended().is_empty());
+    let stats = w.tracker.stats();
+    assert_eq!(stats.sessions_evicted, 98);
+    assert_eq!(stats.sessions_open, 2);
 }
 
 #[test]

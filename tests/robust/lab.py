@@ -194,6 +194,8 @@ service imap-login {{
 service imap {{
   process_limit = 2000
 }}
+# Every load-test client logs in as alice from one of a few addresses.
+mail_max_userip_connections = 2000
 service auth {{
   client_limit = 4000
 }}
