@@ -146,6 +146,8 @@ struct Replay {
     last_time: Timestamp,
     /// Sessions ended but not yet judged by the engine, with the time they ended.
     unjudged: HashMap<SessionKey, (Timestamp, SessionRecord)>,
+    /// Sessions the engine has given a view for (from a stall snapshot or the end), and when.
+    judged: HashMap<SessionKey, Timestamp>,
 }
 
 impl Replay {
@@ -157,6 +159,7 @@ impl Replay {
             last_poll: None,
             last_time: Timestamp::default(),
             unjudged: HashMap::new(),
+            judged: HashMap::new(),
         }
     }
 
@@ -168,6 +171,10 @@ impl Replay {
         if due {
             self.last_poll = Some(frame.time);
             self.tracker.poll(frame.time, &mut self.observations);
+            self.observations.push(Observation {
+                time: frame.time,
+                kind: ObservationKind::Tick,
+            });
             self.flush_unjudged(frame.time, printer);
         }
         self.tracker.on_frame(frame, &mut self.observations);
@@ -179,11 +186,12 @@ impl Replay {
     fn finish(&mut self, printer: &mut Printer<'_>) {
         let end = self.last_time;
         self.tracker.finish(end, &mut self.observations);
-        self.drain(printer);
-        let _ = self.engine.observe(Observation {
+        // A last tick lets the engine close its windows; what it says then is printed too.
+        self.observations.push(Observation {
             time: end,
             kind: ObservationKind::Tick,
         });
+        self.drain(printer);
         let mut rest: Vec<SessionRecord> = self.unjudged.drain().map(|(_, (_, r))| r).collect();
         rest.sort_by_key(|r| (r.start, r.id));
         for record in rest {
@@ -197,8 +205,10 @@ impl Replay {
         for observation in batch.drain(..) {
             if let ObservationKind::SessionEnded(record) = &observation.kind {
                 let key = (record.client, record.server, record.start);
-                self.unjudged
-                    .insert(key, (observation.time, record.clone()));
+                if !self.judged.contains_key(&key) {
+                    self.unjudged
+                        .insert(key, (observation.time, record.clone()));
+                }
             }
             for event in self.engine.observe(observation) {
                 match &event.session {
@@ -209,6 +219,7 @@ impl Replay {
                             view.start,
                         );
                         self.unjudged.remove(&key);
+                        self.judged.insert(key, view.end);
                         printer.session(view);
                     }
                     None => printer.event(&event),
@@ -222,6 +233,8 @@ impl Replay {
     /// Prints the unjudged view of sessions the engine left alone for `JUDGE_GRACE`, so
     /// memory stays bounded on long captures.
     fn flush_unjudged(&mut self, now: Timestamp, printer: &mut Printer<'_>) {
+        self.judged
+            .retain(|_, at| now.saturating_since(*at) < JUDGE_GRACE);
         if self.unjudged.is_empty() {
             return;
         }

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file)
 }
 
 fn replay(path: &Path, timeline: Option<&Path>, json: bool) -> (i32, String, String) {
@@ -34,7 +36,10 @@ fn a_file_that_is_not_a_capture_exits_65() {
     std::fs::write(&path, "this is not a capture\n").unwrap();
     let (code, _, err) = replay(&path, None, false);
     assert_eq!(code, 65);
-    assert!(err.contains("notes.txt") && err.contains("not a pcap or pcapng capture"), "{err}");
+    assert!(
+        err.contains("notes.txt") && err.contains("not a pcap or pcapng capture"),
+        "{err}"
+    );
     let empty = dir.path().join("empty.pcap");
     std::fs::write(&empty, b"").unwrap();
     assert_eq!(replay(&empty, None, false).0, 65);
@@ -81,7 +86,19 @@ fn the_table_has_one_aligned_row_per_session() {
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].starts_with("TIME"));
     let row = lines[1];
-    for expected in ["192.168.77.10:", "imap.mail.test", "imap/143", "unknown", "AUTHENTICATIONFAILED"] {
+    // The same session as --json shows it.
+    let (_, json, _) = replay(&data("imap-wrong-password.pcap"), None, true);
+    let session: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let verdict = session["verdict"].as_str().unwrap();
+    let credentials = session["credentials"].as_str().unwrap();
+    for expected in [
+        "192.168.77.10:",
+        "imap.mail.test",
+        "imap/143",
+        verdict,
+        credentials,
+        "AUTHENTICATIONFAILED",
+    ] {
         assert!(row.contains(expected), "{expected} missing in {row}");
     }
     // Columns line up with the header.
@@ -96,7 +113,10 @@ fn timeline_is_accepted_with_a_message_and_checked_for_existence() {
     std::fs::write(&journal, "").unwrap();
     let (code, _, err) = replay(&data("imaps-good.pcap"), Some(&journal), true);
     assert_eq!(code, 0);
-    assert!(err.contains("--timeline") && err.contains("journal.jsonl"), "{err}");
+    assert!(
+        err.contains("--timeline") && err.contains("journal.jsonl"),
+        "{err}"
+    );
     let missing = dir.path().join("missing.jsonl");
     let (code, _, err) = replay(&data("imaps-good.pcap"), Some(&missing), true);
     assert_eq!(code, 66);
