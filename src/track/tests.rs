@@ -235,6 +235,7 @@ fn a_syn_flood_evicts_its_own_attempts_before_a_real_session() {
     w.c2s(2000, 40000, 143, 8, 101, FIN_ACK, b"");
     w.s2c(2001, 143, 40000, 101, 9, FIN_ACK, b"");
     w.c2s(2002, 40000, 143, 9, 102, ACK, b"");
+    w.tracker.poll(t(4000), &mut w.out);
     let ended = w.ended();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].client.port(), 40000);
