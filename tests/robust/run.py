@@ -3,6 +3,7 @@
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -28,6 +29,8 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("only", nargs="*", help=f"checks to run (default all): {' '.join(CHECKS)}")
     a = p.parse_args()
+    # A TERM (CI timeout) still runs the cleanup below: namespaces, mounts, daemons.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     names = a.only or list(CHECKS)
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
