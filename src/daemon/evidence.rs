@@ -84,12 +84,23 @@ impl EvidenceRing {
         result
     }
 
-    /// Pushes buffered frames to the file.
+    /// Pushes buffered frames to the file. On an error the file may end in a partial block,
+    /// so the ring starts a fresh file on the next frame (as after a failed `record`).
     pub fn flush(&mut self) -> io::Result<()> {
-        match self.current.as_mut() {
+        let result = match self.current.as_mut() {
             Some(segment) => segment.writer.get_mut().flush(),
             None => Ok(()),
+        };
+        if result.is_err() {
+            self.current = None;
         }
+        result
+    }
+
+    /// True while a file is open and its last write and flush succeeded: frames buffered by
+    /// `record` only count as kept once a flush has carried them to disk.
+    pub fn is_writing(&self) -> bool {
+        self.current.is_some()
     }
 
     fn write_frame(&mut self, interface: &str, frame: &Frame<'_>) -> io::Result<()> {
@@ -220,5 +231,23 @@ mod tests {
         assert!(idb
             .options
             .contains(&InterfaceDescriptionOption::IfTsResol(9)));
+    }
+
+    /// Regression (tests/robust diskfull): buffered frames hid a full disk. A flush that fails
+    /// must be reported and must leave the ring not writing, so the daemon's status keeps
+    /// the error until a later flush really reaches the disk.
+    #[test]
+    fn a_failed_flush_is_an_error_and_stops_the_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        // Every write to /dev/full fails with ENOSPC, as on a full state directory.
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("evidence.0.pcapng")).unwrap();
+        let mut ring = EvidenceRing::new(dir.path(), 1 << 20);
+        // Small frames stay in the buffer: record succeeds, the disk has not been touched.
+        ring.record("lan0", &frame(&[0u8; 60], 1_700_000_000))
+            .unwrap();
+        assert!(ring.is_writing());
+        let err = ring.flush().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+        assert!(!ring.is_writing());
     }
 }

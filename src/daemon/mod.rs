@@ -26,6 +26,9 @@ pub mod exitcode {
 
 /// Runs `mailpulse daemon [-c PATH] [--foreground]`; returns the exit code.
 pub fn main(config_path: Option<&Path>, foreground: bool) -> i32 {
+    // The journal names clients and servers, and the evidence ring can hold a plaintext login:
+    // files the daemon creates are never readable by others, whatever umask it inherited.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
     let loaded = match config::load(config_path) {
         Ok(loaded) => loaded,
         Err(e) => {

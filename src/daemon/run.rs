@@ -332,7 +332,11 @@ async fn capture_task(
 ) {
     loop {
         let capture = match opened.take() {
-            Some(c) => c,
+            Some(c) => {
+                // Listed from the start, not only after the first counters arrive.
+                lock(&state).set_capture(&interface, None, None);
+                c
+            }
             None => match Capture::open(&interface, &options) {
                 Ok(c) => {
                     {

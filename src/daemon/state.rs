@@ -87,7 +87,9 @@ impl State {
     pub fn on_frame(&mut self, interface: &str, frame: &Frame<'_>) {
         if let Some(ring) = self.evidence.as_mut() {
             match ring.record(interface, frame) {
-                Ok(()) => self.evidence_error = None,
+                // A buffered write proves nothing about the disk; `tick` clears the error
+                // once a flush has succeeded.
+                Ok(()) => {}
                 Err(e) if self.evidence_error.is_none() => {
                     let message = format!(
                         "evidence ring: cannot write: {e}; mail packets are not being kept"
@@ -129,19 +131,24 @@ impl State {
         self.expire(now);
         let was_healthy = self.journal.state().healthy;
         self.journal.sync();
-        let state = self.journal.state();
-        if was_healthy && !state.healthy {
-            let why = state.last_error.unwrap_or_default();
-            self.notice(
-                Severity::Err,
-                &format!("journal: {why}; events are still diagnosed and reported"),
-                now,
-            );
-        }
+        self.say_if_journal_failed(was_healthy, now);
         self.timeline.flush();
         if let Some(ring) = self.evidence.as_mut() {
-            if let Err(e) = ring.flush() {
-                self.evidence_error = Some(format!("evidence ring: cannot write: {e}"));
+            match ring.flush() {
+                Err(e) => {
+                    let message = format!(
+                        "evidence ring: cannot write: {e}; mail packets are not being kept"
+                    );
+                    if self.evidence_error.is_none() {
+                        self.notice(Severity::Warning, &message, now);
+                    }
+                    self.evidence_error = Some(message);
+                }
+                Ok(()) if ring.is_writing() && self.evidence_error.is_some() => {
+                    self.evidence_error = None;
+                    self.notice(Severity::Notice, "evidence ring: writing again", now);
+                }
+                Ok(()) => {}
             }
         }
     }
@@ -155,6 +162,7 @@ impl State {
             // A full queue means a burst is already on its way.
             let _ = self.bursts.try_send(url);
         }
+        let was_healthy = self.journal.state().healthy;
         for event in &events {
             // A syslogd that is down must not stop diagnosis; `send_errors` counts it.
             let _ = self.syslog.event(event, now);
@@ -163,6 +171,21 @@ impl State {
                 .events_by_kind
                 .entry(event.kind.as_str().to_string())
                 .or_default() += 1;
+        }
+        // Most write errors (a full disk) surface here, not at the once-a-second sync.
+        self.say_if_journal_failed(was_healthy, now);
+    }
+
+    /// Logs the journal's error once, when it goes from healthy to failing.
+    fn say_if_journal_failed(&mut self, was_healthy: bool, now: Timestamp) {
+        let state = self.journal.state();
+        if was_healthy && !state.healthy {
+            let why = state.last_error.unwrap_or_default();
+            self.notice(
+                Severity::Err,
+                &format!("journal: {why}; events are still diagnosed and reported"),
+                now,
+            );
         }
     }
 

@@ -11,7 +11,7 @@
 //! | data unanswered for [`UNANSWERED_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
-//! | table full | oldest session first | `SessionEnded` (`open`), counted as evicted |
+//! | table full | the oldest unanswered attempt among the 32 oldest sessions, else the oldest session | `SessionEnded` (`open`), counted as evicted; an attempt whose SYNs got no answer is only counted |
 //! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
@@ -55,6 +55,8 @@ pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
 pub const LAST_ACK_WAIT: Duration = Duration::from_secs(1);
 /// Ended sessions stay this long to absorb their last ACKs and retransmitted FINs.
 const LINGER: Duration = Duration::from_secs(5);
+/// Sessions looked at, oldest first, for an unanswered attempt to evict before them.
+const EVICTION_SCAN: usize = 32;
 /// DNS over TCP/UDP port.
 const DNS_PORT: u16 = 53;
 
@@ -220,20 +222,44 @@ impl Tracker {
         self.stats.sessions_open = self.sessions.len() as u64;
     }
 
+    /// Makes room for one session. The victim is the oldest unanswered connection attempt
+    /// among the oldest [`EVICTION_SCAN`] sessions, else the oldest session: under a SYN flood
+    /// the table churns through the flood's attempts, and a real session keeps its place
+    /// instead of being cut into pieces that each get a verdict.
     fn evict_oldest(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
-        while let Some((key, id)) = self.order.pop_front() {
-            let live = self.sessions.get(&key).is_some_and(|s| s.record.id == id);
-            if !live {
-                continue;
+        let mut looked: Vec<(FlowKey, u64)> = Vec::with_capacity(EVICTION_SCAN);
+        let mut victim = 0;
+        while looked.len() < EVICTION_SCAN {
+            let Some((key, id)) = self.order.pop_front() else {
+                break;
+            };
+            let Some(session) = self.sessions.get(&key).filter(|s| s.record.id == id) else {
+                continue; // stale: the session ended or was replaced
+            };
+            let unanswered = session.syn_unanswered();
+            looked.push((key, id));
+            if unanswered {
+                victim = looked.len() - 1;
+                break;
             }
-            if let Some(session) = self.sessions.remove(&key) {
-                self.stats.sessions_evicted += 1;
-                if !session.finished {
-                    let record = session.snapshot(Some(Close::Open));
-                    self.emit_ended(record, now, out);
-                }
-            }
+        }
+        if looked.is_empty() {
             return;
+        }
+        let (key, _) = looked.remove(victim);
+        // The sessions passed over keep their age.
+        for entry in looked.into_iter().rev() {
+            self.order.push_front(entry);
+        }
+        if let Some(session) = self.sessions.remove(&key) {
+            self.stats.sessions_evicted += 1;
+            // An attempt nobody answered, pushed out to make room, is most likely one of
+            // a SYN flood's (spoofed sources never get an answer): counted, not reported,
+            // so a flood cannot bury real verdicts and rotate them out of the journal.
+            if !session.finished && !session.syn_unanswered() {
+                let record = session.snapshot(Some(Close::Open));
+                self.emit_ended(record, now, out);
+            }
         }
     }
 

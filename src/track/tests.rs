@@ -190,7 +190,9 @@ fn reordered_and_duplicated_segments_still_give_the_login_reply() {
 fn the_oldest_session_is_evicted_when_the_table_is_full() {
     let mut w = Wire::new(2);
     for (i, port) in [40001u16, 40002, 40003].into_iter().enumerate() {
-        w.c2s(i as i64 * 10, port, 993, 7, 0, SYN, b"");
+        let ms = i as i64 * 10;
+        w.c2s(ms, port, 993, 7, 0, SYN, b"");
+        w.s2c(ms + 1, 993, port, 100, 8, SYN | ACK, b"");
     }
     let ended = w.ended();
     assert_eq!(ended.len(), 1);
@@ -200,6 +202,46 @@ fn the_oldest_session_is_evicted_when_the_table_is_full() {
     assert_eq!(stats.sessions_evicted, 1);
     assert_eq!(stats.sessions_open, 2);
     assert_eq!(stats.sessions_total, 3);
+}
+
+/// Regression (tests/robust flood): 200 000 spoofed SYNs made one event each as they were
+/// evicted, which pushed a real session's verdict out of the history and rotated the whole
+/// journal away within seconds. Unanswered attempts evicted for room are only counted.
+#[test]
+fn unanswered_attempts_evicted_by_a_syn_flood_are_counted_not_reported() {
+    let mut w = Wire::new(2);
+    for port in 1000u16..1100 {
+        w.c2s(i64::from(port), port, 993, 7, 0, SYN, b"");
+    }
+    assert!(w.ended().is_empty());
+    let stats = w.tracker.stats();
+    assert_eq!(stats.sessions_evicted, 98);
+    assert_eq!(stats.sessions_open, 2);
+}
+
+/// Regression (tests/robust flood): a real IMAP session made during a SYN flood was evicted
+/// again and again and came out as six verdicts (`unknown`, `ok`…). Unanswered attempts go
+/// first, so an answered session keeps its place and ends as one normal session.
+#[test]
+fn a_syn_flood_evicts_its_own_attempts_before_a_real_session() {
+    let mut w = Wire::new(4);
+    w.c2s(0, 40000, 143, 7, 0, SYN, b"");
+    w.s2c(1, 143, 40000, 100, 8, SYN | ACK, b"");
+    w.c2s(2, 40000, 143, 8, 101, ACK, b"");
+    for port in 1000u16..1500 {
+        w.c2s(10 + i64::from(port), port, 993, 7, 0, SYN, b"");
+    }
+    assert!(w.ended().is_empty(), "the real session is not evicted");
+    w.c2s(2000, 40000, 143, 8, 101, FIN_ACK, b"");
+    w.s2c(2001, 143, 40000, 101, 9, FIN_ACK, b"");
+    w.c2s(2002, 40000, 143, 9, 102, ACK, b"");
+    w.tracker.poll(t(4000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].client.port(), 40000);
+    assert_eq!(ended[0].close, Close::Fin);
+    // Four slots: the real session and three attempts; each later attempt evicts one.
+    assert_eq!(w.tracker.stats().sessions_evicted, 497);
 }
 
 #[test]
