@@ -1,9 +1,775 @@
 //! `mailpulse replay`: a capture file through the same tracker and engine as the daemon.
+//!
+//! The file is read in chunks (never whole, so memory stays flat on large captures) and
+//! parsed with pcap-file's zero-copy parsers. Frames go to the tracker, the tracker's
+//! observations (in time order) to the engine, and the engine's events to the output. A
+//! session the engine gives no view for is printed from the tracker's record with verdict
+//! `unknown` ([`unjudged_view`]), so the output exists whatever the engine decides.
 
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
+
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::{Block, PcapNgParser};
+use pcap_file::{PcapError, TsResolution};
+
+use crate::diagnose::event::{ClosedBy, Credentials, Event, SessionView, Verdict};
+use crate::diagnose::observation::{Observation, ObservationKind};
+use crate::diagnose::{DiagnosisConfig, Engine};
+use crate::time::Timestamp;
+use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
+use crate::track::{Tracker, TrackerConfig};
+use crate::wire::{Frame, LinkType};
+
+/// sysexits: the input file is missing or unreadable.
+const EX_NOINPUT: i32 = 66;
+/// sysexits: the input is not in a format we read.
+const EX_DATAERR: i32 = 65;
+/// sysexits: something failed that should not have (writing the output).
+const EX_SOFTWARE: i32 = 70;
+
+/// Bytes read from the file at a time.
+const CHUNK: usize = 1 << 20;
+/// A single pcap record or pcapng block larger than this is taken as corruption.
+const MAX_BLOCK: usize = 16 << 20;
+/// How often (in capture time) the tracker's timers run.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// A session the engine has not judged this long after it ended gets its unjudged view.
+const JUDGE_GRACE: Duration = Duration::from_secs(300);
 
 /// Runs `mailpulse replay CAPTURE [--timeline JOURNAL] [--json]`; returns the exit code.
 pub fn main(capture: &Path, timeline: Option<&Path>, json: bool) -> i32 {
-    let _ = (capture, timeline, json);
-    70
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let code = run(capture, timeline, json, &mut out, &mut stderr.lock());
+    if out.flush().is_err() {
+        return EX_SOFTWARE;
+    }
+    code
+}
+
+/// `main` with its output streams given (for tests).
+pub fn run(
+    capture: &Path,
+    timeline: Option<&Path>,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    // Diagnostics to `err` are best effort: a closed stderr must not change the exit code.
+    if let Some(journal) = timeline {
+        if let Err(e) = File::open(journal) {
+            let _ = writeln!(
+                err,
+                "mailpulse replay: cannot open {}: {e}",
+                journal.display()
+            );
+            return EX_NOINPUT;
+        }
+        let _ = writeln!(
+            err,
+            "mailpulse replay: --timeline is not supported yet; ignoring {}",
+            journal.display()
+        );
+    }
+    let file = match File::open(capture) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "mailpulse replay: cannot open {}: {e}",
+                capture.display()
+            );
+            return EX_NOINPUT;
+        }
+    };
+    let mut printer = Printer::new(json, out);
+    let mut replay = Replay::new();
+    let result = read_capture(file, &mut |frame| replay.frame(frame, &mut printer));
+    match result {
+        Ok(()) => {}
+        Err(ReadError::NotACapture(why)) => {
+            let _ = writeln!(
+                err,
+                "mailpulse replay: {} is not a pcap or pcapng capture ({why})",
+                capture.display()
+            );
+            return EX_DATAERR;
+        }
+        Err(ReadError::Io(e)) => {
+            let _ = writeln!(
+                err,
+                "mailpulse replay: cannot read {}: {e}",
+                capture.display()
+            );
+            return EX_NOINPUT;
+        }
+        Err(ReadError::Stopped { offset, why }) => {
+            let _ = writeln!(
+                err,
+                "mailpulse replay: warning: {} stops at byte {offset} ({why}); showing what was read",
+                capture.display()
+            );
+        }
+    }
+    replay.finish(&mut printer);
+    if let Err(e) = printer.result {
+        let _ = writeln!(err, "mailpulse replay: cannot write the output: {e}");
+        return EX_SOFTWARE;
+    }
+    if !json {
+        let stats = replay.tracker.stats();
+        let _ = writeln!(
+            err,
+            "{} packets, {} mail sessions, {} undecodable frames",
+            stats.packets, stats.sessions_total, stats.undecodable
+        );
+    }
+    0
+}
+
+/// Identifies one session across the tracker's record and the engine's view.
+type SessionKey = (SocketAddr, SocketAddr, Timestamp);
+
+/// The tracker and engine driven by the capture's clock.
+struct Replay {
+    tracker: Tracker,
+    engine: Engine,
+    observations: Vec<Observation>,
+    last_poll: Option<Timestamp>,
+    last_time: Timestamp,
+    /// Sessions ended but not yet judged by the engine, with the time they ended.
+    unjudged: HashMap<SessionKey, (Timestamp, SessionRecord)>,
+}
+
+impl Replay {
+    fn new() -> Self {
+        Self {
+            tracker: Tracker::new(TrackerConfig::default()),
+            engine: Engine::new(DiagnosisConfig::default(), 1),
+            observations: Vec::new(),
+            last_poll: None,
+            last_time: Timestamp::default(),
+            unjudged: HashMap::new(),
+        }
+    }
+
+    fn frame(&mut self, frame: &Frame<'_>, printer: &mut Printer<'_>) {
+        self.last_time = self.last_time.max(frame.time);
+        let due = self
+            .last_poll
+            .is_none_or(|last| frame.time.saturating_since(last) >= POLL_EVERY);
+        if due {
+            self.last_poll = Some(frame.time);
+            self.tracker.poll(frame.time, &mut self.observations);
+            self.flush_unjudged(frame.time, printer);
+        }
+        self.tracker.on_frame(frame, &mut self.observations);
+        if !self.observations.is_empty() {
+            self.drain(printer);
+        }
+    }
+
+    fn finish(&mut self, printer: &mut Printer<'_>) {
+        let end = self.last_time;
+        self.tracker.finish(end, &mut self.observations);
+        self.drain(printer);
+        let _ = self.engine.observe(Observation {
+            time: end,
+            kind: ObservationKind::Tick,
+        });
+        let mut rest: Vec<SessionRecord> = self.unjudged.drain().map(|(_, (_, r))| r).collect();
+        rest.sort_by_key(|r| (r.start, r.id));
+        for record in rest {
+            printer.session(&unjudged_view(&record));
+        }
+    }
+
+    fn drain(&mut self, printer: &mut Printer<'_>) {
+        let mut batch = std::mem::take(&mut self.observations);
+        batch.sort_by_key(|o| o.time);
+        for observation in batch.drain(..) {
+            if let ObservationKind::SessionEnded(record) = &observation.kind {
+                let key = (record.client, record.server, record.start);
+                self.unjudged
+                    .insert(key, (observation.time, record.clone()));
+            }
+            for event in self.engine.observe(observation) {
+                match &event.session {
+                    Some(view) => {
+                        let key = (
+                            SocketAddr::new(view.client, view.client_port),
+                            SocketAddr::new(view.server, view.server_port),
+                            view.start,
+                        );
+                        self.unjudged.remove(&key);
+                        printer.session(view);
+                    }
+                    None => printer.event(&event),
+                }
+            }
+        }
+        // Keep the allocation for the next batch.
+        self.observations = batch;
+    }
+
+    /// Prints the unjudged view of sessions the engine left alone for `JUDGE_GRACE`, so
+    /// memory stays bounded on long captures.
+    fn flush_unjudged(&mut self, now: Timestamp, printer: &mut Printer<'_>) {
+        if self.unjudged.is_empty() {
+            return;
+        }
+        let mut stale: Vec<SessionKey> = self
+            .unjudged
+            .iter()
+            .filter(|(_, (ended, _))| now.saturating_since(*ended) >= JUDGE_GRACE)
+            .map(|(k, _)| *k)
+            .collect();
+        stale.sort_by_key(|k| (k.2, k.0));
+        for key in stale {
+            if let Some((_, record)) = self.unjudged.remove(&key) {
+                printer.session(&unjudged_view(&record));
+            }
+        }
+    }
+}
+
+/// The session view of a record the engine has not judged: verdict and credentials
+/// `unknown`, evidence listing what the packets showed.
+pub fn unjudged_view(record: &SessionRecord) -> SessionView {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let mut evidence = vec!["not judged: no diagnosis for this session".to_string()];
+    evidence.extend(record_facts(record));
+    SessionView {
+        object_type: "session".to_string(),
+        client: record.client.ip(),
+        client_port: record.client.port(),
+        server: record.server.ip(),
+        server_port: record.server.port(),
+        protocol: record.protocol,
+        tls: record.tls,
+        server_name: record.server_name.clone(),
+        start: record.start,
+        end: record.end,
+        duration_ms: ms(record.end.saturating_since(record.start)),
+        tcp_connect_ms: record.tcp_connect.map(ms),
+        tls_handshake_ms: record.tls_handshake.map(ms),
+        tls_version: record.tls_version,
+        tls_alert: record.tls_alert.map(|a| a.name()),
+        bytes_from_client: record.bytes_from_client,
+        bytes_from_server: record.bytes_from_server,
+        retransmits_from_client: record.retransmits_from_client,
+        closed_by: ClosedBy::from(record.closed_by),
+        close: record.close,
+        auth: record.auth,
+        verdict: Verdict::Unknown,
+        credentials: Credentials::Unknown,
+        evidence,
+    }
+}
+
+/// Short statements of what the packets showed, most telling first.
+fn record_facts(r: &SessionRecord) -> Vec<String> {
+    let side = |s: Side| match s {
+        Side::Client => "client",
+        Side::Server => "server",
+    };
+    let mut facts = Vec::new();
+    if let Some(alert) = r.tls_alert {
+        facts.push(format!(
+            "TLS alert {} from the {}",
+            alert.name(),
+            side(alert.from)
+        ));
+    }
+    if let (Some(reply), AuthOutcome::Failed | AuthOutcome::Ok) = (&r.auth_reply, r.auth) {
+        facts.push(format!("server replied to the login: {reply}"));
+    } else if let Some(reply) = &r.auth_reply {
+        facts.push(format!("login not completed: {reply}"));
+    }
+    if r.tcp_connect.is_none() && r.syns_from_client > 0 {
+        facts.push(format!("{} SYN(s) without an answer", r.syns_from_client));
+    } else if let Some(since) = r.unanswered_since {
+        facts.push(format!("client data from {since} got no answer"));
+    }
+    if let (Some(v), Some(max)) = (r.tls_version, r.tls_client_max) {
+        facts.push(format!("TLS {v} chosen; client offered up to {max}"));
+    } else if let Some(max) = r.tls_client_max {
+        facts.push(format!(
+            "client offered TLS up to {max}; no ServerHello seen"
+        ));
+    }
+    match (r.close, r.closed_by) {
+        (Close::Rst, Some(s)) => facts.push(format!("reset by the {}", side(s))),
+        (Close::Fin, Some(s)) => facts.push(format!("closed by the {}", side(s))),
+        (Close::Timeout, _) => facts.push("went quiet and timed out".to_string()),
+        _ => {}
+    }
+    if r.retransmits_from_client > 0 {
+        facts.push(format!(
+            "{} client retransmission(s)",
+            r.retransmits_from_client
+        ));
+    }
+    facts
+}
+
+/// Writes sessions and events as JSON lines or as an aligned table.
+struct Printer<'a> {
+    json: bool,
+    out: &'a mut dyn Write,
+    header_done: bool,
+    result: io::Result<()>,
+}
+
+impl<'a> Printer<'a> {
+    fn new(json: bool, out: &'a mut dyn Write) -> Self {
+        Self {
+            json,
+            out,
+            header_done: false,
+            result: Ok(()),
+        }
+    }
+
+    fn session(&mut self, view: &SessionView) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = if self.json {
+            write_json_line(self.out, view)
+        } else {
+            self.session_row(view)
+        };
+    }
+
+    fn event(&mut self, event: &Event) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = if self.json {
+            let mut value = match serde_json::to_value(event) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.result = Err(io::Error::other(e));
+                    return;
+                }
+            };
+            if let Some(map) = value.as_object_mut() {
+                map.insert("type".to_string(), "event".into());
+            }
+            write_json_line(self.out, &value)
+        } else {
+            self.header();
+            writeln!(
+                self.out,
+                "{:<19}  {:<15} {}",
+                local_time(event.time),
+                event.kind.as_str(),
+                event.message
+            )
+        };
+    }
+
+    fn header(&mut self) {
+        if !self.header_done {
+            self.header_done = true;
+            self.result = writeln!(
+                self.out,
+                "{:<19}  {:<21} {:<28} {:<10} {:<20} {:<12} EVIDENCE",
+                "TIME", "CLIENT", "SERVER", "PROTOCOL", "VERDICT", "CREDENTIALS"
+            );
+        }
+    }
+
+    fn session_row(&mut self, v: &SessionView) -> io::Result<()> {
+        self.header();
+        let server = v
+            .server_name
+            .clone()
+            .unwrap_or_else(|| v.server.to_string());
+        let protocol = format!("{}/{}", v.protocol, v.server_port);
+        let evidence = v
+            .evidence
+            .iter()
+            .find(|e| !e.starts_with("not judged"))
+            .or(v.evidence.first())
+            .map(String::as_str)
+            .unwrap_or("");
+        writeln!(
+            self.out,
+            "{:<19}  {:<21} {:<28} {:<10} {:<20} {:<12} {}",
+            local_time(v.start),
+            SocketAddr::new(v.client, v.client_port).to_string(),
+            server,
+            protocol,
+            v.verdict.as_str(),
+            v.credentials.as_str(),
+            evidence
+        )
+    }
+}
+
+fn write_json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+fn local_time(t: Timestamp) -> String {
+    let utc = chrono::DateTime::from_timestamp_nanos(t.unix_nanos());
+    utc.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// Why reading stopped early.
+#[derive(Debug)]
+enum ReadError {
+    /// The first bytes are not a capture header.
+    NotACapture(String),
+    Io(io::Error),
+    /// The file is cut or damaged at `offset`; everything before it was read.
+    Stopped {
+        offset: u64,
+        why: String,
+    },
+}
+
+/// Chunked file buffer: the parsers see `window()`, `consume` moves past parsed bytes.
+struct Chunks<R: Read> {
+    source: R,
+    buf: Vec<u8>,
+    start: usize,
+    /// File offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+}
+
+impl<R: Read> Chunks<R> {
+    fn new(source: R) -> Self {
+        Self {
+            source,
+            buf: Vec::with_capacity(CHUNK),
+            start: 0,
+            base: 0,
+            eof: false,
+        }
+    }
+
+    fn window(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.buf.len());
+    }
+
+    fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// Reads more bytes; false at end of file. Fails when one unit outgrows `MAX_BLOCK`.
+    fn refill(&mut self) -> Result<bool, ReadError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.window().len() >= MAX_BLOCK {
+            return Err(ReadError::Stopped {
+                offset: self.offset(),
+                why: format!("a record longer than {} MB", MAX_BLOCK >> 20),
+            });
+        }
+        self.buf.drain(..self.start);
+        self.base += self.start as u64;
+        self.start = 0;
+        let old = self.buf.len();
+        self.buf.resize(old + CHUNK, 0);
+        let mut filled = old;
+        while filled < self.buf.len() {
+            match self.source.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+        self.buf.truncate(filled);
+        Ok(filled > old)
+    }
+
+    /// At end of file with bytes left over: the capture was cut.
+    fn stopped(&self, why: &str) -> ReadError {
+        ReadError::Stopped {
+            offset: self.offset(),
+            why: why.to_string(),
+        }
+    }
+}
+
+const PCAP_MAGICS: [[u8; 4]; 4] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+];
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// Reads a pcap or pcapng file, calling `on_frame` for every packet.
+fn read_capture<R: Read>(source: R, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Result<(), ReadError> {
+    let mut chunks = Chunks::new(source);
+    while chunks.window().len() < 4 && chunks.refill()? {}
+    let Some(magic) = chunks.window().first_chunk::<4>().copied() else {
+        return Err(ReadError::NotACapture(
+            "the file is shorter than a capture header".into(),
+        ));
+    };
+    if PCAP_MAGICS.contains(&magic) {
+        read_pcap(&mut chunks, on_frame)
+    } else if magic == PCAPNG_MAGIC {
+        read_pcapng(&mut chunks, on_frame)
+    } else {
+        Err(ReadError::NotACapture(format!(
+            "it starts with {:02x} {:02x} {:02x} {:02x}",
+            magic[0], magic[1], magic[2], magic[3]
+        )))
+    }
+}
+
+fn read_pcap<R: Read>(
+    chunks: &mut Chunks<R>,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<(), ReadError> {
+    let parser = loop {
+        let window_len = chunks.window().len();
+        let attempt =
+            PcapParser::new(chunks.window()).map(|(rest, p)| (window_len - rest.len(), p));
+        match attempt {
+            Ok((used, parser)) => {
+                chunks.consume(used);
+                break parser;
+            }
+            Err(PcapError::IncompleteBuffer) if chunks.refill()? => {}
+            Err(e) => return Err(ReadError::NotACapture(e.to_string())),
+        }
+    };
+    let header = parser.header();
+    let link_type = LinkType(u32::from(header.datalink));
+    let nanos_per_unit = match header.ts_resolution {
+        TsResolution::MicroSecond => 1_000,
+        TsResolution::NanoSecond => 1,
+    };
+    loop {
+        match parser.next_raw_packet(chunks.window()) {
+            Ok((rest, packet)) => {
+                let used = chunks.window().len() - rest.len();
+                let frac = i64::from(packet.ts_frac) * nanos_per_unit;
+                let time = Timestamp::from_unix_nanos(
+                    i64::from(packet.ts_sec) * 1_000_000_000 + frac.min(999_999_999),
+                );
+                on_frame(&Frame {
+                    time,
+                    link_type,
+                    data: &packet.data,
+                    original_len: packet.orig_len,
+                });
+                chunks.consume(used);
+            }
+            Err(PcapError::IncompleteBuffer) => {
+                if !chunks.refill()? {
+                    return if chunks.window().is_empty() {
+                        Ok(())
+                    } else {
+                        Err(chunks.stopped("the last packet record is cut short"))
+                    };
+                }
+            }
+            Err(e) => return Err(chunks.stopped(&e.to_string())),
+        }
+    }
+}
+
+/// Per-interface link type and timestamp units (pcapng if_tsresol; default microseconds).
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link_type: LinkType,
+    /// Timestamp units per second.
+    units_per_sec: u64,
+}
+
+fn interface_of(
+    idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
+) -> Interface {
+    let mut units_per_sec: u64 = 1_000_000;
+    for option in &idb.options {
+        if let InterfaceDescriptionOption::IfTsResol(r) = option {
+            let exp = u32::from(r & 0x7f);
+            units_per_sec = if r & 0x80 == 0 {
+                10u64.checked_pow(exp).unwrap_or(1_000_000)
+            } else {
+                2u64.checked_pow(exp).unwrap_or(1_000_000)
+            };
+        }
+    }
+    Interface {
+        link_type: LinkType(u32::from(idb.linktype)),
+        units_per_sec: units_per_sec.max(1),
+    }
+}
+
+fn pcapng_time(units: u64, iface: Interface) -> Timestamp {
+    let per = u128::from(iface.units_per_sec);
+    let nanos = u128::from(units) * 1_000_000_000 / per;
+    Timestamp::from_unix_nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
+}
+
+fn read_pcapng<R: Read>(
+    chunks: &mut Chunks<R>,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<(), ReadError> {
+    let mut parser = loop {
+        let window_len = chunks.window().len();
+        let attempt =
+            PcapNgParser::new(chunks.window()).map(|(rest, p)| (window_len - rest.len(), p));
+        match attempt {
+            Ok((used, parser)) => {
+                chunks.consume(used);
+                break parser;
+            }
+            Err(PcapError::IncompleteBuffer) if chunks.refill()? => {}
+            Err(e) => return Err(ReadError::NotACapture(e.to_string())),
+        }
+    };
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut last_time = Timestamp::default();
+    loop {
+        let window_len = chunks.window().len();
+        match parser.next_block(chunks.window()) {
+            Ok((rest, block)) => {
+                let used = window_len - rest.len();
+                if parser.interfaces().len() != interfaces.len() {
+                    interfaces = parser.interfaces().iter().map(interface_of).collect();
+                }
+                match &block {
+                    Block::EnhancedPacket(epb) => {
+                        if let Some(iface) = interfaces.get(epb.interface_id as usize) {
+                            // pcap-file stores the raw units in the Duration's nanoseconds.
+                            let units = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
+                            last_time = pcapng_time(units, *iface);
+                            on_frame(&Frame {
+                                time: last_time,
+                                link_type: iface.link_type,
+                                data: &epb.data,
+                                original_len: epb.original_len,
+                            });
+                        }
+                    }
+                    Block::Packet(pb) => {
+                        if let Some(iface) = interfaces.get(usize::from(pb.interface_id)) {
+                            last_time = pcapng_time(pb.timestamp, *iface);
+                            on_frame(&Frame {
+                                time: last_time,
+                                link_type: iface.link_type,
+                                data: &pb.data,
+                                original_len: pb.original_len,
+                            });
+                        }
+                    }
+                    Block::SimplePacket(spb) => {
+                        // No timestamp: the packet is placed at the last time seen.
+                        if let Some(iface) = interfaces.first() {
+                            on_frame(&Frame {
+                                time: last_time,
+                                link_type: iface.link_type,
+                                data: &spb.data,
+                                original_len: spb.original_len,
+                            });
+                        }
+                    }
+                    Block::SectionHeader(_) => interfaces.clear(),
+                    _ => {}
+                }
+                chunks.consume(used);
+            }
+            Err(PcapError::IncompleteBuffer) => {
+                if !chunks.refill()? {
+                    return if chunks.window().is_empty() {
+                        Ok(())
+                    } else {
+                        Err(chunks.stopped("the last block is cut short"))
+                    };
+                }
+            }
+            Err(e) => return Err(chunks.stopped(&e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic pcap header (microseconds, Ethernet) and one 60-byte record.
+    fn tiny_pcap() -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]);
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&65_535u32.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        f.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        f.extend_from_slice(&250_000u32.to_le_bytes());
+        f.extend_from_slice(&60u32.to_le_bytes());
+        f.extend_from_slice(&60u32.to_le_bytes());
+        f.extend_from_slice(&[0; 60]);
+        f
+    }
+
+    #[test]
+    fn pcap_frames_carry_time_and_link_type() {
+        let mut frames = Vec::new();
+        read_capture(&tiny_pcap()[..], &mut |f| {
+            frames.push((f.time, f.link_type, f.data.len()))
+        })
+        .unwrap();
+        assert_eq!(
+            frames,
+            vec![(
+                Timestamp::from_unix(1_700_000_000, 250_000_000),
+                LinkType::ETHERNET,
+                60
+            )]
+        );
+    }
+
+    #[test]
+    fn a_cut_capture_reports_the_offset() {
+        let mut bytes = tiny_pcap();
+        bytes.truncate(24 + 16 + 30);
+        let mut n = 0;
+        match read_capture(&bytes[..], &mut |_| n += 1) {
+            Err(ReadError::Stopped { offset, .. }) => assert_eq!(offset, 24),
+            other => panic!("expected Stopped, got {other:?}"),
+        }
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn text_is_not_a_capture() {
+        assert!(matches!(
+            read_capture(&b"hello world\n"[..], &mut |_| {}),
+            Err(ReadError::NotACapture(_))
+        ));
+        assert!(matches!(
+            read_capture(&b"ab"[..], &mut |_| {}),
+            Err(ReadError::NotACapture(_))
+        ));
+    }
 }

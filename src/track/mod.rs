@@ -1,12 +1,62 @@
 //! Packets in, mail sessions and DNS lookups out. Bounded tables, no clock: time comes with
 //! each frame, and `poll` is told the time.
+//!
+//! Timers (all measured from the capture's own timestamps):
+//!
+//! | situation | reported | as |
+//! |---|---|---|
+//! | RST | at once | `SessionEnded` (`rst`) |
+//! | FIN from both sides | at the last FIN's ACK, or [`LAST_ACK_WAIT`] after it | `SessionEnded` (`fin`) |
+//! | client data or SYN unanswered for [`STALL_AFTER`] | once per stall | `SessionUpdate` |
+//! | SYNs only, none answered, quiet for [`SYN_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
+//! | data unanswered for [`UNANSWERED_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
+//! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
+//! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
+//! | table full | oldest session first | `SessionEnded` (`open`), counted as evicted |
+//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen) |
+//!
+//! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
+//! that a firewall silently drops is still here when the client speaks again.
 
+mod dns;
+mod flow;
+mod mail;
 pub mod record;
+mod session;
+mod stream;
+mod tls;
 
-use crate::diagnose::observation::Observation;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::time::Timestamp;
-use crate::wire::Frame;
-use record::TrackerStats;
+use crate::wire::tcp::flags;
+use crate::wire::{self, Frame, TcpSegment, Transport};
+use flow::{FlowKey, FxBuildHasher};
+use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
+use session::{Outcome, Session};
+
+pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
+
+/// Client data (or a SYN) unanswered this long makes a stall snapshot.
+pub const STALL_AFTER: Duration = Duration::from_millis(1500);
+/// A connection attempt whose SYNs got no answer is reported after this much quiet
+/// (Linux retries SYNs after 1, 3, 7, 15 s: a client silent for 10 s has moved on).
+pub const SYN_GIVE_UP: Duration = Duration::from_secs(10);
+/// Data unanswered this long ends the session as timed out.
+pub const UNANSWERED_GIVE_UP: Duration = Duration::from_secs(60);
+/// A half-closed session quiet this long is reported as closed.
+pub const HALF_CLOSED_IDLE: Duration = Duration::from_secs(30);
+/// An established session quiet this long is reported as timed out.
+pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
+/// After both FINs, how long to wait for the last ACK.
+pub const LAST_ACK_WAIT: Duration = Duration::from_secs(1);
+/// Ended sessions stay this long to absorb their last ACKs and retransmitted FINs.
+const LINGER: Duration = Duration::from_secs(5);
+/// DNS over TCP/UDP port.
+const DNS_PORT: u16 = 53;
 
 /// Limits of the tracker's tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +77,12 @@ impl Default for TrackerConfig {
 pub struct Tracker {
     config: TrackerConfig,
     stats: TrackerStats,
+    sessions: HashMap<FlowKey, Session, FxBuildHasher>,
+    /// Insertion order for oldest-first eviction: (key, session id). Stale entries are
+    /// skipped lazily and the queue is compacted when it outgrows the table.
+    order: VecDeque<(FlowKey, u64)>,
+    dns: dns::DnsTracker,
+    next_id: u64,
 }
 
 impl Tracker {
@@ -34,26 +90,293 @@ impl Tracker {
         Self {
             config,
             stats: TrackerStats::default(),
+            sessions: HashMap::default(),
+            order: VecDeque::new(),
+            dns: dns::DnsTracker::default(),
+            next_id: 1,
         }
     }
 
     /// Feeds one frame; finished sessions and lookups are pushed to `out`.
     pub fn on_frame(&mut self, frame: &Frame<'_>, out: &mut Vec<Observation>) {
-        let _ = (&self.config, frame, out);
         self.stats.packets += 1;
+        let Ok(packet) = wire::decode(frame.link_type, frame.data) else {
+            self.stats.undecodable += 1;
+            return;
+        };
+        match packet.transport {
+            Transport::Tcp(seg) => {
+                if seg.src_port == DNS_PORT || seg.dst_port == DNS_PORT {
+                    self.dns_over_tcp(packet.src, packet.dst, &seg, frame.time, out);
+                } else {
+                    self.on_tcp(packet.src, packet.dst, &seg, frame.time, out);
+                }
+            }
+            Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } if src_port == DNS_PORT || dst_port == DNS_PORT => {
+                let src = SocketAddr::new(packet.src, src_port);
+                let dst = SocketAddr::new(packet.dst, dst_port);
+                if let Some(lookup) = self.dns.on_message(src, dst, payload, frame.time) {
+                    push(out, frame.time, ObservationKind::DnsLookup(lookup));
+                }
+            }
+            _ => {}
+        }
+        self.stats.dns_pending = self.dns.pending_count() as u64;
+        self.stats.dns_evicted = self.dns.evicted;
+    }
+
+    fn dns_over_tcp(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        seg: &TcpSegment<'_>,
+        now: Timestamp,
+        out: &mut Vec<Observation>,
+    ) {
+        // RFC 7766: each message has a two-byte length; only whole messages in one segment
+        // are read (the usual case for queries and short answers).
+        let mut rest = seg.payload;
+        while let Some((len, body)) = rest.split_first_chunk::<2>() {
+            let len = usize::from(u16::from_be_bytes(*len));
+            let Some(message) = body.get(..len) else {
+                return;
+            };
+            let src = SocketAddr::new(src, seg.src_port);
+            let dst = SocketAddr::new(dst, seg.dst_port);
+            if let Some(lookup) = self.dns.on_message(src, dst, message, now) {
+                push(out, now, ObservationKind::DnsLookup(lookup));
+            }
+            rest = body.get(len..).unwrap_or(&[]);
+        }
+    }
+
+    fn on_tcp(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        seg: &TcpSegment<'_>,
+        now: Timestamp,
+        out: &mut Vec<Observation>,
+    ) {
+        let src_sock = SocketAddr::new(src, seg.src_port);
+        let dst_sock = SocketAddr::new(dst, seg.dst_port);
+        let key = FlowKey::from_sockets(src_sock, dst_sock);
+        let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
+        if let Some(session) = self.sessions.get_mut(&key) {
+            let reuse = session.finished && is_syn;
+            if !reuse {
+                if session.finished {
+                    return;
+                }
+                let side = if session.record.client == src_sock {
+                    Side::Client
+                } else {
+                    Side::Server
+                };
+                if session.on_segment(side, seg, now) == Outcome::Ended {
+                    session.finished = true;
+                    let record = session.snapshot(None);
+                    self.emit_ended(record, now, out);
+                }
+                return;
+            }
+            self.sessions.remove(&key);
+            self.stats.sessions_open = self.sessions.len() as u64;
+        }
+        // A new session: the SYN's sender is the client; without a SYN, the mail port is
+        // the server's.
+        let Some((client, server, protocol, tls)) = orient(src_sock, dst_sock, is_syn) else {
+            return;
+        };
+        // Mid-stream pickups that are only a RST or a lone ACK say nothing.
+        if !is_syn && seg.payload.is_empty() && !seg.has(flags::FIN) {
+            return;
+        }
+        if self.sessions.len() >= self.config.max_sessions.max(1) {
+            self.evict_oldest(now, out);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut session = Session::new(id, client, server, protocol, tls, now);
+        let side = if client == src_sock {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let outcome = session.on_segment(side, seg, now);
+        self.stats.sessions_total += 1;
+        if outcome == Outcome::Ended {
+            session.finished = true;
+            let record = session.snapshot(None);
+            self.emit_ended(record, now, out);
+        }
+        self.sessions.insert(key, session);
+        self.order.push_back((key, id));
+        if self.order.len() > 2 * self.config.max_sessions.max(16) {
+            let sessions = &self.sessions;
+            self.order
+                .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.record.id == *id));
+        }
+        self.stats.sessions_open = self.sessions.len() as u64;
+    }
+
+    fn evict_oldest(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
+        while let Some((key, id)) = self.order.pop_front() {
+            let live = self.sessions.get(&key).is_some_and(|s| s.record.id == id);
+            if !live {
+                continue;
+            }
+            if let Some(session) = self.sessions.remove(&key) {
+                self.stats.sessions_evicted += 1;
+                if !session.finished {
+                    let record = session.snapshot(Some(Close::Open));
+                    self.emit_ended(record, now, out);
+                }
+            }
+            return;
+        }
+    }
+
+    fn emit_ended(&self, mut record: SessionRecord, now: Timestamp, out: &mut Vec<Observation>) {
+        self.name_from_dns(&mut record);
+        let time = record.end.max(now);
+        push(out, time, ObservationKind::SessionEnded(record));
+    }
+
+    fn name_from_dns(&self, record: &mut SessionRecord) {
+        if record.server_name.is_none() {
+            record.server_name = self
+                .dns
+                .name_for(record.server.ip(), record.start)
+                .map(str::to_string);
+        }
     }
 
     /// Expires idle sessions and lookups as of `now`, and reports stalling ones.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
-        let _ = (now, out);
+        let mut ended = Vec::new();
+        let mut updates = Vec::new();
+        let mut remove = Vec::new();
+        for (key, session) in self.sessions.iter_mut() {
+            let quiet = now.saturating_since(session.last_packet);
+            if session.finished {
+                if quiet >= LINGER {
+                    remove.push(*key);
+                }
+                continue;
+            }
+            let waiting = session.waiting_since().map(|t| now.saturating_since(t));
+            let close = if session.fully_closed() {
+                (quiet >= LAST_ACK_WAIT).then_some(Close::Fin)
+            } else if session.syn_unanswered() {
+                (quiet >= SYN_GIVE_UP).then_some(Close::Timeout)
+            } else if waiting.is_some_and(|w| w >= UNANSWERED_GIVE_UP) {
+                Some(Close::Timeout)
+            } else if session.half_closed() {
+                (quiet >= HALF_CLOSED_IDLE).then_some(Close::Fin)
+            } else {
+                (quiet >= ESTABLISHED_IDLE).then_some(Close::Timeout)
+            };
+            if let Some(close) = close {
+                session.finished = true;
+                ended.push(session.snapshot(Some(close)));
+                remove.push(*key);
+            } else if waiting.is_some_and(|w| w >= STALL_AFTER) && !session.stall_reported {
+                session.stall_reported = true;
+                updates.push(session.snapshot(Some(Close::Open)));
+            }
+        }
+        for key in remove {
+            self.sessions.remove(&key);
+        }
+        updates.sort_by_key(|r: &SessionRecord| r.id);
+        for mut record in updates {
+            self.name_from_dns(&mut record);
+            push(out, now, ObservationKind::SessionUpdate(record));
+        }
+        ended.sort_by_key(|r| (r.end, r.id));
+        for record in ended {
+            self.emit_ended(record, now, out);
+        }
+        let mut lookups = Vec::new();
+        self.dns.expire(now, &mut |l| lookups.push(l));
+        for lookup in lookups {
+            push(out, now, ObservationKind::DnsLookup(lookup));
+        }
+        self.stats.sessions_open = self.sessions.len() as u64;
+        self.stats.dns_pending = self.dns.pending_count() as u64;
     }
 
     /// End of input: every session still open is reported with `close: open`.
     pub fn finish(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
-        let _ = (now, out);
+        let mut open: Vec<SessionRecord> = self
+            .sessions
+            .drain()
+            .filter(|(_, s)| !s.finished)
+            .map(|(_, s)| {
+                // A connection that never got past unanswered SYNs is not open: it failed.
+                let close = if s.syn_unanswered() {
+                    Close::Timeout
+                } else {
+                    Close::Open
+                };
+                s.snapshot(Some(close))
+            })
+            .collect();
+        self.order.clear();
+        open.sort_by_key(|r| (r.start, r.id));
+        for record in open {
+            self.emit_ended(record, now, out);
+        }
+        let mut lookups = Vec::new();
+        self.dns.flush(&mut |l| lookups.push(l));
+        for lookup in lookups {
+            push(out, now, ObservationKind::DnsLookup(lookup));
+        }
+        self.stats.sessions_open = 0;
+        self.stats.dns_pending = 0;
     }
 
     pub fn stats(&self) -> TrackerStats {
         self.stats
     }
 }
+
+fn push(out: &mut Vec<Observation>, time: Timestamp, kind: ObservationKind) {
+    out.push(Observation { time, kind });
+}
+
+/// Decides client and server for a new session, and whether it is mail at all.
+fn orient(
+    src: SocketAddr,
+    dst: SocketAddr,
+    is_syn: bool,
+) -> Option<(SocketAddr, SocketAddr, Protocol, TlsMode)> {
+    if is_syn {
+        let (protocol, tls) = Protocol::from_port(dst.port())?;
+        return Some((src, dst, protocol, tls));
+    }
+    match (
+        Protocol::from_port(src.port()),
+        Protocol::from_port(dst.port()),
+    ) {
+        (None, Some((p, t))) => Some((src, dst, p, t)),
+        (Some((p, t)), None) => Some((dst, src, p, t)),
+        // Both are mail ports (server to server): the lower port is the service.
+        (Some(a), Some(b)) => {
+            if dst.port() <= src.port() {
+                Some((src, dst, b.0, b.1))
+            } else {
+                Some((dst, src, a.0, a.1))
+            }
+        }
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -225,6 +225,9 @@ pub struct Question {
 }
 
 /// The data of one resource record.
+// Records live briefly on the stack while an answer is read; boxing the name would allocate
+// per record for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordData<'a> {
     A(Ipv4Addr),

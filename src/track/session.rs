@@ -1,0 +1,375 @@
+//! One TCP session to a mail port: timings, counters, close, and the protocol analyzers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::time::Timestamp;
+use crate::track::mail::{MailEvent, MailTrack};
+use crate::track::record::{
+    AppDataShape, AuthOutcome, Close, Protocol, SessionRecord, Side, TlsMode,
+};
+use crate::track::stream::{seq_le, Stream};
+use crate::track::tls::TlsTrack;
+use crate::wire::tcp::flags;
+use crate::wire::TcpSegment;
+
+/// Bytes per direction handed to the analyzers; after that only counters run (TLS record
+/// headers are still walked for the application-data shape while delivery stays in order).
+const ANALYZE_LIMIT: u64 = 16 * 1024;
+
+/// What reads the session's bytes.
+#[derive(Debug)]
+enum Analyzer {
+    Tls(Box<TlsTrack>),
+    Mail(Box<MailTrack>),
+}
+
+/// The live state of one session.
+#[derive(Debug)]
+pub struct Session {
+    pub record: SessionRecord,
+    client: Stream,
+    server: Stream,
+    analyzer: Analyzer,
+    syn_at: Option<Timestamp>,
+    syn_ack_at: Option<Timestamp>,
+    established_at: Option<Timestamp>,
+    /// First client data since the server last sent data.
+    awaiting_reply: Option<Timestamp>,
+    /// Client data the server has not acknowledged: since when, and up to which sequence.
+    unacked: Option<(Timestamp, u32)>,
+    client_fin: bool,
+    server_fin: bool,
+    /// Both sides sent FIN; this side's came last and awaits its ACK.
+    last_fin_from: Option<Side>,
+    pub last_packet: Timestamp,
+    /// A stall snapshot was sent for the current unanswered data.
+    pub stall_reported: bool,
+    /// Reported as ended; kept briefly to absorb late packets.
+    pub finished: bool,
+    client_analyzed: u64,
+    server_analyzed: u64,
+}
+
+/// What a packet did to the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Continue,
+    /// The session ended with this packet (RST, or the second FIN).
+    Ended,
+}
+
+impl Session {
+    pub fn new(
+        id: u64,
+        client: SocketAddr,
+        server: SocketAddr,
+        protocol: Protocol,
+        tls: TlsMode,
+        now: Timestamp,
+    ) -> Self {
+        let analyzer = match tls {
+            TlsMode::Implicit => Analyzer::Tls(Box::default()),
+            _ => Analyzer::Mail(Box::new(MailTrack::new(protocol))),
+        };
+        Session {
+            record: SessionRecord {
+                id,
+                client,
+                server,
+                protocol,
+                tls,
+                server_name: None,
+                start: now,
+                end: now,
+                syns_from_client: 0,
+                tcp_connect: None,
+                tls_handshake: None,
+                tls_version: None,
+                tls_client_max: None,
+                tls_alert: None,
+                app: AppDataShape::default(),
+                greeting: None,
+                slowest_reply: None,
+                bytes_from_client: 0,
+                bytes_from_server: 0,
+                packets_from_client: 0,
+                packets_from_server: 0,
+                retransmits_from_client: 0,
+                retransmits_from_server: 0,
+                unanswered_since: None,
+                idle_before_unanswered: None,
+                closed_by: None,
+                close: Close::Open,
+                auth: AuthOutcome::Unknown,
+                auth_reply: None,
+            },
+            client: Stream::delivering(),
+            server: Stream::delivering(),
+            analyzer,
+            syn_at: None,
+            syn_ack_at: None,
+            established_at: None,
+            awaiting_reply: None,
+            unacked: None,
+            client_fin: false,
+            server_fin: false,
+            last_fin_from: None,
+            last_packet: now,
+            stall_reported: false,
+            finished: false,
+            client_analyzed: 0,
+            server_analyzed: 0,
+        }
+    }
+
+    /// Takes one segment travelling from `side`.
+    pub fn on_segment(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) -> Outcome {
+        let idle_before = now.saturating_since(self.last_packet);
+        self.last_packet = now;
+        self.record.end = self.record.end.max(now);
+        let len = seg.payload.len() as u64;
+        match side {
+            Side::Client => {
+                self.record.packets_from_client += 1;
+                self.record.bytes_from_client += len;
+            }
+            Side::Server => {
+                self.record.packets_from_server += 1;
+                self.record.bytes_from_server += len;
+            }
+        }
+        self.handshake(side, seg, now);
+        if side == Side::Server && seg.has(flags::ACK) {
+            if let Some((_, high)) = self.unacked {
+                if seq_le(high, seg.ack) {
+                    self.unacked = None;
+                    self.stall_reported = false;
+                }
+            }
+        }
+        if side == Side::Server && seg.has(flags::RST) {
+            self.unacked = None;
+        }
+        if !seg.payload.is_empty() {
+            self.data(side, seg, now, idle_before);
+        }
+        self.close_flags(side, seg)
+    }
+
+    fn handshake(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) {
+        let syn = seg.has(flags::SYN);
+        let ack = seg.has(flags::ACK);
+        match (side, syn, ack) {
+            (Side::Client, true, false) => {
+                self.record.syns_from_client += 1;
+                self.syn_at.get_or_insert(now);
+                self.client.on_syn(seg.seq);
+                if self.record.syns_from_client > 1 {
+                    self.record.retransmits_from_client += 1;
+                }
+            }
+            (Side::Server, true, true) => {
+                if self.syn_ack_at.is_none() {
+                    self.syn_ack_at = Some(now);
+                    if let Some(syn) = self.syn_at {
+                        self.record.tcp_connect = Some(now.saturating_since(syn));
+                    }
+                } else {
+                    self.record.retransmits_from_server += 1;
+                }
+                self.server.on_syn(seg.seq);
+            }
+            (Side::Client, false, true)
+                if self.established_at.is_none() && self.syn_ack_at.is_some() =>
+            {
+                self.established_at = Some(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn data(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp, idle_before: Duration) {
+        let end = seg.seq.wrapping_add(seg.payload.len() as u32);
+        match side {
+            Side::Client => {
+                self.awaiting_reply.get_or_insert(now);
+                match &mut self.unacked {
+                    Some((_, high)) => {
+                        if seq_le(*high, end) {
+                            *high = end;
+                        }
+                    }
+                    None => {
+                        self.unacked = Some((now, end));
+                        self.record.idle_before_unanswered = Some(idle_before);
+                    }
+                }
+            }
+            Side::Server => {
+                if self.record.greeting.is_none() {
+                    let since = self.established_at.or(self.syn_ack_at);
+                    self.record.greeting = since.map(|t| now.saturating_since(t));
+                }
+                if let Some(asked) = self.awaiting_reply.take() {
+                    let wait = now.saturating_since(asked);
+                    if self.record.slowest_reply.is_none_or(|(w, _)| wait > w) {
+                        self.record.slowest_reply = Some((wait, now));
+                    }
+                }
+            }
+        }
+        let (stream, analyzed) = match side {
+            Side::Client => (&mut self.client, &mut self.client_analyzed),
+            Side::Server => (&mut self.server, &mut self.server_analyzed),
+        };
+        let analyzer = &mut self.analyzer;
+        let mut starttls = false;
+        let accepted = stream.accept(seg.seq, seg.payload, |bytes| {
+            *analyzed += bytes.len() as u64;
+            match analyzer {
+                Analyzer::Tls(tls) => tls.feed(side, now, bytes),
+                Analyzer::Mail(mail) => {
+                    if !starttls && mail.feed(side, bytes) == MailEvent::StartTls {
+                        starttls = true;
+                    }
+                }
+            }
+        });
+        if accepted.retransmit {
+            match side {
+                Side::Client => self.record.retransmits_from_client += 1,
+                Side::Server => self.record.retransmits_from_server += 1,
+            }
+        }
+        if starttls {
+            self.start_tls();
+        }
+        self.maybe_stop_delivery(side);
+    }
+
+    fn start_tls(&mut self) {
+        if let Analyzer::Mail(mail) = &self.analyzer {
+            self.record.auth = mail.auth;
+            self.record.auth_reply = mail.auth_reply.clone();
+        }
+        self.record.tls = TlsMode::Starttls;
+        self.analyzer = Analyzer::Tls(Box::default());
+    }
+
+    /// Stops the bounded reassembly once the analyzers cannot use more bytes.
+    fn maybe_stop_delivery(&mut self, side: Side) {
+        let (stream, analyzed) = match side {
+            Side::Client => (&mut self.client, self.client_analyzed),
+            Side::Server => (&mut self.server, self.server_analyzed),
+        };
+        let stop = match &self.analyzer {
+            // Record headers stay cheap to walk; stop only when the walk is lost.
+            Analyzer::Tls(tls) => tls.is_broken(side),
+            Analyzer::Mail(_) => analyzed >= ANALYZE_LIMIT,
+        };
+        if stop {
+            stream.stop_delivery();
+        }
+    }
+
+    fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>) -> Outcome {
+        if seg.has(flags::RST) {
+            // The first FIN or RST names the close: a RST after an orderly FIN (a client
+            // dropping unread data on close) does not turn the close into a reset.
+            self.record.closed_by.get_or_insert(side);
+            if !(self.client_fin || self.server_fin) {
+                self.record.close = Close::Rst;
+            } else {
+                self.record.close = Close::Fin;
+            }
+            return Outcome::Ended;
+        }
+        let both_before = self.client_fin && self.server_fin;
+        if seg.has(flags::FIN) {
+            self.record.closed_by.get_or_insert(side);
+            match side {
+                Side::Client => self.client_fin = true,
+                Side::Server => self.server_fin = true,
+            }
+            if self.client_fin && self.server_fin {
+                self.record.close = Close::Fin;
+                if !both_before {
+                    // Wait for the other side's ACK of this last FIN: it belongs to the
+                    // session (and `poll` ends it if that ACK never comes).
+                    self.last_fin_from = Some(side);
+                    return Outcome::Continue;
+                }
+            }
+        }
+        match self.last_fin_from {
+            Some(fin_side) if fin_side != side && seg.has(flags::ACK) => Outcome::Ended,
+            _ => Outcome::Continue,
+        }
+    }
+
+    /// Only SYNs so far, never answered.
+    pub fn syn_unanswered(&self) -> bool {
+        self.syn_at.is_some() && self.syn_ack_at.is_none()
+    }
+
+    /// Since when client data (or the SYN) waits for the server.
+    pub fn waiting_since(&self) -> Option<Timestamp> {
+        if self.syn_unanswered() {
+            return self.syn_at;
+        }
+        self.unacked.map(|(t, _)| t)
+    }
+
+    /// Both sides sent FIN (only the last ACK may be missing).
+    pub fn fully_closed(&self) -> bool {
+        self.client_fin && self.server_fin
+    }
+
+    /// One side sent FIN, the other has not.
+    pub fn half_closed(&self) -> bool {
+        self.client_fin != self.server_fin
+    }
+
+    /// The record as of now, with `close` set by the caller's reason.
+    pub fn snapshot(&self, close: Option<Close>) -> SessionRecord {
+        let mut record = self.record.clone();
+        if let Some(close) = close {
+            if record.close == Close::Open || close != Close::Open {
+                record.close = close;
+            }
+        }
+        if self.half_closed() && record.close == Close::Timeout {
+            record.close = Close::Fin;
+        }
+        match &self.analyzer {
+            Analyzer::Tls(tls) => {
+                record.server_name = tls.sni.clone().or(record.server_name);
+                record.tls_handshake = tls.handshake_time;
+                record.tls_version = tls.version;
+                record.tls_client_max = tls.client_max;
+                record.tls_alert = tls.alert;
+                record.app = AppDataShape {
+                    client_records: tls.client_records,
+                    server_records: tls.server_records,
+                    client_bytes: tls.client_bytes,
+                    server_bytes: tls.server_bytes,
+                    handshake_done_at: tls.done_at,
+                };
+            }
+            Analyzer::Mail(mail) => {
+                record.auth = mail.auth;
+                record.auth_reply = mail.auth_reply.clone();
+            }
+        }
+        if let Some(since) = self.waiting_since() {
+            record.unanswered_since = Some(since);
+            if self.syn_unanswered() {
+                record.idle_before_unanswered = None;
+            }
+        } else {
+            record.idle_before_unanswered = None;
+        }
+        record
+    }
+}

@@ -1,0 +1,410 @@
+//! Tracker mechanics with packets built for the test (IPv4 raw frames).
+
+use std::net::Ipv4Addr;
+
+use super::*;
+use crate::track::record::{AuthOutcome, DnsLookup};
+
+const CLIENT: [u8; 4] = [192, 168, 1, 10];
+const SERVER: [u8; 4] = [192, 0, 2, 25];
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + ms * 1_000_000)
+}
+
+/// An IPv4 packet carrying `l4` (checksums are not checked by the tracker).
+fn ipv4(src: [u8; 4], dst: [u8; 4], protocol: u8, l4: &[u8]) -> Vec<u8> {
+    let total = (20 + l4.len()) as u16;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, protocol, 0, 0]);
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(l4);
+    p
+}
+
+fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8]) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&sport.to_be_bytes());
+    h.extend_from_slice(&dport.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    h.extend_from_slice(data);
+    h
+}
+
+fn udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&sport.to_be_bytes());
+    h.extend_from_slice(&dport.to_be_bytes());
+    h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend_from_slice(data);
+    h
+}
+
+const SYN: u8 = flags::SYN;
+const ACK: u8 = flags::ACK;
+const PSH_ACK: u8 = flags::PSH | flags::ACK;
+const FIN_ACK: u8 = flags::FIN | flags::ACK;
+
+/// Feeds packets to a tracker; the test keeps the sequence numbers.
+struct Wire {
+    tracker: Tracker,
+    out: Vec<Observation>,
+}
+
+impl Wire {
+    fn new(max_sessions: usize) -> Self {
+        Self {
+            tracker: Tracker::new(TrackerConfig { max_sessions }),
+            out: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, at: i64, src: [u8; 4], dst: [u8; 4], l4: Vec<u8>, protocol: u8) {
+        let data = ipv4(src, dst, protocol, &l4);
+        let frame = Frame {
+            time: t(at),
+            link_type: wire::LinkType::RAW,
+            data: &data,
+            original_len: data.len() as u32,
+        };
+        self.tracker.on_frame(&frame, &mut self.out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn c2s(&mut self, at: i64, sport: u16, dport: u16, seq: u32, ack: u32, f: u8, data: &[u8]) {
+        self.send(at, CLIENT, SERVER, tcp(sport, dport, seq, ack, f, data), 6);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn s2c(&mut self, at: i64, sport: u16, dport: u16, seq: u32, ack: u32, f: u8, data: &[u8]) {
+        self.send(at, SERVER, CLIENT, tcp(sport, dport, seq, ack, f, data), 6);
+    }
+
+    fn ended(&self) -> Vec<&SessionRecord> {
+        self.out
+            .iter()
+            .filter_map(|o| match &o.kind {
+                ObservationKind::SessionEnded(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn updates(&self) -> Vec<&SessionRecord> {
+        self.out
+            .iter()
+            .filter_map(|o| match &o.kind {
+                ObservationKind::SessionUpdate(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn lookups(&self) -> Vec<&DnsLookup> {
+        self.out
+            .iter()
+            .filter_map(|o| match &o.kind {
+                ObservationKind::DnsLookup(l) => Some(l),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn reordered_and_duplicated_segments_still_give_the_login_reply() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.c2s(0, 40000, 143, c, 0, SYN, b"");
+    w.s2c(12, 143, 40000, s, c + 1, SYN | ACK, b"");
+    w.c2s(13, 40000, 143, c + 1, s + 1, ACK, b"");
+    // The greeting arrives in two segments, second first.
+    let greeting = b"* OK ready\r\n";
+    w.s2c(30, 143, 40000, s + 1 + 5, c + 1, PSH_ACK, &greeting[5..]);
+    w.s2c(31, 143, 40000, s + 1, c + 1, PSH_ACK, &greeting[..5]);
+    let login = b"a1 LOGIN alice wrong\r\n";
+    w.c2s(40, 40000, 143, c + 1, s + 13, PSH_ACK, login);
+    let reply = b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n";
+    let s2 = s + 13;
+    w.s2c(
+        1540,
+        143,
+        40000,
+        s2,
+        c + 1 + login.len() as u32,
+        PSH_ACK,
+        reply,
+    );
+    // The same reply again: a retransmission.
+    w.s2c(
+        1800,
+        143,
+        40000,
+        s2,
+        c + 1 + login.len() as u32,
+        PSH_ACK,
+        reply,
+    );
+    let c2 = c + 1 + login.len() as u32;
+    let s3 = s2 + reply.len() as u32;
+    w.c2s(1810, 40000, 143, c2, s3, FIN_ACK, b"");
+    w.s2c(1811, 143, 40000, s3, c2 + 1, FIN_ACK, b"");
+    assert!(w.ended().is_empty(), "waits for the last ACK");
+    w.c2s(1812, 40000, 143, c2 + 1, s3 + 1, ACK, b"");
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    let r = ended[0];
+    assert_eq!(r.auth, AuthOutcome::Failed);
+    assert_eq!(
+        r.auth_reply.as_deref(),
+        Some("a1 NO [AUTHENTICATIONFAILED] Authentication failed.")
+    );
+    assert_eq!(r.tcp_connect, Some(Duration::from_millis(12)));
+    assert_eq!(r.greeting, Some(Duration::from_millis(17)));
+    assert_eq!(
+        r.slowest_reply,
+        Some((Duration::from_millis(1500), t(1540)))
+    );
+    assert_eq!(r.retransmits_from_server, 1);
+    assert_eq!(r.retransmits_from_client, 0);
+    assert_eq!(
+        r.bytes_from_server,
+        (greeting.len() + 2 * reply.len()) as u64
+    );
+    assert_eq!(r.packets_from_client, 5);
+    assert_eq!(r.close, Close::Fin);
+    assert_eq!(r.closed_by, Some(Side::Client));
+    assert_eq!(r.unanswered_since, None);
+}
+
+#[test]
+fn the_oldest_session_is_evicted_when_the_table_is_full() {
+    let mut w = Wire::new(2);
+    for (i, port) in [40001u16, 40002, 40003].into_iter().enumerate() {
+        w.c2s(i as i64 * 10, port, 993, 7, 0, SYN, b"");
+    }
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].client.port(), 40001);
+    assert_eq!(ended[0].close, Close::Open);
+    let stats = w.tracker.stats();
+    assert_eq!(stats.sessions_evicted, 1);
+    assert_eq!(stats.sessions_open, 2);
+    assert_eq!(stats.sessions_total, 3);
+}
+
+#[test]
+fn unanswered_syns_stall_then_time_out() {
+    let mut w = Wire::new(16);
+    w.c2s(0, 40000, 993, 1, 0, SYN, b"");
+    w.c2s(1000, 40000, 993, 1, 0, SYN, b"");
+    w.tracker.poll(t(1600), &mut w.out);
+    let updates = w.updates();
+    assert_eq!(updates.len(), 1, "one stall snapshot");
+    assert_eq!(updates[0].unanswered_since, Some(t(0)));
+    assert_eq!(updates[0].close, Close::Open);
+    w.c2s(3000, 40000, 993, 1, 0, SYN, b"");
+    w.tracker.poll(t(5000), &mut w.out);
+    assert_eq!(w.updates().len(), 1, "not repeated");
+    assert!(w.ended().is_empty());
+    w.tracker.poll(t(3000 + 10_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].syns_from_client, 3);
+    assert_eq!(ended[0].close, Close::Timeout);
+    assert_eq!(ended[0].tcp_connect, None);
+    assert_eq!(ended[0].unanswered_since, Some(t(0)));
+    assert_eq!(w.tracker.stats().sessions_open, 0);
+}
+
+#[test]
+fn data_after_a_long_idle_that_gets_no_answer_shows_the_idle_time() {
+    let mut w = Wire::new(16);
+    let (c, s) = (100u32, 900u32);
+    w.c2s(0, 40000, 993, c, 0, SYN, b"");
+    w.s2c(5, 993, 40000, s, c + 1, SYN | ACK, b"");
+    w.c2s(6, 40000, 993, c + 1, s + 1, ACK, b"");
+    w.c2s(10, 40000, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+    w.s2c(20, 993, 40000, s + 1, c + 11, PSH_ACK, b"abc");
+    // Ten minutes of silence (a firewall forgets the state), then client data, unanswered.
+    let later = 20 + 600_000;
+    w.c2s(later, 40000, 993, c + 11, s + 4, PSH_ACK, b"more");
+    w.c2s(later + 400, 40000, 993, c + 11, s + 4, PSH_ACK, b"more");
+    w.tracker.poll(t(later + 1000), &mut w.out);
+    assert!(w.updates().is_empty(), "not stalled yet");
+    w.tracker.poll(t(later + 2000), &mut w.out);
+    let updates = w.updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].unanswered_since, Some(t(later)));
+    assert_eq!(
+        updates[0].idle_before_unanswered,
+        Some(Duration::from_secs(600))
+    );
+    assert_eq!(updates[0].retransmits_from_client, 1);
+    w.tracker.poll(t(later + 61_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].close, Close::Timeout);
+}
+
+/// A DNS message: one question, and A answers when given.
+fn dns_message(id: u16, response: bool, rcode: u8, name: &str, answers: &[[u8; 4]]) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    let flags: u16 = if response {
+        0x8180 | u16::from(rcode)
+    } else {
+        0x0100
+    };
+    m.extend_from_slice(&flags.to_be_bytes());
+    m.extend_from_slice(&[0, 1]);
+    m.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 0]);
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    for a in answers {
+        m.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+        m.extend_from_slice(a);
+    }
+    m
+}
+
+#[test]
+fn dns_answers_name_sessions_and_unanswered_queries_time_out() {
+    let mut w = Wire::new(16);
+    let resolver = [192, 168, 1, 1];
+    w.send(
+        0,
+        CLIENT,
+        resolver,
+        udp(5353, 53, &dns_message(7, false, 0, "Mail.Example.COM", &[])),
+        17,
+    );
+    w.send(
+        30,
+        resolver,
+        CLIENT,
+        udp(
+            53,
+            5353,
+            &dns_message(7, true, 0, "mail.example.com", &[SERVER]),
+        ),
+        17,
+    );
+    let lookups = w.lookups();
+    assert_eq!(lookups.len(), 1);
+    assert_eq!(lookups[0].name, "mail.example.com");
+    assert_eq!(lookups[0].latency, Some(Duration::from_millis(30)));
+    assert_eq!(lookups[0].answers, vec![IpAddr::V4(Ipv4Addr::from(SERVER))]);
+    assert_eq!(lookups[0].rcode, Some(record::Rcode::NOERROR));
+    // A plaintext session to the answer gets its name from DNS.
+    w.c2s(100, 40000, 110, 1, 0, SYN, b"");
+    w.tracker.finish(t(200), &mut w.out);
+    assert_eq!(
+        w.ended()[0].server_name.as_deref(),
+        Some("mail.example.com")
+    );
+
+    let mut w = Wire::new(16);
+    w.send(
+        0,
+        CLIENT,
+        resolver,
+        udp(5353, 53, &dns_message(8, false, 0, "slow.example", &[])),
+        17,
+    );
+    w.send(
+        5000,
+        CLIENT,
+        resolver,
+        udp(5354, 53, &dns_message(9, false, 0, "slow.example", &[])),
+        17,
+    );
+    w.tracker.poll(t(9000), &mut w.out);
+    assert!(w.lookups().is_empty());
+    w.tracker.poll(t(15_000), &mut w.out);
+    let lookups = w.lookups();
+    assert_eq!(lookups.len(), 1);
+    assert!(lookups[0].timed_out);
+    assert_eq!(lookups[0].retries, 1);
+    assert_eq!(lookups[0].start, t(0));
+}
+
+/// A minimal ClientHello record with SNI and supported_versions (layout per RFC 8446 §4.1.2).
+fn client_hello(sni: &str) -> Vec<u8> {
+    let mut ext = Vec::new();
+    let name = sni.as_bytes();
+    ext.extend_from_slice(&[0, 0]);
+    ext.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
+    ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    ext.extend_from_slice(name);
+    ext.extend_from_slice(&[0, 43, 0, 5, 4, 0x03, 0x04, 0x03, 0x03]);
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x11; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut record = vec![22, 3, 1];
+    record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    record.extend_from_slice(&hs);
+    record
+}
+
+#[test]
+fn accepted_starttls_switches_to_tls_and_reads_a_split_client_hello() {
+    let mut w = Wire::new(16);
+    let (c, s) = (10u32, 20u32);
+    w.c2s(0, 40000, 143, c, 0, SYN, b"");
+    w.s2c(1, 143, 40000, s, c + 1, SYN | ACK, b"");
+    let greeting = b"* OK IMAP ready\r\n";
+    w.s2c(2, 143, 40000, s + 1, c + 1, PSH_ACK, greeting);
+    let cmd = b"x STARTTLS\r\n";
+    w.c2s(3, 40000, 143, c + 1, s + 18, PSH_ACK, cmd);
+    let ok = b"x OK Begin TLS negotiation now.\r\n";
+    w.s2c(4, 143, 40000, s + 18, c + 13, PSH_ACK, ok);
+    let hello = client_hello("IMAP.Example.com");
+    // The ClientHello crosses a segment boundary inside its handshake header.
+    let (a, b) = hello.split_at(7);
+    let c1 = c + 13;
+    w.c2s(5, 40000, 143, c1, s + 51, PSH_ACK, a);
+    w.c2s(6, 40000, 143, c1 + a.len() as u32, s + 51, PSH_ACK, b);
+    w.tracker.finish(t(10), &mut w.out);
+    let r = w.ended()[0];
+    assert_eq!(r.tls, TlsMode::Starttls);
+    assert_eq!(r.server_name.as_deref(), Some("imap.example.com"));
+    assert_eq!(r.tls_client_max, Some(record::TlsVersion::TLS1_3));
+    assert_eq!(r.close, Close::Open);
+}
+
+#[test]
+fn non_mail_traffic_and_garbage_are_ignored() {
+    let mut w = Wire::new(16);
+    w.c2s(0, 40000, 443, 1, 0, SYN, b"");
+    w.send(1, CLIENT, SERVER, vec![0xff; 3], 6);
+    let frame = Frame {
+        time: t(2),
+        link_type: wire::LinkType::RAW,
+        data: &[0x45, 0x00],
+        original_len: 2,
+    };
+    w.tracker.on_frame(&frame, &mut w.out);
+    w.tracker.finish(t(3), &mut w.out);
+    assert!(w.out.is_empty());
+    let stats = w.tracker.stats();
+    assert_eq!(stats.packets, 3);
+    assert_eq!(stats.undecodable, 2);
+    assert_eq!(stats.sessions_total, 0);
+}
