@@ -85,6 +85,51 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Serde for a `Duration` as a number of milliseconds (fractions kept), the unit the JSON
+/// contract uses (`tcp_connect_ms`, `duration_ms`, …).
+pub mod serde_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(deserializer)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for `Option<Duration>` (null when absent).
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            d: &Option<Duration>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Duration>, D::Error> {
+            match Option::<f64>::deserialize(deserializer)? {
+                Some(ms) => Duration::try_from_secs_f64(ms / 1000.0)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +147,25 @@ mod tests {
             Some(t)
         );
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_are_milliseconds_in_json() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Phase {
+            #[serde(with = "serde_millis")]
+            duration_ms: Duration,
+            #[serde(with = "serde_millis::option")]
+            latency_ms: Option<Duration>,
+        }
+        let phase = Phase {
+            duration_ms: Duration::from_micros(1500),
+            latency_ms: None,
+        };
+        let json = serde_json::to_string(&phase).unwrap();
+        assert_eq!(json, r#"{"duration_ms":1.5,"latency_ms":null}"#);
+        assert_eq!(serde_json::from_str::<Phase>(&json).unwrap(), phase);
+        assert!(serde_json::from_str::<Phase>(r#"{"duration_ms":-1,"latency_ms":null}"#).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Extensions beyond DESIGN.md, all optional:
 //!
 //! - `[daemon] syslog_format = "rfc3164" | "rfc5424"` (default `rfc3164`),
+//! - `[daemon] syslog_socket` (default: the system's local syslog socket),
 //!   `journal_max_size = "8MiB"` (rotate beyond it), `journal_keep = 4` (rotated files kept),
 //!   `socket_mode = 0o660`, `max_control_clients = 8`.
 //! - `[capture] max_sessions = 65536` (tracker table), `snap_len = 2048`,
@@ -65,6 +66,9 @@ pub struct DaemonConfig {
     pub log_level: LogLevel,
     #[serde(default = "default_syslog_format")]
     pub syslog_format: SyslogFormat,
+    /// The local syslog daemon's datagram socket (a chroot's, or a test's).
+    #[serde(default = "default_syslog_socket")]
+    pub syslog_socket: PathBuf,
     #[serde(default = "default_journal_max_size")]
     pub journal_max_size: ByteSize,
     /// Rotated journal files kept, 0 to 100.
@@ -221,6 +225,10 @@ fn default_facility() -> Facility {
 fn default_log_level() -> LogLevel {
     LogLevel::Info
 }
+fn default_syslog_socket() -> PathBuf {
+    PathBuf::from(paths::DEFAULT_SYSLOG_SOCKET)
+}
+
 fn default_syslog_format() -> SyslogFormat {
     SyslogFormat::Rfc3164
 }
@@ -291,6 +299,7 @@ impl Default for DaemonConfig {
             syslog_facility: default_facility(),
             log_level: default_log_level(),
             syslog_format: default_syslog_format(),
+            syslog_socket: default_syslog_socket(),
             journal_max_size: default_journal_max_size(),
             journal_keep: default_journal_keep(),
             socket_mode: default_socket_mode(),

@@ -21,7 +21,7 @@ use crate::report::syslog::Syslog;
 use crate::sys::capture::Capture;
 use crate::sys::discover::discover;
 use crate::sys::link::LinkMonitor;
-use crate::sys::{self, paths, CaptureOptions, LinkRead, LinkSnapshot};
+use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
 use crate::track::TrackerConfig;
 
 use super::clock::now;
@@ -56,7 +56,7 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
     let config = loaded.config.clone();
     let started = now();
     let syslog = match Syslog::new(
-        Path::new(paths::DEFAULT_SYSLOG_SOCKET),
+        &config.daemon.syslog_socket,
         config.daemon.syslog,
         config.daemon.syslog_facility,
         config.daemon.syslog_format,

@@ -73,7 +73,9 @@ pub enum LinkChange {
 pub struct GatewaySample {
     /// dpinger's gateway name (from its socket name).
     pub gateway: String,
+    #[serde(rename = "latency_ms", with = "crate::time::serde_millis::option")]
     pub latency: Option<Duration>,
+    #[serde(rename = "stddev_ms", with = "crate::time::serde_millis::option")]
     pub stddev: Option<Duration>,
     pub loss_percent: f32,
 }
@@ -81,6 +83,7 @@ pub struct GatewaySample {
 /// The firewall's idle timeout for established TCP, and where it was read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallTimeouts {
+    #[serde(rename = "tcp_established_ms", with = "crate::time::serde_millis")]
     pub tcp_established: Duration,
     /// e.g. `pfctl -st` or `net.netfilter.nf_conntrack_tcp_timeout_established`.
     pub source: String,
@@ -103,6 +106,7 @@ pub enum ProbePhase {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseTiming {
     pub phase: ProbePhase,
+    #[serde(rename = "duration_ms", with = "crate::time::serde_millis")]
     pub duration: Duration,
 }
 

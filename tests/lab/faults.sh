@@ -7,7 +7,7 @@
 #   wan-blackhole            link stays up, nftables drops everything crossing wan0
 #   wan-loss [PERCENT]       nftables numgen random mod 100 < PERCENT drop, both directions
 #   congestion [RATE]        tc tbf on both ends of the WAN link (default 1mbit, deep queue)
-#   dns-upstream-dead        the router's resolver cannot reach the internet DNS
+#   dns-upstream-dead        the internet DNS server stops answering the router's resolver
 #   wan-address-change       wan0 203.0.113.2 -> .3, default gateway .1 -> .254 (off: back)
 #   short-conntrack-timeout  established TCP state expires after 5 s idle, and packets that
 #                            belong to no state (non-SYN "new") are dropped, like pf/OPNsense
@@ -34,11 +34,19 @@ fault_wan-blackhole() {
     case $1 in
     on) nft_table_add <<'EOF' ;;
 table inet mpl_fault_blackhole {
-    chain fwd { type filter hook forward priority -10; policy accept;
+    chain forward {
+        type filter hook forward priority -10; policy accept;
         iifname "wan0" drop
-        oifname "wan0" drop }
-    chain in  { type filter hook input priority -10; policy accept; iifname "wan0" drop }
-    chain out { type filter hook output priority -10; policy accept; oifname "wan0" drop }
+        oifname "wan0" drop
+    }
+    chain input {
+        type filter hook input priority -10; policy accept;
+        iifname "wan0" drop
+    }
+    chain output {
+        type filter hook output priority -10; policy accept;
+        oifname "wan0" drop
+    }
 }
 EOF
     off) nft_table_del mpl_fault_blackhole ;;
@@ -50,9 +58,11 @@ fault_wan-loss() {
     case $1 in
     on) nft_table_add <<EOF ;;
 table inet mpl_fault_loss {
-    chain fwd { type filter hook forward priority -10; policy accept;
+    chain forward {
+        type filter hook forward priority -10; policy accept;
         iifname "wan0" numgen random mod 100 < $pct drop
-        oifname "wan0" numgen random mod 100 < $pct drop }
+        oifname "wan0" numgen random mod 100 < $pct drop
+    }
 }
 EOF
     off) nft_table_del mpl_fault_loss ;;
@@ -75,16 +85,22 @@ fault_congestion() {
     esac
 }
 
+# The internet's DNS server stops answering (its packets vanish on the way), so the router's
+# resolver waits, retries and finally answers its clients SERVFAIL, or they time out first.
+# Dropped on the far side on purpose: a drop in the router's own output hook would fail
+# unbound's sendto() at once and turn a slow failure into an instant one.
 fault_dns-upstream-dead() {
     case $1 in
-    on) nft_table_add <<EOF ;;
+    on) in_ns "$NS_NET" nft -f - <<EOF ;;
 table inet mpl_fault_dnsdead {
-    chain out { type filter hook output priority -10; policy accept;
+    chain input {
+        type filter hook input priority -10; policy accept;
         ip daddr $DNS4 meta l4proto { tcp, udp } th dport 53 drop
-        ip6 daddr $DNS6 meta l4proto { tcp, udp } th dport 53 drop }
+        ip6 daddr $DNS6 meta l4proto { tcp, udp } th dport 53 drop
+    }
 }
 EOF
-    off) nft_table_del mpl_fault_dnsdead ;;
+    off) in_ns "$NS_NET" nft delete table inet mpl_fault_dnsdead 2>/dev/null || true ;;
     esac
     # Either way start from a cold cache: the fault is meant to hit a lookup.
     flush_router_dns
@@ -118,12 +134,16 @@ fault_short-conntrack-timeout() {
         nft_table_add <<'EOF'
 table inet mpl_fault_ctexpire {
     # A packet that belongs to no tracked session and is not a SYN opens nothing: dropped.
-    chain fwd { type filter hook forward priority -10; policy accept;
-        ct state invalid drop
-        ct state new tcp flags & (syn | ack | fin | rst) != syn drop }
-    chain in { type filter hook input priority -10; policy accept;
-        iifname "wan0" ct state invalid drop
-        iifname "wan0" ct state new tcp flags & (syn | ack | fin | rst) != syn drop }
+    chain forward {
+        type filter hook forward priority -10; policy accept;
+        ct state invalid counter drop
+        ct state new tcp flags & (syn | ack | fin | rst) != syn counter drop
+    }
+    chain input {
+        type filter hook input priority -10; policy accept;
+        iifname "wan0" ct state invalid counter drop
+        iifname "wan0" ct state new tcp flags & (syn | ack | fin | rst) != syn counter drop
+    }
 }
 EOF
         ;;
@@ -132,6 +152,12 @@ EOF
         ns_sysctl "$NS_RTR" net.netfilter.nf_conntrack_tcp_timeout_established=432000
         ;;
     esac
+}
+
+# Packets dropped so far by the stateless-packet rules of short-conntrack-timeout.
+ctexpire_drops() {
+    in_ns "$NS_RTR" nft list table inet mpl_fault_ctexpire 2>/dev/null \
+        | grep -o 'packets [0-9]*' | awk '{n += $2} END {print n + 0}'
 }
 
 # fault NAME on|off [ARG]

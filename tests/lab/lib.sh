@@ -83,7 +83,7 @@ require_tools() {
     for pair in ip:iproute2 nft:nftables tc:iproute2 dovecot:dovecot-core unbound:unbound \
                 unbound-control:unbound tcpdump:tcpdump tshark:tshark curl:curl openssl:openssl \
                 fetchmail:fetchmail conntrack:conntrack dig:bind9-dnsutils jq:jq timeout:coreutils \
-                ss:iproute2 ping:iputils-ping; do
+                ss:iproute2 ping:iputils-ping stunnel:stunnel4 ethtool:ethtool setsid:util-linux; do
         bin=${pair%%:*}; pkg=${pair#*:}
         command -v "$bin" >/dev/null 2>&1 || missing+=("$bin (package $pkg)")
     done
@@ -204,11 +204,8 @@ lab_up() {
     make_internet
     make_router
     make_clients
+    disable_offloads
     write_resolv_confs
-    # The client under test has a small TCP receive window (an old phone's), so a throttled
-    # fetch keeps data in flight for seconds and captures stay small.
-    ns_sysctl "$NS_CLI" net.ipv4.tcp_rmem="4096 32768 65536"
-    ns_sysctl "$NS_CLI" net.ipv4.tcp_wmem="4096 16384 65536"
     say "certificates, mailboxes"
     make_pki
     write_openssl_conf

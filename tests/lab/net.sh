@@ -68,6 +68,11 @@ EOF
 }
 
 make_router() {
+    # When the old WAN address is removed (wan-address-change), keep the new one: without
+    # promote_secondaries, deleting a primary address deletes its secondaries with it.
+    ns_sysctl "$NS_RTR" net.ipv4.conf.all.promote_secondaries=1
+    ns_sysctl "$NS_RTR" net.ipv4.conf.default.promote_secondaries=1
+    ns_sysctl "$NS_RTR" net.ipv4.conf.wan0.promote_secondaries=1
     in_ns "$NS_RTR" ip addr add "$WAN4_RTR/24" dev wan0
     in_ns "$NS_RTR" ip addr add "$WAN6_RTR/64" dev wan0 nodad
     # Keep the IPv6 address when the link goes down, as IPv4 does; the fault is the link.
@@ -75,16 +80,13 @@ make_router() {
     in_ns "$NS_RTR" ip link set wan0 up
     router_default_routes "$ISP4"
 
-    # LAN: a bridge with one port per client. lan0 is the port of the client under test and the
-    # capture point; lan2 is a second client's port (used to load the WAN in "congestion").
+    # LAN: a bridge with one port per client (ports are added by make_client). lan0 is the port
+    # of the client under test and the capture point; lan2 is a second client's port (used to
+    # load the WAN in "congestion").
     in_ns "$NS_RTR" ip link add br-lan type bridge
     in_ns "$NS_RTR" ip addr add "$LAN4_RTR/24" dev br-lan
     in_ns "$NS_RTR" ip addr add "$LAN6_RTR/64" dev br-lan nodad
     in_ns "$NS_RTR" ip link set br-lan up
-    ip -n "$NS_RTR" link add lan0 type veth peer name eth0 netns "$NS_CLI"
-    ip -n "$NS_RTR" link add lan2 type veth peer name eth0 netns "$NS_CLI2"
-    in_ns "$NS_RTR" ip link set lan0 master br-lan up
-    in_ns "$NS_RTR" ip link set lan2 master br-lan up
 
     ns_sysctl "$NS_RTR" net.ipv4.ip_forward=1
     ns_sysctl "$NS_RTR" net.ipv6.conf.all.forwarding=1
@@ -107,14 +109,65 @@ router_default_routes() {
     in_ns "$NS_RTR" ip -6 route replace default via "$ISP6" dev wan0
 }
 
+# veth pairs do segmentation offload by default: tcpdump would then see 20-60 KB "packets".
+# A router's real LAN port sees frames of at most the MTU, so the lab turns offloads off.
+no_offload() { # no_offload NS DEV
+    in_ns "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 \
+        || die "cannot turn off segmentation offload on $2 in $1 (ethtool)"
+}
+
+disable_offloads() {
+    no_offload "$NS_RTR" wan0; no_offload "$NS_NET" isp0
+    no_offload "$NS_RTR" br-lan
+}
+
+# make_client NS PORT ADDR4 ADDR6   a client namespace on the LAN bridge through router port PORT
+make_client() {
+    local ns=$1 port=$2 a4=$3 a6=$4
+    ip -n "$NS_RTR" link add "$port" type veth peer name eth0 netns "$ns"
+    in_ns "$NS_RTR" ip link set "$port" master br-lan up
+    in_ns "$ns" ip addr add "$a4/24" dev eth0
+    in_ns "$ns" ip addr add "$a6/64" dev eth0 nodad
+    in_ns "$ns" ip link set eth0 up
+    in_ns "$ns" ip route add default via "$LAN4_RTR"
+    in_ns "$ns" ip -6 route add default via "$LAN6_RTR"
+    no_offload "$NS_RTR" "$port"; no_offload "$ns" eth0
+}
+
 make_clients() {
-    local ns a4 a6
+    make_client "$NS_CLI" lan0 "$CLI4" "$CLI6"
+    make_client "$NS_CLI2" lan2 "$CLI2_4" "$CLI2_6"
+    client_tcp_settings
+}
+
+# The client under test has a small TCP receive window (an old phone's), so a throttled
+# fetch keeps data in flight for seconds and captures stay small.
+client_tcp_settings() {
+    ns_sysctl "$NS_CLI" net.ipv4.tcp_rmem="4096 8192 16384"
+    ns_sysctl "$NS_CLI" net.ipv4.tcp_wmem="4096 16384 65536"
+}
+
+# A fresh client for every scenario. A session cut by a fault leaves its socket behind in the
+# kernel (FIN-WAIT, retransmitting for minutes); in a reused client namespace those packets
+# would show up in the next scenario's capture. Deleting the namespace deletes them.
+reset_client_ns() {
+    local ns pid
     for ns in "$NS_CLI" "$NS_CLI2"; do
-        if [[ $ns == "$NS_CLI" ]]; then a4=$CLI4; a6=$CLI6; else a4=$CLI2_4; a6=$CLI2_6; fi
-        in_ns "$ns" ip addr add "$a4/24" dev eth0
-        in_ns "$ns" ip addr add "$a6/64" dev eth0 nodad
-        in_ns "$ns" ip link set eth0 up
-        in_ns "$ns" ip route add default via "$LAN4_RTR"
-        in_ns "$ns" ip -6 route add default via "$LAN6_RTR"
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     done
+    # Delete the router's ports first (a veth takes its peer with it at once); the namespaces'
+    # own cleanup runs asynchronously in the kernel and may take a while.
+    in_ns "$NS_RTR" ip link del lan0 2>/dev/null || true
+    in_ns "$NS_RTR" ip link del lan2 2>/dev/null || true
+    for ns in "$NS_CLI" "$NS_CLI2"; do ip netns del "$ns" 2>/dev/null || true; done
+    for ns in "$NS_CLI" "$NS_CLI2"; do
+        ip netns add "$ns"
+        in_ns "$ns" ip link set lo up
+        ns_sysctl "$ns" net.ipv6.conf.all.accept_dad=0
+        ns_sysctl "$ns" net.ipv6.conf.default.accept_dad=0
+        ns_sysctl "$ns" net.ipv6.conf.all.accept_ra=0
+        ns_sysctl "$ns" net.ipv6.conf.default.accept_ra=0
+        in_ns "$ns" readlink /proc/self/ns/net >>"$NSIDS"
+    done
+    make_clients
 }

@@ -187,6 +187,21 @@ def test_bad_config_refuses_to_start_and_shows_the_message(rc):
     assert not [line for line in rc.read_log() if line.startswith("/usr/sbin/daemon")]
 
 
+def test_restart_with_bad_config_keeps_the_service_running(rc):
+    rc.config.write_text("[daemon]\nbogus = 1\n")
+    out = rc("restart")
+    assert out.returncode != 0
+    assert "unknown key" in out.stderr
+    assert "stop" not in rc.read_log(), "a bad configuration must not stop the running daemon"
+
+
+def test_restart_with_good_config_stops_then_starts(rc):
+    out = rc("restart")
+    assert out.returncode == 0, out.stderr
+    log = rc.read_log()
+    assert log[0] == "stop" and any(line.startswith("/usr/sbin/daemon") for line in log)
+
+
 def test_missing_config_refuses_to_start(rc):
     rc.config.unlink()
     out = rc("start")

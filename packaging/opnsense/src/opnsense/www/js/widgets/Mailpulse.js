@@ -42,7 +42,7 @@ export default class Mailpulse extends BaseTableWidget {
         return `<i class="fa fa-circle ${css}"></i> ${Mailpulse.escape(text)}`;
     }
 
-    // A serde Duration is {secs, nanos}; plain numbers are taken as milliseconds.
+    // Phase durations are milliseconds (`duration_ms`); a {secs, nanos} object is also read.
     static durationMs(value) {
         if (typeof value === 'number') {
             return value;
@@ -60,7 +60,7 @@ export default class Mailpulse extends BaseTableWidget {
         }
         let total = 0;
         for (const phase of last.phases) {
-            const ms = Mailpulse.durationMs(phase.duration);
+            const ms = Mailpulse.durationMs(phase.duration_ms ?? phase.duration);
             if (ms === null) {
                 return null;
             }

@@ -1,0 +1,175 @@
+//! Every parser takes arbitrary bytes without panicking, and the stateful pieces (line
+//! framing, the tracker) stay bounded.
+
+use mailpulse::time::Timestamp;
+use mailpulse::track::{Tracker, TrackerConfig};
+use mailpulse::wire::{
+    self, dns, ethernet, imap, ipv4, ipv6, line::LineFramer, pop3, smtp, tcp, tls, udp, Frame,
+    LinkType,
+};
+use proptest::prelude::*;
+
+const LINK_TYPES: [LinkType; 8] = [
+    LinkType::NULL,
+    LinkType::ETHERNET,
+    LinkType::RAW,
+    LinkType::LOOP,
+    LinkType::LINUX_SLL,
+    LinkType::IPV4,
+    LinkType::IPV6,
+    LinkType::LINUX_SLL2,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn link_and_ip_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200), lt in 0usize..8) {
+        let _ = wire::decode(LINK_TYPES[lt], &bytes);
+        let _ = ethernet::untag(&bytes);
+        if let Ok(p) = ipv4::Packet::new_checked(&bytes[..]) {
+            let _ = (p.payload(), p.options(), p.frag_offset(), p.src_addr());
+        }
+        if let Ok(p) = ipv6::Packet::new_checked(&bytes[..]) {
+            let _ = p.upper_layer();
+        }
+        if let Ok(p) = udp::Packet::new_checked(&bytes[..]) {
+            let _ = p.payload();
+        }
+    }
+
+    #[test]
+    fn tcp_options_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+        if let Ok(p) = tcp::Packet::new_checked(&bytes[..]) {
+            let n = p.option_iter().count();
+            prop_assert!(n <= 40);
+            let _ = p.payload();
+        }
+        let _ = tcp::TcpOption::parse(&bytes);
+    }
+
+    #[test]
+    fn dns_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(p) = dns::Packet::new_checked(&bytes[..]) {
+            let _ = p.question();
+            if let Ok(answers) = p.answers() {
+                prop_assert!(answers.count() <= usize::from(p.answer_count()));
+            }
+        }
+        for offset in 0..bytes.len().min(16) {
+            if let Ok((name, _)) = dns::read_name(&bytes, offset) {
+                prop_assert!(name.as_bytes().len() <= 255);
+            }
+        }
+    }
+
+    #[test]
+    fn tls_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = tls::split_record(&bytes);
+        let _ = tls::split_handshake(&bytes);
+        if let Ok(hello) = tls::ClientHello::parse(&bytes) {
+            let _ = (hello.max_offered_version(), hello.server_name_str(), hello.alpn_protocols().count());
+        }
+        let _ = tls::ServerHello::parse(&bytes);
+        let _ = tls::Alert::parse(&bytes);
+    }
+
+    #[test]
+    fn mail_lines_never_panic_and_stay_bounded(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut framer = LineFramer::new(64);
+        let mut longest = 0;
+        for chunk in bytes.chunks(7) {
+            framer.push(chunk, |l| {
+                longest = longest.max(l.text.len());
+                let _ = imap::Response::parse(l.text);
+                let _ = imap::Command::parse(l.text);
+                let _ = pop3::Response::parse(l.text);
+                let _ = pop3::Command::parse(l.text);
+                let _ = smtp::ReplyLine::parse(l.text);
+                let _ = smtp::Command::parse(l.text);
+            });
+            prop_assert!(framer.pending() <= 64);
+        }
+        prop_assert!(longest <= 64);
+    }
+
+    #[test]
+    fn the_tracker_takes_any_frames(
+        frames in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..120), 0usize..8), 0..40)
+    ) {
+        let mut tracker = Tracker::new(TrackerConfig { max_sessions: 4 });
+        let mut out = Vec::new();
+        for (i, (bytes, lt)) in frames.iter().enumerate() {
+            let frame = Frame {
+                time: Timestamp::from_unix(1_700_000_000 + i as i64, 0),
+                link_type: LINK_TYPES[*lt],
+                data: bytes,
+                original_len: bytes.len() as u32,
+            };
+            tracker.on_frame(&frame, &mut out);
+        }
+        tracker.poll(Timestamp::from_unix(1_800_000_000, 0), &mut out);
+        tracker.finish(Timestamp::from_unix(1_800_000_000, 0), &mut out);
+        prop_assert!(tracker.stats().sessions_open <= 4);
+        prop_assert_eq!(tracker.stats().packets, frames.len() as u64);
+    }
+}
+
+/// Random bytes rarely reach the TCP path; this builds valid IPv4/TCP headers to mail ports
+/// around random payloads and flags, so the session code sees hostile streams.
+fn mail_segment() -> impl Strategy<Value = (u16, bool, u32, u8, Vec<u8>)> {
+    (
+        prop_oneof![
+            Just(143u16),
+            Just(993),
+            Just(110),
+            Just(995),
+            Just(25),
+            Just(465)
+        ],
+        any::<bool>(),
+        any::<u32>(),
+        any::<u8>(),
+        proptest::collection::vec(any::<u8>(), 0..200),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn hostile_tcp_streams_to_mail_ports(segments in proptest::collection::vec(mail_segment(), 1..60)) {
+        let mut tracker = Tracker::new(TrackerConfig { max_sessions: 8 });
+        let mut out = Vec::new();
+        for (i, (port, from_client, seq, flags, payload)) in segments.iter().enumerate() {
+            let (src, dst, sport, dport) = if *from_client {
+                ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, *port)
+            } else {
+                ([10, 0, 0, 2], [10, 0, 0, 1], *port, 40000u16)
+            };
+            let mut packet = vec![0x45, 0];
+            packet.extend_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+            packet.extend_from_slice(&[0, 0, 0, 0, 64, 6, 0, 0]);
+            packet.extend_from_slice(&src);
+            packet.extend_from_slice(&dst);
+            packet.extend_from_slice(&sport.to_be_bytes());
+            packet.extend_from_slice(&dport.to_be_bytes());
+            packet.extend_from_slice(&seq.to_be_bytes());
+            packet.extend_from_slice(&seq.wrapping_mul(7).to_be_bytes());
+            packet.extend_from_slice(&[0x50, *flags, 0xff, 0xff, 0, 0, 0, 0]);
+            packet.extend_from_slice(payload);
+            let frame = Frame {
+                time: Timestamp::from_unix(1_700_000_000, 0).plus(std::time::Duration::from_millis(i as u64 * 300)),
+                link_type: LinkType::RAW,
+                data: &packet,
+                original_len: packet.len() as u32,
+            };
+            tracker.on_frame(&frame, &mut out);
+            if i % 10 == 0 {
+                tracker.poll(frame.time, &mut out);
+            }
+        }
+        tracker.finish(Timestamp::from_unix(1_700_001_000, 0), &mut out);
+        prop_assert_eq!(tracker.stats().sessions_open, 0);
+    }
+}
