@@ -4,9 +4,10 @@
 #
 #   mpx-cli                                   mpx-rtr
 #   eth0 192.168.78.10/24  <--- veth --->     lan0 192.168.78.1/24 (+ .2 for the 10 k listener)
-#                                             wan0 (dummy) 203.0.113.2/24, default via .1
+#                                             wan0 203.0.113.2/24 (veth to wanp0, also in
+#                                             mpx-rtr: a link that leads nowhere), default via .1
 #
-# Nothing is routed anywhere: mpx-rtr's only way out is a dummy interface, so no packet made
+# Nothing is routed anywhere: mpx-rtr's only other link is a veth whose far end it also holds, so no packet made
 # here leaves the two namespaces. Every namespace carries the prefix mpx-; teardown removes
 # exactly those.
 
@@ -84,8 +85,11 @@ lab_up() {
     in_ns "$NS_RTR" ip addr add "$HOLD4/24" dev lan0
     in_ns "$NS_CLI" ip link set eth0 up
     in_ns "$NS_RTR" ip link set lan0 up
-    in_ns "$NS_RTR" ip link add wan0 type dummy
+    # The WAN: a veth pair whose far end (wanp0) stays in mpx-rtr, unaddressed: a link with
+    # carrier that leads nowhere.
+    in_ns "$NS_RTR" ip link add wan0 type veth peer name wanp0
     in_ns "$NS_RTR" ip addr add 203.0.113.2/24 dev wan0
+    in_ns "$NS_RTR" ip link set wanp0 up
     in_ns "$NS_RTR" ip link set wan0 up
     in_ns "$NS_RTR" ip route add default via 203.0.113.1 dev wan0
     # veth offloads would hand the capture 64 KB super-segments; a router's NIC sees wire-size
@@ -119,7 +123,8 @@ start_dovecot() {
     printf 'bench:{PLAIN}bench-password::::::\n' >"$W/users"
     chmod 644 "$W/users"
     for p in "${PROBE_PORTS[@]}"; do
-        listeners+="  inet_listener imaps$p {
+        # 993 keeps dovecot's built-in listener name, or it counts as a second one on 993.
+        listeners+="  inet_listener imaps$([[ $p == 993 ]] || echo "$p") {
     port = $p
     ssl = yes
   }
