@@ -91,7 +91,7 @@ report() {
         "load average at start $LOAD_AT_START"
     echo "- kernel: $(uname -srm); $(. /etc/os-release && echo "$PRETTY_NAME")"
     echo "- mailpulse: $("$MAILPULSE" --version 2>/dev/null || echo '?') ($(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo '?'))," \
-        "peers: tcpdump $(tcpdump --version 2>&1 | awk 'NR==1 {print $3}'), tshark $(tshark --version | awk 'NR==1 {print $3}')," \
+        "peers: tcpdump $(tcpdump --version 2>&1 | awk 'NR==1 {print $3}'), tshark $(tshark --version 2>/dev/null | awk 'NR==1 {print $3}')," \
         "curl $(curl --version | awk 'NR==1 {print $2}'), $(openssl version | awk '{print $1, $2}')"
     echo
     echo "| metric | mailpulse | peer | ratio | target | met? |"

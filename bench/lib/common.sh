@@ -74,19 +74,25 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # peak_rss_kb_of FILE: "Maximum resident set size" from a /usr/bin/time -v report.
 peak_rss_kb_of() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
-# wall_s_of FILE: elapsed seconds from a /usr/bin/time -v report ("h:mm:ss" or "m:ss.ss").
+# wall_s_of FILE: elapsed seconds of a `timed` run (FILE.wall), else from the /usr/bin/time -v
+# report ("h:mm:ss" or "m:ss.ss").
 wall_s_of() {
+    [[ -s $1.wall ]] && { cat "$1.wall"; return; }
     awk -F': ' '/Elapsed \(wall clock\)/ {
         n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$1"
 }
 
-# timed OUT_TIME_FILE CMD...: runs CMD under /usr/bin/time -v with its output discarded.
-# Fails (with the command's stderr tail) when CMD fails.
+# timed OUT_TIME_FILE CMD...: runs CMD under /usr/bin/time -v with its output discarded, and
+# writes the wall time in seconds, measured here in nanoseconds (time -v rounds to 10 ms), to
+# OUT_TIME_FILE.wall. Fails (with the command's stderr tail) when CMD fails.
 timed() {
-    local tf=$1; shift
+    local tf=$1 t0 t1; shift
+    t0=$(date +%s%N)
     if ! /usr/bin/time -v -o "$tf" "$@" >/dev/null 2>"$tf.err"; then
         say "command failed: $*"; tail -5 "$tf.err" >&2; return 1
     fi
+    t1=$(date +%s%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }' >"$tf.wall"
 }
 
 # mb KIB: KiB as MB with one decimal (MB = 10^6 bytes, as the targets are stated).
