@@ -70,6 +70,7 @@ cpu_ticks() {
     set -- $stat
     echo $((${12} + ${13}))
 }
+# shellcheck disable=SC2034 # used by lib/sections.sh
 CLK_TCK=$(getconf CLK_TCK)
 
 # peak_rss_kb_of FILE: "Maximum resident set size" from a /usr/bin/time -v report.

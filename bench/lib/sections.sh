@@ -120,6 +120,11 @@ replay_one() {
             "$(ratio "$mpr" "$(median "${sni_rss[@]}")")" "" ""
     fi
     row "replay $label: peak RSS MB vs tcpdump" "$(mb "$mpr")" "$(mb "$tdr")" "$(ratio "$mpr" "$tdr")" "" ""
+    # Each mailpulse run is followed at once by a tcpdump run; the ratio per pair is less
+    # exposed to load that changes during the section than the ratio of medians.
+    local paired=()
+    for ((i = 0; i < runs; i++)); do paired+=("$(calc "${td_wall[i]} / ${mp_wall[i]}")"); done
+    note "replay $label: mailpulse/tcpdump packet-rate ratio per adjacent pair of runs: ${paired[*]} (median $(median "${paired[@]}"))"
     note "replay $label: $pk packets, median of $runs run(s) (mailpulse/tcpdump) and $tshark_runs (tshark); wall times mailpulse ${mp_wall[*]} s, tcpdump ${td_wall[*]} s${sni_wall:+, tshark fields ${sni_wall[*]} s, conv ${conv_wall[*]} s}"
 }
 
@@ -372,7 +377,7 @@ print(len(p))' 2>/dev/null || echo "?")
     row "RSS MB with $(awk '{print $2}' "$status_file") concurrent TCP sessions" "$(mb "$top")" "" "" "≤ 32" "$(met "$(mb "$top")" "<=" 32)"
     for _ in $(seq 1 $((hold + 20))); do kill -0 "$client_pid" 2>/dev/null || break; sleep 1; done
     sleep 2
-    note "10 k sessions: $(cat "$status_file" | awk '{print $2 " connections up in " $3 " s"}'); daemon RSS before $(mb "$before_rss") MB, while held $(printf '%s ' "${held_rss[@]}")KiB, after close $(mb "$(rss_kb "$DAEMON_PID")") MB; tracker status: $tracked. The daemon kept its 10 probe targets running."
+    note "10 k sessions: $(awk '{print $2 " connections up in " $3 " s"}' "$status_file"); daemon RSS before $(mb "$before_rss") MB, while held $(printf '%s ' "${held_rss[@]}")KiB, after close $(mb "$(rss_kb "$DAEMON_PID")") MB; tracker status: $tracked. The daemon kept its 10 probe targets running."
     stop_daemon
 }
 
