@@ -160,7 +160,7 @@ bench_live() {
     write_daemon_conf "$W/live.toml" 0
     start_daemon "$W/live.toml"
     local rates secs
-    if [[ $QUICK == 1 ]]; then rates=(50000); secs=4; else rates=(20000 50000 100000); secs=10; fi
+    if [[ $QUICK == 1 ]]; then rates=(50000); secs=4; else rates=(20000 50000 75000 100000); secs=10; fi
     local rate
     for rate in "${rates[@]}"; do
         live_one "$pcap" "$rate" "$secs"
