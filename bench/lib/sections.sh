@@ -411,7 +411,7 @@ bench_soak() {
     pk=$(packets_in "$f")
     first=$(capinfos -S -M -T -r -a "$f" | cut -f2); last=$(capinfos -S -M -T -r -e "$f" | cut -f2)
     cat "$f" >/dev/null
-    python3 "$BENCH_DIR/tools/rss_sampler.py" "$W/soak.rss" 0.01 600 "$MAILPULSE" replay "$f" --json ||
+    python3 "$BENCH_DIR/tools/rss_sampler.py" "$W/soak.rss" 0.002 600 "$MAILPULSE" replay "$f" --json ||
         { fail_row "RSS over 24 h of simulated traffic" "mailpulse replay failed on $f"; return 0; }
     local k q2 q3 q4 growth late
     k=$(wc -l <"$W/soak.rss")
@@ -425,7 +425,7 @@ bench_soak() {
     timed "$W/t.soak.td" tcpdump -r "$f" -w /dev/null || true
     row "24 h simulated traffic: replay RSS MB, 2nd-quarter max → last-quarter max" "$(mb "$q2") → $(mb "$q4") ($growth %)" "$(mb "$(peak_rss_kb_of "$W/t.soak.td")") (tcpdump peak)" "" "growth ≤ 10 %" "$(met "$growth" "<=" 10)"
     row "24 h simulated traffic: replay RSS MB, 3rd-quarter max → last-quarter max" "$(mb "$q3") → $(mb "$q4") ($late %)" "" "" "" ""
-    note "24 h soak: $pk packets ($(calc "$pk / $(tcpdump -r "$GEN_SOURCE" 'tcp port 993' 2>/dev/null | wc -l)") sessions) with time stamps from $first to $last (epoch s, $(calc "($last - $first) / 3600") h), replayed at full speed in $(tail -1 "$W/soak.rss" | cut -d' ' -f1) s with RSS sampled every 10 ms ($k samples; quartiles of the samples' RSS in KiB: $(awk -v k="$k" 'NR == int(k/4) || NR == int(k/2) || NR == int(3*k/4) || NR == k {printf "%s ", $2}' "$W/soak.rss")); growth from the second to the last quarter: $growth %, from the third to the last: $late %. RSS at each tenth of the run (KiB): $(awk -v k="$k" 'NR % int(k / 10) == 0 {printf "%s ", $2}' "$W/soak.rss")"
+    note "24 h soak: $pk packets ($(calc "$pk / $(tcpdump -r "$GEN_SOURCE" 'tcp port 993' 2>/dev/null | wc -l)") sessions) with time stamps from $first to $last (epoch s, $(calc "($last - $first) / 3600") h), replayed at full speed in $(tail -1 "$W/soak.rss" | cut -d' ' -f1) s with RSS sampled every 2 ms ($k samples; quartiles of the samples' RSS in KiB: $(awk -v k="$k" 'NR == int(k/4) || NR == int(k/2) || NR == int(3*k/4) || NR == k {printf "%s ", $2}' "$W/soak.rss")); growth from the second to the last quarter: $growth %, from the third to the last: $late %. RSS at each tenth of the run (KiB): $(awk -v k="$k" 'NR % int(k / 10) == 0 {printf "%s ", $2}' "$W/soak.rss")"
     rm -f "$f"
 }
 
