@@ -98,37 +98,42 @@ def main():
     old_ip_words = words(client_ip)
     old_port = client_port
     step_us = int(args.step_ms * 1000)
-    written = 0
-    clone = 0
+    # (time, clone, index) for every packet to write, in time order: clones overlap, and a
+    # real capture is written in arrival order.
+    per_clone = len(template)
+    clones = (args.packets + per_clone - 1) // per_clone
+    order = [
+        (template[i][0] - t0 + c * step_us, c, i)
+        for c in range(clones)
+        for i in range(per_clone)
+    ][: args.packets]
+    order.sort()
+    base = template[0][0]
     with open(args.out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        while written < args.packets:
+        for rel, clone, i in order:
+            _, frame, orig = template[i]
             n = clone + 1
             new_ip = bytes((10, (n >> 16) & 0xFF, (n >> 8) & 0xFF, n & 0xFF))
             new_ip_words = words(new_ip)
             new_port = 1024 + (clone % 64000)
-            shift = clone * step_us
-            for ts, frame, orig in template:
-                if written >= args.packets:
-                    break
-                b = bytearray(frame)
-                ihl = (b[14] & 0x0F) * 4
-                tcp = 14 + ihl
-                from_client = b[26:30] == client_ip
-                ip_off, port_off = (26, tcp) if from_client else (30, tcp + 2)
-                b[ip_off:ip_off + 4] = new_ip
-                b[port_off:port_off + 2] = struct.pack("!H", new_port)
-                ip_sum = struct.unpack("!H", b[24:26])[0]
-                b[24:26] = struct.pack("!H", adjust(ip_sum, old_ip_words, new_ip_words))
-                if len(b) >= tcp + 18:
-                    tcp_sum = struct.unpack("!H", b[tcp + 16:tcp + 18])[0]
-                    tcp_sum = adjust(tcp_sum, old_ip_words + (old_port,), new_ip_words + (new_port,))
-                    b[tcp + 16:tcp + 18] = struct.pack("!H", tcp_sum)
-                t = ts - t0 + template[0][0] + shift
-                f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(b), orig))
-                f.write(b)
-                written += 1
-            clone += 1
+            b = bytearray(frame)
+            ihl = (b[14] & 0x0F) * 4
+            tcp = 14 + ihl
+            from_client = b[26:30] == client_ip
+            ip_off, port_off = (26, tcp) if from_client else (30, tcp + 2)
+            b[ip_off:ip_off + 4] = new_ip
+            b[port_off:port_off + 2] = struct.pack("!H", new_port)
+            ip_sum = struct.unpack("!H", b[24:26])[0]
+            b[24:26] = struct.pack("!H", adjust(ip_sum, old_ip_words, new_ip_words))
+            if len(b) >= tcp + 18:
+                tcp_sum = struct.unpack("!H", b[tcp + 16:tcp + 18])[0]
+                tcp_sum = adjust(tcp_sum, old_ip_words + (old_port,), new_ip_words + (new_port,))
+                b[tcp + 16:tcp + 18] = struct.pack("!H", tcp_sum)
+            t = base + rel
+            f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(b), orig))
+            f.write(b)
+    written, clone = len(order), clones
     print(f"{args.out}: {written} packets, {clone} sessions cloned from {args.source}")
 
 

@@ -5,7 +5,7 @@
 #                                              bench/gen-capture.py when missing)
 #   RUNS=5 bench/replay-vs-peers.sh           runs per tool (default 5; tshark: TSHARK_RUNS, 3)
 #
-# Prints, per tool, the median wall time over the runs, packets/s, and peak RSS (from
+# tcpdump and replay runs alternate. Prints, per tool, the median wall time over the runs, packets/s, and peak RSS (from
 # /usr/bin/time -v), then the ratios the targets are stated in: replay >= 50 % of tcpdump's
 # packet rate, >= 30x tshark's, RSS < 64 MB. Uses the release build (built when missing).
 set -eu
@@ -38,27 +38,32 @@ echo "capture: $capture ($packets packets, $(du -h "$capture" | cut -f1))"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# measure NAME RUNS COMMAND...: one "seconds max_rss_kb" line per run in $tmp/NAME
-measure() {
-    name=$1; n=$2; shift 2
-    : > "$tmp/$name"
-    i=0
-    while [ "$i" -lt "$n" ]; do
-        /usr/bin/time -v -o "$tmp/$name.time" "$@" >/dev/null 2>"$tmp/$name.err" || {
-            echo "replay-vs-peers: $name failed:" >&2; cat "$tmp/$name.err" >&2; exit 70; }
-        awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
-                        for (j = 1; j <= n; j++) s = s * 60 + p[j]; secs = s}
-                    /Maximum resident set size/ {rss = $2}
-                    END {print secs, rss}' "$tmp/$name.time" >> "$tmp/$name"
-        i=$((i + 1))
-    done
+# once NAME COMMAND...: appends one "seconds max_rss_kb" line to $tmp/NAME
+once() {
+    name=$1; shift
+    /usr/bin/time -v -o "$tmp/$name.time" "$@" >/dev/null 2>"$tmp/$name.err" || {
+        echo "replay-vs-peers: $name failed:" >&2; cat "$tmp/$name.err" >&2; exit 70; }
+    awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
+                    for (j = 1; j <= n; j++) s = s * 60 + p[j]; secs = s}
+                /Maximum resident set size/ {rss = $2}
+                END {print secs, rss}' "$tmp/$name.time" >> "$tmp/$name"
 }
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-measure tcpdump "$runs" tcpdump -r "$capture" -w /dev/null
-measure tshark "$tshark_runs" tshark -r "$capture" -T fields -e tls.handshake.extensions_server_name
-measure mailpulse "$runs" "$bin" replay "$capture" --json
+# tcpdump and replay alternate, so a change in the machine's load hits both alike.
+: > "$tmp/tcpdump"; : > "$tmp/mailpulse"; : > "$tmp/tshark"
+i=0
+while [ "$i" -lt "$runs" ]; do
+    once tcpdump tcpdump -r "$capture" -w /dev/null
+    once mailpulse "$bin" replay "$capture" --json
+    i=$((i + 1))
+done
+i=0
+while [ "$i" -lt "$tshark_runs" ]; do
+    once tshark tshark -r "$capture" -T fields -e tls.handshake.extensions_server_name
+    i=$((i + 1))
+done
 
 printf '%-10s %5s %10s %14s %10s\n' tool runs median_s packets/s peak_rss_MB
 for tool in tcpdump tshark mailpulse; do

@@ -64,7 +64,7 @@ profile_args=()
 
 if [ "$mode" = "check" ]; then
     # Type-checking needs no linker: this is the fast per-commit gate for FreeBSD-only code.
-    cargo "${toolchain_args[@]}" check "${build_std_args[@]}" "${profile_args[@]}" \
+    cargo "${toolchain_args[@]}" check --locked "${build_std_args[@]}" "${profile_args[@]}" \
         --target "$target" --all-targets
     echo "build-freebsd: cargo check for $target passed"
     exit 0
@@ -84,7 +84,7 @@ export PATH="$venv/bin:$PATH"
 
 # Zig's default FreeBSD target has no version suffix; it links against zig's bundled FreeBSD
 # libc stubs (FreeBSD 14 ABI in ziglang >= 0.14). cargo-zigbuild passes the target through.
-cargo "${toolchain_args[@]}" zigbuild "${build_std_args[@]}" "${profile_args[@]}" \
+cargo "${toolchain_args[@]}" zigbuild --locked "${build_std_args[@]}" "${profile_args[@]}" \
     --target "$target" --bin mailpulse
 
 binary="$repo_root/target/$target/$profile/mailpulse"

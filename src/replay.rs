@@ -5,6 +5,10 @@
 //! observations (in time order) to the engine, and the engine's events to the output. A
 //! session the engine gives no view for is printed from the tracker's record with verdict
 //! `unknown` ([`unjudged_view`]), so the output exists whatever the engine decides.
+//!
+//! `--timeline` adds the daemon's recorded non-packet observations (`timeline.jsonl`: link
+//! and route changes, WAN interfaces, probes, gateway samples) in time order with the
+//! capture's, so the engine sees the same context it saw live.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -63,20 +67,21 @@ pub fn run(
     err: &mut dyn Write,
 ) -> i32 {
     // Diagnostics to `err` are best effort: a closed stderr must not change the exit code.
-    if let Some(journal) = timeline {
-        if let Err(e) = File::open(journal) {
-            let _ = writeln!(
-                err,
-                "mailpulse replay: cannot open {}: {e}",
-                journal.display()
-            );
-            return EX_NOINPUT;
+    // The daemon's non-packet observations (WAN, probes, gateways), merged in time order.
+    let mut recorded = Vec::new();
+    if let Some(path) = timeline {
+        match crate::report::timeline::read(path) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    let _ = writeln!(err, "mailpulse replay: warning: {warning}");
+                }
+                recorded = loaded.observations;
+            }
+            Err(e) => {
+                let _ = writeln!(err, "mailpulse replay: cannot read {}: {e}", path.display());
+                return EX_NOINPUT;
+            }
         }
-        let _ = writeln!(
-            err,
-            "mailpulse replay: --timeline is not supported yet; ignoring {}",
-            journal.display()
-        );
     }
     let file = match File::open(capture) {
         Ok(f) => f,
@@ -90,7 +95,7 @@ pub fn run(
         }
     };
     let mut printer = Printer::new(json, out);
-    let mut replay = Replay::new();
+    let mut replay = Replay::new(recorded);
     let result = read_capture(file, &mut |frame| replay.frame(frame, &mut printer));
     match result {
         Ok(()) => {}
@@ -146,28 +151,46 @@ struct Replay {
     last_time: Timestamp,
     /// Sessions ended but not yet judged by the engine, with the time they ended.
     unjudged: HashMap<SessionKey, (Timestamp, SessionRecord)>,
+    /// Sessions the engine has given a view for (from a stall snapshot or the end), and when.
+    judged: HashMap<SessionKey, Timestamp>,
+    /// Timeline observations not yet due, latest first (popped from the back).
+    timeline: Vec<Observation>,
 }
 
 impl Replay {
-    fn new() -> Self {
+    fn new(mut timeline: Vec<Observation>) -> Self {
+        // Stable sort, then reverse: `pop` yields time order, equal times in recorded order.
+        timeline.sort_by_key(|o| o.time);
+        timeline.reverse();
         Self {
+            timeline,
             tracker: Tracker::new(TrackerConfig::default()),
             engine: Engine::new(DiagnosisConfig::default(), 1),
             observations: Vec::new(),
             last_poll: None,
             last_time: Timestamp::default(),
             unjudged: HashMap::new(),
+            judged: HashMap::new(),
         }
     }
 
     fn frame(&mut self, frame: &Frame<'_>, printer: &mut Printer<'_>) {
         self.last_time = self.last_time.max(frame.time);
+        while self.timeline.last().is_some_and(|o| o.time <= frame.time) {
+            if let Some(observation) = self.timeline.pop() {
+                self.observations.push(observation);
+            }
+        }
         let due = self
             .last_poll
             .is_none_or(|last| frame.time.saturating_since(last) >= POLL_EVERY);
         if due {
             self.last_poll = Some(frame.time);
             self.tracker.poll(frame.time, &mut self.observations);
+            self.observations.push(Observation {
+                time: frame.time,
+                kind: ObservationKind::Tick,
+            });
             self.flush_unjudged(frame.time, printer);
         }
         self.tracker.on_frame(frame, &mut self.observations);
@@ -178,12 +201,22 @@ impl Replay {
 
     fn finish(&mut self, printer: &mut Printer<'_>) {
         let end = self.last_time;
+        while let Some(observation) = self.timeline.pop() {
+            self.observations.push(observation);
+        }
         self.tracker.finish(end, &mut self.observations);
-        self.drain(printer);
-        let _ = self.engine.observe(Observation {
-            time: end,
+        // A last tick lets the engine close its windows; what it says then is printed too.
+        let last = self
+            .observations
+            .iter()
+            .map(|o| o.time)
+            .max()
+            .unwrap_or(end);
+        self.observations.push(Observation {
+            time: last.max(end),
             kind: ObservationKind::Tick,
         });
+        self.drain(printer);
         let mut rest: Vec<SessionRecord> = self.unjudged.drain().map(|(_, (_, r))| r).collect();
         rest.sort_by_key(|r| (r.start, r.id));
         for record in rest {
@@ -197,8 +230,10 @@ impl Replay {
         for observation in batch.drain(..) {
             if let ObservationKind::SessionEnded(record) = &observation.kind {
                 let key = (record.client, record.server, record.start);
-                self.unjudged
-                    .insert(key, (observation.time, record.clone()));
+                if !self.judged.contains_key(&key) {
+                    self.unjudged
+                        .insert(key, (observation.time, record.clone()));
+                }
             }
             for event in self.engine.observe(observation) {
                 match &event.session {
@@ -209,6 +244,7 @@ impl Replay {
                             view.start,
                         );
                         self.unjudged.remove(&key);
+                        self.judged.insert(key, view.end);
                         printer.session(view);
                     }
                     None => printer.event(&event),
@@ -222,6 +258,8 @@ impl Replay {
     /// Prints the unjudged view of sessions the engine left alone for `JUDGE_GRACE`, so
     /// memory stays bounded on long captures.
     fn flush_unjudged(&mut self, now: Timestamp, printer: &mut Printer<'_>) {
+        self.judged
+            .retain(|_, at| now.saturating_since(*at) < JUDGE_GRACE);
         if self.unjudged.is_empty() {
             return;
         }
@@ -441,11 +479,13 @@ enum ReadError {
     },
 }
 
-/// Chunked file buffer: the parsers see `window()`, `consume` moves past parsed bytes.
+/// Chunked file buffer: the parsers see `window()`, `consume` moves past parsed bytes. The
+/// buffer is allocated once (and grown only for a unit larger than it).
 struct Chunks<R: Read> {
     source: R,
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     /// File offset of `buf[0]`.
     base: u64,
     eof: bool,
@@ -455,19 +495,20 @@ impl<R: Read> Chunks<R> {
     fn new(source: R) -> Self {
         Self {
             source,
-            buf: Vec::with_capacity(CHUNK),
+            buf: vec![0; CHUNK],
             start: 0,
+            end: 0,
             base: 0,
             eof: false,
         }
     }
 
     fn window(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.buf.len());
+        self.start = (self.start + n).min(self.end);
     }
 
     fn offset(&self) -> u64 {
@@ -479,31 +520,34 @@ impl<R: Read> Chunks<R> {
         if self.eof {
             return Ok(false);
         }
-        if self.window().len() >= MAX_BLOCK {
+        let pending = self.end - self.start;
+        if pending >= MAX_BLOCK {
             return Err(ReadError::Stopped {
                 offset: self.offset(),
                 why: format!("a record longer than {} MB", MAX_BLOCK >> 20),
             });
         }
-        self.buf.drain(..self.start);
+        self.buf.copy_within(self.start..self.end, 0);
         self.base += self.start as u64;
         self.start = 0;
-        let old = self.buf.len();
-        self.buf.resize(old + CHUNK, 0);
-        let mut filled = old;
-        while filled < self.buf.len() {
-            match self.source.read(&mut self.buf[filled..]) {
+        self.end = pending;
+        if pending * 2 > self.buf.len() {
+            // A unit larger than half the buffer: make room for it and a chunk more.
+            self.buf.resize(pending + CHUNK, 0);
+        }
+        let old = self.end;
+        while self.end < self.buf.len() {
+            match self.source.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
-                Ok(n) => filled += n,
+                Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(ReadError::Io(e)),
             }
         }
-        self.buf.truncate(filled);
-        Ok(filled > old)
+        Ok(self.end > old)
     }
 
     /// At end of file with bytes left over: the capture was cut.

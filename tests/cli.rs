@@ -113,8 +113,8 @@ fn check_config_errors_exit_78_with_file_line_col() {
             "bad_target",
             // The second element of the array, on line 4, column 5.
             "tests/data/config/bad_target.toml:4:5: [probe] targets: invalid probe target \
-             \"https://outlook.office365.com\": unknown scheme \"https\"; expected one of \
-             imaps://, imap://, pop3s://, pop3://, smtps://, submission://",
+             \"https://outlook.office365.com\": unknown scheme \"https\" (expected imaps, \
+             imap, pop3s, pop3, smtps or submission)",
         ),
         (
             "bad_facility",
@@ -368,7 +368,7 @@ fn status_explain_and_daemon_errors() {
     let o = mailpulse(&["status", "--socket", sock(&d)]);
     assert_eq!(code(&o), 0);
     assert!(
-        stdout(&o).starts_with("mailpulse 9.9.9, up 2h 1m"),
+        stdout(&o).starts_with("mailpulse 9.9.9, up 2 h 1 min"),
         "{}",
         stdout(&o)
     );

@@ -136,7 +136,7 @@ struct SocketArgs {
 
 fn parse_target_arg(text: &str) -> Result<String, String> {
     Target::parse(text)
-        .map(|t| t.url)
+        .map(|t| t.to_string())
         .map_err(|e| e.to_string())
 }
 

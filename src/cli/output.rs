@@ -8,6 +8,14 @@ use crate::diagnose::status::ClientSummary;
 use crate::diagnose::Explanation;
 use crate::time::Timestamp;
 
+/// Text from the daemon (server names, messages) with control characters as spaces, so it
+/// cannot break a line or drive the terminal.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// `2026-11-22 15:03:12` in the local time zone.
 pub fn local(t: Timestamp) -> String {
     crate::report::syslog::local_time(t)
@@ -46,6 +54,13 @@ pub fn credentials_words(c: Credentials) -> &'static str {
 /// Columns padded to their widest cell (in characters), two spaces apart; the last column is
 /// not padded so long messages do not drag trailing blanks.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    // A newline or escape sequence in a server name or message must not break the layout
+    // (or the terminal): control characters become spaces.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| clean(cell)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let columns = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -150,7 +165,7 @@ pub fn explanation(x: &Explanation) -> String {
     }
     let _ = writeln!(out, "What happened to {}:", x.client);
     for sentence in &x.story {
-        let _ = writeln!(out, "  {sentence}");
+        let _ = writeln!(out, "  {}", clean(sentence));
     }
     let mut advice: Vec<&str> = Vec::new();
     for a in x.events.iter().filter_map(|e| e.advice.as_deref()) {
@@ -161,7 +176,7 @@ pub fn explanation(x: &Explanation) -> String {
     if !advice.is_empty() {
         out.push_str("What to do:\n");
         for a in advice {
-            let _ = writeln!(out, "  {a}");
+            let _ = writeln!(out, "  {}", clean(a));
         }
     }
     if !x.events.is_empty() {
@@ -179,8 +194,19 @@ fn phase_name(phase: crate::diagnose::observation::ProbePhase) -> String {
         .unwrap_or_else(|| format!("{phase:?}"))
 }
 
+/// "29 s", "4 min 10 s", "2 h 1 min", "5 days 3 h": the two largest units, as people say it.
 fn duration_words(secs: u64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+    let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let day_word = if days == 1 { "day" } else { "days" };
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, _) if s == 0 => format!("{mins} min"),
+        (0, 0, _) => format!("{mins} min {s} s"),
+        (0, _, 0) => format!("{hours} h"),
+        (0, _, _) => format!("{hours} h {mins} min"),
+        (_, 0, _) => format!("{days} {day_word}"),
+        _ => format!("{days} {day_word} {hours} h"),
+    }
 }
 
 /// `status`.
@@ -301,6 +327,9 @@ pub fn status(s: &StatusReport) -> String {
     );
     out.push('\n');
 
+    if s.captures.is_empty() {
+        out.push_str("Capture: no LAN interface is being watched\n");
+    }
     for cap in &s.captures {
         match (cap.stats, &cap.error) {
             (_, Some(e)) => {
@@ -335,7 +364,7 @@ pub fn status(s: &StatusReport) -> String {
     };
     let _ = writeln!(
         out,
-        "Journal: {} {health} ({} events written, {} lost)",
+        "Journal: {} {health} (events written: {}, lost: {})",
         j.path.display(),
         j.events_written,
         j.events_lost
@@ -347,7 +376,7 @@ pub fn status(s: &StatusReport) -> String {
             "Evidence ring: {} {} of {} bytes{}",
             e.path
                 .as_ref()
-                .map_or("-".into(), |p| p.display().to_string()),
+                .map_or("(no file yet)".into(), |p| p.display().to_string()),
             e.bytes,
             e.capacity_bytes,
             e.error
@@ -367,6 +396,17 @@ mod tests {
     use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
     use crate::diagnose::status::ProbeStatus;
     use crate::track::record::{Protocol, TlsMode};
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(duration_words(29), "29 s");
+        assert_eq!(duration_words(60), "1 min");
+        assert_eq!(duration_words(250), "4 min 10 s");
+        assert_eq!(duration_words(7260), "2 h 1 min");
+        assert_eq!(duration_words(7200), "2 h");
+        assert_eq!(duration_words(432_000), "5 days");
+        assert_eq!(duration_words(86_400 + 3 * 3600 + 5), "1 day 3 h");
+    }
 
     #[test]
     fn explanation_tells_the_story_then_the_advice_once() {
@@ -436,7 +476,7 @@ mod tests {
         s.journal.healthy = false;
         s.journal.last_error = Some("cannot write: No space left on device".into());
         let text = status(&s);
-        assert!(text.starts_with("mailpulse 0.1.0, up 1m 30s"), "{text}");
+        assert!(text.starts_with("mailpulse 0.1.0, up 1 min 30 s"), "{text}");
         assert!(text.contains("config: built-in defaults"), "{text}");
         assert!(text.contains("\nWAN: down\n"), "{text}");
         assert!(
@@ -463,6 +503,15 @@ mod tests {
         assert_eq!(
             table(&["A", "B", "C"], &rows),
             "A          B  C\né1         x  last\nlong cell\n"
+        );
+        let hostile = vec![vec![
+            "a\nb".to_string(),
+            "\u{1b}[2J".to_string(),
+            "c".to_string(),
+        ]];
+        assert_eq!(
+            table(&["A", "B", "C"], &hostile),
+            "A    B     C\na b   [2J  c\n"
         );
     }
 }

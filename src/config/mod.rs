@@ -4,7 +4,7 @@
 //! Extensions beyond DESIGN.md, all optional:
 //!
 //! - `[daemon] syslog_format = "rfc3164" | "rfc5424"` (default `rfc3164`),
-//! - `[daemon] syslog_socket` (default: the system's local syslog socket),
+//!   `syslog_socket` (default: the system's local syslog socket, for a chroot or a test),
 //!   `journal_max_size = "8MiB"` (rotate beyond it), `journal_keep = 4` (rotated files kept),
 //!   `socket_mode = 0o660`, `max_control_clients = 8`.
 //! - `[capture] max_sessions = 65536` (tracker table), `snap_len = 2048`,
@@ -12,7 +12,6 @@
 //!   mail traffic kept for `replay`; `0` turns it off).
 
 mod error;
-mod target;
 mod values;
 
 use std::fs;
@@ -23,8 +22,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+pub use crate::probe::{Target, TargetError};
 pub use error::ConfigError;
-pub use target::{Scheme, Target, TargetError};
 pub use values::{parse_duration, ByteSize, Facility, LogLevel, SyslogFormat};
 
 use crate::diagnose::DiagnosisConfig;
@@ -228,7 +227,6 @@ fn default_log_level() -> LogLevel {
 fn default_syslog_socket() -> PathBuf {
     PathBuf::from(paths::DEFAULT_SYSLOG_SOCKET)
 }
-
 fn default_syslog_format() -> SyslogFormat {
     SyslogFormat::Rfc3164
 }
@@ -626,8 +624,8 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for t in &self.probe.targets {
-            if !seen.insert((t.scheme, t.host.as_str(), t.port)) {
-                warn(format!("[probe] target {} is listed twice", t.url));
+            if !seen.insert(t.to_string()) {
+                warn(format!("[probe] target {t} is listed twice"));
             }
         }
         for name in &self.lan.interfaces {

@@ -16,11 +16,15 @@ fn empty_file_gives_the_design_defaults() {
     assert!(!c.daemon.user.explicit);
     assert!(c.daemon.syslog);
     assert_eq!(c.daemon.syslog_facility, Facility::Daemon);
+    assert_eq!(
+        c.daemon.syslog_socket,
+        Path::new(paths::DEFAULT_SYSLOG_SOCKET)
+    );
     assert_eq!(c.daemon.log_level, LogLevel::Info);
     assert_eq!(c.wan.dpinger_sockets, "/var/run/dpinger_*.sock");
     assert_eq!(c.probe.interval, Duration::from_secs(30));
     assert_eq!(c.probe.timeout, Duration::from_secs(10));
-    let urls: Vec<&str> = c.probe.targets.iter().map(|t| t.url.as_str()).collect();
+    let urls: Vec<String> = c.probe.targets.iter().map(|t| t.to_string()).collect();
     assert_eq!(urls, DEFAULT_TARGETS);
     assert_eq!(c.diagnosis.window, Duration::from_secs(60));
     assert_eq!(c.diagnosis.slow_dns, Duration::from_secs(2));
@@ -68,12 +72,13 @@ slow_server = "5s"
 #[test]
 fn extensions_parse() {
     let c = parse_str(
-        "[daemon]\nsyslog_format = \"rfc5424\"\njournal_max_size = \"1MiB\"\n\
+        "[daemon]\nsyslog_format = \"rfc5424\"\nsyslog_socket = \"/tmp/log\"\njournal_max_size = \"1MiB\"\n\
          [capture]\nevidence_ring = \"16MB\"\nmax_sessions = 100\n\
          [probe]\nnameservers = [\"192.0.2.53\", \"[2001:db8::53]:5353\"]\nca_file = \"/etc/ca.pem\"\n",
     )
     .unwrap();
     assert_eq!(c.daemon.syslog_format, SyslogFormat::Rfc5424);
+    assert_eq!(c.daemon.syslog_socket, Path::new("/tmp/log"));
     assert_eq!(c.daemon.journal_max_size, ByteSize(1 << 20));
     assert_eq!(c.capture.evidence_ring, ByteSize(16_000_000));
     assert_eq!(c.capture.max_sessions, 100);
@@ -197,7 +202,12 @@ fn cross_field_findings() {
     let found: Vec<String> = c.check().into_iter().map(|f| f.message).collect();
     assert_eq!(found.len(), 4, "{found:?}");
     assert!(found[0].contains("timeout (10s) is longer than interval (5s)"));
-    assert!(found[1].contains("imaps://A.example:993 is listed twice"));
+    // Both spellings name the same server and port once normalized.
+    assert!(
+        found[1].contains("imaps://a.example is listed twice"),
+        "{}",
+        found[1]
+    );
     assert!(found[2].contains("\"em0\" is listed as both"));
     assert!(found[3].contains("slow_server (5s) is not shorter than window (5s)"));
     assert!(Config::default().check().is_empty());
@@ -254,4 +264,20 @@ fn numeric_extensions_are_bounded() {
     assert!(c.check()[0]
         .message
         .contains("socket mailpulse.sock is a relative path"));
+}
+
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_gives_a_config_or_a_positioned_error(text in "\\PC{0,200}") {
+            if let Err(e) = parse(&text, Path::new("f.toml")) {
+                let shown = e.to_string();
+                prop_assert!(shown.starts_with("f.toml:"), "{}", shown);
+            }
+        }
+    }
 }

@@ -195,3 +195,31 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::control::Request;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut input: &[u8] = &bytes;
+            let _ = read::<Request>(&mut input, 128);
+        }
+
+        #[test]
+        fn requests_round_trip(limit in proptest::option::of(0usize..10_000), failures: bool) {
+            let request = Request::Events(crate::control::EventQuery {
+                limit,
+                failures,
+                ..Default::default()
+            });
+            let bytes = encode(&request, 1 << 20).unwrap();
+            let mut input: &[u8] = &bytes;
+            prop_assert_eq!(read::<Request>(&mut input, 1 << 20).unwrap(), request);
+        }
+    }
+}

@@ -65,13 +65,13 @@ impl Core {
 
     /// Tells the core which probe targets exist, so a failed session to one of their hosts
     /// triggers a burst probe of it.
-    pub fn set_probe_targets<'a>(&mut self, targets: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    pub fn set_probe_targets(&mut self, targets: impl IntoIterator<Item = (String, String)>) {
         self.burst_candidates.clear();
         for (host, url) in targets {
             self.burst_candidates
                 .entry(host.to_ascii_lowercase())
                 .or_default()
-                .push(url.to_string());
+                .push(url);
         }
     }
 

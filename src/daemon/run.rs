@@ -18,6 +18,7 @@ use crate::diagnose::observation::{LinkChange, ObservationKind};
 use crate::probe::{ProbeOptions, Prober, Target};
 use crate::report::journal::{Journal, JournalOptions};
 use crate::report::syslog::Syslog;
+use crate::report::timeline::TimelineWriter;
 use crate::sys::capture::Capture;
 use crate::sys::discover::discover;
 use crate::sys::link::LinkMonitor;
@@ -29,7 +30,7 @@ use super::core::Core;
 use super::evidence::EvidenceRing;
 use super::exitcode;
 use super::link_state;
-use super::state::State;
+use super::state::{Outputs, State};
 
 /// How often a capture whose interface is missing is tried again.
 const CAPTURE_RETRY: Duration = Duration::from_secs(2);
@@ -92,11 +93,20 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
     });
     let config_path =
         matches!(loaded.source, config::Source::File(_)).then(|| loaded.path().to_path_buf());
-    let state: Shared = Arc::new(Mutex::new(State::new(
-        core,
+    // As much room as the journal gets: the two are read together.
+    let timeline = TimelineWriter::new(
+        &config.daemon.state_dir,
+        config.daemon.journal_max_size.0.saturating_mul(2),
+    );
+    let outputs = Outputs {
         syslog,
         journal,
+        timeline,
         evidence,
+    };
+    let state: Shared = Arc::new(Mutex::new(State::new(
+        core,
+        outputs,
         started,
         config_path,
         burst_tx,
@@ -207,7 +217,7 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
                 .probe
                 .targets
                 .iter()
-                .map(|t| (t.host.as_str(), t.url.as_str())),
+                .map(|t| (t.host_str(), t.to_string())),
         );
     }
 
@@ -562,12 +572,7 @@ fn spawn_probes(
             return None;
         }
     };
-    let targets: Vec<Target> = config
-        .probe
-        .targets
-        .iter()
-        .filter_map(|t| Target::parse(&t.url).ok())
-        .collect();
+    let targets: Vec<Target> = config.probe.targets.to_vec();
     let interval = config.probe.interval;
     Some(tokio::spawn(async move {
         let in_flight: Arc<Mutex<BTreeSet<String>>> = Arc::default();
@@ -671,7 +676,7 @@ fn reload(
         new.probe
             .targets
             .iter()
-            .map(|t| (t.host.as_str(), t.url.as_str())),
+            .map(|t| (t.host_str(), t.to_string())),
     );
     if let Some(timeouts) = sys::firewall::tcp_established_timeout() {
         st.observe(now(), ObservationKind::FirewallTimeouts(timeouts));

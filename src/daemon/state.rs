@@ -13,6 +13,7 @@ use crate::diagnose::observation::ObservationKind;
 use crate::report::journal::Journal;
 use crate::report::metrics;
 use crate::report::syslog::Syslog;
+use crate::report::timeline::TimelineWriter;
 use crate::sys::CaptureStats;
 use crate::time::Timestamp;
 use crate::wire::Frame;
@@ -20,11 +21,22 @@ use crate::wire::Frame;
 use super::core::Core;
 use super::evidence::EvidenceRing;
 
+/// Where events and observations are written.
+pub struct Outputs {
+    pub syslog: Syslog,
+    pub journal: Journal,
+    pub timeline: TimelineWriter,
+    /// The ring and its capacity in bytes, when enabled.
+    pub evidence: Option<(EvidenceRing, u64)>,
+}
+
 /// Everything the daemon's tasks share.
 pub struct State {
     pub core: Core,
     pub syslog: Syslog,
     pub journal: Journal,
+    /// What `replay --timeline` needs to rebuild the WAN and probe context.
+    pub timeline: TimelineWriter,
     pub evidence: Option<EvidenceRing>,
     evidence_capacity: u64,
     evidence_error: Option<String>,
@@ -40,13 +52,17 @@ pub struct State {
 impl State {
     pub fn new(
         core: Core,
-        syslog: Syslog,
-        journal: Journal,
-        evidence: Option<(EvidenceRing, u64)>,
+        outputs: Outputs,
         started: Timestamp,
         config_path: Option<PathBuf>,
         bursts: mpsc::Sender<String>,
     ) -> Self {
+        let Outputs {
+            syslog,
+            journal,
+            timeline,
+            evidence,
+        } = outputs;
         let (evidence, evidence_capacity) = match evidence {
             Some((ring, capacity)) => (Some(ring), capacity),
             None => (None, 0),
@@ -55,6 +71,7 @@ impl State {
             core,
             syslog,
             journal,
+            timeline,
             evidence,
             evidence_capacity,
             evidence_error: None,
@@ -87,6 +104,15 @@ impl State {
 
     /// A non-packet observation.
     pub fn observe(&mut self, now: Timestamp, kind: ObservationKind) {
+        let was_failing = self.timeline.error.is_some();
+        self.timeline.record(now, &kind);
+        if let (false, Some(error)) = (was_failing, self.timeline.error.clone()) {
+            self.notice(
+                Severity::Warning,
+                &format!("timeline: cannot write: {error}"),
+                now,
+            );
+        }
         let events = self.core.observe(now, kind);
         self.report(events, now);
     }
@@ -106,6 +132,7 @@ impl State {
                 now,
             );
         }
+        self.timeline.flush();
         if let Some(ring) = self.evidence.as_mut() {
             if let Err(e) = ring.flush() {
                 self.evidence_error = Some(format!("evidence ring: cannot write: {e}"));

@@ -357,6 +357,22 @@ fn parse_port(text: &str) -> Option<u16> {
     text.parse::<u16>().ok().filter(|&p| p != 0)
 }
 
+/// Targets are written as URLs in the configuration and the JSON; a bad one is refused with
+/// the reason (the configuration adds the file, line and column).
+impl<'de> serde::Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Target::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format!("invalid probe target {e}")))
+    }
+}
+
+impl serde::Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

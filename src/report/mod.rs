@@ -2,8 +2,10 @@
 //!
 //! - [`syslog`]: one line per event to the local syslog (and stderr in the foreground);
 //! - [`journal`]: the persistent JSON Lines event journal in `state_dir`;
-//! - [`metrics`]: Prometheus text exposition rendered from a status report.
+//! - [`metrics`]: Prometheus text exposition rendered from a status report;
+//! - [`timeline`]: the non-packet observations, for `replay --timeline`.
 
 pub mod journal;
 pub mod metrics;
 pub mod syslog;
+pub mod timeline;

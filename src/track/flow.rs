@@ -1,17 +1,40 @@
 //! Flow keys and a small fast hasher for the tracker's tables.
 
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 /// A TCP connection's endpoints in a canonical order, so both directions find one entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    low: (IpAddr, u16),
-    high: (IpAddr, u16),
+    low: Endpoint,
+    high: Endpoint,
+}
+
+/// An address and port packed for cheap comparing and hashing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Endpoint {
+    /// The address's bits (an IPv4 address in the low 32).
+    bits: u128,
+    /// Port in the low 16 bits, bit 16 set for IPv6 (so ::a.b.c.d never equals a.b.c.d).
+    port_family: u32,
+}
+
+impl Endpoint {
+    fn new(ip: IpAddr, port: u16) -> Self {
+        let (bits, v6) = match ip {
+            IpAddr::V4(a) => (u128::from(a.to_bits()), 0),
+            IpAddr::V6(a) => (a.to_bits(), 1 << 16),
+        };
+        Self {
+            bits,
+            port_family: u32::from(port) | v6,
+        }
+    }
 }
 
 impl FlowKey {
     pub fn new(a: (IpAddr, u16), b: (IpAddr, u16)) -> Self {
+        let (a, b) = (Endpoint::new(a.0, a.1), Endpoint::new(b.0, b.1));
         if a <= b {
             Self { low: a, high: b }
         } else {
@@ -21,6 +44,17 @@ impl FlowKey {
 
     pub fn from_sockets(a: SocketAddr, b: SocketAddr) -> Self {
         Self::new((a.ip(), a.port()), (b.ip(), b.port()))
+    }
+}
+
+impl Hash for FlowKey {
+    // Five words instead of the derived byte-by-byte walk over two `IpAddr`s.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.low.bits as u64);
+        state.write_u64((self.low.bits >> 64) as u64);
+        state.write_u64(self.high.bits as u64);
+        state.write_u64((self.high.bits >> 64) as u64);
+        state.write_u64(u64::from(self.low.port_family) << 32 | u64::from(self.high.port_family));
     }
 }
 

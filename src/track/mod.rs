@@ -5,15 +5,14 @@
 //!
 //! | situation | reported | as |
 //! |---|---|---|
-//! | RST | at once | `SessionEnded` (`rst`) |
-//! | FIN from both sides | at the last FIN's ACK, or [`LAST_ACK_WAIT`] after it | `SessionEnded` (`fin`) |
+//! | RST, or FIN from both sides | on `poll`, [`LAST_ACK_WAIT`] after the last packet | `SessionEnded` (`rst`/`fin`) |
 //! | client data or SYN unanswered for [`STALL_AFTER`] | once per stall | `SessionUpdate` |
 //! | SYNs only, none answered, quiet for [`SYN_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | data unanswered for [`UNANSWERED_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | table full | oldest session first | `SessionEnded` (`open`), counted as evicted |
-//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen) |
+//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
 //! that a firewall silently drops is still here when the client speaks again.
@@ -36,7 +35,7 @@ use crate::wire::tcp::flags;
 use crate::wire::{self, Frame, TcpSegment, Transport};
 use flow::{FlowKey, FxBuildHasher};
 use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
-use session::{Outcome, Session};
+use session::Session;
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
 
@@ -51,7 +50,8 @@ pub const UNANSWERED_GIVE_UP: Duration = Duration::from_secs(60);
 pub const HALF_CLOSED_IDLE: Duration = Duration::from_secs(30);
 /// An established session quiet this long is reported as timed out.
 pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
-/// After both FINs, how long to wait for the last ACK.
+/// After a RST or both FINs, how long to wait for the last packets (the final ACK, a RST
+/// after FIN) before reporting the session.
 pub const LAST_ACK_WAIT: Duration = Duration::from_secs(1);
 /// Ended sessions stay this long to absorb their last ACKs and retransmitted FINs.
 const LINGER: Duration = Duration::from_secs(5);
@@ -167,7 +167,8 @@ impl Tracker {
         let key = FlowKey::from_sockets(src_sock, dst_sock);
         let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
         if let Some(session) = self.sessions.get_mut(&key) {
-            let reuse = session.finished && is_syn;
+            // A new SYN on a closed connection's addresses is a new session (port reuse).
+            let reuse = (session.finished || session.is_closing()) && is_syn;
             if !reuse {
                 if session.finished {
                     return;
@@ -177,14 +178,14 @@ impl Tracker {
                 } else {
                     Side::Server
                 };
-                if session.on_segment(side, seg, now) == Outcome::Ended {
-                    session.finished = true;
-                    let record = session.snapshot(None);
-                    self.emit_ended(record, now, out);
-                }
+                session.on_segment(side, seg, now);
                 return;
             }
-            self.sessions.remove(&key);
+            if let Some(old) = self.sessions.remove(&key) {
+                if !old.finished {
+                    self.emit_ended(old.snapshot(None), now, out);
+                }
+            }
             self.stats.sessions_open = self.sessions.len() as u64;
         }
         // A new session: the SYN's sender is the client; without a SYN, the mail port is
@@ -207,13 +208,8 @@ impl Tracker {
         } else {
             Side::Server
         };
-        let outcome = session.on_segment(side, seg, now);
+        session.on_segment(side, seg, now);
         self.stats.sessions_total += 1;
-        if outcome == Outcome::Ended {
-            session.finished = true;
-            let record = session.snapshot(None);
-            self.emit_ended(record, now, out);
-        }
         self.sessions.insert(key, session);
         self.order.push_back((key, id));
         if self.order.len() > 2 * self.config.max_sessions.max(16) {
@@ -270,8 +266,8 @@ impl Tracker {
                 continue;
             }
             let waiting = session.waiting_since().map(|t| now.saturating_since(t));
-            let close = if session.fully_closed() {
-                (quiet >= LAST_ACK_WAIT).then_some(Close::Fin)
+            let close = if session.is_closing() {
+                (quiet >= LAST_ACK_WAIT).then_some(session.record.close)
             } else if session.syn_unanswered() {
                 (quiet >= SYN_GIVE_UP).then_some(Close::Timeout)
             } else if waiting.is_some_and(|w| w >= UNANSWERED_GIVE_UP) {
@@ -319,8 +315,13 @@ impl Tracker {
             .filter(|(_, s)| !s.finished)
             .map(|(_, s)| {
                 // A connection that never got past unanswered SYNs is not open: it failed.
-                let close = if s.syn_unanswered() {
+                // One whose side sent FIN was being closed: the first FIN names the close.
+                let close = if s.is_closing() {
+                    s.record.close
+                } else if s.syn_unanswered() {
                     Close::Timeout
+                } else if s.half_closed() {
+                    Close::Fin
                 } else {
                     Close::Open
                 };

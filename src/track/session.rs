@@ -40,8 +40,8 @@ pub struct Session {
     unacked: Option<(Timestamp, u32)>,
     client_fin: bool,
     server_fin: bool,
-    /// Both sides sent FIN; this side's came last and awaits its ACK.
-    last_fin_from: Option<Side>,
+    /// RST, or FIN both ways: the session is over but its last packets still count.
+    closing: bool,
     pub last_packet: Timestamp,
     /// A stall snapshot was sent for the current unanswered data.
     pub stall_reported: bool,
@@ -49,14 +49,6 @@ pub struct Session {
     pub finished: bool,
     client_analyzed: u64,
     server_analyzed: u64,
-}
-
-/// What a packet did to the session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Continue,
-    /// The session ended with this packet (RST, or the second FIN).
-    Ended,
 }
 
 impl Session {
@@ -114,7 +106,7 @@ impl Session {
             unacked: None,
             client_fin: false,
             server_fin: false,
-            last_fin_from: None,
+            closing: false,
             last_packet: now,
             stall_reported: false,
             finished: false,
@@ -124,7 +116,7 @@ impl Session {
     }
 
     /// Takes one segment travelling from `side`.
-    pub fn on_segment(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) -> Outcome {
+    pub fn on_segment(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) {
         let idle_before = now.saturating_since(self.last_packet);
         self.last_packet = now;
         self.record.end = self.record.end.max(now);
@@ -154,7 +146,7 @@ impl Session {
         if !seg.payload.is_empty() {
             self.data(side, seg, now, idle_before);
         }
-        self.close_flags(side, seg)
+        self.close_flags(side, seg);
     }
 
     fn handshake(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) {
@@ -273,19 +265,21 @@ impl Session {
         }
     }
 
-    fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>) -> Outcome {
+    fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>) {
+        // The first FIN or RST names the close: a RST after an orderly FIN (a client
+        // dropping unread data on close) does not turn the close into a reset.
         if seg.has(flags::RST) {
-            // The first FIN or RST names the close: a RST after an orderly FIN (a client
-            // dropping unread data on close) does not turn the close into a reset.
             self.record.closed_by.get_or_insert(side);
-            if !(self.client_fin || self.server_fin) {
-                self.record.close = Close::Rst;
-            } else {
-                self.record.close = Close::Fin;
+            if self.record.close == Close::Open {
+                self.record.close = if self.client_fin || self.server_fin {
+                    Close::Fin
+                } else {
+                    Close::Rst
+                };
             }
-            return Outcome::Ended;
+            self.closing = true;
+            return;
         }
-        let both_before = self.client_fin && self.server_fin;
         if seg.has(flags::FIN) {
             self.record.closed_by.get_or_insert(side);
             match side {
@@ -293,19 +287,18 @@ impl Session {
                 Side::Server => self.server_fin = true,
             }
             if self.client_fin && self.server_fin {
-                self.record.close = Close::Fin;
-                if !both_before {
-                    // Wait for the other side's ACK of this last FIN: it belongs to the
-                    // session (and `poll` ends it if that ACK never comes).
-                    self.last_fin_from = Some(side);
-                    return Outcome::Continue;
+                if self.record.close == Close::Open {
+                    self.record.close = Close::Fin;
                 }
+                self.closing = true;
             }
         }
-        match self.last_fin_from {
-            Some(fin_side) if fin_side != side && seg.has(flags::ACK) => Outcome::Ended,
-            _ => Outcome::Continue,
-        }
+    }
+
+    /// RST seen, or FIN from both sides: only stragglers (the last ACK, a RST after FIN)
+    /// are still to come.
+    pub fn is_closing(&self) -> bool {
+        self.closing
     }
 
     /// Only SYNs so far, never answered.
@@ -319,11 +312,6 @@ impl Session {
             return self.syn_at;
         }
         self.unacked.map(|(t, _)| t)
-    }
-
-    /// Both sides sent FIN (only the last ACK may be missing).
-    pub fn fully_closed(&self) -> bool {
-        self.client_fin && self.server_fin
     }
 
     /// One side sent FIN, the other has not.

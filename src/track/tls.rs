@@ -34,6 +34,8 @@ struct Direction {
     encrypted_at: Option<Timestamp>,
     /// The bytes are not TLS (or the walk lost its place).
     broken: bool,
+    /// The current record is application data after the handshake: count it when complete.
+    count_current: bool,
 }
 
 /// What the TLS walk has learned about a session.
@@ -146,19 +148,10 @@ impl TlsTrack {
             }
             return;
         }
-        if self.done_at.is_some() && header.content_type == content_type::APPLICATION_DATA {
-            let len = u64::from(header.length);
-            match side {
-                Side::Client => {
-                    self.client_records += 1;
-                    self.client_bytes += len;
-                }
-                Side::Server => {
-                    self.server_records += 1;
-                    self.server_bytes += len;
-                }
-            }
-        }
+        // Counted when complete (as tshark shows records), so a record cut off by the end of
+        // the capture or a dead path does not count.
+        let count = self.done_at.is_some() && header.content_type == content_type::APPLICATION_DATA;
+        self.dir_mut(side).count_current = count;
     }
 
     fn record_body(&mut self, side: Side, time: Timestamp, body: &[u8]) {
@@ -200,6 +193,19 @@ impl TlsTrack {
     }
 
     fn record_end(&mut self, side: Side, header: RecordHeader) {
+        if std::mem::take(&mut self.dir_mut(side).count_current) {
+            let len = u64::from(header.length);
+            match side {
+                Side::Client => {
+                    self.client_records += 1;
+                    self.client_bytes += len;
+                }
+                Side::Server => {
+                    self.server_records += 1;
+                    self.server_bytes += len;
+                }
+            }
+        }
         let dir = self.dir(side);
         if header.content_type != content_type::ALERT
             || dir.cipher_changed

@@ -113,7 +113,8 @@ fn truncate(mut text: String, max: usize) -> String {
 }
 
 /// RFC 3164 as sent to the local socket: `<PRI>Mmm dd hh:mm:ss mailpulse[pid]: message`
-/// (no HOSTNAME: syslogd adds its own, as it does for libc's syslog(3)).
+/// (no HOSTNAME, as glibc's syslog(3) sends it: syslogd fills in its own; FreeBSD's syslogd
+/// stops looking for a HOSTNAME at the `:` after the TAG).
 pub fn format_rfc3164(
     facility: Facility,
     severity: Severity,

@@ -142,3 +142,53 @@ fn datagrams_reach_a_local_socket() {
     assert!(log.message(Severity::Info, "x", t).is_err());
     assert_eq!(log.send_errors, 1);
 }
+
+#[test]
+fn rfc3164_layout_matches_util_linux_logger() {
+    // logger(1) is an independent implementation of the same header; it adds a HOSTNAME,
+    // which local senders leave out, so that one token is dropped before comparing.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let server = UnixDatagram::bind(&path).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let status = std::process::Command::new("logger")
+        .args([
+            "--rfc3164",
+            "-t",
+            "mailpulse",
+            "--id=4242",
+            "-p",
+            "local4.notice",
+            "-u",
+        ])
+        .arg(&path)
+        .arg("wan-up: the WAN link igb0 is up again.")
+        .status()
+        .expect("logger(1) from util-linux (Debian bsdutils) is needed");
+    assert!(status.success());
+    let mut buf = [0u8; 4096];
+    let n = server.recv(&mut buf).unwrap();
+    let theirs = std::str::from_utf8(&buf[..n]).unwrap();
+    // "<165>Nov 22 05:31:24 HOST mailpulse[4242]: ..."
+    let (head, rest) = theirs.split_at(theirs.find('>').unwrap() + 1);
+    let (stamp, rest) = rest.split_at(15);
+    let (_host, rest) = rest.trim_start().split_once(' ').unwrap();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let naive =
+        chrono::NaiveDateTime::parse_from_str(&format!("{year} {stamp}"), "%Y %b %e %H:%M:%S")
+            .unwrap();
+    let time = FixedOffset::east_opt(0)
+        .unwrap()
+        .from_local_datetime(&naive)
+        .unwrap();
+    let ours = format_rfc3164(
+        Facility::Local4,
+        Severity::Notice,
+        time,
+        4242,
+        "wan-up: the WAN link igb0 is up again.",
+    );
+    assert_eq!(ours, format!("{head}{stamp} {rest}"));
+}

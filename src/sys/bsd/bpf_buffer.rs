@@ -425,6 +425,34 @@ mod tests {
         assert!(walk.error().is_some());
     }
 
+    /// Written by tests/data/freebsd/make_fixtures.py from the bpf_xhdr layout.
+    const BPF_FIXTURE: &[u8] = include_bytes!("../../../tests/data/freebsd/bpf_nanotime_3.bin");
+
+    #[test]
+    fn fixture_three_records() {
+        let mut walk = records(BPF_FIXTURE, TimestampFormat::Nano);
+        let got: Vec<_> = walk.by_ref().collect();
+        assert_eq!(walk.error(), None);
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            got[0].time,
+            Timestamp::from_unix(1_763_800_000, 123_456_789)
+        );
+        assert_eq!(got[0].data, &(0u8..60).collect::<Vec<_>>()[..]);
+        assert_eq!((got[1].caplen, got[1].datalen), (54, 1514));
+        assert!(got[1].data.iter().all(|&b| b == 0xab));
+        assert_eq!(
+            got[2].time,
+            Timestamp::from_unix(1_763_800_002, 999_999_999)
+        );
+        assert_eq!(&got[2].data[..4], &[2, 0, 0, 0]);
+        // Every cut of the buffer yields a prefix of the records and never panics.
+        for cut in 0..BPF_FIXTURE.len() {
+            let n = records(&BPF_FIXTURE[..cut], TimestampFormat::Nano).count();
+            assert!(n <= 3);
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..4096)) {

@@ -40,7 +40,7 @@ const U_INT: usize = 4;
 /// `sizeof(struct bpf_program)` on LP64: `u_int bf_len` + padding + a pointer.
 const BPF_PROGRAM: usize = 16;
 /// `sizeof(struct ifreq)`: `char ifr_name[16]` + a 16-byte union.
-const IFREQ: usize = 32;
+pub const IFREQ: usize = 32;
 /// `sizeof(struct bpf_stat)`: two `u_int`.
 const BPF_STAT: usize = 8;
 /// `sizeof(struct bpf_version)`: two `u_short`.
@@ -65,6 +65,25 @@ pub const BIOCSTSTAMP: u64 = iow(b'B', 132, U_INT);
 
 /// pfvar.h `DIOCGETSTATESV2 _IOWR('D', 93, struct pfioc_states_v2)` (24 bytes on LP64).
 pub const DIOCGETSTATESV2: u64 = iowr(b'D', 93, 24);
+
+/// `IFNAMSIZ` (net/if.h).
+const IFNAMSIZ: usize = 16;
+
+/// A `struct ifreq` (32 bytes on LP64) with only `ifr_name` set, as `BIOCSETIF` reads it; an
+/// error names an interface name that cannot fit (1–15 bytes, no NUL).
+pub fn ifreq_with_name(interface: &str) -> Result<[u8; IFREQ], String> {
+    let name = interface.as_bytes();
+    if name.is_empty() || name.len() >= IFNAMSIZ || name.contains(&0) {
+        return Err(format!(
+            "interface name {interface:?} is not a FreeBSD interface name (1-15 bytes)"
+        ));
+    }
+    let mut ifreq = [0u8; IFREQ];
+    if let Some(dst) = ifreq.get_mut(..name.len()) {
+        dst.copy_from_slice(name);
+    }
+    Ok(ifreq)
+}
 
 #[cfg(test)]
 mod tests {
@@ -95,5 +114,20 @@ mod tests {
         assert_eq!(BIOCGBLEN, 0x4004_4266);
         assert_eq!(BIOCFLUSH, 0x2000_4268);
         assert_eq!(BIOCVERSION, 0x4004_4271);
+    }
+
+    #[test]
+    fn ifreq_holds_a_nul_terminated_name() {
+        let ifreq = ifreq_with_name("igb0.10").unwrap();
+        assert_eq!(&ifreq[..8], b"igb0.10\0");
+        assert!(ifreq[8..].iter().all(|&b| b == 0));
+        assert!(ifreq_with_name("a-very-long-name0")
+            .unwrap_err()
+            .contains("a-very-long-name0"));
+        assert!(ifreq_with_name("").is_err());
+        assert!(ifreq_with_name("em\u{0}0").is_err());
+        // 15 bytes fit with the NUL; 16 do not.
+        assert!(ifreq_with_name("abcdefghijklmno").is_ok());
+        assert!(ifreq_with_name("abcdefghijklmnop").is_err());
     }
 }

@@ -506,6 +506,77 @@ mod tests {
         );
     }
 
+    /// Fixtures written by tests/data/freebsd/make_fixtures.py from the header layouts.
+    const IFINFO_DOWN: &[u8] = include_bytes!("../../../tests/data/freebsd/ifinfo_igb0_down.bin");
+    const NEWADDR_V4: &[u8] = include_bytes!("../../../tests/data/freebsd/newaddr_igb0_v4.bin");
+    const BURST: &[u8] = include_bytes!("../../../tests/data/freebsd/burst.bin");
+
+    #[test]
+    fn fixture_link_down_and_address() {
+        let mut tracker = seeded();
+        assert_eq!(
+            changes(&mut tracker, IFINFO_DOWN),
+            vec![LinkChange::LinkDown {
+                interface: "igb0".into()
+            }]
+        );
+        assert_eq!(
+            changes(&mut tracker, NEWADDR_V4),
+            vec![LinkChange::AddressAdded {
+                interface: "igb0".into(),
+                address: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))
+            }]
+        );
+    }
+
+    /// Seven messages in one buffer, in the order make_fixtures.py wrote them.
+    #[test]
+    fn fixture_burst() {
+        let mut tracker = seeded();
+        changes(&mut tracker, IFINFO_DOWN);
+        let igb0 = || Some("igb0".to_string());
+        assert_eq!(
+            changes(&mut tracker, BURST),
+            vec![
+                LinkChange::DefaultRouteRemoved {
+                    interface: igb0(),
+                    gateway: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)))
+                },
+                LinkChange::LinkUp {
+                    interface: "igb0".into()
+                },
+                LinkChange::AddressAdded {
+                    interface: "igb0".into(),
+                    address: "2001:db8:5::7".parse().unwrap()
+                },
+                LinkChange::DefaultRouteAdded {
+                    interface: igb0(),
+                    gateway: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 254)))
+                },
+                LinkChange::DefaultRouteAdded {
+                    interface: igb0(),
+                    gateway: Some("fe80::1".parse().unwrap())
+                },
+                LinkChange::AddressRemoved {
+                    interface: "igb0".into(),
+                    address: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))
+                },
+                LinkChange::InterfaceGone {
+                    interface: "tun0".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn fixture_burst_cut_anywhere_never_panics_and_keeps_whole_messages() {
+        for cut in 0..BURST.len() {
+            let mut tracker = seeded();
+            let got = changes(&mut tracker, &BURST[..cut]);
+            assert!(got.len() <= 7, "cut at {cut}: {got:?}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn tracker_survives_arbitrary_bytes(

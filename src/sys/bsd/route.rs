@@ -467,7 +467,8 @@ fn parse_ifinfo(msg: &[u8], offset: usize) -> Option<Result<Message, RouteParseE
     let index = u16_at(msg, 12)?;
     let link_state = u8_at(msg, 16 + 4)?;
     let datalen = u16_at(msg, 16 + 6)?;
-    if datalen != IF_DATA_LEN {
+    // if.c `if_data_copy` always sets 152; some userland readers also take 0 to mean 152.
+    if datalen != IF_DATA_LEN && datalen != 0 {
         return Some(Err(RouteParseError::BadIfData { offset, datalen }));
     }
     Some(
@@ -527,6 +528,18 @@ fn walk_sockaddrs(
     Ok(out)
 }
 
+/// if_dl.h `struct sockaddr_dl`: sdl_index u16@2, sdl_type@4, sdl_nlen@5, sdl_alen@6,
+/// sdl_slen@7, sdl_data@8 (the name comes first and is not NUL-terminated).
+fn parse_sockaddr_dl(raw: &[u8]) -> Option<Sockaddr> {
+    let index = u16_at(raw, 2)?;
+    let nlen = usize::from(u8_at(raw, 5)?);
+    let name = raw.get(8..8 + nlen)?;
+    Some(Sockaddr::Link {
+        index,
+        name: String::from_utf8_lossy(name).into_owned(),
+    })
+}
+
 /// Decodes one sockaddr (`raw.len() == sa_len`).
 fn parse_sockaddr(raw: &[u8]) -> Sockaddr {
     let Some(&family) = raw.get(1) else {
@@ -544,17 +557,7 @@ fn parse_sockaddr(raw: &[u8]) -> Sockaddr {
         AF_INET => super::bytes::<4>(raw, 4).map(|a| Sockaddr::V4(Ipv4Addr::from(a))),
         // sockaddr_in6: sin6_len, sin6_family, sin6_port@2, sin6_flowinfo@4, sin6_addr@8.
         AF_INET6 => super::bytes::<16>(raw, 8).map(|a| Sockaddr::V6(Ipv6Addr::from(a))),
-        // if_dl.h sockaddr_dl: sdl_index u16@2, sdl_type@4, sdl_nlen@5, sdl_alen@6,
-        // sdl_slen@7, sdl_data@8 (the name comes first, not NUL-terminated).
-        AF_LINK => (|| {
-            let index = u16_at(raw, 2)?;
-            let nlen = usize::from(u8_at(raw, 5)?);
-            let name = raw.get(8..8 + nlen)?;
-            Some(Sockaddr::Link {
-                index,
-                name: String::from_utf8_lossy(name).into_owned(),
-            })
-        })(),
+        AF_LINK => parse_sockaddr_dl(raw),
         _ => None,
     };
     parsed.unwrap_or_else(|| Sockaddr::Other {
@@ -640,8 +643,11 @@ mod tests {
         msg[22..24].copy_from_slice(&96u16.to_ne_bytes());
         assert!(matches!(
             all(&msg)[0],
-            Err(RouteParseError::BadIfData { .. })
+            Err(RouteParseError::BadIfData { datalen: 96, .. })
         ));
+        // 0 is read as "the current size", as some userland readers do.
+        msg[22..24].copy_from_slice(&0u16.to_ne_bytes());
+        assert!(matches!(all(&msg)[0], Ok(Message::IfInfo(_))));
     }
 
     #[test]
@@ -790,6 +796,50 @@ mod tests {
         assert_eq!(route.prefix_len, Some(0));
         assert!(route.is_default());
         assert_eq!(route.interface.as_deref(), Some("pppoe0"));
+    }
+
+    /// Older kernels trim a netmask's sa_len after its last non-zero byte and leave the family
+    /// 0: a /24 mask is 7 bytes (len, family, port, 255, 255, 255). The missing bytes are zero.
+    #[test]
+    fn short_netmask_without_family() {
+        let short_mask = vec![7u8, 0, 0, 0, 255, 255, 255];
+        let msg = rt_msghdr(
+            RTM_ADD,
+            2,
+            RTF_GATEWAY,
+            RTA_DST | RTA_GATEWAY | RTA_NETMASK,
+            0,
+            &[sin(Ipv4Addr::new(10, 1, 2, 0)), sin(V4_GW), short_mask],
+        );
+        let Message::Route(route) = one(&msg) else {
+            panic!("not a route")
+        };
+        assert_eq!(route.prefix_len, Some(24));
+        assert_eq!(route.gateway, Some(IpAddr::V4(V4_GW)));
+    }
+
+    /// A sockaddr too short for its family, or of another family, is kept raw, not misread.
+    #[test]
+    fn short_or_foreign_sockaddrs_are_kept_raw() {
+        let short_v4 = vec![6u8, 2, 0, 0, 10, 0];
+        let unix_like = vec![8u8, 1, b'/', b't', b'm', b'p', 0, 0];
+        let msg = ifa_msghdr(
+            RTM_NEWADDR,
+            1,
+            RTA_IFA | RTA_BRD,
+            &[short_v4.clone(), unix_like],
+        );
+        let Message::Address(address) = one(&msg) else {
+            panic!("not an address")
+        };
+        assert_eq!(address.address, None);
+        assert_eq!(
+            parse_sockaddr(&short_v4),
+            Sockaddr::Other {
+                family: 2,
+                bytes: short_v4.clone()
+            }
+        );
     }
 
     #[test]

@@ -27,11 +27,8 @@ use crate::wire::{Frame, LinkType};
 
 /// The cloning BPF device: every open gets a private descriptor.
 const BPF_DEVICE: &[u8] = b"/dev/bpf\0";
-/// `IFNAMSIZ`.
-const IFNAMSIZ: usize = 16;
-/// `sizeof(struct ifreq)` on LP64.
-const IFREQ_LEN: usize = 32;
-/// Buffers read per `read` call at most, so one busy interface cannot starve the others.
+/// Buffers read per `read` call once frames were found, so one busy interface cannot starve
+/// the others; the descriptor stays readable and the poller calls again.
 const MAX_BUFFERS_PER_READ: usize = 64;
 
 /// `struct bpf_program {u_int bf_len; struct bpf_insn *bf_insns}` (bpf.h), 16 bytes on LP64.
@@ -68,7 +65,8 @@ pub struct Capture {
 impl Capture {
     /// Opens a capture on `interface` with the mail/DNS filter; non-blocking.
     pub fn open(interface: &str, options: &CaptureOptions) -> io::Result<Capture> {
-        let ifreq = ifreq_for(interface)?;
+        let ifreq = ioctl::ifreq_with_name(interface)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let context = |what: &str| format!("BPF capture on {interface}: {what}");
         // SAFETY: a NUL-terminated path and plain flags.
         let fd = syscall!(open(
@@ -143,7 +141,11 @@ impl Capture {
     /// Hands every frame that is ready to `on_frame`; returns how many (0 when none is).
     pub fn read(&mut self, on_frame: &mut dyn FnMut(Frame<'_>)) -> io::Result<usize> {
         let mut frames = 0;
-        for _ in 0..MAX_BUFFERS_PER_READ {
+        let mut buffers = 0usize;
+        // A return of 0 tells the caller the descriptor is drained, so the cap applies only
+        // once some frames were handed over.
+        while buffers < MAX_BUFFERS_PER_READ || frames == 0 {
+            buffers += 1;
             // SAFETY: `buf` is writable for its whole length, which is the kernel's buffer
             // size as BIOCSBLEN returned it (bpfread requires exactly that).
             let n = match syscall!(read(
@@ -227,20 +229,4 @@ fn set_filter(fd: RawFd, insns: &[Insn]) -> io::Result<()> {
     // SAFETY: BIOCSETF reads a struct bpf_program whose pointer covers `bf_len` 8-byte
     // instructions; `insns` outlives the call and the kernel copies it.
     syscall!(ioctl(fd, ioctl::BIOCSETF as libc::c_ulong, &program)).map(|_| ())
-}
-
-/// A `struct ifreq` with only `ifr_name` set; an error names a name that does not fit.
-fn ifreq_for(interface: &str) -> io::Result<[u8; IFREQ_LEN]> {
-    let name = interface.as_bytes();
-    if name.is_empty() || name.len() >= IFNAMSIZ || name.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("interface name {interface:?} is not a FreeBSD interface name (1-15 bytes)"),
-        ));
-    }
-    let mut ifreq = [0u8; IFREQ_LEN];
-    if let Some(dst) = ifreq.get_mut(..name.len()) {
-        dst.copy_from_slice(name);
-    }
-    Ok(ifreq)
 }

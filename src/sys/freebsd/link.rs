@@ -27,7 +27,8 @@ use crate::sys::{LinkRead, LinkSnapshot};
 const RCVBUF: libc::c_int = 1 << 20;
 /// Larger than any single routing message (`rtm_msglen` is a u16).
 const MSG_BUF: usize = 1 << 16;
-/// Messages handled per `read` call at most, so a storm cannot starve the other tasks.
+/// Messages handled per `read` call once some changes are found, so a storm cannot starve the
+/// other tasks; the socket stays readable and the poller calls again.
 const MAX_MESSAGES_PER_READ: usize = 1024;
 /// A sysctl dump larger than this is refused rather than allocated.
 const MAX_DUMP: usize = 64 << 20;
@@ -76,7 +77,11 @@ impl LinkMonitor {
     /// when the kernel reported lost messages.
     pub fn read(&mut self) -> io::Result<LinkRead> {
         let mut changes = Vec::new();
-        for _ in 0..MAX_MESSAGES_PER_READ {
+        let mut handled = 0usize;
+        // The caller treats "no changes" as "drained" and waits for the next readiness edge,
+        // so the cap applies only once there is something to return.
+        while handled < MAX_MESSAGES_PER_READ || changes.is_empty() {
+            handled += 1;
             // SAFETY: `buf` is a live, writable allocation of `buf.len()` bytes.
             let n = match syscall!(recv(
                 self.fd.as_raw_fd(),

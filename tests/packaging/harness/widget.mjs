@@ -17,17 +17,19 @@ function escapeHtml(text) {
 }
 
 globalThis.$ = function (markup) {
-    const node = { markup, textValue: '', children: [] };
+    const node = { markup, textValue: '', kids: [] };
     node.text = (value) => { node.textValue = value; return node; };
     node.html = () => escapeHtml(node.textValue);
-    node.append = (child) => { node.children.push(child); return node; };
+    node.append = (child) => { node.kids.push(child); return node; };
+    node.children = () => ({ remove: () => {} });
     return node;
 };
 
 globalThis.BaseTableWidget = class {
     constructor() { this.translations = JSON.parse(readFileSync(translationsPath, 'utf8')); }
     createTable(id, options) { tables[id] = { options, rows: [] }; return $('<table>'); }
-    updateTable(id, rows) { tables[id].rows = rows; }
+    // As displayed: OPNsense puts each row of a 'top' table right under the header.
+    updateTable(id, rows) { tables[id].rows = tables[id].options.headerPosition === 'top' ? [...rows].reverse() : rows; }
     dataChanged() { return true; }
     async ajaxCall(url) {
         calls.push(url);

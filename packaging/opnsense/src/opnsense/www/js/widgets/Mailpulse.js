@@ -88,9 +88,15 @@ export default class Mailpulse extends BaseTableWidget {
         }
     }
 
+    // BaseTableWidget.updateTable replaces the rows of a 'left' table but only adds to a 'top'
+    // (grid) table, each new row right under the header; so the old rows go first.
+    clearGridRows(id) {
+        $(`#${id}`).children('.grid-row').remove();
+    }
+
     showMessage(message) {
         this.updateTable('mailpulse-health', [[this.translations.title, Mailpulse.escape(message)]]);
-        this.updateTable('mailpulse-failures', []);
+        this.clearGridRows('mailpulse-failures');
     }
 
     async onWidgetTick() {
@@ -137,7 +143,8 @@ export default class Mailpulse extends BaseTableWidget {
 
     updateFailures(events) {
         const rows = [];
-        const sessions = (events || []).filter(e => e.kind === 'session-failed').slice(-10).reverse();
+        // Oldest first: updateTable puts each row under the header, so the newest ends on top.
+        const sessions = (events || []).filter(e => e.kind === 'session-failed').slice(-10);
         for (const event of sessions) {
             const time = event.time ? new Date(event.time).toLocaleTimeString() : '';
             const verdictCss = event.credentials === 'rejected' ? 'text-danger' : 'text-warning';
@@ -153,6 +160,7 @@ export default class Mailpulse extends BaseTableWidget {
         if (rows.length === 0) {
             rows.push([this.translations.noFailures, '', '', '', '']);
         }
+        this.clearGridRows('mailpulse-failures');
         this.updateTable('mailpulse-failures', rows);
     }
 }

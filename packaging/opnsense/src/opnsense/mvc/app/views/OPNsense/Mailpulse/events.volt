@@ -39,6 +39,15 @@ $(document).ready(function() {
                 },
                 text: function(column, row) {
                     return escapeHtml(row[column.id]);
+                },
+                /* The daemon sends RFC 3339 UTC; show the browser's local time, the exact value on hover. */
+                localtime: function(column, row) {
+                    const when = new Date(row[column.id]);
+                    if (!row[column.id] || isNaN(when.getTime())) {
+                        return escapeHtml(row[column.id]);
+                    }
+                    return '<span title="' + escapeHtml(row[column.id]) + '">' +
+                        escapeHtml(when.toLocaleString()) + '</span>';
                 }
             }
         }
@@ -51,7 +60,7 @@ $(document).ready(function() {
         <thead>
             <tr>
                 <th data-column-id="id" data-type="numeric" data-identifier="true" data-visible="false">{{ lang._('ID') }}</th>
-                <th data-column-id="time" data-width="11em">{{ lang._('Time') }}</th>
+                <th data-column-id="time" data-formatter="localtime" data-width="11em">{{ lang._('Time') }}</th>
                 <th data-column-id="kind" data-visible="false">{{ lang._('Kind') }}</th>
                 <th data-column-id="verdict" data-formatter="verdict" data-width="12em">{{ lang._('Verdict') }}</th>
                 <th data-column-id="credentials" data-formatter="credentials" data-width="10em">{{ lang._('Password') }}</th>
