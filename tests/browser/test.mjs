@@ -52,12 +52,12 @@ function daemon(...args) {
     return JSON.parse(out);
 }
 
-// Milliseconds of a probe's last run: the sum of its phases (serde Durations {secs, nanos}).
+// Milliseconds of a probe's last run: the sum of its phases (`duration_ms` each).
 function probeMs(probe) {
     if (!probe.last || !Array.isArray(probe.last.phases)) {
         return null;
     }
-    return probe.last.phases.reduce((t, p) => t + p.duration.secs * 1000 + p.duration.nanos / 1e6, 0);
+    return probe.last.phases.reduce((t, p) => t + p.duration_ms, 0);
 }
 
 function startServer(env = process.env) {
