@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Config, Loaded};
-use crate::control::{self, server};
+use crate::control::server;
 use crate::diagnose::event::Severity;
 use crate::diagnose::observation::{LinkChange, ObservationKind};
 use crate::probe::{ProbeOptions, Prober, Target};
@@ -253,9 +253,8 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         config.wan.dpinger_sockets.clone(),
         state.clone(),
     )));
-    let (burst_forward_tx, burst_forward_rx) = mpsc::channel(64);
-    tasks.push(tokio::spawn(forward(burst_rx, burst_forward_tx.clone())));
-    let mut probes = spawn_probes(&config, state.clone(), burst_forward_rx);
+    let bursts: Bursts = Arc::new(tokio::sync::Mutex::new(burst_rx));
+    let mut probes = spawn_probes(&config, state.clone(), bursts.clone());
     let handler_state = state.clone();
     let handler: server::Handler =
         Arc::new(move |request| lock(&handler_state).answer(request, now()));
@@ -266,7 +265,7 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         state.clone(),
     )));
 
-    let code = wait_for_signals(&loaded, &state, &mut probes, burst_forward_tx).await;
+    let code = wait_for_signals(&loaded, &state, &mut probes, bursts).await;
     for task in tasks {
         task.abort();
     }
@@ -565,18 +564,12 @@ async fn dpinger_task(pattern: String, state: Shared) {
     }
 }
 
-async fn forward(mut from: mpsc::Receiver<String>, to: mpsc::Sender<String>) {
-    while let Some(url) = from.recv().await {
-        let _ = to.try_send(url);
-    }
-}
+/// Targets to probe at once, asked for by [`State::report`]. Shared so that the probe task
+/// started after a reload takes over the same queue (the aborted one drops its lock).
+type Bursts = Arc<tokio::sync::Mutex<mpsc::Receiver<String>>>;
 
 /// Probes every target at the interval, and one target at once when a burst asks for it.
-fn spawn_probes(
-    config: &Config,
-    state: Shared,
-    mut bursts: mpsc::Receiver<String>,
-) -> Option<JoinHandle<()>> {
+fn spawn_probes(config: &Config, state: Shared, bursts: Bursts) -> Option<JoinHandle<()>> {
     let options = ProbeOptions {
         timeout: config.probe.timeout,
         nameservers: config.probe.nameservers.clone(),
@@ -598,7 +591,9 @@ fn spawn_probes(
         loop {
             let due: Vec<Target> = tokio::select! {
                 _ = ticker.tick() => targets.clone(),
-                Some(url) = bursts.recv() => targets.iter().filter(|t| t.to_string() == url || url.starts_with(&t.to_string())).cloned().collect(),
+                Some(url) = async { bursts.lock().await.recv().await } => {
+                    targets.iter().filter(|t| t.to_string() == url).cloned().collect()
+                }
             };
             for target in due {
                 let key = target.to_string();
@@ -642,7 +637,7 @@ async fn wait_for_signals(
     loaded: &Loaded,
     state: &Shared,
     probes: &mut Option<JoinHandle<()>>,
-    bursts: mpsc::Sender<String>,
+    bursts: Bursts,
 ) -> i32 {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -684,9 +679,8 @@ fn reload(
     new: &Config,
     state: &Shared,
     probes: &mut Option<JoinHandle<()>>,
-    bursts: &mpsc::Sender<String>,
+    bursts: &Bursts,
 ) {
-    let _ = bursts;
     let mut st = lock(state);
     st.core.set_diagnosis(new.diagnosis.to_engine());
     st.core.set_probe_targets(
@@ -724,12 +718,6 @@ fn reload(
         if let Some(handle) = probes.take() {
             handle.abort();
         }
-        // Bursts keep going to the old channel's receiver until it is gone; a fresh one
-        // starts with the new schedule.
-        let (_tx, rx) = mpsc::channel(64);
-        *probes = spawn_probes(new, state.clone(), rx);
+        *probes = spawn_probes(new, state.clone(), bursts.clone());
     }
 }
-
-#[allow(dead_code)]
-fn unused(_: &control::Request) {}
