@@ -264,9 +264,33 @@ impl<'a> Case<'a> {
         &self.probes
     }
 
-    /// Whether any probe of this server failed around the failure.
-    fn any_failed_probe(&self) -> bool {
-        self.probes().iter().any(|m| m.failure.is_some())
+    /// Whether the probes said this server was failing when the session failed: each target's
+    /// latest result at or before the failure began, and every result during it. A failure
+    /// earlier in the window that a later probe saw recover is a past fault, not this one.
+    fn probes_failing_at_failure(&self) -> bool {
+        let (from, to) = (self.failure.from, self.failure.to);
+        let mut latest_before: Vec<&super::timeline::ProbeMark> = Vec::new();
+        for &mark in self.probes().iter().take_while(|m| m.at <= to) {
+            if mark.at >= from {
+                if mark.failure.is_some() {
+                    return true;
+                }
+            } else if let Some(slot) = latest_before.iter_mut().find(|l| l.target == mark.target) {
+                *slot = mark;
+            } else {
+                latest_before.push(mark);
+            }
+        }
+        latest_before.iter().any(|m| m.failure.is_some())
+    }
+
+    /// A successful probe of this server while the session was failing: the server was
+    /// reachable then. One before the failure began, or after it, says nothing about it.
+    fn ok_probe_during_failure(&self) -> bool {
+        let (from, to) = (self.failure.from, self.failure.to);
+        self.probes()
+            .iter()
+            .any(|m| m.failure.is_none() && m.at >= from && m.at <= to)
     }
 
     /// The latest failed probes of this server around the failure (at most
@@ -534,7 +558,7 @@ pub fn state_expired(case: &Case) -> Option<Finding> {
     let Some(idle) = case.rec.idle_before_unanswered else {
         return idle_state_forgotten(case);
     };
-    if !f.data_unanswered || case.any_failed_probe() || case.wan_trouble() {
+    if !f.data_unanswered || case.probes_failing_at_failure() || case.wan_trouble() {
         return None;
     }
     let firewall = case.timeline.firewall.as_ref();
@@ -606,7 +630,7 @@ fn idle_state_forgotten(case: &Case) -> Option<Finding> {
 /// reachable.
 pub fn upstream_unreachable(case: &Case) -> Option<Finding> {
     let f = &case.failure;
-    if !(f.syn_unanswered || f.data_lost) || case.ok_probe().is_some() {
+    if !(f.syn_unanswered || f.data_lost) || case.ok_probe_during_failure() {
         return None;
     }
     let mut evidence = f.signs.clone();
@@ -687,7 +711,7 @@ pub fn server_refused(case: &Case) -> Option<Finding> {
 pub fn server_slow(case: &Case) -> Option<Finding> {
     let f = &case.failure;
     let rec = case.rec;
-    if !f.failed() || case.wan_trouble() || case.any_failed_probe() {
+    if !f.failed() || case.wan_trouble() || case.probes_failing_at_failure() {
         return None;
     }
     let limit = case.config.slow_server;
@@ -721,7 +745,7 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
 /// server within the window, on a healthy path.
 pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
     let shape = refused_login_shape(case.rec)?;
-    if case.earlier_shapes.is_empty() || case.wan_trouble() || case.any_failed_probe() {
+    if case.earlier_shapes.is_empty() || case.wan_trouble() || case.probes_failing_at_failure() {
         return None;
     }
     let mut evidence = vec![

@@ -333,6 +333,38 @@ fn a_wan_renumbering_during_the_session_is_wan_address_changed() {
     );
 }
 
+/// LIVE-FINDINGS F6: the lab's renewal adds 203.0.113.3 and then removes 203.0.113.2 (as PPPoE
+/// or DHCP with promote_secondaries does); the change is paired and reported at once, not as
+/// a loss after the grace period.
+#[test]
+fn a_new_address_added_before_the_old_one_is_removed_is_a_change_reported_at_once() {
+    let mut s = Scenario::new();
+    let added = s.link(
+        t("14:05:00"),
+        LinkChange::AddressAdded {
+            interface: "wan0".into(),
+            address: ip("198.51.100.9"),
+        },
+    );
+    assert!(
+        added.is_empty(),
+        "an address beside the others is no change yet"
+    );
+    let removed = s.link(
+        t("14:05:00.050"),
+        LinkChange::AddressRemoved {
+            interface: "wan0".into(),
+            address: ip("198.51.100.7"),
+        },
+    );
+    assert_eq!(removed.len(), 1, "{removed:#?}");
+    assert_eq!(removed[0].kind, EventKind::WanAddressChanged);
+    assert!(removed[0].message.contains("198.51.100.7 to 198.51.100.9"));
+    // No late "lost its address" after the grace period.
+    let later = s.feed(t("14:05:30"), ObservationKind::Tick);
+    assert!(later.is_empty(), "{later:#?}");
+}
+
 #[test]
 fn a_default_route_change_is_an_event_and_a_lost_address_is_reported_after_a_grace() {
     let mut s = Scenario::new();
@@ -408,6 +440,29 @@ fn a_blackholed_download_is_upstream_unreachable() {
         Credentials::NotAtFault,
         &["client data unanswered", "no probe of this server ran"],
     );
+}
+
+/// LIVE-FINDINGS F3/F13: a probe that reached the server just before the blackhole began, or
+/// after the client gave up, says nothing about the stall; the early judgement is
+/// `upstream-unreachable`, not `unknown`.
+#[test]
+fn probes_ok_before_the_stall_or_after_it_do_not_clear_a_blackhole() {
+    let mut s = Scenario::new();
+    s.probe(t("14:00:07"), probe_ok(GMAIL, GMAIL_IP));
+    let stalled = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .stalled(t("14:00:08"), 2, t("14:00:09.600"))
+        .open();
+    let early = s.update(t("14:00:09.600"), &stalled);
+    assert_eq!(
+        only_session(&early).verdict,
+        Some(Verdict::UpstreamUnreachable)
+    );
+    // The path came back after the client had given up: the end is not revised.
+    s.probe(t("14:00:20"), probe_ok(GMAIL, GMAIL_IP));
+    let mut ended = stalled.clone();
+    ended.0.close = Close::Fin;
+    ended.0.closed_by = Some(Side::Client);
+    assert!(s.ended(t("14:00:20.500"), &ended).is_empty());
 }
 
 #[test]
@@ -575,6 +630,35 @@ fn repeated_give_ups_are_server_slow_not_inferred_auth_rejected() {
     s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
     let e = s.ended(t("14:00:18"), &login_never_answered(2, t("14:00:10")));
     assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+/// LIVE-FINDINGS F9: probes failed during an earlier fault in the window and then recovered;
+/// the path was healthy when this session failed, so the earlier failures do not veto.
+#[test]
+fn probe_failures_that_recovered_before_the_session_do_not_count_against_it() {
+    let mut s = Scenario::new();
+    let server = "198.51.100.13";
+    s.probe(
+        t("13:59:50"),
+        probe_failed("slow.mail.test", server, ProbePhase::Dns, "timed out"),
+    );
+    s.probe(t("13:59:55"), probe_ok("slow.mail.test", server));
+    let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
+    assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+/// The latest probe before the failure still failing is an unhealthy path: not server-slow.
+#[test]
+fn a_probe_still_failing_when_the_session_failed_vetoes_server_slow() {
+    let mut s = Scenario::new();
+    let server = "198.51.100.13";
+    s.probe(t("13:59:50"), probe_ok("slow.mail.test", server));
+    s.probe(
+        t("13:59:55"),
+        probe_failed("slow.mail.test", server, ProbePhase::Connect, "timed out"),
+    );
+    let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
+    assert_ne!(only_session(&e).verdict, Some(Verdict::ServerSlow));
 }
 
 #[test]
@@ -865,8 +949,9 @@ fn an_early_verdict_revised_at_the_end_reports_once_more_and_counts_once() {
     );
     // Another update of the same session: no second event.
     assert!(s.update(t("14:03:14"), &session.clone().open()).is_empty());
-    // The burst probe then reached the server: the end is judged differently.
-    s.probe(t("14:03:20"), probe_ok(GMAIL, GMAIL_IP));
+    // The burst probe then reached the server while the client was still trying: the end is
+    // judged differently. (A probe after the client gave up would say nothing about it.)
+    s.probe(t("14:03:13"), probe_ok(GMAIL, GMAIL_IP));
     let late = s.ended(t("14:03:40"), &session);
     let e = only_session(&late);
     assert_eq!(e.verdict, Some(Verdict::Unknown));

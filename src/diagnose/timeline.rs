@@ -142,6 +142,9 @@ struct Interface {
     default_route_removed: bool,
     /// The last address removed, when, and whether its loss was already reported.
     last_removed: Option<(IpAddr, Timestamp, bool)>,
+    /// The last address added beside the others, and when: a renewal that adds the new
+    /// address before removing the old one (PPPoE, DHCP with `promote_secondaries`).
+    last_added: Option<(IpAddr, Timestamp)>,
     touched: Timestamp,
 }
 
@@ -438,6 +441,8 @@ impl Timeline {
             return Vec::new();
         }
         let Some((old, _, _)) = replaced else {
+            let entry = self.interface(name);
+            entry.last_added = Some((address, at));
             return Vec::new();
         };
         let description = if old == address {
@@ -456,6 +461,23 @@ impl Timeline {
         let link_down = entry.up == Some(false);
         if !had {
             return Vec::new();
+        }
+        // Its replacement may have come first: then this is the change, complete now.
+        let replacement = entry
+            .last_added
+            .take()
+            .filter(|(new, added)| {
+                new.is_ipv4() == address.is_ipv4()
+                    && at.saturating_since(*added) <= ADDRESS_GRACE
+                    && entry.addresses.contains(new)
+            })
+            .map(|(new, _)| new);
+        if let Some(new) = replacement {
+            if !self.is_wan(name) {
+                return Vec::new();
+            }
+            let description = format!("{name} address changed from {address} to {new}");
+            return self.nat_change(name, at, description, link_down);
         }
         // Reported when the replacement arrives ("changed from A to B"), or by
         // `overdue_removals` when none comes.

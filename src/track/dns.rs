@@ -15,9 +15,18 @@ use crate::wire::dns::{self, DnsName};
 pub const MAX_PENDING: usize = 4096;
 /// Addresses remembered with the name that resolved to them.
 pub const MAX_NAMES: usize = 4096;
-/// A query with no answer for this long is reported as timed out (stub resolvers give up
-/// after 5 s × 2 attempts by default: resolv.conf(5)).
+/// A query with no answer and no retry for this long is reported as timed out (stub resolvers
+/// give up after 5 s × 2 attempts by default: resolv.conf(5)).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Once a client has retried, its own pace tells when it gives up: after its last try it waits
+/// about as long as it waited before (glibc: a fixed `timeout`), or longer when the waits grow
+/// (Windows, Apple and Android back off). The slack covers scheduling jitter and one doubling.
+const STEADY_RETRY_SLACK: f64 = 1.25;
+const BACKOFF_RETRY_SLACK: f64 = 2.25;
+/// Bounds of the pace-based wait, so a burst of retries is not a failure a moment later.
+const MIN_RETRY_WAIT: Duration = Duration::from_secs(2);
+/// Two queries closer than this are one try sent to several resolvers, not a retry.
+const SAME_TRY: Duration = Duration::from_millis(200);
 /// A learned address → name mapping lasts at least this long (clients cache past the TTL)…
 const MIN_NAME_LIFETIME: Duration = Duration::from_secs(300);
 /// …and at most this long.
@@ -39,16 +48,72 @@ struct PendingKey {
 struct Pending {
     client: SocketAddr,
     start: Timestamp,
-    last_query: Timestamp,
     ids: [u16; MAX_IDS],
     id_count: usize,
     retries: u32,
+}
+
+/// One client's lookup of one name and type, whichever resolvers it asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct LookupKey {
+    client: IpAddr,
+    name: DnsName,
+    qtype: u16,
+}
+
+impl From<&PendingKey> for LookupKey {
+    fn from(k: &PendingKey) -> Self {
+        LookupKey {
+            client: k.client,
+            name: k.name,
+            qtype: k.qtype,
+        }
+    }
+}
+
+/// The client's pace of retries for one lookup, across its resolvers.
+#[derive(Debug)]
+struct Pace {
+    last_query: Timestamp,
+    latest_gap: Option<Duration>,
+    previous_gap: Option<Duration>,
+    /// Pending entries (one per resolver) that belong to this lookup.
+    pending: usize,
+}
+
+impl Pace {
+    fn on_query(&mut self, now: Timestamp) {
+        let gap = now.saturating_since(self.last_query);
+        if gap >= SAME_TRY {
+            self.previous_gap = self.latest_gap;
+            self.latest_gap = Some(gap);
+        }
+        self.last_query = now;
+    }
+
+    /// How long after its last query the client is taken to have given up.
+    fn give_up_after(&self) -> Duration {
+        let Some(latest) = self.latest_gap else {
+            return QUERY_TIMEOUT;
+        };
+        let backing_off = self
+            .previous_gap
+            .is_some_and(|previous| latest > previous + SAME_TRY);
+        let slack = if backing_off {
+            BACKOFF_RETRY_SLACK
+        } else {
+            STEADY_RETRY_SLACK
+        };
+        latest.mul_f64(slack).clamp(MIN_RETRY_WAIT, QUERY_TIMEOUT)
+    }
 }
 
 /// The DNS side of the tracker.
 #[derive(Debug, Default)]
 pub struct DnsTracker {
     pending: HashMap<PendingKey, Pending, FxBuildHasher>,
+    /// Bounded by `pending`: an entry lives while one of its lookups is pending.
+    paces: HashMap<LookupKey, Pace, FxBuildHasher>,
     names: HashMap<IpAddr, (String, Timestamp), FxBuildHasher>,
     pub evicted: u64,
 }
@@ -93,9 +158,11 @@ impl DnsTracker {
             name: q.name,
             qtype: q.qtype,
         };
+        if let Some(pace) = self.paces.get_mut(&LookupKey::from(&key)) {
+            pace.on_query(now);
+        }
         if let Some(p) = self.pending.get_mut(&key) {
             p.retries += 1;
-            p.last_query = now;
             if !p.ids[..p.id_count].contains(&id) {
                 if p.id_count == MAX_IDS {
                     p.ids.rotate_left(1);
@@ -109,6 +176,15 @@ impl DnsTracker {
         if self.pending.len() >= MAX_PENDING {
             self.evict_oldest();
         }
+        self.paces
+            .entry(LookupKey::from(&key))
+            .or_insert(Pace {
+                last_query: now,
+                latest_gap: None,
+                previous_gap: None,
+                pending: 0,
+            })
+            .pending += 1;
         let mut ids = [0; MAX_IDS];
         ids[0] = id;
         self.pending.insert(
@@ -116,7 +192,6 @@ impl DnsTracker {
             Pending {
                 client,
                 start: now,
-                last_query: now,
                 ids,
                 id_count: 1,
                 retries: 0,
@@ -131,9 +206,22 @@ impl DnsTracker {
             .min_by_key(|(_, p)| p.start)
             .map(|(k, _)| *k)
         {
-            self.pending.remove(&key);
+            self.remove(&key);
             self.evicted += 1;
         }
+    }
+
+    /// Removes one pending entry, and its lookup's pace with the last of them.
+    fn remove(&mut self, key: &PendingKey) -> Option<Pending> {
+        let pending = self.pending.remove(key)?;
+        let lookup = LookupKey::from(key);
+        if let Some(pace) = self.paces.get_mut(&lookup) {
+            pace.pending = pace.pending.saturating_sub(1);
+            if pace.pending == 0 {
+                self.paces.remove(&lookup);
+            }
+        }
+        Some(pending)
     }
 
     fn on_response(
@@ -154,7 +242,20 @@ impl DnsTracker {
         if !pending.ids[..pending.id_count].contains(&packet.id()) {
             return None;
         }
-        let pending = self.pending.remove(&key)?;
+        let pending = self.remove(&key)?;
+        // The client has its answer: what it asked other resolvers is no longer awaited.
+        if packet.rcode() == 0 {
+            let lookup = LookupKey::from(&key);
+            let others: Vec<PendingKey> = self
+                .pending
+                .keys()
+                .filter(|k| LookupKey::from(*k) == lookup)
+                .copied()
+                .collect();
+            for other in others {
+                self.remove(&other);
+            }
+        }
         let name = q.name.to_text();
         let mut answers = Vec::new();
         let mut min_ttl = u32::MAX;
@@ -209,16 +310,22 @@ impl DnsTracker {
             .map(|(name, _)| name.as_str())
     }
 
-    /// Reports lookups unanswered for `QUERY_TIMEOUT` since their last query.
+    /// Reports lookups the client has given up on: no answer and no new try for as long as
+    /// its pace of retries says it waits (`QUERY_TIMEOUT` when it never retried).
     pub fn expire(&mut self, now: Timestamp, out: &mut impl FnMut(DnsLookup)) {
+        let given_up = |lookup: &LookupKey| {
+            self.paces.get(lookup).map_or(true, |pace| {
+                now.saturating_since(pace.last_query) >= pace.give_up_after()
+            })
+        };
         let expired: Vec<PendingKey> = self
             .pending
-            .iter()
-            .filter(|(_, p)| now.saturating_since(p.last_query) >= QUERY_TIMEOUT)
-            .map(|(k, _)| *k)
+            .keys()
+            .filter(|k| given_up(&LookupKey::from(*k)))
+            .copied()
             .collect();
         for key in expired {
-            if let Some(p) = self.pending.remove(&key) {
+            if let Some(p) = self.remove(&key) {
                 out(timed_out(key, p));
             }
         }
@@ -227,6 +334,7 @@ impl DnsTracker {
 
     /// Reports every pending lookup (end of input) as timed out.
     pub fn flush(&mut self, out: &mut impl FnMut(DnsLookup)) {
+        self.paces.clear();
         for (key, p) in self.pending.drain() {
             out(timed_out(key, p));
         }
@@ -245,5 +353,124 @@ fn timed_out(key: PendingKey, p: Pending) -> DnsLookup {
         answers: Vec::new(),
         timed_out: true,
         retries: p.retries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLIENT: &str = "192.168.77.10:40000";
+    const RESOLVER4: &str = "192.168.77.1:53";
+    const RESOLVER6: &str = "[fd77::1]:53";
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + ms * 1_000_000)
+    }
+
+    /// A one-question A query or NOERROR answer for imap.mail.test (RFC 1035 §4.1).
+    fn message(id: u16, response: bool) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend_from_slice(if response {
+            &[0x81, 0x80]
+        } else {
+            &[0x01, 0x00]
+        });
+        m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(b"\x04imap\x04mail\x04test\x00\x00\x01\x00\x01");
+        m
+    }
+
+    fn query(dns: &mut DnsTracker, ms: i64, resolver: &str) {
+        let sent = dns.on_message(
+            CLIENT.parse().unwrap(),
+            resolver.parse().unwrap(),
+            &message(0x1814, false),
+            at(ms),
+        );
+        assert!(sent.is_none());
+    }
+
+    fn expired(dns: &mut DnsTracker, ms: i64) -> Vec<DnsLookup> {
+        let mut out = Vec::new();
+        dns.expire(at(ms), &mut |l| out.push(l));
+        out
+    }
+
+    /// The lab's glibc client (`options timeout:3 attempts:2`, two resolvers) asks at 0, 3, 6
+    /// and 9 s and gives up at 12 s (tests/data/imaps-dns-upstream-dead.pcap); the failure is
+    /// reported within a second of that, not 10 s after the last query.
+    #[test]
+    fn a_steady_client_is_given_up_on_at_its_own_pace() {
+        let mut dns = DnsTracker::default();
+        for (ms, resolver) in [
+            (0, RESOLVER4),
+            (3000, RESOLVER6),
+            (6000, RESOLVER4),
+            (9000, RESOLVER6),
+        ] {
+            query(&mut dns, ms, resolver);
+            assert!(
+                expired(&mut dns, ms + 2900).is_empty(),
+                "reported before the retry at {ms}"
+            );
+        }
+        assert!(
+            expired(&mut dns, 12_000).is_empty(),
+            "still inside the client's own wait"
+        );
+        let lookups = expired(&mut dns, 13_000);
+        assert_eq!(lookups.len(), 2, "one per resolver asked");
+        assert!(lookups
+            .iter()
+            .all(|l| l.timed_out && l.retries == 1 && l.name == "imap.mail.test"));
+        assert!(dns.paces.is_empty() && dns.pending.is_empty());
+    }
+
+    /// A client that doubles its wait (1, 1, 2 s…) is not declared failed before its next try.
+    #[test]
+    fn a_backing_off_client_gets_the_longer_wait() {
+        let mut dns = DnsTracker::default();
+        for ms in [0, 1000, 2000, 4000] {
+            query(&mut dns, ms, RESOLVER4);
+        }
+        assert!(
+            expired(&mut dns, 7900).is_empty(),
+            "its next try is due at 8 s"
+        );
+        query(&mut dns, 8000, RESOLVER4);
+        assert!(expired(&mut dns, 15_900).is_empty());
+        assert_eq!(
+            expired(&mut dns, 18_000).len(),
+            1,
+            "given up after twice the last wait"
+        );
+    }
+
+    #[test]
+    fn a_query_never_retried_waits_the_full_timeout() {
+        let mut dns = DnsTracker::default();
+        query(&mut dns, 0, RESOLVER4);
+        assert!(expired(&mut dns, 9900).is_empty());
+        assert_eq!(expired(&mut dns, 10_000).len(), 1);
+    }
+
+    /// Asked of both resolvers at once and answered by one: the silent one is no failure.
+    #[test]
+    fn an_answer_from_one_resolver_ends_the_wait_on_the_others() {
+        let mut dns = DnsTracker::default();
+        query(&mut dns, 0, RESOLVER4);
+        query(&mut dns, 50, RESOLVER6);
+        let answer = dns.on_message(
+            RESOLVER6.parse().unwrap(),
+            CLIENT.parse().unwrap(),
+            &message(0x1814, true),
+            at(80),
+        );
+        assert!(
+            answer.is_some_and(|l| !l.timed_out && l.latency == Some(Duration::from_millis(30)))
+        );
+        assert!(expired(&mut dns, 30_000).is_empty());
+        assert!(dns.paces.is_empty() && dns.pending.is_empty());
     }
 }

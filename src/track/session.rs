@@ -146,7 +146,40 @@ impl Session {
         if !seg.payload.is_empty() {
             self.data(side, seg, now, idle_before);
         }
+        if side == Side::Client && seg.has(flags::FIN) && !seg.has(flags::RST) {
+            self.client_fin_sent(seg, now, idle_before);
+        }
         self.close_flags(side, seg);
+    }
+
+    /// A client's FIN waits for the server's ACK like data does (it takes a sequence number).
+    /// A goodbye the server never acknowledges, after a quiet gap, is the LAN-side sign of a
+    /// firewall that forgot the session (LIVE-FINDINGS F7). Once the server has closed too,
+    /// the FIN is the orderly end and waits for nothing.
+    fn client_fin_sent(&mut self, seg: &TcpSegment<'_>, now: Timestamp, idle_before: Duration) {
+        if self.server_fin {
+            return;
+        }
+        let fin_end = seg
+            .seq
+            .wrapping_add(seg.payload.len() as u32)
+            .wrapping_add(1);
+        if self.client_fin && seg.payload.is_empty() {
+            self.record.retransmits_from_client += 1;
+        }
+        match &mut self.unacked {
+            Some((_, high)) => {
+                if seq_le(*high, fin_end) {
+                    *high = fin_end;
+                }
+            }
+            None => {
+                self.unacked = Some((now, fin_end));
+                if seg.payload.is_empty() {
+                    self.record.idle_before_unanswered = Some(idle_before);
+                }
+            }
+        }
     }
 
     fn handshake(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) {
