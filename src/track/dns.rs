@@ -314,9 +314,9 @@ impl DnsTracker {
     /// its pace of retries says it waits (`QUERY_TIMEOUT` when it never retried).
     pub fn expire(&mut self, now: Timestamp, out: &mut impl FnMut(DnsLookup)) {
         let given_up = |lookup: &LookupKey| {
-            self.paces.get(lookup).map_or(true, |pace| {
-                now.saturating_since(pace.last_query) >= pace.give_up_after()
-            })
+            self.paces
+                .get(lookup)
+                .is_none_or(|pace| now.saturating_since(pace.last_query) >= pace.give_up_after())
         };
         let expired: Vec<PendingKey> = self
             .pending
