@@ -35,6 +35,9 @@ pub const STALL_VISIBLE: Duration = Duration::from_secs(1);
 /// A session that ended while the WAN was down, or this soon after an outage or address change
 /// that began while it was open, is taken to have been cut by it.
 pub const CUT_TAIL: Duration = Duration::from_secs(15);
+/// Quiet after the server's data stopped mid-record, before the client closed, that makes the
+/// close a give-up on a stalled transfer rather than a user cancelling a download.
+pub const CUT_QUIET: Duration = Duration::from_secs(3);
 /// The "client gave up waiting" sign looks at sessions at most this long after the server's
 /// last answer (longer quiet tails are idle connections the client dropped).
 pub const GAVE_UP_MAX_TAIL: Duration = Duration::from_secs(120);
@@ -74,6 +77,9 @@ pub struct Failure {
     /// The client closed a short exchange this long after the server's last answer, as if
     /// it gave up waiting for a reply (at least `slow_server`).
     pub client_gave_up: Option<Duration>,
+    /// The server's data stopped in the middle of a TLS record and the session then ended:
+    /// a transfer cut off, whatever the close looked like.
+    pub transfer_cut: bool,
 }
 
 impl Failure {
@@ -131,6 +137,39 @@ impl Failure {
                 ));
             }
             f.signs.push(text);
+        }
+        // Servers write whole TLS records: data that stopped inside one was cut off, by a reset
+        // from the server's side or by a silence the client finally gave up on.
+        if let Some(stopped) = rec
+            .app
+            .server_stopped_mid_record
+            .filter(|_| rec.close != Close::Open)
+        {
+            let quiet = rec.end.saturating_since(stopped);
+            let reset_from_server = rec.close == Close::Rst && rec.closed_by == Some(Side::Server);
+            if quiet >= CUT_QUIET || reset_from_server {
+                f.transfer_cut = true;
+                if !f.data_unanswered {
+                    f.from = stopped;
+                    // After such a silence, a goodbye that is not acknowledged either (however
+                    // briefly it was watched) means the path was still dead.
+                    f.data_lost = quiet >= CUT_QUIET && rec.unanswered_since.is_some();
+                }
+                f.signs.push(if quiet >= CUT_QUIET {
+                    format!(
+                        "the server's data stopped in the middle of a TLS record at {}, {} before the session ended",
+                        hms(stopped),
+                        secs(quiet)
+                    )
+                } else {
+                    "the server's data stopped in the middle of a TLS record and the connection was reset"
+                        .to_string()
+                });
+                if f.data_lost && !f.data_unanswered {
+                    f.signs
+                        .push("the client's goodbye was not acknowledged either".into());
+                }
+            }
         }
         if server_reset {
             f.signs.push("reset by the server".into());
@@ -688,6 +727,7 @@ pub fn server_refused(case: &Case) -> Option<Finding> {
     if rec.close != Close::Rst
         || rec.closed_by != Some(Side::Server)
         || exchange_finished(rec)
+        || case.failure.transfer_cut
         || case.wan_trouble()
     {
         return None;

@@ -347,6 +347,7 @@ impl Session {
                 client_bytes: 1400,
                 server_bytes: 48_000,
                 handshake_done_at: Some(start.plus(ms(150))),
+                server_stopped_mid_record: None,
             },
             greeting: Some(ms(60)),
             slowest_reply: Some((ms(90), start.plus(secs(1)))),
@@ -471,6 +472,7 @@ impl Session {
             client_bytes: 83,
             server_bytes: 150,
             handshake_done_at: Some(done),
+            server_stopped_mid_record: None,
         };
         s.slowest_reply = Some((reply, done.plus(reply)));
         s.end = done.plus(after);

@@ -465,6 +465,33 @@ fn probes_ok_before_the_stall_or_after_it_do_not_clear_a_blackhole() {
     assert!(s.ended(t("14:00:20.500"), &ended).is_empty());
 }
 
+/// A download the user cancels ends mid-record too, but at once; one that went silent for
+/// seconds before the client closed was cut off.
+#[test]
+fn server_data_stopping_mid_record_is_a_cut_only_after_a_silence_or_a_server_reset() {
+    let mut s = Scenario::new();
+    let mut cancelled = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .closed(Close::Rst, Some(Side::Client));
+    cancelled.0.app.server_stopped_mid_record = Some(t("14:00:19.800"));
+    let e = s.ended(t("14:00:20"), &cancelled);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok));
+
+    let mut stalled = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:01:00"));
+    stalled.0.app.server_stopped_mid_record = Some(t("14:01:12"));
+    let e = s.ended(t("14:01:20"), &stalled);
+    let e = only_session(&e);
+    assert_eq!(e.verdict, Some(Verdict::Unknown));
+    assert!(e.evidence.iter().any(|l| l.contains("middle of a TLS record")));
+
+    // Reset right after the cut (a NAT mapping lost mid-transfer): not a refusal.
+    let mut reset = Session::imaps(3, CLIENT, GMAIL, GMAIL_IP, t("14:02:00"))
+        .closed(Close::Rst, Some(Side::Server));
+    reset.0.app.client_records = 2;
+    reset.0.app.server_stopped_mid_record = Some(t("14:02:19.800"));
+    let e = s.ended(t("14:02:20"), &reset);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
+}
+
 #[test]
 fn unanswered_syns_without_any_probe_are_upstream_unreachable_and_say_so() {
     let mut s = Scenario::new();

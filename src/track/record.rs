@@ -208,6 +208,10 @@ pub struct AppDataShape {
     pub server_bytes: u64,
     /// When the handshake finished and application data could start.
     pub handshake_done_at: Option<Timestamp>,
+    /// The time of the server's last data, when that data ended in the middle of a TLS record
+    /// and every byte it sent was seen in order: the server was cut off mid-transfer (servers
+    /// write whole records), not finished.
+    pub server_stopped_mid_record: Option<Timestamp>,
 }
 
 /// Everything the router saw of one TCP session to a mail port.

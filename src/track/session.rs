@@ -36,6 +36,8 @@ pub struct Session {
     established_at: Option<Timestamp>,
     /// First client data since the server last sent data.
     awaiting_reply: Option<Timestamp>,
+    /// When the server last sent data.
+    server_data_at: Option<Timestamp>,
     /// Client data the server has not acknowledged: since when, and up to which sequence.
     unacked: Option<(Timestamp, u32)>,
     client_fin: bool,
@@ -103,6 +105,7 @@ impl Session {
             syn_ack_at: None,
             established_at: None,
             awaiting_reply: None,
+            server_data_at: None,
             unacked: None,
             client_fin: false,
             server_fin: false,
@@ -232,6 +235,7 @@ impl Session {
                 }
             }
             Side::Server => {
+                self.server_data_at = Some(now);
                 if self.record.greeting.is_none() {
                     let since = self.established_at.or(self.syn_ack_at);
                     self.record.greeting = since.map(|t| now.saturating_since(t));
@@ -376,6 +380,9 @@ impl Session {
                     client_bytes: tls.client_bytes,
                     server_bytes: tls.server_bytes,
                     handshake_done_at: tls.done_at,
+                    server_stopped_mid_record: self.server_data_at.filter(|_| {
+                        tls.record_incomplete(Side::Server) && self.server.all_delivered()
+                    }),
                 };
             }
             Analyzer::Mail(mail) => {

@@ -71,6 +71,15 @@ impl Stream {
         self.ooo_bytes = 0;
     }
 
+    /// Every byte seen so far was delivered in order: no gap, nothing held, delivery on.
+    pub fn all_delivered(&self) -> bool {
+        self.deliver
+            && !self.lost
+            && self.hole_count == 0
+            && self.ooo.is_empty()
+            && self.next == self.high
+    }
+
     /// Delivery stopped at a gap it could not bridge.
     #[cfg(test)]
     pub fn is_lost(&self) -> bool {

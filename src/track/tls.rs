@@ -64,6 +64,12 @@ impl TlsTrack {
         self.dir(side).broken
     }
 
+    /// This side's bytes so far end inside a record (its header or its body).
+    pub fn record_incomplete(&self, side: Side) -> bool {
+        let dir = self.dir(side);
+        !dir.broken && (dir.current.is_some() || dir.header_len > 0)
+    }
+
     fn dir(&self, side: Side) -> &Direction {
         match side {
             Side::Client => &self.client,
