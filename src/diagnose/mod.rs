@@ -212,6 +212,11 @@ struct Shape {
     server: IpAddr,
     server_name: Option<String>,
     end: Timestamp,
+    /// What was reported for it, and when: a lone shape is `unknown` until a repeat
+    /// confirms it, and is then revised.
+    verdict: Verdict,
+    reported_at: Timestamp,
+    record: SessionRecord,
 }
 
 /// The diagnosis engine.
@@ -366,6 +371,8 @@ impl Engine {
         let earlier_shapes = self.earlier_shapes(&rec);
         let case = Case::new(&rec, &self.timeline, &self.config, failure, earlier_shapes);
         let mut finding = rules::judge(&case);
+        let confirms_shapes =
+            finding.verdict == Verdict::AuthRejected && !case.earlier_shapes.is_empty();
         let failure = case.failure;
         if !ended && matches!(finding.verdict, Verdict::Ok | Verdict::Unknown) {
             return;
@@ -376,7 +383,7 @@ impl Engine {
             // client gave up on, say).
             let shape_verdict = matches!(finding.verdict, Verdict::Unknown | Verdict::AuthRejected);
             if shape_verdict && rules::refused_login_shape(&rec).is_some() {
-                self.remember_shape(&rec);
+                self.remember_shape(&rec, finding.verdict, now);
             }
         }
         let subject = describe::session_subject(&rec);
@@ -440,6 +447,82 @@ impl Engine {
         self.clients
             .session(&event, at, story, prior.map(|p| p.verdict));
         out.push(event);
+        if confirms_shapes && ended {
+            self.revise_confirmed_shapes(&rec, now, out);
+        }
+    }
+
+    /// The repeat in `rec` confirms earlier lone shapes of this client and server that were
+    /// left `unknown`: each is revised to `auth-rejected`, once.
+    fn revise_confirmed_shapes(
+        &mut self,
+        rec: &SessionRecord,
+        now: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
+        let from = rec.end.minus(self.config.window);
+        let confirmed: Vec<usize> = self
+            .shapes
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.session != rec.id
+                    && s.verdict == Verdict::Unknown
+                    && s.client == rec.client.ip()
+                    && (s.server == rec.server.ip()
+                        || (s.server_name.is_some() && s.server_name == rec.server_name))
+                    && s.end >= from
+                    && s.end <= rec.end
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in confirmed {
+            let Some(shape) = self.shapes.get_mut(i) else {
+                continue;
+            };
+            shape.verdict = Verdict::AuthRejected;
+            let (earlier, given_at) = (shape.record.clone(), shape.reported_at);
+            let mut evidence = vec!["inferred from the session's shape, not seen".to_string()];
+            evidence.extend(rules::refused_login_shape(&earlier));
+            evidence.push(format!(
+                "confirmed by the same shape again at {}",
+                hms(rec.end)
+            ));
+            evidence.push(format!(
+                "revises the verdict {} given at {}",
+                Verdict::Unknown,
+                hms(given_at)
+            ));
+            let finding = rules::Finding {
+                verdict: Verdict::AuthRejected,
+                evidence,
+            };
+            let advice = advice::advice(
+                earlier.server_name.as_deref(),
+                Verdict::AuthRejected,
+                earlier.tls_client_max,
+            );
+            let event = describe::session_event(&mut self.ids, now, &earlier, &finding, advice);
+            let by_verdict = &mut self.counters.sessions_by_verdict;
+            if let Some(n) = by_verdict.get_mut(Verdict::Unknown.as_str()) {
+                *n = n.saturating_sub(1);
+            }
+            let n = by_verdict
+                .entry(Verdict::AuthRejected.as_str().to_string())
+                .or_insert(0);
+            *n = n.saturating_add(1);
+            if self.reported.len() >= MAX_REPORTED {
+                self.reported.pop_front();
+            }
+            self.reported.push_back((earlier.id, Verdict::AuthRejected));
+            let failure = Failure::of(&earlier, earlier.end, self.config.slow_server);
+            let subject = describe::session_subject(&earlier);
+            let outcome = describe::session_outcome(&earlier, &failure, Verdict::AuthRejected);
+            let story = clients::session_story(&subject, &outcome, &event);
+            self.clients
+                .session(&event, earlier.end, story, Some(Verdict::Unknown));
+            out.push(event);
+        }
     }
 
     fn dns_event(&mut self, mark: &timeline::DnsMark, time: Timestamp, out: &mut Vec<Event>) {
@@ -531,7 +614,7 @@ impl Engine {
             .collect()
     }
 
-    fn remember_shape(&mut self, rec: &SessionRecord) {
+    fn remember_shape(&mut self, rec: &SessionRecord, verdict: Verdict, reported_at: Timestamp) {
         if self.shapes.len() >= MAX_SHAPES {
             self.shapes.pop_front();
         }
@@ -541,6 +624,9 @@ impl Engine {
             server: rec.server.ip(),
             server_name: rec.server_name.clone(),
             end: rec.end,
+            verdict,
+            reported_at,
+            record: rec.clone(),
         });
     }
 

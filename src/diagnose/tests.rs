@@ -91,7 +91,13 @@ fn repeated_short_encrypted_sessions_on_a_healthy_path_are_inferred_auth_rejecte
     let second = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:00:20"))
         .refused_login_shape(ms(2000), ms(2300));
     let e2 = s.ended(t("14:00:23"), &second);
-    let e = only_session(&e2);
+    assert_eq!(
+        e2.len(),
+        2,
+        "the second session, and the first revised: {e2:#?}"
+    );
+    let e = &e2[0];
+    assert_eq!(e.session.as_ref().map(|v| v.start), Some(t("14:00:20")));
     assert_verdict(
         e,
         Verdict::AuthRejected,
@@ -113,6 +119,33 @@ fn repeated_short_encrypted_sessions_on_a_healthy_path_are_inferred_auth_rejecte
         .advice
         .as_deref()
         .is_some_and(|a| a.contains("2-Step Verification")));
+    // The repeat confirms the first: it is revised once, and counted once.
+    let revised = &e2[1];
+    assert_eq!(
+        revised.session.as_ref().map(|v| v.start),
+        Some(t("14:00:00"))
+    );
+    assert_verdict(
+        revised,
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &[
+            "inferred from the session's shape, not seen",
+            "confirmed by the same shape again at 14:00:22",
+            "revises the verdict unknown given at 14:00:03",
+        ],
+    );
+    let counters = s.engine.status().counters;
+    assert_eq!(counters.sessions, 2);
+    assert_eq!(counters.sessions_by_verdict.get("auth-rejected"), Some(&2));
+    assert_eq!(counters.sessions_by_verdict.get("unknown"), Some(&0));
+    let third = Session::imaps(3, CLIENT, GMAIL, GMAIL_IP, t("14:00:40"))
+        .refused_login_shape(ms(2000), ms(2300));
+    assert_eq!(
+        s.ended(t("14:00:43"), &third).len(),
+        1,
+        "nothing left to revise"
+    );
 }
 
 #[test]
@@ -481,7 +514,10 @@ fn server_data_stopping_mid_record_is_a_cut_only_after_a_silence_or_a_server_res
     let e = s.ended(t("14:01:20"), &stalled);
     let e = only_session(&e);
     assert_eq!(e.verdict, Some(Verdict::Unknown));
-    assert!(e.evidence.iter().any(|l| l.contains("middle of a TLS record")));
+    assert!(e
+        .evidence
+        .iter()
+        .any(|l| l.contains("middle of a TLS record")));
 
     // Reset right after the cut (a NAT mapping lost mid-transfer): not a refusal.
     let mut reset = Session::imaps(3, CLIENT, GMAIL, GMAIL_IP, t("14:02:00"))
