@@ -442,7 +442,7 @@ bench_size() {
         local b
         b=$(stat -c %s "$bsd")
         row "stripped FreeBSD x86_64 binary, MB" "$(calc "$b / 1e6")" "" "" "" ""
-        note "FreeBSD size from $bsd ($(file -b "$bsd" | cut -d, -f1-2)), built by scripts/build-freebsd.sh at $(date -u -r "$bsd" +%FT%TZ)$([[ $bsd -ot $MAILPULSE ]] && echo ", before the Linux binary measured here ($(date -u -r "$MAILPULSE" +%FT%TZ)), so possibly from an earlier tree")."
+        note "FreeBSD size from ${bsd#"$REPO_DIR"/} ($(file -b "$bsd" | cut -d, -f1-2)), built by scripts/build-freebsd.sh at $(date -u -r "$bsd" +%FT%TZ)$([[ $bsd -ot $MAILPULSE ]] && echo ", before the Linux binary measured here ($(date -u -r "$MAILPULSE" +%FT%TZ)), so possibly from an earlier tree")."
     else
         note "no FreeBSD build at $bsd (scripts/build-freebsd.sh was not run here; set MPX_FREEBSD_BIN to measure one): the Linux size stands in for it."
     fi

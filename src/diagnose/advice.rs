@@ -2,8 +2,9 @@
 //! mail provider's password and TLS policies. It goes into an event's `advice` and never changes
 //! a verdict (the verdict is what was observed).
 //!
-//! Facts and dates are from /work/shared/reference/mail-providers.md §1 and §2.4; re-check the
-//! sources cited there before changing a date.
+//! Facts and dates are the providers' own announcements (Google's end of "less secure apps",
+//! Microsoft's end of basic authentication in Exchange Online, app-password pages); re-check
+//! them before changing a date.
 
 use crate::diagnose::event::Verdict;
 use crate::track::record::TlsVersion;
