@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::event::Verdict;
+use super::observation::{ProbeFailure, ProbePhase};
 use super::timeline::{hms, secs, secs_precise, Timeline};
 use super::DiagnosisConfig;
 use crate::time::Timestamp;
@@ -196,7 +197,7 @@ impl Failure {
                 let slow = slow_phases(rec, slow_server);
                 if tail >= slow_server {
                     f.client_gave_up = Some(tail);
-                    f.from = rec.end.minus(tail);
+                    f.from = rec.client_closed_at.unwrap_or(rec.end).minus(tail);
                     f.signs.push(format!(
                         "the client closed {} after the server's last answer, as if it gave up waiting for a reply",
                         secs_precise(tail)
@@ -307,11 +308,28 @@ impl<'a> Case<'a> {
     /// latest result at or before the failure began, and every result during it. A failure
     /// earlier in the window that a later probe saw recover is a past fault, not this one.
     fn probes_failing_at_failure(&self) -> bool {
+        self.probes_failing_at_failure_where(|_| true)
+    }
+
+    /// Like [`Self::probes_failing_at_failure`], counting only failures on the way to the
+    /// server (name, connection, TLS). A probe that got that far and then waited in vain for
+    /// the greeting or a reply reached a server that is slow, which is no veto of `server-slow`.
+    fn path_failing_at_failure(&self) -> bool {
+        self.probes_failing_at_failure_where(|f| {
+            matches!(
+                f.phase,
+                ProbePhase::Dns | ProbePhase::Connect | ProbePhase::Tls
+            )
+        })
+    }
+
+    fn probes_failing_at_failure_where(&self, counts: impl Fn(&ProbeFailure) -> bool) -> bool {
+        let failing = |m: &super::timeline::ProbeMark| m.failure.as_ref().is_some_and(&counts);
         let (from, to) = (self.failure.from, self.failure.to);
         let mut latest_before: Vec<&super::timeline::ProbeMark> = Vec::new();
         for &mark in self.probes().iter().take_while(|m| m.at <= to) {
             if mark.at >= from {
-                if mark.failure.is_some() {
+                if failing(mark) {
                     return true;
                 }
             } else if let Some(slot) = latest_before.iter_mut().find(|l| l.target == mark.target) {
@@ -320,7 +338,7 @@ impl<'a> Case<'a> {
                 latest_before.push(mark);
             }
         }
-        latest_before.iter().any(|m| m.failure.is_some())
+        latest_before.into_iter().any(failing)
     }
 
     /// A successful probe of this server while the session was failing: the server was
@@ -751,7 +769,7 @@ pub fn server_refused(case: &Case) -> Option<Finding> {
 pub fn server_slow(case: &Case) -> Option<Finding> {
     let f = &case.failure;
     let rec = case.rec;
-    if !f.failed() || case.wan_trouble() || case.probes_failing_at_failure() {
+    if !f.failed() || case.wan_trouble() || case.path_failing_at_failure() {
         return None;
     }
     let limit = case.config.slow_server;
@@ -881,7 +899,9 @@ fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
     .into_iter()
     .flatten()
     .max()?;
-    let tail = rec.end.saturating_since(last_answer);
+    // The wait ended when the client closed, not when the server got round to closing too.
+    let gave_up_at = rec.client_closed_at.unwrap_or(rec.end);
+    let tail = gave_up_at.saturating_since(last_answer);
     (short && tail <= GAVE_UP_MAX_TAIL).then_some(tail)
 }
 

@@ -687,6 +687,24 @@ fn a_login_reply_the_client_gave_up_waiting_for_is_server_slow() {
     );
 }
 
+/// LIVE-FINDINGS F5: the server answers and closes a second after the client gave up; how long
+/// the client waited is measured to its own close, not to the session's last packet.
+#[test]
+fn a_server_closing_after_the_client_gave_up_is_still_server_slow() {
+    let mut s = Scenario::new();
+    let start = t("14:00:00");
+    let mut session = login_never_answered(1, start).ends(start.plus(ms(8030)));
+    session.0.client_closed_at = Some(start.plus(ms(7000)));
+    session.0.app.server_records += 2;
+    let e = s.ended(start.plus(ms(8100)), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerSlow,
+        Credentials::NotAtFault,
+        &["closed 6.6 s after the server's last answer"],
+    );
+}
+
 #[test]
 fn repeated_give_ups_are_server_slow_not_inferred_auth_rejected() {
     let mut s = Scenario::new();
@@ -722,6 +740,26 @@ fn a_probe_still_failing_when_the_session_failed_vetoes_server_slow() {
     );
     let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
     assert_ne!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+/// A probe that connected and shook hands, then waited in vain for the server's reply, reached
+/// a slow server: that is no veto of server-slow (the lab's slow server does this to the probe).
+#[test]
+fn a_probe_timing_out_after_tls_does_not_veto_server_slow() {
+    let mut s = Scenario::new();
+    let server = "198.51.100.13";
+    s.probe(t("13:59:50"), probe_ok("slow.mail.test", server));
+    s.probe(
+        t("14:00:03"),
+        probe_failed(
+            "slow.mail.test",
+            server,
+            ProbePhase::Logout,
+            "timed out after 4 s",
+        ),
+    );
+    let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
+    assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
 }
 
 #[test]

@@ -257,6 +257,8 @@ pub struct SessionRecord {
     /// How long the session had been quiet before that unanswered data (state expiry).
     pub idle_before_unanswered: Option<Duration>,
     pub closed_by: Option<Side>,
+    /// When the client's first FIN or RST was seen: the moment it stopped waiting.
+    pub client_closed_at: Option<Timestamp>,
     pub close: Close,
     pub auth: AuthOutcome,
     /// The server reply the login outcome was read from (trimmed, printable).

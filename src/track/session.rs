@@ -94,6 +94,7 @@ impl Session {
                 unanswered_since: None,
                 idle_before_unanswered: None,
                 closed_by: None,
+                client_closed_at: None,
                 close: Close::Open,
                 auth: AuthOutcome::Unknown,
                 auth_reply: None,
@@ -152,7 +153,7 @@ impl Session {
         if side == Side::Client && seg.has(flags::FIN) && !seg.has(flags::RST) {
             self.client_fin_sent(seg, now, idle_before);
         }
-        self.close_flags(side, seg);
+        self.close_flags(side, seg, now);
     }
 
     /// A client's FIN waits for the server's ACK like data does (it takes a sequence number).
@@ -302,7 +303,13 @@ impl Session {
         }
     }
 
-    fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>) {
+    fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) {
+        if side == Side::Client && seg.has(flags::FIN | flags::RST) {
+            self.record.client_closed_at.get_or_insert(now);
+            // Whatever the server sends after this answers nobody: a slow login reply that
+            // arrives after the client gave up is not a reply the client got (F5).
+            self.awaiting_reply = None;
+        }
         // The first FIN or RST names the close: a RST after an orderly FIN (a client
         // dropping unread data on close) does not turn the close into a reset.
         if seg.has(flags::RST) {

@@ -186,6 +186,49 @@ fn reordered_and_duplicated_segments_still_give_the_login_reply() {
     assert_eq!(r.unanswered_since, None);
 }
 
+/// LIVE-FINDINGS F5: a login reply that arrives after the client closed answered nobody; the
+/// client's close time is what shows how long it waited.
+#[test]
+fn a_reply_after_the_clients_close_is_not_a_reply() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.c2s(0, 40000, 143, c, 0, SYN, b"");
+    w.s2c(10, 143, 40000, s, c + 1, SYN | ACK, b"");
+    w.c2s(11, 40000, 143, c + 1, s + 1, ACK, b"");
+    let greeting = b"* OK ready\r\n";
+    w.s2c(20, 143, 40000, s + 1, c + 1, PSH_ACK, greeting);
+    let login = b"a1 LOGIN alice slow\r\n";
+    let s1 = s + 1 + greeting.len() as u32;
+    w.c2s(30, 40000, 143, c + 1, s1, PSH_ACK, login);
+    let c1 = c + 1 + login.len() as u32;
+    w.s2c(31, 143, 40000, s1, c1, ACK, b"");
+    // The client gives up at 7 s; the server's answer comes at 8 s, then its FIN.
+    w.c2s(7030, 40000, 143, c1, s1, FIN_ACK, b"");
+    w.s2c(7031, 143, 40000, s1, c1 + 1, ACK, b"");
+    let reply = b"a1 OK logged in\r\n";
+    w.s2c(8030, 143, 40000, s1, c1 + 1, PSH_ACK, reply);
+    w.s2c(
+        8031,
+        143,
+        40000,
+        s1 + reply.len() as u32,
+        c1 + 1,
+        FIN_ACK,
+        b"",
+    );
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    let r = ended[0];
+    assert_eq!(r.client_closed_at, Some(t(7030)));
+    assert_eq!(r.closed_by, Some(Side::Client));
+    assert_eq!(
+        r.slowest_reply, None,
+        "the only answer came after the client's FIN"
+    );
+    assert_eq!(r.greeting, Some(Duration::from_millis(9)));
+}
+
 #[test]
 fn the_oldest_session_is_evicted_when_the_table_is_full() {
     let mut w = Wire::new(2);
