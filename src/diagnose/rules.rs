@@ -140,15 +140,23 @@ impl Failure {
             f.signs.push(text);
         }
         // Servers write whole TLS records: data that stopped inside one was cut off, by a reset
-        // from the server's side or by a silence the client finally gave up on.
-        if let Some(stopped) = rec
-            .app
-            .server_stopped_mid_record
-            .filter(|_| rec.close != Close::Open)
-        {
+        // from the server's side or by a silence the client finally gave up on. So was data the
+        // client never got all of, when the server never resent the gap.
+        // (Data in flight when a server resets is not yet acknowledged either: a gap counts
+        // only after a silence.)
+        let cut = match (rec.app.server_stopped_mid_record, rec.server_data_missing) {
+            (Some(at), _) => Some((at, "the server's data stopped in the middle of a TLS record", true)),
+            (None, Some(at)) => Some((
+                at,
+                "the client never received all of the server's data (a gap the server did not resend)",
+                false,
+            )),
+            (None, None) => None,
+        };
+        if let Some((stopped, what, reset_is_enough)) = cut.filter(|_| rec.close != Close::Open) {
             let quiet = rec.end.saturating_since(stopped);
             let reset_from_server = rec.close == Close::Rst && rec.closed_by == Some(Side::Server);
-            if quiet >= CUT_QUIET || reset_from_server {
+            if quiet >= CUT_QUIET || (reset_from_server && reset_is_enough) {
                 f.transfer_cut = true;
                 if !f.data_unanswered {
                     f.from = stopped;
@@ -158,13 +166,12 @@ impl Failure {
                 }
                 f.signs.push(if quiet >= CUT_QUIET {
                     format!(
-                        "the server's data stopped in the middle of a TLS record at {}, {} before the session ended",
+                        "{what} at {}, {} before the session ended",
                         hms(stopped),
                         secs(quiet)
                     )
                 } else {
-                    "the server's data stopped in the middle of a TLS record and the connection was reset"
-                        .to_string()
+                    format!("{what} and the connection was reset")
                 });
                 if f.data_lost && !f.data_unanswered {
                     f.signs

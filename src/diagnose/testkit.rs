@@ -360,6 +360,7 @@ impl Session {
             unanswered_since: None,
             idle_before_unanswered: None,
             closed_by: Some(Side::Client),
+            server_data_missing: None,
             client_closed_at: None,
             close: Close::Fin,
             auth: AuthOutcome::Unknown,

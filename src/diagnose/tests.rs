@@ -528,6 +528,27 @@ fn server_data_stopping_mid_record_is_a_cut_only_after_a_silence_or_a_server_res
     assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown));
 }
 
+/// Server data the client never received, then the server's reset seconds later (a NAT
+/// mapping lost mid-transfer): a cut transfer, not a refusal and not a finished session.
+#[test]
+fn server_data_never_received_then_a_reset_is_a_cut_not_a_refusal() {
+    let mut s = Scenario::new();
+    let mut cut = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:02:00"))
+        .closed(Close::Rst, Some(Side::Server))
+        .ends(t("14:02:10"));
+    cut.0.app.client_records = 4;
+    cut.0.server_data_missing = Some(t("14:02:02"));
+    let e = s.ended(t("14:02:11"), &cut);
+    let e = only_session(&e);
+    assert_eq!(e.verdict, Some(Verdict::Unknown));
+    assert!(
+        e.evidence
+            .iter()
+            .any(|l| l.contains("never received all of the server's data")),
+        "{e:#?}"
+    );
+}
+
 #[test]
 fn unanswered_syns_without_any_probe_are_upstream_unreachable_and_say_so() {
     let mut s = Scenario::new();

@@ -52,7 +52,7 @@ pub const HALF_CLOSED_IDLE: Duration = Duration::from_secs(30);
 pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
 /// After a RST or both FINs, how long to wait for the last packets (the final ACK, a RST
 /// after FIN) before reporting the session.
-pub const LAST_ACK_WAIT: Duration = Duration::from_secs(1);
+pub const LAST_ACK_WAIT: Duration = Duration::from_millis(500);
 /// Ended sessions stay this long to absorb their last ACKs and retransmitted FINs.
 const LINGER: Duration = Duration::from_secs(5);
 /// Sessions looked at, oldest first, for an unanswered attempt to evict before them.

@@ -257,6 +257,9 @@ pub struct SessionRecord {
     /// How long the session had been quiet before that unanswered data (state expiry).
     pub idle_before_unanswered: Option<Duration>,
     pub closed_by: Option<Side>,
+    /// The time of the server's last data, when the client never acknowledged all the data the
+    /// server was seen sending (a gap the server did not resend): the transfer did not arrive.
+    pub server_data_missing: Option<Timestamp>,
     /// When the client's first FIN or RST was seen: the moment it stopped waiting.
     pub client_closed_at: Option<Timestamp>,
     pub close: Close,

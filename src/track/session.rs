@@ -8,7 +8,7 @@ use crate::track::mail::{MailEvent, MailTrack};
 use crate::track::record::{
     AppDataShape, AuthOutcome, Close, Protocol, SessionRecord, Side, TlsMode,
 };
-use crate::track::stream::{seq_le, Stream};
+use crate::track::stream::{seq_le, seq_lt, Stream};
 use crate::track::tls::TlsTrack;
 use crate::wire::tcp::flags;
 use crate::wire::TcpSegment;
@@ -38,6 +38,11 @@ pub struct Session {
     awaiting_reply: Option<Timestamp>,
     /// When the server last sent data.
     server_data_at: Option<Timestamp>,
+    /// The highest acknowledgment the client sent (of the server's bytes).
+    client_acked: Option<u32>,
+    /// [`Self::server_data_missing`] when the client closed: what the server sends after
+    /// that is not waited for.
+    missing_at_client_close: Option<Option<Timestamp>>,
     /// Client data the server has not acknowledged: since when, and up to which sequence.
     unacked: Option<(Timestamp, u32)>,
     client_fin: bool,
@@ -94,6 +99,7 @@ impl Session {
                 unanswered_since: None,
                 idle_before_unanswered: None,
                 closed_by: None,
+                server_data_missing: None,
                 client_closed_at: None,
                 close: Close::Open,
                 auth: AuthOutcome::Unknown,
@@ -107,6 +113,8 @@ impl Session {
             established_at: None,
             awaiting_reply: None,
             server_data_at: None,
+            client_acked: None,
+            missing_at_client_close: None,
             unacked: None,
             client_fin: false,
             server_fin: false,
@@ -136,6 +144,12 @@ impl Session {
             }
         }
         self.handshake(side, seg, now);
+        if side == Side::Client && seg.has(flags::ACK) {
+            match self.client_acked {
+                Some(acked) if seq_le(seg.ack, acked) => {}
+                _ => self.client_acked = Some(seg.ack),
+            }
+        }
         if side == Side::Server && seg.has(flags::ACK) {
             if let Some((_, high)) = self.unacked {
                 if seq_le(high, seg.ack) {
@@ -303,9 +317,20 @@ impl Session {
         }
     }
 
+    /// The time of the server's last data if the client has not acknowledged all of it.
+    fn server_data_missing(&self) -> Option<Timestamp> {
+        match (self.client_acked, self.server.high()) {
+            (Some(acked), Some(high)) if seq_lt(acked, high) => self.server_data_at,
+            _ => None,
+        }
+    }
+
     fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) {
         if side == Side::Client && seg.has(flags::FIN | flags::RST) {
             self.record.client_closed_at.get_or_insert(now);
+            if self.missing_at_client_close.is_none() {
+                self.missing_at_client_close = Some(self.server_data_missing());
+            }
             // Whatever the server sends after this answers nobody: a slow login reply that
             // arrives after the client gave up is not a reply the client got (F5).
             self.awaiting_reply = None;
@@ -397,6 +422,9 @@ impl Session {
                 record.auth_reply = mail.auth_reply.clone();
             }
         }
+        record.server_data_missing = self
+            .missing_at_client_close
+            .unwrap_or_else(|| self.server_data_missing());
         if let Some(since) = self.waiting_since() {
             record.unanswered_since = Some(since);
             if self.syn_unanswered() {

@@ -71,6 +71,11 @@ impl Stream {
         self.ooo_bytes = 0;
     }
 
+    /// One past the highest sequence number seen, once known.
+    pub fn high(&self) -> Option<u32> {
+        self.high
+    }
+
     /// Every byte seen so far was delivered in order: no gap, nothing held, delivery on.
     pub fn all_delivered(&self) -> bool {
         self.deliver

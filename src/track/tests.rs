@@ -155,7 +155,7 @@ fn reordered_and_duplicated_segments_still_give_the_login_reply() {
     w.c2s(1810, 40000, 143, c2, s3, FIN_ACK, b"");
     w.s2c(1811, 143, 40000, s3, c2 + 1, FIN_ACK, b"");
     w.c2s(1812, 40000, 143, c2 + 1, s3 + 1, ACK, b"");
-    w.tracker.poll(t(2500), &mut w.out);
+    w.tracker.poll(t(2200), &mut w.out);
     assert!(w.ended().is_empty(), "waits for stragglers");
     // A RST after both FINs (a client dropping unread data) still belongs to the session.
     w.c2s(2600, 40000, 143, c2 + 1, 0, flags::RST, b"");
@@ -227,6 +227,35 @@ fn a_reply_after_the_clients_close_is_not_a_reply() {
         "the only answer came after the client's FIN"
     );
     assert_eq!(r.greeting, Some(Duration::from_millis(9)));
+    assert_eq!(
+        r.server_data_missing, None,
+        "the client had everything the server sent before it closed"
+    );
+}
+
+/// A server segment lost on the way and never resent: the client's ACK stays below what the
+/// server sent, which the record keeps as the transfer not arriving (the WAN address change).
+#[test]
+fn server_data_the_client_never_got_is_recorded_as_missing() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.c2s(0, 40000, 143, c, 0, SYN, b"");
+    w.s2c(10, 143, 40000, s, c + 1, SYN | ACK, b"");
+    w.c2s(11, 40000, 143, c + 1, s + 1, ACK, b"");
+    let chunk = [b'x'; 100];
+    w.s2c(20, 143, 40000, s + 1, c + 1, PSH_ACK, &chunk);
+    w.c2s(21, 40000, 143, c + 1, s + 101, ACK, b"");
+    // s + 101 .. s + 201 is lost; the next two arrive and the client repeats its ACK.
+    w.s2c(30, 143, 40000, s + 201, c + 1, PSH_ACK, &chunk);
+    w.c2s(31, 40000, 143, c + 1, s + 101, ACK, b"");
+    w.s2c(40, 143, 40000, s + 301, c + 1, PSH_ACK, &chunk);
+    w.c2s(41, 40000, 143, c + 1, s + 101, ACK, b"");
+    // Eight seconds later the server (behind a NAT that forgot the session) resets.
+    w.s2c(8040, 143, 40000, s + 101, 0, flags::RST, b"");
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].server_data_missing, Some(t(40)));
 }
 
 #[test]
