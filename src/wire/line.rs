@@ -32,7 +32,7 @@ impl LineFramer {
     /// Feeds bytes; calls `on_line` for every line they complete.
     pub fn push(&mut self, mut data: &[u8], mut on_line: impl FnMut(Line<'_>)) {
         while !data.is_empty() {
-            let (chunk, complete) = match data.iter().position(|&b| b == b'\n') {
+            let (chunk, complete) = match memchr::memchr(b'\n', data) {
                 Some(i) => (&data[..i], true),
                 None => (data, false),
             };
