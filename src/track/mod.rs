@@ -81,7 +81,8 @@ pub struct Tracker {
     stats: TrackerStats,
     sessions: HashMap<FlowKey, Session, FxBuildHasher>,
     /// Insertion order for oldest-first eviction: (key, session id). Stale entries are
-    /// skipped lazily and the queue is compacted when it outgrows the table.
+    /// skipped lazily and the queue is compacted when it holds more than twice the live
+    /// sessions (so the work is amortised and the queue stays proportional to the table).
     order: VecDeque<(FlowKey, u64)>,
     dns: dns::DnsTracker,
     next_id: u64,
@@ -214,7 +215,10 @@ impl Tracker {
         self.stats.sessions_total += 1;
         self.sessions.insert(key, session);
         self.order.push_back((key, id));
-        if self.order.len() > 2 * self.config.max_sessions.max(16) {
+        // Compacted against the live table, not the table's bound: stale entries (ended
+        // sessions) would otherwise pile up to twice `max_sessions` on a long capture whose
+        // table stays small.
+        if self.order.len() > 2 * self.sessions.len() + 64 {
             let sessions = &self.sessions;
             self.order
                 .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.record.id == *id));
