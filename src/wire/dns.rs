@@ -3,6 +3,7 @@
 //! loop cannot form, and written lower-case without the trailing dot into a fixed buffer.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::error::Error;
@@ -28,7 +29,9 @@ pub mod rtype {
 const MAX_NAME: usize = 255;
 
 /// A domain name, lower-case, dot-separated, without the trailing dot; stored inline.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// Equality and hashing look at the used bytes only (the buffer past `len` is not part of
+/// the name, and hashing all 255 bytes per message was a measurable share of replay time).
+#[derive(Clone, Copy)]
 pub struct DnsName {
     bytes: [u8; MAX_NAME],
     len: u8,
@@ -52,14 +55,35 @@ impl DnsName {
         String::from_utf8_lossy(self.as_bytes()).into_owned()
     }
 
-    fn push(&mut self, byte: u8) -> Result<(), Error> {
+    /// Appends a label (lower-cased), preceded by a dot unless it is the first.
+    fn push_label(&mut self, label: &[u8]) -> Result<(), Error> {
+        let start = usize::from(self.len);
+        let dot = usize::from(start != 0);
+        let end = start + dot + label.len();
         let slot = self
             .bytes
-            .get_mut(usize::from(self.len))
+            .get_mut(start..end)
             .ok_or(Error::BadLength("DNS name"))?;
-        *slot = byte;
-        self.len += 1;
+        let (sep, text) = slot.split_at_mut(dot);
+        sep.fill(b'.');
+        text.copy_from_slice(label);
+        text.make_ascii_lowercase();
+        self.len = u8::try_from(end).map_err(|_| Error::BadLength("DNS name"))?;
         Ok(())
+    }
+}
+
+impl PartialEq for DnsName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for DnsName {}
+
+impl Hash for DnsName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
     }
 }
 
@@ -87,12 +111,7 @@ pub fn read_name(message: &[u8], offset: usize) -> Result<(DnsName, usize), Erro
                 let label = message
                     .get(pos + 1..pos + 1 + usize::from(len))
                     .ok_or(Error::Truncated("DNS label"))?;
-                if name.len != 0 {
-                    name.push(b'.')?;
-                }
-                for &b in label {
-                    name.push(b.to_ascii_lowercase())?;
-                }
+                name.push_label(label)?;
                 pos += 1 + usize::from(len);
             }
             0xc0 => {
@@ -363,6 +382,29 @@ mod tests {
         bytes[3] = 0x82; // RA + RCODE 2
         let p = Packet::new_checked(&bytes[..]).unwrap();
         assert_eq!(p.rcode(), 2);
+    }
+
+    #[test]
+    fn names_are_lowered_and_compared_by_their_bytes() {
+        // Four 63-byte labels: 255 bytes with the dots, the most the buffer holds.
+        let mut wire = Vec::new();
+        for c in [b'A', b'b', b'C', b'd'] {
+            wire.push(63);
+            wire.extend_from_slice(&[c; 63]);
+        }
+        wire.push(0);
+        let (name, after) = read_name(&wire, 0).unwrap();
+        assert_eq!(after, wire.len());
+        assert_eq!(name.as_bytes().len(), 255);
+        assert!(name.as_bytes().starts_with(&[b'a'; 63]));
+        assert_eq!(name.as_bytes()[63], b'.');
+        let short = read_name(b"\x04IMAP\x04Test\x00", 0).unwrap().0;
+        let same = read_name(b"\x04imap\x04test\x00", 0).unwrap().0;
+        assert_eq!(short, same);
+        assert_ne!(short, name);
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        assert_eq!(state.hash_one(short), state.hash_one(same));
     }
 
     #[test]
