@@ -243,13 +243,14 @@ impl DnsTracker {
             return None;
         }
         let pending = self.remove(&key)?;
-        // The client has its answer: what it asked other resolvers is no longer awaited.
-        if packet.rcode() == 0 {
-            let lookup = LookupKey::from(&key);
+        // The client has its answer: what it asked other resolvers is no longer awaited. Its
+        // pace outlives `remove` only while other resolvers' entries remain, so the table is
+        // searched only then.
+        if packet.rcode() == 0 && self.paces.contains_key(&LookupKey::from(&key)) {
             let others: Vec<PendingKey> = self
                 .pending
                 .keys()
-                .filter(|k| LookupKey::from(*k) == lookup)
+                .filter(|k| k.client == key.client && k.qtype == key.qtype && k.name == key.name)
                 .copied()
                 .collect();
             for other in others {
