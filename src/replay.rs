@@ -220,7 +220,7 @@ impl Replay {
         });
         self.drain(printer);
         let mut rest: Vec<SessionRecord> = self.unjudged.drain().map(|(_, (_, r))| r).collect();
-        rest.sort_by_key(|r| (r.start, r.id));
+        rest.sort_unstable_by_key(|r| (r.start, r.id));
         for record in rest {
             printer.session(&unjudged_view(&record));
         }
@@ -228,7 +228,11 @@ impl Replay {
 
     fn drain(&mut self, printer: &mut Printer<'_>) {
         let mut batch = std::mem::take(&mut self.observations);
-        batch.sort_by_key(|o| o.time);
+        // Usually in order already (one frame's worth): checked first, as a stable sort of
+        // large observations allocates and moves them all.
+        if !batch.is_sorted_by_key(|o| o.time) {
+            batch.sort_by_key(|o| o.time);
+        }
         for observation in batch.drain(..) {
             let early = matches!(observation.kind, ObservationKind::SessionUpdate(_));
             if let ObservationKind::SessionEnded(record) = &observation.kind {

@@ -79,7 +79,9 @@ impl Default for TrackerConfig {
 pub struct Tracker {
     config: TrackerConfig,
     stats: TrackerStats,
-    sessions: HashMap<FlowKey, Session, FxBuildHasher>,
+    /// Boxed: a session is several hundred bytes, and an inline table moves (and, while it
+    /// grows, holds twice) all of them at every rehash.
+    sessions: HashMap<FlowKey, Box<Session>, FxBuildHasher>,
     /// Insertion order for oldest-first eviction: (key, session id). Stale entries are
     /// skipped lazily and the queue is compacted when it holds more than twice the live
     /// sessions (so the work is amortised and the queue stays proportional to the table).
@@ -205,7 +207,7 @@ impl Tracker {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let mut session = Session::new(id, client, server, protocol, tls, now);
+        let mut session = Box::new(Session::new(id, client, server, protocol, tls, now));
         let side = if client == src_sock {
             Side::Client
         } else {
@@ -319,12 +321,13 @@ impl Tracker {
         for key in remove {
             self.sessions.remove(&key);
         }
-        updates.sort_by_key(|r: &SessionRecord| r.id);
+        // Ids are unique: an unstable sort gives the same order without a scratch buffer.
+        updates.sort_unstable_by_key(|r: &SessionRecord| r.id);
         for mut record in updates {
             self.name_from_dns(&mut record);
             push(out, now, ObservationKind::SessionUpdate(record));
         }
-        ended.sort_by_key(|r| (r.end, r.id));
+        ended.sort_unstable_by_key(|r| (r.end, r.id));
         for record in ended {
             self.emit_ended(record, now, out);
         }
@@ -359,7 +362,7 @@ impl Tracker {
             })
             .collect();
         self.order.clear();
-        open.sort_by_key(|r| (r.start, r.id));
+        open.sort_unstable_by_key(|r| (r.start, r.id));
         for record in open {
             self.emit_ended(record, now, out);
         }
