@@ -260,13 +260,13 @@ impl DnsTracker {
         let name = q.name.to_text();
         let mut answers = Vec::new();
         let mut min_ttl = u32::MAX;
-        if let Ok(records) = packet.answers() {
-            for record in records.flatten() {
-                if let Some(addr) = record.data.address() {
+        if let Ok(records) = packet.answer_addresses() {
+            for (address, ttl) in records.flatten() {
+                if let Some(addr) = address {
                     if answers.len() < MAX_ANSWERS {
                         answers.push(addr);
                     }
-                    min_ttl = min_ttl.min(record.ttl);
+                    min_ttl = min_ttl.min(ttl);
                 }
             }
         }
@@ -290,6 +290,13 @@ impl DnsTracker {
     }
 
     fn remember(&mut self, addr: IpAddr, name: &str, expires: Timestamp) {
+        // The same answer again (the usual case): only its lifetime moves.
+        if let Some((known, until)) = self.names.get_mut(&addr) {
+            if known == name {
+                *until = expires;
+                return;
+            }
+        }
         if self.names.len() >= MAX_NAMES && !self.names.contains_key(&addr) {
             if let Some(oldest) = self
                 .names
