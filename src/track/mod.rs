@@ -75,13 +75,33 @@ impl Default for TrackerConfig {
     }
 }
 
+/// A session in the tracker's table, with what the table's scans need beside it.
+struct Slot {
+    /// The session's id (the eviction queue's entries name sessions by key and id).
+    id: u64,
+    /// The earliest capture time at which `poll` could have something to do for the session
+    /// ([`poll_due`]); until then `poll` passes it by without reading it.
+    due: Timestamp,
+    /// Boxed: a session is several hundred bytes, and an inline table moves (and, while it
+    /// grows, holds twice) all of them at every rehash.
+    session: Box<Session>,
+}
+
+impl Slot {
+    fn new(session: Box<Session>) -> Self {
+        Self {
+            id: session.record.id,
+            due: poll_due(&session),
+            session,
+        }
+    }
+}
+
 /// The passive session tracker.
 pub struct Tracker {
     config: TrackerConfig,
     stats: TrackerStats,
-    /// Boxed: a session is several hundred bytes, and an inline table moves (and, while it
-    /// grows, holds twice) all of them at every rehash.
-    sessions: HashMap<FlowKey, Box<Session>, FxBuildHasher>,
+    sessions: HashMap<FlowKey, Slot, FxBuildHasher>,
     /// Insertion order for oldest-first eviction: (key, session id). Stale entries are
     /// skipped lazily and the queue is compacted when it holds more than twice the live
     /// sessions (so the work is amortised and the queue stays proportional to the table).
@@ -171,7 +191,8 @@ impl Tracker {
         let dst_sock = SocketAddr::new(dst, seg.dst_port);
         let key = FlowKey::from_sockets(src_sock, dst_sock);
         let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
-        if let Some(session) = self.sessions.get_mut(&key) {
+        if let Some(slot) = self.sessions.get_mut(&key) {
+            let session = &mut slot.session;
             // A new SYN on a closed connection's addresses is a new session (port reuse).
             let reuse = (session.finished || session.is_closing()) && is_syn;
             if !reuse {
@@ -184,11 +205,12 @@ impl Tracker {
                     Side::Server
                 };
                 session.on_segment(side, seg, now);
+                slot.due = poll_due(session);
                 return;
             }
             if let Some(old) = self.sessions.remove(&key) {
-                if !old.finished {
-                    self.emit_ended(old.snapshot(None), now, out);
+                if !old.session.finished {
+                    self.emit_ended(old.session.snapshot(None), now, out);
                 }
             }
             self.stats.sessions_open = self.sessions.len() as u64;
@@ -215,7 +237,7 @@ impl Tracker {
         };
         session.on_segment(side, seg, now);
         self.stats.sessions_total += 1;
-        self.sessions.insert(key, session);
+        self.sessions.insert(key, Slot::new(session));
         self.order.push_back((key, id));
         // Compacted against the live table, not the table's bound: stale entries (ended
         // sessions) would otherwise pile up to twice `max_sessions` on a long capture whose
@@ -223,7 +245,7 @@ impl Tracker {
         if self.order.len() > 2 * self.sessions.len() + 64 {
             let sessions = &self.sessions;
             self.order
-                .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.record.id == *id));
+                .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.id == *id));
         }
         self.stats.sessions_open = self.sessions.len() as u64;
     }
@@ -239,10 +261,10 @@ impl Tracker {
             let Some((key, id)) = self.order.pop_front() else {
                 break;
             };
-            let Some(session) = self.sessions.get(&key).filter(|s| s.record.id == id) else {
+            let Some(slot) = self.sessions.get(&key).filter(|s| s.id == id) else {
                 continue; // stale: the session ended or was replaced
             };
-            let unanswered = session.syn_unanswered();
+            let unanswered = slot.session.syn_unanswered();
             looked.push((key, id));
             if unanswered {
                 victim = looked.len() - 1;
@@ -257,7 +279,7 @@ impl Tracker {
         for entry in looked.into_iter().rev() {
             self.order.push_front(entry);
         }
-        if let Some(session) = self.sessions.remove(&key) {
+        if let Some(Slot { session, .. }) = self.sessions.remove(&key) {
             self.stats.sessions_evicted += 1;
             // An attempt nobody answered, pushed out to make room, is most likely one of
             // a SYN flood's (spoofed sources never get an answer): counted, not reported,
@@ -289,7 +311,11 @@ impl Tracker {
         let mut ended = Vec::new();
         let mut updates = Vec::new();
         let mut remove = Vec::new();
-        for (key, session) in self.sessions.iter_mut() {
+        for (key, slot) in self.sessions.iter_mut() {
+            if now < slot.due {
+                continue;
+            }
+            let session = &mut slot.session;
             let quiet = now.saturating_since(session.last_packet);
             if session.finished {
                 if quiet >= LINGER {
@@ -317,6 +343,7 @@ impl Tracker {
                 session.stall_reported = true;
                 updates.push(session.snapshot(Some(Close::Open)));
             }
+            slot.due = poll_due(&slot.session);
         }
         for key in remove {
             self.sessions.remove(&key);
@@ -345,8 +372,9 @@ impl Tracker {
         let mut open: Vec<SessionRecord> = self
             .sessions
             .drain()
-            .filter(|(_, s)| !s.finished)
-            .map(|(_, s)| {
+            .map(|(_, slot)| slot.session)
+            .filter(|s| !s.finished)
+            .map(|s| {
                 // A connection that never got past unanswered SYNs is not open: it failed.
                 // One whose side sent FIN was being closed: the first FIN names the close.
                 let close = if s.is_closing() {
@@ -378,6 +406,33 @@ impl Tracker {
     pub fn stats(&self) -> TrackerStats {
         self.stats
     }
+}
+
+/// The earliest capture time at which one of `poll`'s timers could fire for `s` if no packet
+/// comes before then: the least of the thresholds `poll` compares in the session's state
+/// (`quiet` counts from the last packet, `waiting` from the first unanswered data), so
+/// skipping the session before it changes nothing.
+fn poll_due(s: &Session) -> Timestamp {
+    let after_quiet = |d| s.last_packet.plus(d);
+    if s.finished {
+        return after_quiet(LINGER);
+    }
+    let mut due = if s.is_closing() {
+        after_quiet(LAST_ACK_WAIT)
+    } else if s.syn_unanswered() {
+        after_quiet(SYN_GIVE_UP)
+    } else if s.half_closed() {
+        after_quiet(HALF_CLOSED_IDLE)
+    } else {
+        after_quiet(ESTABLISHED_IDLE)
+    };
+    if let Some(waiting) = s.waiting_since() {
+        due = due.min(waiting.plus(UNANSWERED_GIVE_UP));
+        if !s.stall_reported {
+            due = due.min(waiting.plus(STALL_AFTER));
+        }
+    }
+    due
 }
 
 fn push(out: &mut Vec<Observation>, time: Timestamp, kind: ObservationKind) {
