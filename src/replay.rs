@@ -27,7 +27,7 @@ use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::{DiagnosisConfig, Engine};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
-use crate::track::{Tracker, TrackerConfig};
+use crate::track::{FxBuildHasher, Tracker, TrackerConfig};
 use crate::wire::{Frame, LinkType};
 
 /// sysexits: the input file is missing or unreadable.
@@ -149,12 +149,14 @@ struct Replay {
     observations: Vec<Observation>,
     last_poll: Option<Timestamp>,
     last_time: Timestamp,
-    /// Sessions ended but not yet judged by the engine, with the time they ended.
-    unjudged: HashMap<SessionKey, (Timestamp, SessionRecord)>,
+    /// Sessions ended but not yet judged by the engine, with the time they ended. (Both maps
+    /// use the tracker's fast hasher: every session passes through them, and their order is
+    /// never what the output follows.)
+    unjudged: HashMap<SessionKey, (Timestamp, SessionRecord), FxBuildHasher>,
     /// Sessions the engine judged early (from a stall snapshot) that have not ended yet, and
     /// when: their end may bring no second view. Sessions judged at their end are not kept,
     /// so this stays small on long captures.
-    judged: HashMap<SessionKey, Timestamp>,
+    judged: HashMap<SessionKey, Timestamp, FxBuildHasher>,
     /// Timeline observations not yet due, latest first (popped from the back).
     timeline: Vec<Observation>,
 }
@@ -171,8 +173,8 @@ impl Replay {
             observations: Vec::new(),
             last_poll: None,
             last_time: Timestamp::default(),
-            unjudged: HashMap::new(),
-            judged: HashMap::new(),
+            unjudged: HashMap::default(),
+            judged: HashMap::default(),
         }
     }
 
@@ -279,7 +281,7 @@ impl Replay {
             .filter(|(_, (ended, _))| now.saturating_since(*ended) >= JUDGE_GRACE)
             .map(|(k, _)| *k)
             .collect();
-        stale.sort_by_key(|k| (k.2, k.0));
+        stale.sort_unstable_by_key(|k| (k.2, k.0, k.1));
         for key in stale {
             if let Some((_, record)) = self.unjudged.remove(&key) {
                 printer.session(&unjudged_view(&record));

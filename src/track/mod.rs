@@ -33,11 +33,13 @@ use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::time::Timestamp;
 use crate::wire::tcp::flags;
 use crate::wire::{self, Frame, TcpSegment, Transport};
-use flow::{FlowKey, FxBuildHasher};
+use flow::FlowKey;
 use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
 use session::Session;
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
+/// The tracker's fast hasher, for other bounded tables keyed by addresses.
+pub use flow::FxBuildHasher;
 
 /// Client data (or a SYN) unanswered this long makes a stall snapshot.
 pub const STALL_AFTER: Duration = Duration::from_millis(1500);
