@@ -212,7 +212,7 @@ impl Tracker {
             }
             if let Some(old) = self.sessions.remove(&key) {
                 if !old.session.finished {
-                    self.emit_ended(old.session.snapshot(None), now, out);
+                    self.emit_ended(old.session.into_record(None), now, out);
                 }
             }
             self.stats.sessions_open = self.sessions.len() as u64;
@@ -287,7 +287,7 @@ impl Tracker {
             // a SYN flood's (spoofed sources never get an answer): counted, not reported,
             // so a flood cannot bury real verdicts and rotate them out of the journal.
             if !session.finished && !session.syn_unanswered() {
-                let record = session.snapshot(Some(Close::Open));
+                let record = session.into_record(Some(Close::Open));
                 self.emit_ended(record, now, out);
             }
         }
@@ -310,7 +310,7 @@ impl Tracker {
 
     /// Expires idle sessions and lookups as of `now`, and reports stalling ones.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
-        let mut ended = Vec::new();
+        let mut ending = Vec::new();
         let mut updates = Vec::new();
         let mut remove = Vec::new();
         for (key, slot) in self.sessions.iter_mut() {
@@ -339,8 +339,7 @@ impl Tracker {
             };
             if let Some(close) = close {
                 session.finished = true;
-                ended.push(session.snapshot(Some(close)));
-                remove.push(*key);
+                ending.push((*key, close));
             } else if waiting.is_some_and(|w| w >= STALL_AFTER) && !session.stall_reported {
                 session.stall_reported = true;
                 updates.push(session.snapshot(Some(Close::Open)));
@@ -350,6 +349,13 @@ impl Tracker {
         for key in remove {
             self.sessions.remove(&key);
         }
+        let mut ended: Vec<SessionRecord> = ending
+            .into_iter()
+            .filter_map(|(key, close)| {
+                let slot = self.sessions.remove(&key)?;
+                Some(slot.session.into_record(Some(close)))
+            })
+            .collect();
         // Ids are unique: an unstable sort gives the same order without a scratch buffer.
         updates.sort_unstable_by_key(|r: &SessionRecord| r.id);
         for mut record in updates {
@@ -388,7 +394,7 @@ impl Tracker {
                 } else {
                     Close::Open
                 };
-                s.snapshot(Some(close))
+                s.into_record(Some(close))
             })
             .collect();
         self.order.clear();
