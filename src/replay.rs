@@ -27,7 +27,7 @@ use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::{DiagnosisConfig, Engine};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
-use crate::track::{Tracker, TrackerConfig};
+use crate::track::{FxBuildHasher, Tracker, TrackerConfig};
 use crate::wire::{Frame, LinkType};
 
 /// sysexits: the input file is missing or unreadable.
@@ -149,10 +149,14 @@ struct Replay {
     observations: Vec<Observation>,
     last_poll: Option<Timestamp>,
     last_time: Timestamp,
-    /// Sessions ended but not yet judged by the engine, with the time they ended.
-    unjudged: HashMap<SessionKey, (Timestamp, SessionRecord)>,
-    /// Sessions the engine has given a view for (from a stall snapshot or the end), and when.
-    judged: HashMap<SessionKey, Timestamp>,
+    /// Sessions ended but not yet judged by the engine, with the time they ended. (Both maps
+    /// use the tracker's fast hasher: every session passes through them, and their order is
+    /// never what the output follows.)
+    unjudged: HashMap<SessionKey, (Timestamp, SessionRecord), FxBuildHasher>,
+    /// Sessions the engine judged early (from a stall snapshot) that have not ended yet, and
+    /// when: their end may bring no second view. Sessions judged at their end are not kept,
+    /// so this stays small on long captures.
+    judged: HashMap<SessionKey, Timestamp, FxBuildHasher>,
     /// Timeline observations not yet due, latest first (popped from the back).
     timeline: Vec<Observation>,
 }
@@ -169,8 +173,8 @@ impl Replay {
             observations: Vec::new(),
             last_poll: None,
             last_time: Timestamp::default(),
-            unjudged: HashMap::new(),
-            judged: HashMap::new(),
+            unjudged: HashMap::default(),
+            judged: HashMap::default(),
         }
     }
 
@@ -218,7 +222,7 @@ impl Replay {
         });
         self.drain(printer);
         let mut rest: Vec<SessionRecord> = self.unjudged.drain().map(|(_, (_, r))| r).collect();
-        rest.sort_by_key(|r| (r.start, r.id));
+        rest.sort_unstable_by_key(|r| (r.start, r.id));
         for record in rest {
             printer.session(&unjudged_view(&record));
         }
@@ -226,11 +230,17 @@ impl Replay {
 
     fn drain(&mut self, printer: &mut Printer<'_>) {
         let mut batch = std::mem::take(&mut self.observations);
-        batch.sort_by_key(|o| o.time);
+        // Usually in order already (one frame's worth): checked first, as a stable sort of
+        // large observations allocates and moves them all.
+        if !batch.is_sorted_by_key(|o| o.time) {
+            batch.sort_by_key(|o| o.time);
+        }
         for observation in batch.drain(..) {
+            let early = matches!(observation.kind, ObservationKind::SessionUpdate(_));
             if let ObservationKind::SessionEnded(record) = &observation.kind {
                 let key = (record.client, record.server, record.start);
-                if !self.judged.contains_key(&key) {
+                // An early-judged session ends once: its entry is not needed after this.
+                if self.judged.remove(&key).is_none() {
                     self.unjudged
                         .insert(key, (observation.time, record.clone()));
                 }
@@ -244,7 +254,9 @@ impl Replay {
                             view.start,
                         );
                         self.unjudged.remove(&key);
-                        self.judged.insert(key, view.end);
+                        if early {
+                            self.judged.insert(key, view.end);
+                        }
                         printer.session(view);
                     }
                     None => printer.event(&event),
@@ -269,7 +281,7 @@ impl Replay {
             .filter(|(_, (ended, _))| now.saturating_since(*ended) >= JUDGE_GRACE)
             .map(|(k, _)| *k)
             .collect();
-        stale.sort_by_key(|k| (k.2, k.0));
+        stale.sort_unstable_by_key(|k| (k.2, k.0, k.1));
         for key in stale {
             if let Some((_, record)) = self.unjudged.remove(&key) {
                 printer.session(&unjudged_view(&record));
@@ -362,6 +374,9 @@ fn record_facts(r: &SessionRecord) -> Vec<String> {
 struct Printer<'a> {
     json: bool,
     out: &'a mut dyn Write,
+    /// One JSON line, serialised here (no dynamic dispatch per token) and handed to `out`
+    /// whole; the allocation is reused.
+    line: Vec<u8>,
     header_done: bool,
     result: io::Result<()>,
 }
@@ -371,6 +386,7 @@ impl<'a> Printer<'a> {
         Self {
             json,
             out,
+            line: Vec::new(),
             header_done: false,
             result: Ok(()),
         }
@@ -381,7 +397,7 @@ impl<'a> Printer<'a> {
             return;
         }
         self.result = if self.json {
-            write_json_line(self.out, view)
+            write_json_line(self.out, &mut self.line, view)
         } else {
             self.session_row(view)
         };
@@ -392,17 +408,7 @@ impl<'a> Printer<'a> {
             return;
         }
         self.result = if self.json {
-            let mut value = match serde_json::to_value(event) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.result = Err(io::Error::other(e));
-                    return;
-                }
-            };
-            if let Some(map) = value.as_object_mut() {
-                map.insert("type".to_string(), "event".into());
-            }
-            write_json_line(self.out, &value)
+            write_json_line(self.out, &mut self.line, &EventLine(event))
         } else {
             self.header();
             writeln!(
@@ -454,9 +460,53 @@ impl<'a> Printer<'a> {
     }
 }
 
-fn write_json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
-    out.write_all(b"\n")
+/// An event as one JSON object with `"type": "event"` added, written straight to the output.
+/// The keys come in alphabetical order, as they did when the line was built as a
+/// `serde_json::Value` (whose map sorts them), so the output is unchanged.
+struct EventLine<'a>(&'a Event);
+
+impl serde::Serialize for EventLine<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let e = self.0;
+        let mut map = serializer.serialize_map(Some(16))?;
+        map.serialize_entry("advice", &e.advice)?;
+        map.serialize_entry("client", &e.client)?;
+        map.serialize_entry("credentials", &e.credentials)?;
+        map.serialize_entry("evidence", &e.evidence)?;
+        map.serialize_entry("id", &e.id)?;
+        map.serialize_entry("kind", &e.kind)?;
+        map.serialize_entry("message", &e.message)?;
+        map.serialize_entry("protocol", &e.protocol)?;
+        map.serialize_entry("server", &e.server)?;
+        map.serialize_entry("server_name", &e.server_name)?;
+        map.serialize_entry("server_port", &e.server_port)?;
+        match &e.session {
+            // A nested object's keys were sorted too: go through a `Value` for it (replay
+            // prints sessions as their own lines, so this does not happen on its path).
+            Some(view) => {
+                let value = serde_json::to_value(view).map_err(serde::ser::Error::custom)?;
+                map.serialize_entry("session", &value)?;
+            }
+            None => map.serialize_entry("session", &None::<()>)?,
+        }
+        map.serialize_entry("severity", &e.severity)?;
+        map.serialize_entry("time", &e.time)?;
+        map.serialize_entry("type", "event")?;
+        map.serialize_entry("verdict", &e.verdict)?;
+        map.end()
+    }
+}
+
+fn write_json_line(
+    out: &mut dyn Write,
+    line: &mut Vec<u8>,
+    value: &impl serde::Serialize,
+) -> io::Result<()> {
+    line.clear();
+    serde_json::to_writer(&mut *line, value).map_err(io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(line)
 }
 
 fn local_time(t: Timestamp) -> String {
@@ -803,6 +853,79 @@ mod tests {
             other => panic!("expected Stopped, got {other:?}"),
         }
         assert_eq!(n, 0);
+    }
+
+    /// The event line is what the `Value` it replaced gave: every field of `Event`, keys in
+    /// alphabetical order, plus `"type": "event"`.
+    #[test]
+    fn event_lines_match_the_sorted_value_form() {
+        use crate::diagnose::event::{EventKind, Severity};
+        let mut event = Event {
+            id: 7,
+            time: Timestamp::from_unix(1_700_000_000, 5_000_000),
+            kind: EventKind::DnsFailure,
+            severity: Severity::Warning,
+            verdict: Some(Verdict::DnsFailure),
+            credentials: Some(Credentials::NotAtFault),
+            client: Some("192.0.2.7".parse().unwrap()),
+            server_name: Some("imap.example.test".into()),
+            server: None,
+            server_port: Some(993),
+            protocol: None,
+            message: "a \"quoted\" sentence".into(),
+            advice: None,
+            session: None,
+            evidence: vec!["one".into(), "two".into()],
+        };
+        let sorted = |event: &Event| {
+            let mut value = serde_json::to_value(event).unwrap();
+            value
+                .as_object_mut()
+                .unwrap()
+                .insert("type".to_string(), "event".into());
+            serde_json::to_string(&value).unwrap()
+        };
+        assert_eq!(
+            serde_json::to_string(&EventLine(&event)).unwrap(),
+            sorted(&event)
+        );
+        let start = Timestamp::from_unix(1_700_000_000, 0);
+        let record = SessionRecord {
+            id: 1,
+            client: "192.0.2.7:50000".parse().unwrap(),
+            server: "198.51.100.1:993".parse().unwrap(),
+            protocol: crate::track::record::Protocol::Imap,
+            tls: crate::track::record::TlsMode::Implicit,
+            server_name: Some("imap.example.test".into()),
+            start,
+            end: start.plus(Duration::from_millis(1500)),
+            syns_from_client: 1,
+            tcp_connect: Some(Duration::from_millis(20)),
+            tls_handshake: None,
+            tls_version: None,
+            tls_client_max: None,
+            tls_alert: None,
+            app: Default::default(),
+            greeting: None,
+            slowest_reply: None,
+            bytes_from_client: 10,
+            bytes_from_server: 20,
+            packets_from_client: 3,
+            packets_from_server: 2,
+            retransmits_from_client: 0,
+            retransmits_from_server: 0,
+            unanswered_since: None,
+            idle_before_unanswered: None,
+            closed_by: None,
+            close: Close::Open,
+            auth: AuthOutcome::Unknown,
+            auth_reply: None,
+        };
+        event.session = Some(unjudged_view(&record));
+        assert_eq!(
+            serde_json::to_string(&EventLine(&event)).unwrap(),
+            sorted(&event)
+        );
     }
 
     #[test]

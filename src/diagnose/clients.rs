@@ -1,7 +1,7 @@
 //! The LAN clients seen, each with a short history, and the story `explain` tells from it joined
 //! with the WAN, probe and gateway events of the same moments.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use super::event::{Event, EventKind, Verdict};
 use super::status::ClientSummary;
 use super::timeline::{hms, secs, Notice, Timeline};
 use crate::time::Timestamp;
+use crate::track::FxBuildHasher;
 
 /// LAN clients remembered (the least recently seen makes way).
 pub const MAX_CLIENTS: usize = 256;
@@ -29,7 +30,9 @@ struct Entry {
 #[derive(Clone, Debug)]
 struct Client {
     summary: ClientSummary,
-    history: VecDeque<Entry>,
+    /// Boxed entries: an `Event` (with its session view) is large, and the bounded history
+    /// shifts its entries as it rotates.
+    history: VecDeque<Box<Entry>>,
 }
 
 /// A WAN, probe or gateway event with the notice it came from.
@@ -42,36 +45,42 @@ struct NetworkEntry {
 /// The client table and the network log.
 #[derive(Debug, Default)]
 pub struct Clients {
-    clients: HashMap<IpAddr, Client>,
+    /// With the tracker's fast hasher: bounded, evicted by age, and looked up per session.
+    clients: HashMap<IpAddr, Client, FxBuildHasher>,
+    /// (last seen, client) for every client in `clients`: the least recently seen is the
+    /// first, found without scanning the table (a new client arrives with most sessions on a
+    /// busy LAN). Ties go to the lower address.
+    by_age: BTreeSet<(Timestamp, IpAddr)>,
     network: VecDeque<NetworkEntry>,
 }
 
 impl Clients {
     fn client(&mut self, ip: IpAddr, at: Timestamp) -> &mut Client {
         if !self.clients.contains_key(&ip) && self.clients.len() >= MAX_CLIENTS {
-            let oldest = self
-                .clients
-                .iter()
-                .min_by_key(|(_, c)| c.summary.last_seen)
-                .map(|(ip, _)| *ip);
-            if let Some(oldest) = oldest {
+            if let Some((_, oldest)) = self.by_age.pop_first() {
                 self.clients.remove(&oldest);
             }
         }
-        let client = self.clients.entry(ip).or_insert_with(|| Client {
-            summary: ClientSummary {
-                client: ip,
-                sessions: 0,
-                failures: 0,
-                first_seen: at,
-                last_seen: at,
-                last_verdict: None,
-                last_credentials: None,
-                last_server_name: None,
-            },
-            history: VecDeque::new(),
+        let by_age = &mut self.by_age;
+        let client = self.clients.entry(ip).or_insert_with(|| {
+            by_age.insert((at, ip));
+            Client {
+                summary: ClientSummary {
+                    client: ip,
+                    sessions: 0,
+                    failures: 0,
+                    first_seen: at,
+                    last_seen: at,
+                    last_verdict: None,
+                    last_credentials: None,
+                    last_server_name: None,
+                },
+                history: VecDeque::new(),
+            }
         });
         if at > client.summary.last_seen {
+            by_age.remove(&(client.summary.last_seen, ip));
+            by_age.insert((at, ip));
             client.summary.last_seen = at;
         }
         client
@@ -110,11 +119,11 @@ impl Clients {
         client.summary.last_server_name = event.server_name.clone();
         push_bounded(
             &mut client.history,
-            Entry {
+            Box::new(Entry {
                 at,
                 event: event.clone(),
                 story,
-            },
+            }),
             MAX_CLIENT_HISTORY,
         );
     }
@@ -145,11 +154,11 @@ impl Clients {
         let client = self.client(ip, event.time);
         push_bounded(
             &mut client.history,
-            Entry {
+            Box::new(Entry {
                 at: event.time,
                 event: event.clone(),
                 story: vec![story],
-            },
+            }),
             MAX_CLIENT_HISTORY,
         );
     }
@@ -346,4 +355,53 @@ fn push_bounded<T>(list: &mut VecDeque<T>, item: T, cap: usize) {
         list.pop_front();
     }
     list.push_back(item);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::event::{EventKind, Severity};
+
+    fn dns_failure(client: IpAddr, at: Timestamp) -> Event {
+        Event {
+            id: 1,
+            time: at,
+            kind: EventKind::DnsFailure,
+            severity: Severity::Warning,
+            verdict: Some(Verdict::DnsFailure),
+            credentials: None,
+            client: Some(client),
+            server_name: None,
+            server: None,
+            server_port: None,
+            protocol: None,
+            message: String::new(),
+            advice: None,
+            session: None,
+            evidence: Vec::new(),
+        }
+    }
+
+    /// A full table makes way for a new client by dropping the least recently seen, however
+    /// the clients were seen (a client seen again moves to the young end).
+    #[test]
+    fn the_least_recently_seen_client_makes_way() {
+        let mut clients = Clients::default();
+        let t0 = Timestamp::from_unix(1_700_000_000, 0);
+        let at = |s: u64| t0.plus(Duration::from_secs(s));
+        let addr = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        for i in 0..MAX_CLIENTS as u32 {
+            clients.client_event(&dns_failure(addr(i), at(u64::from(i))), String::new());
+        }
+        // Client 0 is seen again: client 1 is now the oldest.
+        clients.client_event(&dns_failure(addr(0), at(1000)), String::new());
+        clients.client_event(&dns_failure(addr(9999), at(1001)), String::new());
+        assert_eq!(clients.clients.len(), MAX_CLIENTS);
+        assert_eq!(clients.by_age.len(), MAX_CLIENTS);
+        assert!(clients.clients.contains_key(&addr(0)));
+        assert!(!clients.clients.contains_key(&addr(1)));
+        assert!(clients.clients.contains_key(&addr(9999)));
+        let oldest = clients.by_age.first().map(|(_, ip)| *ip);
+        assert_eq!(oldest, Some(addr(2)));
+    }
 }

@@ -150,10 +150,12 @@ pub fn session_message(rec: &SessionRecord, finding: &Finding) -> String {
 /// What happened to the session, for the client's story ("was waiting for an answer and gave
 /// up at 14:03:33").
 pub fn session_outcome(rec: &SessionRecord, failure: &Failure, verdict: Verdict) -> String {
-    let end = hms(failure.to);
     if verdict == Verdict::Ok {
         return format!("completed normally at {}", hms(rec.end));
     }
+    // Times are formatted only where a sentence uses them: formatting costs more than the
+    // rest of this function, which runs for every judged session.
+    let end = hms(failure.to);
     if rec.auth == AuthOutcome::Failed {
         return format!("was refused at login at {end}");
     }
@@ -161,14 +163,15 @@ pub fn session_outcome(rec: &SessionRecord, failure: &Failure, verdict: Verdict)
         return format!("failed in the TLS handshake at {end}");
     }
     let still_open = rec.close == Close::Open;
-    let since = hms(failure.from);
     if failure.syn_unanswered && still_open {
+        let since = hms(failure.from);
         return format!("had been trying to connect since {since} (still trying at {end})");
     }
     if failure.syn_unanswered {
         return format!("could not connect and gave up at {end}");
     }
     if failure.data_unanswered && still_open {
+        let since = hms(failure.from);
         return format!("had been waiting for an answer since {since} (still open at {end})");
     }
     if failure.data_unanswered || failure.client_gave_up.is_some() {

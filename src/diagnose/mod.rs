@@ -263,7 +263,9 @@ impl Engine {
     pub fn observe(&mut self, observation: Observation) -> Vec<Event> {
         let time = observation.time;
         self.timeline.advance(time, self.config.window);
-        let mut out = Vec::new();
+        // Room for the usual one event: a default first growth (four events, 1.5 KB) is a
+        // large allocation that makes the allocator consolidate on every judged session.
+        let mut out = Vec::with_capacity(1);
         match observation.kind {
             ObservationKind::SessionEnded(rec) => self.session(rec, time, true, &mut out),
             ObservationKind::SessionUpdate(rec) => self.session(rec, time, false, &mut out),

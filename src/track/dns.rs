@@ -243,13 +243,14 @@ impl DnsTracker {
             return None;
         }
         let pending = self.remove(&key)?;
-        // The client has its answer: what it asked other resolvers is no longer awaited.
-        if packet.rcode() == 0 {
-            let lookup = LookupKey::from(&key);
+        // The client has its answer: what it asked other resolvers is no longer awaited. Its
+        // pace outlives `remove` only while other resolvers' entries remain, so the table is
+        // searched only then.
+        if packet.rcode() == 0 && self.paces.contains_key(&LookupKey::from(&key)) {
             let others: Vec<PendingKey> = self
                 .pending
                 .keys()
-                .filter(|k| LookupKey::from(*k) == lookup)
+                .filter(|k| k.client == key.client && k.qtype == key.qtype && k.name == key.name)
                 .copied()
                 .collect();
             for other in others {
@@ -259,13 +260,13 @@ impl DnsTracker {
         let name = q.name.to_text();
         let mut answers = Vec::new();
         let mut min_ttl = u32::MAX;
-        if let Ok(records) = packet.answers() {
-            for record in records.flatten() {
-                if let Some(addr) = record.data.address() {
+        if let Ok(records) = packet.answer_addresses() {
+            for (address, ttl) in records.flatten() {
+                if let Some(addr) = address {
                     if answers.len() < MAX_ANSWERS {
                         answers.push(addr);
                     }
-                    min_ttl = min_ttl.min(record.ttl);
+                    min_ttl = min_ttl.min(ttl);
                 }
             }
         }
@@ -289,6 +290,13 @@ impl DnsTracker {
     }
 
     fn remember(&mut self, addr: IpAddr, name: &str, expires: Timestamp) {
+        // The same answer again (the usual case): only its lifetime moves.
+        if let Some((known, until)) = self.names.get_mut(&addr) {
+            if known == name {
+                *until = expires;
+                return;
+            }
+        }
         if self.names.len() >= MAX_NAMES && !self.names.contains_key(&addr) {
             if let Some(oldest) = self
                 .names
@@ -318,13 +326,16 @@ impl DnsTracker {
                 .get(lookup)
                 .is_none_or(|pace| now.saturating_since(pace.last_query) >= pace.give_up_after())
         };
-        let expired: Vec<PendingKey> = self
+        let mut expired: Vec<(Timestamp, PendingKey)> = self
             .pending
-            .keys()
-            .filter(|k| given_up(&LookupKey::from(*k)))
-            .copied()
+            .iter()
+            .filter(|(k, _)| given_up(&LookupKey::from(*k)))
+            .map(|(k, p)| (p.start, *k))
             .collect();
-        for key in expired {
+        // The table's order is the hasher's: report in time order instead, so the output
+        // does not depend on how names hash.
+        expired.sort_unstable_by(report_order);
+        for (_, key) in expired {
             if let Some(p) = self.remove(&key) {
                 out(timed_out(key, p));
             }
@@ -335,10 +346,24 @@ impl DnsTracker {
     /// Reports every pending lookup (end of input) as timed out.
     pub fn flush(&mut self, out: &mut impl FnMut(DnsLookup)) {
         self.paces.clear();
-        for (key, p) in self.pending.drain() {
+        let mut rest: Vec<(PendingKey, Pending)> = self.pending.drain().collect();
+        rest.sort_unstable_by(|(ka, pa), (kb, pb)| {
+            report_order(&(pa.start, *ka), &(pb.start, *kb))
+        });
+        for (key, p) in rest {
             out(timed_out(key, p));
         }
     }
+}
+
+/// Timed-out lookups are reported by start, then name (then the rest of the key, so the
+/// order is total).
+fn report_order(a: &(Timestamp, PendingKey), b: &(Timestamp, PendingKey)) -> std::cmp::Ordering {
+    let ((start_a, a), (start_b, b)) = (a, b);
+    start_a
+        .cmp(start_b)
+        .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        .then_with(|| (a.client, a.resolver, a.qtype).cmp(&(b.client, b.resolver, b.qtype)))
 }
 
 fn timed_out(key: PendingKey, p: Pending) -> DnsLookup {
@@ -453,6 +478,65 @@ mod tests {
         query(&mut dns, 0, RESOLVER4);
         assert!(expired(&mut dns, 9900).is_empty());
         assert_eq!(expired(&mut dns, 10_000).len(), 1);
+    }
+
+    /// An A query for `name` (RFC 1035 §4.1), id 1.
+    fn query_for(name: &str) -> Vec<u8> {
+        let mut m = vec![0, 1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in name.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m
+    }
+
+    /// Lookups timing out in one poll come out by start, then name, whatever the table's
+    /// order.
+    #[test]
+    fn timed_out_lookups_are_reported_by_start_then_name() {
+        let mut dns = DnsTracker::default();
+        let asked = [
+            (100, "pop.b.test"),
+            (0, "smtp.z.test"),
+            (100, "imap.a.test"),
+            (0, "mail.c.test"),
+            (50, "x.test"),
+        ];
+        for (ms, name) in asked {
+            let sent = dns.on_message(
+                CLIENT.parse().unwrap(),
+                RESOLVER4.parse().unwrap(),
+                &query_for(name),
+                at(ms),
+            );
+            assert!(sent.is_none());
+        }
+        let order: Vec<String> = expired(&mut dns, 60_000)
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "mail.c.test",
+                "smtp.z.test",
+                "x.test",
+                "imap.a.test",
+                "pop.b.test"
+            ]
+        );
+        for (ms, name) in asked {
+            dns.on_message(
+                CLIENT.parse().unwrap(),
+                RESOLVER4.parse().unwrap(),
+                &query_for(name),
+                at(70_000 + ms),
+            );
+        }
+        let mut flushed = Vec::new();
+        dns.flush(&mut |l| flushed.push(l.name));
+        assert_eq!(flushed, order);
     }
 
     /// Asked of both resolvers at once and answered by one: the silent one is no failure.

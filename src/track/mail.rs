@@ -92,6 +92,14 @@ impl MailTrack {
     /// Feeds in-order bytes from `side`. Stops at a STARTTLS acceptance: the bytes after it
     /// (none, in a conforming session) are not lines.
     pub fn feed(&mut self, side: Side, data: &[u8]) -> MailEvent {
+        // An IMAP server's lines matter only as the reply to a LOGIN or STARTTLS the client
+        // sent (`imap_reply`); with none outstanding (an IDLE session's updates, say) they
+        // are framed but not read.
+        let awaiting_imap_reply = self.login_tag.is_some() || self.starttls_tag.is_some();
+        if side == Side::Server && self.protocol == Protocol::Imap && !awaiting_imap_reply {
+            self.server_lines.skip(data);
+            return MailEvent::Nothing;
+        }
         let mut event = MailEvent::Nothing;
         let mut framer = match side {
             Side::Client => std::mem::replace(&mut self.client_lines, LineFramer::new(0)),

@@ -33,11 +33,13 @@ use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::time::Timestamp;
 use crate::wire::tcp::flags;
 use crate::wire::{self, Frame, TcpSegment, Transport};
-use flow::{FlowKey, FxBuildHasher};
+use flow::FlowKey;
 use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
 use session::Session;
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
+/// The tracker's fast hasher, for other bounded tables keyed by addresses.
+pub use flow::FxBuildHasher;
 
 /// Client data (or a SYN) unanswered this long makes a stall snapshot.
 pub const STALL_AFTER: Duration = Duration::from_millis(1500);
@@ -75,13 +77,36 @@ impl Default for TrackerConfig {
     }
 }
 
+/// A session in the tracker's table, with what the table's scans need beside it.
+struct Slot {
+    /// The session's id (the eviction queue's entries name sessions by key and id).
+    id: u64,
+    /// The earliest capture time at which `poll` could have something to do for the session
+    /// ([`poll_due`]); until then `poll` passes it by without reading it.
+    due: Timestamp,
+    /// Boxed: a session is several hundred bytes, and an inline table moves (and, while it
+    /// grows, holds twice) all of them at every rehash.
+    session: Box<Session>,
+}
+
+impl Slot {
+    fn new(session: Box<Session>) -> Self {
+        Self {
+            id: session.record.id,
+            due: poll_due(&session),
+            session,
+        }
+    }
+}
+
 /// The passive session tracker.
 pub struct Tracker {
     config: TrackerConfig,
     stats: TrackerStats,
-    sessions: HashMap<FlowKey, Session, FxBuildHasher>,
+    sessions: HashMap<FlowKey, Slot, FxBuildHasher>,
     /// Insertion order for oldest-first eviction: (key, session id). Stale entries are
-    /// skipped lazily and the queue is compacted when it outgrows the table.
+    /// skipped lazily and the queue is compacted when it holds more than twice the live
+    /// sessions (so the work is amortised and the queue stays proportional to the table).
     order: VecDeque<(FlowKey, u64)>,
     dns: dns::DnsTracker,
     next_id: u64,
@@ -168,7 +193,8 @@ impl Tracker {
         let dst_sock = SocketAddr::new(dst, seg.dst_port);
         let key = FlowKey::from_sockets(src_sock, dst_sock);
         let is_syn = seg.has(flags::SYN) && !seg.has(flags::ACK);
-        if let Some(session) = self.sessions.get_mut(&key) {
+        if let Some(slot) = self.sessions.get_mut(&key) {
+            let session = &mut slot.session;
             // A new SYN on a closed connection's addresses is a new session (port reuse).
             let reuse = (session.finished || session.is_closing()) && is_syn;
             if !reuse {
@@ -181,11 +207,12 @@ impl Tracker {
                     Side::Server
                 };
                 session.on_segment(side, seg, now);
+                slot.due = poll_due(session);
                 return;
             }
             if let Some(old) = self.sessions.remove(&key) {
-                if !old.finished {
-                    self.emit_ended(old.snapshot(None), now, out);
+                if !old.session.finished {
+                    self.emit_ended(old.session.into_record(None), now, out);
                 }
             }
             self.stats.sessions_open = self.sessions.len() as u64;
@@ -204,7 +231,7 @@ impl Tracker {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let mut session = Session::new(id, client, server, protocol, tls, now);
+        let mut session = Box::new(Session::new(id, client, server, protocol, tls, now));
         let side = if client == src_sock {
             Side::Client
         } else {
@@ -212,12 +239,15 @@ impl Tracker {
         };
         session.on_segment(side, seg, now);
         self.stats.sessions_total += 1;
-        self.sessions.insert(key, session);
+        self.sessions.insert(key, Slot::new(session));
         self.order.push_back((key, id));
-        if self.order.len() > 2 * self.config.max_sessions.max(16) {
+        // Compacted against the live table, not the table's bound: stale entries (ended
+        // sessions) would otherwise pile up to twice `max_sessions` on a long capture whose
+        // table stays small.
+        if self.order.len() > 2 * self.sessions.len() + 64 {
             let sessions = &self.sessions;
             self.order
-                .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.record.id == *id));
+                .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.id == *id));
         }
         self.stats.sessions_open = self.sessions.len() as u64;
     }
@@ -233,10 +263,10 @@ impl Tracker {
             let Some((key, id)) = self.order.pop_front() else {
                 break;
             };
-            let Some(session) = self.sessions.get(&key).filter(|s| s.record.id == id) else {
+            let Some(slot) = self.sessions.get(&key).filter(|s| s.id == id) else {
                 continue; // stale: the session ended or was replaced
             };
-            let unanswered = session.syn_unanswered();
+            let unanswered = slot.session.syn_unanswered();
             looked.push((key, id));
             if unanswered {
                 victim = looked.len() - 1;
@@ -251,13 +281,13 @@ impl Tracker {
         for entry in looked.into_iter().rev() {
             self.order.push_front(entry);
         }
-        if let Some(session) = self.sessions.remove(&key) {
+        if let Some(Slot { session, .. }) = self.sessions.remove(&key) {
             self.stats.sessions_evicted += 1;
             // An attempt nobody answered, pushed out to make room, is most likely one of
             // a SYN flood's (spoofed sources never get an answer): counted, not reported,
             // so a flood cannot bury real verdicts and rotate them out of the journal.
             if !session.finished && !session.syn_unanswered() {
-                let record = session.snapshot(Some(Close::Open));
+                let record = session.into_record(Some(Close::Open));
                 self.emit_ended(record, now, out);
             }
         }
@@ -280,10 +310,14 @@ impl Tracker {
 
     /// Expires idle sessions and lookups as of `now`, and reports stalling ones.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
-        let mut ended = Vec::new();
+        let mut ending = Vec::new();
         let mut updates = Vec::new();
         let mut remove = Vec::new();
-        for (key, session) in self.sessions.iter_mut() {
+        for (key, slot) in self.sessions.iter_mut() {
+            if now < slot.due {
+                continue;
+            }
+            let session = &mut slot.session;
             let quiet = now.saturating_since(session.last_packet);
             if session.finished {
                 if quiet >= LINGER {
@@ -305,22 +339,30 @@ impl Tracker {
             };
             if let Some(close) = close {
                 session.finished = true;
-                ended.push(session.snapshot(Some(close)));
-                remove.push(*key);
+                ending.push((*key, close));
             } else if waiting.is_some_and(|w| w >= STALL_AFTER) && !session.stall_reported {
                 session.stall_reported = true;
                 updates.push(session.snapshot(Some(Close::Open)));
             }
+            slot.due = poll_due(&slot.session);
         }
         for key in remove {
             self.sessions.remove(&key);
         }
-        updates.sort_by_key(|r: &SessionRecord| r.id);
+        let mut ended: Vec<SessionRecord> = ending
+            .into_iter()
+            .filter_map(|(key, close)| {
+                let slot = self.sessions.remove(&key)?;
+                Some(slot.session.into_record(Some(close)))
+            })
+            .collect();
+        // Ids are unique: an unstable sort gives the same order without a scratch buffer.
+        updates.sort_unstable_by_key(|r: &SessionRecord| r.id);
         for mut record in updates {
             self.name_from_dns(&mut record);
             push(out, now, ObservationKind::SessionUpdate(record));
         }
-        ended.sort_by_key(|r| (r.end, r.id));
+        ended.sort_unstable_by_key(|r| (r.end, r.id));
         for record in ended {
             self.emit_ended(record, now, out);
         }
@@ -338,8 +380,9 @@ impl Tracker {
         let mut open: Vec<SessionRecord> = self
             .sessions
             .drain()
-            .filter(|(_, s)| !s.finished)
-            .map(|(_, s)| {
+            .map(|(_, slot)| slot.session)
+            .filter(|s| !s.finished)
+            .map(|s| {
                 // A connection that never got past unanswered SYNs is not open: it failed.
                 // One whose side sent FIN was being closed: the first FIN names the close.
                 let close = if s.is_closing() {
@@ -351,11 +394,11 @@ impl Tracker {
                 } else {
                     Close::Open
                 };
-                s.snapshot(Some(close))
+                s.into_record(Some(close))
             })
             .collect();
         self.order.clear();
-        open.sort_by_key(|r| (r.start, r.id));
+        open.sort_unstable_by_key(|r| (r.start, r.id));
         for record in open {
             self.emit_ended(record, now, out);
         }
@@ -371,6 +414,33 @@ impl Tracker {
     pub fn stats(&self) -> TrackerStats {
         self.stats
     }
+}
+
+/// The earliest capture time at which one of `poll`'s timers could fire for `s` if no packet
+/// comes before then: the least of the thresholds `poll` compares in the session's state
+/// (`quiet` counts from the last packet, `waiting` from the first unanswered data), so
+/// skipping the session before it changes nothing.
+fn poll_due(s: &Session) -> Timestamp {
+    let after_quiet = |d| s.last_packet.plus(d);
+    if s.finished {
+        return after_quiet(LINGER);
+    }
+    let mut due = if s.is_closing() {
+        after_quiet(LAST_ACK_WAIT)
+    } else if s.syn_unanswered() {
+        after_quiet(SYN_GIVE_UP)
+    } else if s.half_closed() {
+        after_quiet(HALF_CLOSED_IDLE)
+    } else {
+        after_quiet(ESTABLISHED_IDLE)
+    };
+    if let Some(waiting) = s.waiting_since() {
+        due = due.min(waiting.plus(UNANSWERED_GIVE_UP));
+        if !s.stall_reported {
+            due = due.min(waiting.plus(STALL_AFTER));
+        }
+    }
+    due
 }
 
 fn push(out: &mut Vec<Observation>, time: Timestamp, kind: ObservationKind) {

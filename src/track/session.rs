@@ -389,6 +389,23 @@ impl Session {
     }
 
     /// The record as of now, with `close` set by the caller's reason.
+    /// The record as [`Session::snapshot`] gives it, for a session that ends here: the
+    /// analyzers' strings (SNI, the login reply) are moved, not copied.
+    pub fn into_record(mut self, close: Option<Close>) -> SessionRecord {
+        let (sni, auth_reply) = match &mut self.analyzer {
+            Analyzer::Tls(tls) => (tls.sni.take(), None),
+            Analyzer::Mail(mail) => (None, mail.auth_reply.take()),
+        };
+        let mut record = self.snapshot(close);
+        if sni.is_some() {
+            record.server_name = sni;
+        }
+        if matches!(self.analyzer, Analyzer::Mail(_)) {
+            record.auth_reply = auth_reply;
+        }
+        record
+    }
+
     pub fn snapshot(&self, close: Option<Close>) -> SessionRecord {
         let mut record = self.record.clone();
         if let Some(close) = close {

@@ -526,3 +526,41 @@ fn non_mail_traffic_and_garbage_are_ignored() {
     assert_eq!(stats.undecodable, 2);
     assert_eq!(stats.sessions_total, 0);
 }
+
+/// `poll` passes a session by until its earliest timer (`poll_due`), and still ends it at
+/// exactly the threshold of the state it is in, polled often or rarely.
+#[test]
+fn quiet_sessions_end_at_their_thresholds_however_often_polled() {
+    let mut w = Wire::new(16);
+    let (c, s) = (100u32, 900u32);
+    for port in [40000, 40001] {
+        w.c2s(0, port, 993, c, 0, SYN, b"");
+        w.s2c(5, 993, port, s, c + 1, SYN | ACK, b"");
+        w.c2s(6, port, 993, c + 1, s + 1, ACK, b"");
+        w.c2s(10, port, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+        w.s2c(20, 993, port, s + 1, c + 11, PSH_ACK, b"abc");
+    }
+    // The first session's server closes its side: half closed from 30 ms on.
+    w.s2c(30, 993, 40000, s + 4, c + 11, FIN_ACK, b"");
+    for ms in (1_000..30_030).step_by(1_000).chain([30_029]) {
+        w.tracker.poll(t(ms), &mut w.out);
+    }
+    assert!(w.ended().is_empty(), "half closed for less than 30 s");
+    w.tracker.poll(t(30_030), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        (ended[0].client.port(), ended[0].close),
+        (40000, Close::Fin)
+    );
+    let idle_end = 20 + 2 * 3600 * 1000;
+    w.tracker.poll(t(idle_end - 1), &mut w.out);
+    assert_eq!(w.ended().len(), 1, "quiet for less than two hours");
+    w.tracker.poll(t(idle_end), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 2);
+    assert_eq!(
+        (ended[1].client.port(), ended[1].close),
+        (40001, Close::Timeout)
+    );
+}

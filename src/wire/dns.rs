@@ -3,6 +3,7 @@
 //! loop cannot form, and written lower-case without the trailing dot into a fixed buffer.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::error::Error;
@@ -28,7 +29,9 @@ pub mod rtype {
 const MAX_NAME: usize = 255;
 
 /// A domain name, lower-case, dot-separated, without the trailing dot; stored inline.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// Equality and hashing look at the used bytes only (the buffer past `len` is not part of
+/// the name, and hashing all 255 bytes per message was a measurable share of replay time).
+#[derive(Clone, Copy)]
 pub struct DnsName {
     bytes: [u8; MAX_NAME],
     len: u8,
@@ -52,14 +55,35 @@ impl DnsName {
         String::from_utf8_lossy(self.as_bytes()).into_owned()
     }
 
-    fn push(&mut self, byte: u8) -> Result<(), Error> {
+    /// Appends a label (lower-cased), preceded by a dot unless it is the first.
+    fn push_label(&mut self, label: &[u8]) -> Result<(), Error> {
+        let start = usize::from(self.len);
+        let dot = usize::from(start != 0);
+        let end = start + dot + label.len();
         let slot = self
             .bytes
-            .get_mut(usize::from(self.len))
+            .get_mut(start..end)
             .ok_or(Error::BadLength("DNS name"))?;
-        *slot = byte;
-        self.len += 1;
+        let (sep, text) = slot.split_at_mut(dot);
+        sep.fill(b'.');
+        text.copy_from_slice(label);
+        text.make_ascii_lowercase();
+        self.len = u8::try_from(end).map_err(|_| Error::BadLength("DNS name"))?;
         Ok(())
+    }
+}
+
+impl PartialEq for DnsName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for DnsName {}
+
+impl Hash for DnsName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
     }
 }
 
@@ -73,6 +97,30 @@ impl fmt::Debug for DnsName {
 /// the first pointer, if any).
 pub fn read_name(message: &[u8], offset: usize) -> Result<(DnsName, usize), Error> {
     let mut name = DnsName::root();
+    let after = walk_name(message, offset, |label| name.push_label(label))?;
+    Ok((name, after))
+}
+
+/// Checks the name at `offset` as `read_name` does (same errors, the same length bound) without
+/// copying it; returns the offset just past it.
+pub fn skip_name(message: &[u8], offset: usize) -> Result<usize, Error> {
+    let mut len = 0usize;
+    walk_name(message, offset, |label| {
+        len += usize::from(len != 0) + label.len();
+        if len > MAX_NAME {
+            return Err(Error::BadLength("DNS name"));
+        }
+        Ok(())
+    })
+}
+
+/// Walks the labels of the name at `offset`, following compression pointers; returns the
+/// offset just past the name (past the first pointer, if any).
+fn walk_name(
+    message: &[u8],
+    offset: usize,
+    mut on_label: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<usize, Error> {
     let mut pos = offset;
     let mut resume = None;
     // Pointers must go strictly backwards: this bounds the walk and rules out loops.
@@ -81,18 +129,13 @@ pub fn read_name(message: &[u8], offset: usize) -> Result<(DnsName, usize), Erro
         let len = *message.get(pos).ok_or(Error::Truncated("DNS name"))?;
         match len & 0xc0 {
             0x00 if len == 0 => {
-                return Ok((name, resume.unwrap_or(pos + 1)));
+                return Ok(resume.unwrap_or(pos + 1));
             }
             0x00 => {
                 let label = message
                     .get(pos + 1..pos + 1 + usize::from(len))
                     .ok_or(Error::Truncated("DNS label"))?;
-                if name.len != 0 {
-                    name.push(b'.')?;
-                }
-                for &b in label {
-                    name.push(b.to_ascii_lowercase())?;
-                }
+                on_label(label)?;
                 pos += 1 + usize::from(len);
             }
             0xc0 => {
@@ -213,6 +256,87 @@ impl<T: AsRef<[u8]>> Packet<T> {
             offset: start,
             remaining: self.answer_count(),
         })
+    }
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// The A and AAAA answers with their TTLs: what `answers` yields as addresses, stopping
+    /// where it stops, without copying any names.
+    pub fn answer_addresses(&self) -> Result<AnswerAddresses<'_>, Error> {
+        if self.question_count() > 1 {
+            return Err(Error::Unsupported("DNS message with several questions"));
+        }
+        let message = self.buffer.as_ref();
+        let offset = if self.question_count() == 1 {
+            let after = skip_name(message, field::HEADER)?;
+            let mut r = Reader::new(message.get(after..).unwrap_or(&[]), "DNS question");
+            r.take(4)?;
+            after + 4
+        } else {
+            field::HEADER
+        };
+        Ok(AnswerAddresses {
+            message,
+            offset,
+            remaining: self.answer_count(),
+        })
+    }
+}
+
+/// Iterator over the answer section's addresses and TTLs; yields an error once and stops on
+/// malformed input, as [`Answers`] does.
+#[derive(Clone, Debug)]
+pub struct AnswerAddresses<'a> {
+    message: &'a [u8],
+    offset: usize,
+    remaining: u16,
+}
+
+impl AnswerAddresses<'_> {
+    /// The next record's address (`None` for other types) and TTL.
+    fn read_record(&mut self) -> Result<(Option<IpAddr>, u32), Error> {
+        let after = skip_name(self.message, self.offset)?;
+        let mut r = Reader::new(self.message.get(after..).unwrap_or(&[]), "DNS record");
+        let rtype = r.u16()?;
+        let _class = r.u16()?;
+        let ttl = r.u32()?;
+        let rdlength = usize::from(r.u16()?);
+        let rdata_start = after + 10;
+        let rdata = r.take(rdlength)?;
+        let address = match (rtype, rdata.len()) {
+            (rtype::A, 4) => Some(IpAddr::V4(Ipv4Addr::new(
+                rdata[0], rdata[1], rdata[2], rdata[3],
+            ))),
+            (rtype::AAAA, 16) => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(rdata);
+                Some(IpAddr::V6(Ipv6Addr::from(a)))
+            }
+            (rtype::A | rtype::AAAA, _) => return Err(Error::BadLength("DNS address record")),
+            (rtype::CNAME, _) => {
+                skip_name(self.message, rdata_start)?;
+                None
+            }
+            _ => None,
+        };
+        self.offset = rdata_start + rdlength;
+        Ok((address, ttl))
+    }
+}
+
+impl Iterator for AnswerAddresses<'_> {
+    type Item = Result<(Option<IpAddr>, u32), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let record = self.read_record();
+        if record.is_err() {
+            self.remaining = 0;
+        }
+        Some(record)
     }
 }
 
@@ -357,12 +481,79 @@ mod tests {
         );
     }
 
+    /// `answer_addresses` agrees with `answers` on every cut and every single-byte change of
+    /// a real response: the same addresses and TTLs, stopping at the same record.
+    #[test]
+    fn answer_addresses_agree_with_answers() {
+        /// Each record's address and TTL, or the error that stopped the walk.
+        type Walk = Option<Vec<Result<(Option<IpAddr>, u32), Error>>>;
+        fn via_answers(bytes: &[u8]) -> Walk {
+            let p = Packet::new_checked(bytes).ok()?;
+            let answers = p.answers().ok()?;
+            Some(
+                answers
+                    .map(|r| r.map(|r| (r.data.address(), r.ttl)))
+                    .collect(),
+            )
+        }
+        fn via_addresses(bytes: &[u8]) -> Walk {
+            let p = Packet::new_checked(bytes).ok()?;
+            Some(p.answer_addresses().ok()?.collect())
+        }
+        let full = via_addresses(&RESPONSE_BYTES).unwrap();
+        assert_eq!(
+            full,
+            vec![
+                Ok((None, 3600)),
+                Ok((Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25))), 300))
+            ]
+        );
+        for cut in 0..=RESPONSE_BYTES.len() {
+            let bytes = &RESPONSE_BYTES[..cut];
+            assert_eq!(via_addresses(bytes), via_answers(bytes), "cut at {cut}");
+        }
+        for at in 0..RESPONSE_BYTES.len() {
+            for value in [0x00, 0x01, 0x05, 0x1c, 0x3f, 0x40, 0xc0, 0xc1, 0xff] {
+                let mut bytes = RESPONSE_BYTES;
+                bytes[at] = value;
+                assert_eq!(
+                    via_addresses(&bytes),
+                    via_answers(&bytes),
+                    "byte {at} set to {value:#x}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn servfail_rcode_is_read() {
         let mut bytes = RESPONSE_BYTES;
         bytes[3] = 0x82; // RA + RCODE 2
         let p = Packet::new_checked(&bytes[..]).unwrap();
         assert_eq!(p.rcode(), 2);
+    }
+
+    #[test]
+    fn names_are_lowered_and_compared_by_their_bytes() {
+        // Four 63-byte labels: 255 bytes with the dots, the most the buffer holds.
+        let mut wire = Vec::new();
+        for c in [b'A', b'b', b'C', b'd'] {
+            wire.push(63);
+            wire.extend_from_slice(&[c; 63]);
+        }
+        wire.push(0);
+        let (name, after) = read_name(&wire, 0).unwrap();
+        assert_eq!(after, wire.len());
+        assert_eq!(name.as_bytes().len(), 255);
+        assert!(name.as_bytes().starts_with(&[b'a'; 63]));
+        assert_eq!(name.as_bytes()[63], b'.');
+        let short = read_name(b"\x04IMAP\x04Test\x00", 0).unwrap().0;
+        let same = read_name(b"\x04imap\x04test\x00", 0).unwrap().0;
+        assert_eq!(short, same);
+        assert_ne!(short, name);
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        assert_eq!(state.hash_one(short), state.hash_one(same));
     }
 
     #[test]
