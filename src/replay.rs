@@ -917,6 +917,8 @@ mod tests {
             unanswered_since: None,
             idle_before_unanswered: None,
             closed_by: None,
+            client_closed_at: None,
+            server_data_missing: None,
             close: Close::Open,
             auth: AuthOutcome::Unknown,
             auth_reply: None,
