@@ -207,16 +207,29 @@ struct Judged {
 /// A session of the encrypted refused-login shape.
 #[derive(Clone, Debug)]
 struct Shape {
-    session: u64,
-    client: IpAddr,
-    server: IpAddr,
-    server_name: Option<String>,
-    end: Timestamp,
+    record: SessionRecord,
     /// What was reported for it, and when: a lone shape is `unknown` until a repeat
     /// confirms it, and is then revised.
     verdict: Verdict,
     reported_at: Timestamp,
-    record: SessionRecord,
+}
+
+impl Shape {
+    fn end(&self) -> Timestamp {
+        self.record.end
+    }
+
+    /// Another session of this client to the same server (by address or name) that ended
+    /// in the `window` before `rec` did.
+    fn precedes(&self, rec: &SessionRecord, window: Duration) -> bool {
+        let earlier = &self.record;
+        earlier.id != rec.id
+            && earlier.client.ip() == rec.client.ip()
+            && (earlier.server.ip() == rec.server.ip()
+                || (earlier.server_name.is_some() && earlier.server_name == rec.server_name))
+            && earlier.end >= rec.end.minus(window)
+            && earlier.end <= rec.end
+    }
 }
 
 /// The diagnosis engine.
@@ -462,20 +475,12 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
-        let from = rec.end.minus(self.config.window);
+        let window = self.config.window;
         let confirmed: Vec<usize> = self
             .shapes
             .iter()
             .enumerate()
-            .filter(|(_, s)| {
-                s.session != rec.id
-                    && s.verdict == Verdict::Unknown
-                    && s.client == rec.client.ip()
-                    && (s.server == rec.server.ip()
-                        || (s.server_name.is_some() && s.server_name == rec.server_name))
-                    && s.end >= from
-                    && s.end <= rec.end
-            })
+            .filter(|(_, s)| s.verdict == Verdict::Unknown && s.precedes(rec, window))
             .map(|(i, _)| i)
             .collect();
         for i in confirmed {
@@ -603,16 +608,11 @@ impl Engine {
         if rules::refused_login_shape(rec).is_none() {
             return Vec::new();
         }
-        let from = rec.end.minus(self.config.window);
+        let window = self.config.window;
         self.shapes
             .iter()
-            .filter(|s| s.session != rec.id && s.client == rec.client.ip())
-            .filter(|s| {
-                s.server == rec.server.ip()
-                    || (s.server_name.is_some() && s.server_name == rec.server_name)
-            })
-            .filter(|s| s.end >= from && s.end <= rec.end)
-            .map(|s| s.end)
+            .filter(|s| s.precedes(rec, window))
+            .map(Shape::end)
             .collect()
     }
 
@@ -621,14 +621,9 @@ impl Engine {
             self.shapes.pop_front();
         }
         self.shapes.push_back(Shape {
-            session: rec.id,
-            client: rec.client.ip(),
-            server: rec.server.ip(),
-            server_name: rec.server_name.clone(),
-            end: rec.end,
+            record: rec.clone(),
             verdict,
             reported_at,
-            record: rec.clone(),
         });
     }
 
@@ -652,7 +647,7 @@ impl Engine {
     fn forget_old(&mut self) {
         let now = self.timeline.now();
         let shape_cut = now.minus(self.config.window.saturating_mul(2));
-        while self.shapes.front().is_some_and(|s| s.end < shape_cut) {
+        while self.shapes.front().is_some_and(|s| s.end() < shape_cut) {
             self.shapes.pop_front();
         }
         while self
