@@ -315,23 +315,28 @@ impl<'a> Case<'a> {
     /// latest result at or before the failure began, and every result during it. A failure
     /// earlier in the window that a later probe saw recover is a past fault, not this one.
     fn probes_failing_at_failure(&self) -> bool {
-        self.probes_failing_at_failure_where(|_| true)
+        self.probes_failing_at_failure_where(|_, _| true)
     }
 
     /// Like [`Self::probes_failing_at_failure`], counting only failures on the way to the
     /// server (name, connection, TLS). A probe that got that far and then waited in vain for
-    /// the greeting or a reply reached a server that is slow, which is no veto of `server-slow`.
+    /// the greeting or a reply reached a server that is slow, which is no veto of `server-slow`;
+    /// nor is a probe failing at a step this session itself passed later.
     fn path_failing_at_failure(&self) -> bool {
-        self.probes_failing_at_failure_where(|f| {
+        self.probes_failing_at_failure_where(|f, at| {
             matches!(
                 f.phase,
                 ProbePhase::Dns | ProbePhase::Connect | ProbePhase::Tls
-            )
+            ) && !self.session_passed_since(f.phase, at)
         })
     }
 
-    fn probes_failing_at_failure_where(&self, counts: impl Fn(&ProbeFailure) -> bool) -> bool {
-        let failing = |m: &super::timeline::ProbeMark| m.failure.as_ref().is_some_and(&counts);
+    fn probes_failing_at_failure_where(
+        &self,
+        counts: impl Fn(&ProbeFailure, Timestamp) -> bool,
+    ) -> bool {
+        let failing =
+            |m: &super::timeline::ProbeMark| m.failure.as_ref().is_some_and(|f| counts(f, m.at));
         let (from, to) = (self.failure.from, self.failure.to);
         let mut latest_before: Vec<&super::timeline::ProbeMark> = Vec::new();
         for &mark in self.probes().iter().take_while(|m| m.at <= to) {
@@ -346,6 +351,19 @@ impl<'a> Case<'a> {
             }
         }
         latest_before.into_iter().any(failing)
+    }
+
+    /// Whether this session itself got through `phase` after `since`: its own connection or
+    /// handshake is later news about the path than a probe that failed there before it.
+    fn session_passed_since(&self, phase: ProbePhase, since: Timestamp) -> bool {
+        let rec = self.rec;
+        let connected = rec.tcp_connect.map(|d| rec.start.plus(d));
+        let passed_at = match phase {
+            ProbePhase::Dns | ProbePhase::Connect => connected,
+            ProbePhase::Tls | ProbePhase::Starttls => rec.app.handshake_done_at,
+            ProbePhase::Greeting | ProbePhase::Capabilities | ProbePhase::Logout => None,
+        };
+        passed_at.is_some_and(|at| at > since)
     }
 
     /// A successful probe of this server while the session was failing: the server was

@@ -749,18 +749,59 @@ fn probe_failures_that_recovered_before_the_session_do_not_count_against_it() {
     assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
 }
 
-/// The latest probe before the failure still failing is an unhealthy path: not server-slow.
+/// A probe failing to connect while the session waited is an unhealthy path: not server-slow.
 #[test]
-fn a_probe_still_failing_when_the_session_failed_vetoes_server_slow() {
+fn a_probe_failing_while_the_session_waited_vetoes_server_slow() {
     let mut s = Scenario::new();
     let server = "198.51.100.13";
     s.probe(t("13:59:50"), probe_ok("slow.mail.test", server));
     s.probe(
-        t("13:59:55"),
+        t("14:00:03"),
         probe_failed("slow.mail.test", server, ProbePhase::Connect, "timed out"),
     );
     let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
     assert_ne!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+/// The latest probe before the session failed, and the session itself did not get as far as
+/// the probe's failing step: the path may be what failed, so not server-slow.
+#[test]
+fn a_probe_failing_at_a_step_the_session_never_passed_vetoes_server_slow() {
+    let mut s = Scenario::new();
+    let server = "198.51.100.13";
+    s.probe(
+        t("13:59:55"),
+        probe_failed(
+            "slow.mail.test",
+            server,
+            ProbePhase::Tls,
+            "handshake timed out",
+        ),
+    );
+    let mut session = login_never_answered(1, t("14:00:00"));
+    session.0.app.handshake_done_at = None;
+    let e = s.ended(t("14:00:08"), &session);
+    assert_ne!(only_session(&e).verdict, Some(Verdict::ServerSlow));
+}
+
+/// A probe that failed at DNS during an earlier fault, with no probe since: the session's own
+/// connection and handshake came later and prove the path, so the stale failure is no veto.
+/// (Seen live: a DNS scenario's probe failure 38 s earlier turned a slow server into unknown.)
+#[test]
+fn a_session_that_connected_after_a_failed_probe_outranks_it() {
+    let mut s = Scenario::new();
+    let server = "198.51.100.13";
+    s.probe(
+        t("13:59:22"),
+        probe_failed(
+            "slow.mail.test",
+            server,
+            ProbePhase::Dns,
+            "timed out after 4 s",
+        ),
+    );
+    let e = s.ended(t("14:00:08"), &login_never_answered(1, t("14:00:00")));
+    assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
 }
 
 /// A probe that connected and shook hands, then waited in vain for the server's reply, reached

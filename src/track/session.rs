@@ -45,6 +45,8 @@ pub struct Session {
     missing_at_client_close: Option<Option<Timestamp>>,
     /// Client data the server has not acknowledged: since when, and up to which sequence.
     unacked: Option<(Timestamp, u32)>,
+    /// The sequence number the client's FIN took.
+    client_fin_seq: Option<u32>,
     client_fin: bool,
     server_fin: bool,
     /// RST, or FIN both ways: the session is over but its last packets still count.
@@ -116,6 +118,7 @@ impl Session {
             client_acked: None,
             missing_at_client_close: None,
             unacked: None,
+            client_fin_seq: None,
             client_fin: false,
             server_fin: false,
             closing: false,
@@ -152,7 +155,7 @@ impl Session {
         }
         if side == Side::Server && seg.has(flags::ACK) {
             if let Some((_, high)) = self.unacked {
-                if seq_le(high, seg.ack) {
+                if seq_le(high, seg.ack) || self.crossed_client_fin(seg, high) {
                     self.unacked = None;
                     self.stall_reported = false;
                 }
@@ -170,6 +173,14 @@ impl Session {
         self.close_flags(side, seg, now);
     }
 
+    /// A server segment that acknowledges all the client's data but not its FIN, when only the
+    /// FIN is outstanding: sent before the FIN arrived, it crossed it. The server is alive and
+    /// the path carries its packets, which is all the FIN's wait is there to find out.
+    fn crossed_client_fin(&self, seg: &TcpSegment<'_>, unacked_high: u32) -> bool {
+        self.client_fin_seq
+            .is_some_and(|fin| seg.ack == fin && unacked_high == fin.wrapping_add(1))
+    }
+
     /// A client's FIN waits for the server's ACK like data does (it takes a sequence number).
     /// A goodbye the server never acknowledges, after a quiet gap, is the LAN-side sign of a
     /// firewall that forgot the session (LIVE-FINDINGS F7). Once the server has closed too,
@@ -185,6 +196,7 @@ impl Session {
         if self.client_fin && seg.payload.is_empty() {
             self.record.retransmits_from_client += 1;
         }
+        self.client_fin_seq = Some(fin_end.wrapping_sub(1));
         match &mut self.unacked {
             Some((_, high)) => {
                 if seq_le(*high, fin_end) {

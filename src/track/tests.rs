@@ -233,6 +233,50 @@ fn a_reply_after_the_clients_close_is_not_a_reply() {
     );
 }
 
+/// Seen in the lab (dovecot refusing a login, curl closing): the client's FIN crosses the
+/// server's last record, which acknowledges the client's data but not the FIN; the client
+/// answers it with a reset. The server was alive and reachable: nothing waited unanswered.
+#[test]
+fn a_fin_crossed_by_the_servers_last_record_is_not_unanswered() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.c2s(0, 40000, 993, c, 0, SYN, b"");
+    w.s2c(1, 993, 40000, s, c + 1, SYN | ACK, b"");
+    w.c2s(2, 40000, 993, c + 1, s + 1, ACK, b"");
+    w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &[0x16; 20]);
+    w.s2c(4, 993, 40000, s + 1, c + 21, PSH_ACK, &[0x16; 30]);
+    w.c2s(6000, 40000, 993, c + 21, s + 31, PSH_ACK, &[0x17; 24]);
+    w.s2c(6001, 993, 40000, s + 31, c + 45, ACK, b"");
+    w.c2s(6002, 40000, 993, c + 45, s + 31, FIN_ACK, b"");
+    // Sent before the FIN arrived: acknowledges c + 45, not the FIN at c + 45.
+    w.s2c(6003, 993, 40000, s + 31, c + 45, PSH_ACK, &[0x17; 24]);
+    w.c2s(6004, 40000, 993, c + 46, 0, flags::RST, b"");
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].unanswered_since, None);
+    assert_eq!(ended[0].client_closed_at, Some(t(6002)));
+}
+
+/// A FIN that nothing from the server follows still waits (the sign of a firewall that
+/// forgot the session, LIVE-FINDINGS F7); only a segment crossing it ends the wait.
+#[test]
+fn a_fin_nothing_answers_stays_unanswered() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.c2s(0, 40000, 993, c, 0, SYN, b"");
+    w.s2c(1, 993, 40000, s, c + 1, SYN | ACK, b"");
+    w.c2s(2, 40000, 993, c + 1, s + 1, ACK, b"");
+    w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &[0x16; 20]);
+    w.s2c(4, 993, 40000, s + 1, c + 21, PSH_ACK, &[0x16; 30]);
+    w.c2s(60_000, 40000, 993, c + 21, s + 31, FIN_ACK, b"");
+    w.c2s(60_400, 40000, 993, c + 21, s + 31, FIN_ACK, b"");
+    w.tracker.poll(t(62_000), &mut w.out);
+    let updates = w.updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].unanswered_since, Some(t(60_000)));
+}
+
 /// A server segment lost on the way and never resent: the client's ACK stays below what the
 /// server sent, which the record keeps as the transfer not arriving (the WAN address change).
 #[test]

@@ -60,13 +60,20 @@ fault_wan-loss() {
 table inet mpl_fault_loss {
     chain forward {
         type filter hook forward priority -10; policy accept;
-        iifname "wan0" numgen random mod 100 < $pct drop
-        oifname "wan0" numgen random mod 100 < $pct drop
+        iifname "wan0" numgen random mod 100 < $pct counter drop
+        oifname "wan0" numgen random mod 100 < $pct counter drop
     }
 }
 EOF
     off) nft_table_del mpl_fault_loss ;;
     esac
+}
+
+# How many packets the wan-loss fault has dropped so far (both directions); 0 when it is off.
+wan_loss_dropped() {
+    in_ns "$NS_RTR" nft list table inet mpl_fault_loss 2>/dev/null |
+        awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) }
+             END { print n + 0 }'
 }
 
 fault_congestion() {

@@ -531,6 +531,7 @@ sc_imaps-wan-loss() {
     M_CRED=not-at-fault; imaps_main_facts; M_AUTH=unknown; M_FAULT="wan-loss 20%"
     fault wan-loss on 20
     run_curl -4 -sS -m 20 -u "$USER_A:$PASS_A" "$IMAPS_A" -o /dev/null
+    LOSS_DROPPED=$(wan_loss_dropped)
 }
 verify_imaps-wan-loss() {
     # Random loss: the outcome varies, the expectation follows what really happened.
@@ -538,7 +539,14 @@ verify_imaps-wan-loss() {
     else M_VERDICT=upstream-unreachable; M_WHAT+=" The fetch did not complete (curl exit $RC)."; fi
     check "curl exit 0 or a network error" exit_is "$RC" 0 28 35 56
     M_TLSV=$(tls_version_of "$PCAP")
-    check "retransmissions or gaps visible" tshark_has "$PCAP" 'tcp.analysis.retransmission || tcp.analysis.lost_segment || tcp.analysis.duplicate_ack'
+    # Server packets lost on the WAN and resent arrive on the LAN once, often in order: the
+    # router's own drop counter is the ground truth that loss happened, the capture may not show it.
+    check "the router dropped packets of the fetch ($LOSS_DROPPED)" test "${LOSS_DROPPED:-0}" -gt 0
+    if tshark_has "$PCAP" 'tcp.analysis.retransmission || tcp.analysis.lost_segment || tcp.analysis.duplicate_ack'; then
+        printf '    note: retransmissions or gaps visible on the LAN\n' >&2
+    else
+        printf '    note: no retransmission or gap visible on the LAN (the losses were repaired beyond it)\n' >&2
+    fi
 }
 
 sc_imaps-congestion() {
