@@ -195,6 +195,15 @@ impl Default for DiagnosisConfig {
     }
 }
 
+/// A session verdict about to be told: whose, what, which earlier verdict of the same
+/// session it replaces, and the time the client's story gives it.
+struct Told {
+    session_id: u64,
+    verdict: Verdict,
+    replaces: Option<Verdict>,
+    at: Timestamp,
+}
+
 /// A verdict already given for a session still open.
 #[derive(Clone, Copy, Debug)]
 struct Judged {
@@ -441,27 +450,13 @@ impl Engine {
             };
             self.remember_judged(rec.id, judged);
         }
-        let by_verdict = &mut self.counters.sessions_by_verdict;
-        match prior {
-            Some(p) => {
-                if let Some(n) = by_verdict.get_mut(p.verdict.as_str()) {
-                    *n = n.saturating_sub(1);
-                }
-            }
-            None => self.counters.sessions = self.counters.sessions.saturating_add(1),
-        }
-        let n = by_verdict
-            .entry(finding.verdict.as_str().to_string())
-            .or_insert(0);
-        *n = n.saturating_add(1);
-        if self.reported.len() >= MAX_REPORTED {
-            self.reported.pop_front();
-        }
-        self.reported.push_back((rec.id, finding.verdict));
-        let story = clients::session_story(&subject, &outcome, &event);
-        self.clients
-            .session(&event, at, story, prior.map(|p| p.verdict));
-        out.push(event);
+        let told = Told {
+            session_id: rec.id,
+            verdict: finding.verdict,
+            replaces: prior.map(|p| p.verdict),
+            at,
+        };
+        self.tell(told, event, &subject, &outcome, out);
         if confirms_shapes && ended {
             self.revise_confirmed_shapes(&rec, now, out);
         }
@@ -510,26 +505,49 @@ impl Engine {
                 earlier.tls_client_max,
             );
             let event = describe::session_event(&mut self.ids, now, &earlier, &finding, advice);
-            let by_verdict = &mut self.counters.sessions_by_verdict;
-            if let Some(n) = by_verdict.get_mut(Verdict::Unknown.as_str()) {
-                *n = n.saturating_sub(1);
-            }
-            let n = by_verdict
-                .entry(Verdict::AuthRejected.as_str().to_string())
-                .or_insert(0);
-            *n = n.saturating_add(1);
-            if self.reported.len() >= MAX_REPORTED {
-                self.reported.pop_front();
-            }
-            self.reported.push_back((earlier.id, Verdict::AuthRejected));
             let failure = Failure::of(&earlier, earlier.end, self.config.slow_server);
             let subject = describe::session_subject(&earlier);
             let outcome = describe::session_outcome(&earlier, &failure, Verdict::AuthRejected);
-            let story = clients::session_story(&subject, &outcome, &event);
-            self.clients
-                .session(&event, earlier.end, story, Some(Verdict::Unknown));
-            out.push(event);
+            let told = Told {
+                session_id: earlier.id,
+                verdict: Verdict::AuthRejected,
+                replaces: Some(Verdict::Unknown),
+                at: earlier.end,
+            };
+            self.tell(told, event, &subject, &outcome, out);
         }
+    }
+
+    /// Counts a session verdict (moving the count from the one it replaces), remembers it was
+    /// reported, adds it to the client's story, and hands the event out.
+    fn tell(
+        &mut self,
+        told: Told,
+        event: Event,
+        subject: &str,
+        outcome: &str,
+        out: &mut Vec<Event>,
+    ) {
+        let by_verdict = &mut self.counters.sessions_by_verdict;
+        match told.replaces {
+            Some(replaced) => {
+                if let Some(n) = by_verdict.get_mut(replaced.as_str()) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            None => self.counters.sessions = self.counters.sessions.saturating_add(1),
+        }
+        let n = by_verdict
+            .entry(told.verdict.as_str().to_string())
+            .or_insert(0);
+        *n = n.saturating_add(1);
+        if self.reported.len() >= MAX_REPORTED {
+            self.reported.pop_front();
+        }
+        self.reported.push_back((told.session_id, told.verdict));
+        let story = clients::session_story(subject, outcome, &event);
+        self.clients.session(&event, told.at, story, told.replaces);
+        out.push(event);
     }
 
     fn dns_event(&mut self, mark: &timeline::DnsMark, time: Timestamp, out: &mut Vec<Event>) {
