@@ -54,8 +54,31 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-22T14:03:12.345Z`.
     pub fn to_rfc3339(self) -> String {
-        let dt = chrono::DateTime::from_timestamp_nanos(self.0);
-        dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        self.rfc3339().as_str().to_string()
+    }
+
+    /// The UTC time of day, `HH:MM:SS` (seconds truncated).
+    pub fn utc_hms(self) -> String {
+        self.rfc3339().as_str()[11..19].to_string()
+    }
+
+    /// [`Self::to_rfc3339`] without allocating: every JSON line carries several of these, and
+    /// a general date formatter was a measurable share of replaying a busy capture.
+    /// Milliseconds are truncated, not rounded, so a time never moves into the next second.
+    fn rfc3339(self) -> Rfc3339 {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let millis = self.0.rem_euclid(1_000_000_000) / 1_000_000;
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let of_day = secs.rem_euclid(86_400);
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        put_digits(&mut out[0..4], year);
+        put_digits(&mut out[5..7], month);
+        put_digits(&mut out[8..10], day);
+        put_digits(&mut out[11..13], of_day / 3600);
+        put_digits(&mut out[14..16], of_day / 60 % 60);
+        put_digits(&mut out[17..19], of_day % 60);
+        put_digits(&mut out[20..23], millis);
+        Rfc3339(out)
     }
 
     /// Parses any RFC 3339 timestamp (any offset); `None` when it is not one.
@@ -65,15 +88,54 @@ impl Timestamp {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`. An `i64` of nanoseconds spans the years 1677 to 2262, so
+/// the year always has four digits.
+struct Rfc3339([u8; 24]);
+
+impl Rfc3339 {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Writes `value` as decimal digits filling `out`, zero-padded (higher digits dropped).
+fn put_digits(out: &mut [u8], mut value: i64) {
+    for byte in out.iter_mut().rev() {
+        *byte = b'0' + value.rem_euclid(10) as u8;
+        value = value.div_euclid(10);
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01
+/// (H. Hinnant's `civil_from_days`, exact for the whole `i64` nanosecond range).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        f.write_str(self.rfc3339().as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_rfc3339())
+        serializer.serialize_str(self.rfc3339().as_str())
     }
 }
 
@@ -133,6 +195,45 @@ pub mod serde_millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written formatter against chrono's, over the whole range, the epoch's
+    /// neighbourhood, leap days and century years, and a spread of pseudo-random instants.
+    #[test]
+    fn rfc3339_text_matches_chrono_everywhere() {
+        let chrono_text = |nanos: i64| {
+            chrono::DateTime::from_timestamp_nanos(nanos)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        let day = 86_400 * 1_000_000_000i64;
+        let mut instants = vec![
+            i64::MIN,
+            i64::MAX,
+            0,
+            -1,
+            1,
+            -999_999,
+            -1_000_000,
+            951_782_400 * 1_000_000_000,    // 2000-02-29
+            951_868_799_999_999_999,        // 2000-02-29T23:59:59.999999999
+            -2_203_891_200 * 1_000_000_000, // 1900-03-01 (1900 is no leap year)
+            4_107_542_400 * 1_000_000_000,  // 2100-03-01
+            1_795_000_000 * 1_000_000_000 + 123_456_789,
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            instants.push(x as i64);
+            instants.push((x as i64) % (100 * 365 * day));
+        }
+        for nanos in instants {
+            let t = Timestamp::from_unix_nanos(nanos);
+            let expected = chrono_text(nanos);
+            assert_eq!(t.to_rfc3339(), expected, "{nanos} ns");
+            assert_eq!(t.utc_hms(), expected[11..19], "{nanos} ns");
+        }
+    }
 
     #[test]
     fn rfc3339_round_trip_keeps_milliseconds() {

@@ -123,6 +123,7 @@
 pub mod advice;
 pub mod clients;
 pub mod describe;
+mod dns_repeats;
 pub mod event;
 pub mod observation;
 pub mod rules;
@@ -254,7 +255,7 @@ pub struct Engine {
     shapes: VecDeque<Shape>,
     session_names: VecDeque<String>,
     session_name_set: HashSet<String>,
-    dns_recent: VecDeque<(IpAddr, String, EventKind, Timestamp)>,
+    dns_recent: dns_repeats::DnsRepeats,
 }
 
 impl Engine {
@@ -272,7 +273,7 @@ impl Engine {
             shapes: VecDeque::new(),
             session_names: VecDeque::new(),
             session_name_set: HashSet::new(),
-            dns_recent: VecDeque::new(),
+            dns_recent: dns_repeats::DnsRepeats::default(),
         }
     }
 
@@ -565,24 +566,15 @@ impl Engine {
         } else {
             return;
         };
-        let repeated = self.dns_recent.iter().any(|(c, n, k, at)| {
-            *c == mark.client
-                && *n == mark.name
-                && *k == kind
-                && time.saturating_since(*at) < DNS_REPEAT
-        });
-        if repeated {
+        let key = (mark.client, mark.name.clone(), kind);
+        if self.dns_recent.told_within(&key, time, DNS_REPEAT) {
             return;
         }
         let Some(event) = describe::dns_event(&mut self.ids, time, mark, self.config.slow_dns)
         else {
             return;
         };
-        if self.dns_recent.len() >= MAX_DNS_RECENT {
-            self.dns_recent.pop_front();
-        }
-        self.dns_recent
-            .push_back((mark.client, mark.name.clone(), kind, time));
+        self.dns_recent.remember(key, time, MAX_DNS_RECENT);
         self.clients
             .client_event(&event, clients::dns_story(&event));
         out.push(event);
@@ -668,13 +660,7 @@ impl Engine {
         while self.shapes.front().is_some_and(|s| s.end() < shape_cut) {
             self.shapes.pop_front();
         }
-        while self
-            .dns_recent
-            .front()
-            .is_some_and(|d| now.saturating_since(d.3) >= DNS_REPEAT)
-        {
-            self.dns_recent.pop_front();
-        }
+        self.dns_recent.forget_older_than(now, DNS_REPEAT);
     }
 
     /// Sizes of every list, for the boundedness tests.

@@ -947,9 +947,7 @@ impl Timeline {
 
 /// `HH:MM:SS` in UTC (the engine knows no time zone).
 pub fn hms(t: Timestamp) -> String {
-    chrono::DateTime::from_timestamp_nanos(t.unix_nanos())
-        .format("%H:%M:%S")
-        .to_string()
+    t.utc_hms()
 }
 
 /// Whole seconds, rounded: "29 s".
