@@ -79,6 +79,13 @@ impl LinkMonitor {
                 changes.extend(self.table.apply(&message, &index_to_name));
             }
         }
+        if changes.iter().any(LinkTable::may_flush_routes) {
+            match dump_all() {
+                Ok(Some(dump)) => changes.extend(self.table.resync_default_routes(&dump)),
+                // Interrupted by another change, or failed: the full resync sorts it out.
+                Ok(None) | Err(_) => return Ok(LinkRead::ResyncNeeded),
+            }
+        }
         Ok(LinkRead::Changes(changes))
     }
 

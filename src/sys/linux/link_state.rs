@@ -6,9 +6,12 @@
 //! coalesce several changes into one. So nothing is taken as an edge: each message is compared
 //! with the stored state, and only real transitions are reported.
 //!
-//! One kernel behaviour needs help: when an interface is set administratively down, IPv4
-//! routes through it are flushed without RTM_DELROUTE (IPv6 ones are announced). The table drops
-//! IPv4 default routes through an interface that loses IFF_UP and reports their removal.
+//! Two kernel behaviours need help. When an interface is set administratively down, IPv4
+//! routes through it are flushed without RTM_DELROUTE (IPv6 ones are announced): the table drops
+//! IPv4 default routes through an interface that loses IFF_UP and reports their removal. When an
+//! IPv4 address goes, the routes that depended on it are flushed silently too, and which ones is
+//! the kernel's business: [`LinkTable::resync_default_routes`] compares a fresh dump's default
+//! routes instead (the monitor calls it after every IPv4 address removal).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -214,6 +217,51 @@ impl LinkTable {
             }
             !through
         });
+        changes
+    }
+
+    /// Whether `change` may have taken routes with it unannounced (an IPv4 address removed).
+    pub fn may_flush_routes(change: &LinkChange) -> bool {
+        matches!(
+            change,
+            LinkChange::AddressRemoved {
+                address: IpAddr::V4(_),
+                ..
+            }
+        )
+    }
+
+    /// Takes the default routes from a fresh dump, reporting those that went and came since the
+    /// stored state. Interfaces and addresses are left to their notifications, which are still
+    /// on their way and are compared with the stored state as usual.
+    pub fn resync_default_routes<'a>(
+        &mut self,
+        dump: impl IntoIterator<Item = &'a Message>,
+    ) -> Vec<LinkChange> {
+        let fresh = LinkTable::from_dump(dump);
+        let name = |index: Option<u32>| index.and_then(|i| self.name(i).or_else(|| fresh.name(i)));
+        let mut changes = Vec::new();
+        for key in self
+            .default_routes
+            .iter()
+            .filter(|k| !fresh.default_routes.contains(k))
+        {
+            changes.push(LinkChange::DefaultRouteRemoved {
+                interface: name(key.hop.oif),
+                gateway: key.hop.gateway,
+            });
+        }
+        for key in fresh
+            .default_routes
+            .iter()
+            .filter(|k| !self.default_routes.contains(k))
+        {
+            changes.push(LinkChange::DefaultRouteAdded {
+                interface: name(key.hop.oif),
+                gateway: key.hop.gateway,
+            });
+        }
+        self.default_routes = fresh.default_routes;
         changes
     }
 
@@ -429,6 +477,64 @@ mod tests {
             }]
         );
         assert!(t.snapshot().default_routes.is_empty());
+    }
+
+    /// `ip addr del` of the WAN address: the kernel drops the default route through it with
+    /// no RTM_DELROUTE, and a later `ip route replace` to the same gateway would then look like
+    /// nothing. The fresh dump after the removal reports the route gone, then the new one.
+    #[test]
+    fn routes_flushed_with_an_ipv4_address_are_found_by_the_resync() {
+        let mut t = LinkTable::default();
+        let none = |_: u32| None;
+        t.apply(&link(2, "wan0", UP, Some(IF_OPER_UP)), &none);
+        t.apply(&addr(false, 2, "203.0.113.2"), &none);
+        t.apply(&route(false, AF_INET, 2, "203.0.113.1"), &none);
+        t.apply(&route(false, AF_INET6, 2, "fe80::1"), &none);
+        let removed = t.apply(&addr(true, 2, "203.0.113.2"), &none);
+        assert!(removed.iter().any(LinkTable::may_flush_routes));
+        assert!(!LinkTable::may_flush_routes(&LinkChange::AddressRemoved {
+            interface: "wan0".into(),
+            address: "fe80::1".parse().unwrap(),
+        }));
+        // What the kernel holds now: the interface, and only the IPv6 default route.
+        let dump = [
+            link(2, "wan0", UP, Some(IF_OPER_UP)),
+            route(false, AF_INET6, 2, "fe80::1"),
+        ];
+        assert_eq!(
+            t.resync_default_routes(&dump),
+            vec![LinkChange::DefaultRouteRemoved {
+                interface: Some("wan0".into()),
+                gateway: Some("203.0.113.1".parse().unwrap()),
+            }]
+        );
+        assert_eq!(t.resync_default_routes(&dump), vec![], "reported once");
+        // The DHCP client puts the same route back: now that is news.
+        assert_eq!(
+            t.apply(&route(false, AF_INET, 2, "203.0.113.1"), &none),
+            vec![LinkChange::DefaultRouteAdded {
+                interface: Some("wan0".into()),
+                gateway: Some("203.0.113.1".parse().unwrap()),
+            }]
+        );
+        let dump = [
+            link(2, "wan0", UP, Some(IF_OPER_UP)),
+            route(false, AF_INET6, 2, "fe80::1"),
+            route(false, AF_INET, 2, "203.0.113.254"),
+        ];
+        assert_eq!(
+            t.resync_default_routes(&dump),
+            vec![
+                LinkChange::DefaultRouteRemoved {
+                    interface: Some("wan0".into()),
+                    gateway: Some("203.0.113.1".parse().unwrap()),
+                },
+                LinkChange::DefaultRouteAdded {
+                    interface: Some("wan0".into()),
+                    gateway: Some("203.0.113.254".parse().unwrap()),
+                },
+            ]
+        );
     }
 
     #[test]
