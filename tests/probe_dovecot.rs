@@ -214,8 +214,12 @@ fn a_dovecot_stuck_at_tls_1_1_fails_the_tls_phase() {
         failure.error,
         "connection closed by the server during the handshake"
     );
+    // Usually its reason is the protocol; when the probe's close reaches the login process
+    // before it logs, the line says only that it disconnected while still handshaking (seen
+    // once under load: "TLS handshaking: Connection closed"). Either way no handshake finished.
     assert!(
-        dovecot.log().contains("unsupported protocol"),
+        dovecot.log_says("unsupported protocol", Duration::from_secs(3))
+            || dovecot.log().contains("TLS handshaking"),
         "{}",
         dovecot.log()
     );

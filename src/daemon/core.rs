@@ -147,6 +147,12 @@ impl Core {
         self.tracker.stats()
     }
 
+    /// Whether the tracker holds sessions or lookups whose stall or expiry may fall due soon.
+    pub fn tracker_busy(&self) -> bool {
+        let stats = self.tracker.stats();
+        stats.sessions_open > 0 || stats.dns_pending > 0
+    }
+
     /// How long the daemon has run, by the latest time it was told.
     pub fn uptime(&self) -> Duration {
         self.last_time.saturating_since(self.started)

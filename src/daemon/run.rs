@@ -537,7 +537,7 @@ async fn tick_task(state: Shared) {
         if count % HOUSEKEEPING_EVERY == 0 {
             st.tick(now());
         } else {
-            st.expire(now());
+            st.expire_if_busy(now());
         }
     }
 }

@@ -119,6 +119,14 @@ impl State {
         self.report(events, now);
     }
 
+    /// [`Self::expire`], when the tracker has something open; the once-a-second
+    /// [`Self::tick`] covers an idle LAN, so the daemon costs next to nothing when quiet.
+    pub fn expire_if_busy(&mut self, now: Timestamp) {
+        if self.core.tracker_busy() {
+            self.expire(now);
+        }
+    }
+
     /// Time passed: stalls, expiry and the engine's windows. Cheap; called several times a
     /// second so that a stall is judged soon after the tracker sees it.
     pub fn expire(&mut self, now: Timestamp) {
