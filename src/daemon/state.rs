@@ -119,12 +119,9 @@ impl State {
         self.report(events, now);
     }
 
-    /// [`Self::expire`], when the tracker has something open; the once-a-second
-    /// [`Self::tick`] covers an idle LAN, so the daemon costs next to nothing when quiet.
-    pub fn expire_if_busy(&mut self, now: Timestamp) {
-        if self.core.tracker_busy() {
-            self.expire(now);
-        }
+    /// Whether the tracker has something open whose stall or expiry may fall due soon.
+    pub fn tracker_busy(&self) -> bool {
+        self.core.tracker_busy()
     }
 
     /// Time passed: stalls, expiry and the engine's windows. Cheap; called several times a
