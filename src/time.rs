@@ -59,7 +59,11 @@ impl Timestamp {
 
     /// The UTC time of day, `HH:MM:SS` (seconds truncated).
     pub fn utc_hms(self) -> String {
-        self.rfc3339().as_str()[11..19].to_string()
+        self.rfc3339()
+            .as_str()
+            .get(11..19)
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// [`Self::to_rfc3339`] without allocating: every JSON line carries several of these, and

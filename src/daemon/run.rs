@@ -530,8 +530,8 @@ fn resync_changes(
 /// wake-up costs about as much as the work it finds on an idle router).
 async fn tick_task(state: Shared) {
     let mut next_housekeeping = tokio::time::Instant::now() + HOUSEKEEPING;
+    let mut busy = false;
     loop {
-        let busy = lock(&state).tracker_busy();
         let wake = if busy {
             (tokio::time::Instant::now() + EXPIRE_INTERVAL).min(next_housekeeping)
         } else {
@@ -547,6 +547,7 @@ async fn tick_task(state: Shared) {
         } else {
             st.expire(now());
         }
+        busy = st.tracker_busy();
     }
 }
 

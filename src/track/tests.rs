@@ -85,6 +85,13 @@ impl Wire {
         self.send(at, SERVER, CLIENT, tcp(sport, dport, seq, ack, f, data), 6);
     }
 
+    /// SYN, SYN-ACK, ACK between client port 40000 and `port`, client ISN `c`, server ISN `s`.
+    fn handshake(&mut self, port: u16, c: u32, s: u32) {
+        self.c2s(0, 40000, port, c, 0, SYN, b"");
+        self.s2c(1, port, 40000, s, c + 1, SYN | ACK, b"");
+        self.c2s(2, 40000, port, c + 1, s + 1, ACK, b"");
+    }
+
     fn ended(&self) -> Vec<&SessionRecord> {
         self.out
             .iter()
@@ -240,9 +247,7 @@ fn a_reply_after_the_clients_close_is_not_a_reply() {
 fn a_fin_crossed_by_the_servers_last_record_is_not_unanswered() {
     let mut w = Wire::new(16);
     let (c, s) = (1000u32, 5000u32);
-    w.c2s(0, 40000, 993, c, 0, SYN, b"");
-    w.s2c(1, 993, 40000, s, c + 1, SYN | ACK, b"");
-    w.c2s(2, 40000, 993, c + 1, s + 1, ACK, b"");
+    w.handshake(993, c, s);
     w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &[0x16; 20]);
     w.s2c(4, 993, 40000, s + 1, c + 21, PSH_ACK, &[0x16; 30]);
     w.c2s(6000, 40000, 993, c + 21, s + 31, PSH_ACK, &[0x17; 24]);
@@ -264,9 +269,7 @@ fn a_fin_crossed_by_the_servers_last_record_is_not_unanswered() {
 fn a_fin_nothing_answers_stays_unanswered() {
     let mut w = Wire::new(16);
     let (c, s) = (1000u32, 5000u32);
-    w.c2s(0, 40000, 993, c, 0, SYN, b"");
-    w.s2c(1, 993, 40000, s, c + 1, SYN | ACK, b"");
-    w.c2s(2, 40000, 993, c + 1, s + 1, ACK, b"");
+    w.handshake(993, c, s);
     w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &[0x16; 20]);
     w.s2c(4, 993, 40000, s + 1, c + 21, PSH_ACK, &[0x16; 30]);
     w.c2s(60_000, 40000, 993, c + 21, s + 31, FIN_ACK, b"");

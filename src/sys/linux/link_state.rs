@@ -240,27 +240,19 @@ impl LinkTable {
     ) -> Vec<LinkChange> {
         let fresh = LinkTable::from_dump(dump);
         let name = |index: Option<u32>| index.and_then(|i| self.name(i).or_else(|| fresh.name(i)));
-        let mut changes = Vec::new();
-        for key in self
-            .default_routes
-            .iter()
+        let gone = (self.default_routes.iter())
             .filter(|k| !fresh.default_routes.contains(k))
-        {
-            changes.push(LinkChange::DefaultRouteRemoved {
-                interface: name(key.hop.oif),
-                gateway: key.hop.gateway,
+            .map(|k| LinkChange::DefaultRouteRemoved {
+                interface: name(k.hop.oif),
+                gateway: k.hop.gateway,
             });
-        }
-        for key in fresh
-            .default_routes
-            .iter()
+        let came = (fresh.default_routes.iter())
             .filter(|k| !self.default_routes.contains(k))
-        {
-            changes.push(LinkChange::DefaultRouteAdded {
-                interface: name(key.hop.oif),
-                gateway: key.hop.gateway,
+            .map(|k| LinkChange::DefaultRouteAdded {
+                interface: name(k.hop.oif),
+                gateway: k.hop.gateway,
             });
-        }
+        let changes = gone.chain(came).collect();
         self.default_routes = fresh.default_routes;
         changes
     }
