@@ -5,6 +5,8 @@
 //!
 //! - [`wire`] parses untrusted bytes (link layers, IP, TCP, UDP, DNS, TLS, IMAP/POP3/SMTP lines).
 //!   Zero-copy views with checked lengths; never panics on input.
+//! - [`capture_file`] reads capture files (pcap, pcapng, gzip-compressed) for [`replay`],
+//!   with the same rules as [`wire`]: checked lengths, bounded memory.
 //! - [`track`] turns timestamped packets into mail sessions and DNS lookups (bounded tables).
 //! - [`diagnose`] is the engine: observations in, events with verdicts out. It reads no clock
 //!   and does no I/O, so the same engine runs live and in [`replay`].
@@ -13,6 +15,7 @@
 //! - [`daemon`], [`control`], [`report`] and [`cli`] are the edges: tasks, the control socket,
 //!   syslog/journal/metrics and the command line.
 
+pub mod capture_file;
 pub mod cli;
 pub mod config;
 pub mod control;

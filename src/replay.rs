@@ -1,7 +1,7 @@
 //! `mailpulse replay`: a capture file through the same tracker and engine as the daemon.
 //!
-//! The file is read in chunks (never whole, so memory stays flat on large captures) and
-//! parsed with pcap-file's zero-copy parsers. Frames go to the tracker, the tracker's
+//! The file (pcap or pcapng, plain or gzip-compressed) is streamed through
+//! [`crate::capture_file`], never read whole. Frames go to the tracker, the tracker's
 //! observations (in time order) to the engine, and the engine's events to the output. A
 //! session the engine gives no view for is printed from the tracker's record with verdict
 //! `unknown` ([`unjudged_view`]), so the output exists whatever the engine decides.
@@ -12,23 +12,19 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use pcap_file::pcap::PcapParser;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
-use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{PcapError, TsResolution};
-
+use crate::capture_file::{read as read_capture, ReadError};
 use crate::diagnose::event::{ClosedBy, Credentials, Event, SessionView, Verdict};
 use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::{DiagnosisConfig, Engine};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
 use crate::track::{FxBuildHasher, Tracker, TrackerConfig};
-use crate::wire::{Frame, LinkType};
+use crate::wire::Frame;
 
 /// sysexits: the input file is missing or unreadable.
 const EX_NOINPUT: i32 = 66;
@@ -37,10 +33,6 @@ const EX_DATAERR: i32 = 65;
 /// sysexits: something failed that should not have (writing the output).
 const EX_SOFTWARE: i32 = 70;
 
-/// Bytes read from the file at a time.
-const CHUNK: usize = 1 << 20;
-/// A single pcap record or pcapng block larger than this is taken as corruption.
-const MAX_BLOCK: usize = 16 << 20;
 /// How often (in capture time) the tracker's timers run.
 const POLL_EVERY: Duration = Duration::from_secs(1);
 /// A session the engine has not judged this long after it ended gets its unjudged view.
@@ -132,8 +124,8 @@ pub fn run(
         let stats = replay.tracker.stats();
         let _ = writeln!(
             err,
-            "{} packets, {} mail sessions, {} undecodable frames",
-            stats.packets, stats.sessions_total, stats.undecodable
+            "{} packets, {} mail sessions, {} undecodable frames, {} frames not IP",
+            stats.packets, stats.sessions_total, stats.undecodable, stats.not_ip
         );
     }
     0
@@ -517,299 +509,10 @@ fn local_time(t: Timestamp) -> String {
 }
 
 /// Why reading stopped early.
-#[derive(Debug)]
-enum ReadError {
-    /// The first bytes are not a capture header.
-    NotACapture(String),
-    Io(io::Error),
-    /// The file is cut or damaged at `offset`; everything before it was read.
-    Stopped {
-        offset: u64,
-        why: String,
-    },
-}
-
-/// Chunked file buffer: the parsers see `window()`, `consume` moves past parsed bytes. The
-/// buffer is allocated once (and grown only for a unit larger than it).
-struct Chunks<R: Read> {
-    source: R,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// File offset of `buf[0]`.
-    base: u64,
-    eof: bool,
-}
-
-impl<R: Read> Chunks<R> {
-    fn new(source: R) -> Self {
-        Self {
-            source,
-            buf: vec![0; CHUNK],
-            start: 0,
-            end: 0,
-            base: 0,
-            eof: false,
-        }
-    }
-
-    fn window(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-    }
-
-    fn offset(&self) -> u64 {
-        self.base + self.start as u64
-    }
-
-    /// Reads more bytes; false at end of file. Fails when one unit outgrows `MAX_BLOCK`.
-    fn refill(&mut self) -> Result<bool, ReadError> {
-        if self.eof {
-            return Ok(false);
-        }
-        let pending = self.end - self.start;
-        if pending >= MAX_BLOCK {
-            return Err(ReadError::Stopped {
-                offset: self.offset(),
-                why: format!("a record longer than {} MB", MAX_BLOCK >> 20),
-            });
-        }
-        self.buf.copy_within(self.start..self.end, 0);
-        self.base += self.start as u64;
-        self.start = 0;
-        self.end = pending;
-        if pending * 2 > self.buf.len() {
-            // A unit larger than half the buffer: make room for it and a chunk more.
-            self.buf.resize(pending + CHUNK, 0);
-        }
-        let old = self.end;
-        while self.end < self.buf.len() {
-            match self.source.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ReadError::Io(e)),
-            }
-        }
-        Ok(self.end > old)
-    }
-
-    /// At end of file with bytes left over: the capture was cut.
-    fn stopped(&self, why: &str) -> ReadError {
-        ReadError::Stopped {
-            offset: self.offset(),
-            why: why.to_string(),
-        }
-    }
-}
-
-const PCAP_MAGICS: [[u8; 4]; 4] = [
-    [0xd4, 0xc3, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0xc3, 0xd4],
-    [0x4d, 0x3c, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0x3c, 0x4d],
-];
-const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
-
-/// Reads a pcap or pcapng file, calling `on_frame` for every packet.
-fn read_capture<R: Read>(source: R, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Result<(), ReadError> {
-    let mut chunks = Chunks::new(source);
-    while chunks.window().len() < 4 && chunks.refill()? {}
-    let Some(magic) = chunks.window().first_chunk::<4>().copied() else {
-        return Err(ReadError::NotACapture(
-            "the file is shorter than a capture header".into(),
-        ));
-    };
-    if PCAP_MAGICS.contains(&magic) {
-        read_pcap(&mut chunks, on_frame)
-    } else if magic == PCAPNG_MAGIC {
-        read_pcapng(&mut chunks, on_frame)
-    } else {
-        Err(ReadError::NotACapture(format!(
-            "it starts with {:02x} {:02x} {:02x} {:02x}",
-            magic[0], magic[1], magic[2], magic[3]
-        )))
-    }
-}
-
-fn read_pcap<R: Read>(
-    chunks: &mut Chunks<R>,
-    on_frame: &mut dyn FnMut(&Frame<'_>),
-) -> Result<(), ReadError> {
-    let parser = loop {
-        let window_len = chunks.window().len();
-        let attempt =
-            PcapParser::new(chunks.window()).map(|(rest, p)| (window_len - rest.len(), p));
-        match attempt {
-            Ok((used, parser)) => {
-                chunks.consume(used);
-                break parser;
-            }
-            Err(PcapError::IncompleteBuffer) if chunks.refill()? => {}
-            Err(e) => return Err(ReadError::NotACapture(e.to_string())),
-        }
-    };
-    let header = parser.header();
-    let link_type = LinkType(u32::from(header.datalink));
-    let nanos_per_unit = match header.ts_resolution {
-        TsResolution::MicroSecond => 1_000,
-        TsResolution::NanoSecond => 1,
-    };
-    loop {
-        match parser.next_raw_packet(chunks.window()) {
-            Ok((rest, packet)) => {
-                let used = chunks.window().len() - rest.len();
-                let frac = i64::from(packet.ts_frac) * nanos_per_unit;
-                let time = Timestamp::from_unix_nanos(
-                    i64::from(packet.ts_sec) * 1_000_000_000 + frac.min(999_999_999),
-                );
-                on_frame(&Frame {
-                    time,
-                    link_type,
-                    data: &packet.data,
-                    original_len: packet.orig_len,
-                });
-                chunks.consume(used);
-            }
-            Err(PcapError::IncompleteBuffer) => {
-                if !chunks.refill()? {
-                    return if chunks.window().is_empty() {
-                        Ok(())
-                    } else {
-                        Err(chunks.stopped("the last packet record is cut short"))
-                    };
-                }
-            }
-            Err(e) => return Err(chunks.stopped(&e.to_string())),
-        }
-    }
-}
-
-/// Per-interface link type and timestamp units (pcapng if_tsresol; default microseconds).
-#[derive(Clone, Copy, Debug)]
-struct Interface {
-    link_type: LinkType,
-    /// Timestamp units per second.
-    units_per_sec: u64,
-}
-
-fn interface_of(
-    idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
-) -> Interface {
-    let mut units_per_sec: u64 = 1_000_000;
-    for option in &idb.options {
-        if let InterfaceDescriptionOption::IfTsResol(r) = option {
-            let exp = u32::from(r & 0x7f);
-            units_per_sec = if r & 0x80 == 0 {
-                10u64.checked_pow(exp).unwrap_or(1_000_000)
-            } else {
-                2u64.checked_pow(exp).unwrap_or(1_000_000)
-            };
-        }
-    }
-    Interface {
-        link_type: LinkType(u32::from(idb.linktype)),
-        units_per_sec: units_per_sec.max(1),
-    }
-}
-
-fn pcapng_time(units: u64, iface: Interface) -> Timestamp {
-    let per = u128::from(iface.units_per_sec);
-    let nanos = u128::from(units) * 1_000_000_000 / per;
-    Timestamp::from_unix_nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
-}
-
-fn read_pcapng<R: Read>(
-    chunks: &mut Chunks<R>,
-    on_frame: &mut dyn FnMut(&Frame<'_>),
-) -> Result<(), ReadError> {
-    let mut parser = loop {
-        let window_len = chunks.window().len();
-        let attempt =
-            PcapNgParser::new(chunks.window()).map(|(rest, p)| (window_len - rest.len(), p));
-        match attempt {
-            Ok((used, parser)) => {
-                chunks.consume(used);
-                break parser;
-            }
-            Err(PcapError::IncompleteBuffer) if chunks.refill()? => {}
-            Err(e) => return Err(ReadError::NotACapture(e.to_string())),
-        }
-    };
-    let mut interfaces: Vec<Interface> = Vec::new();
-    let mut last_time = Timestamp::default();
-    loop {
-        let window_len = chunks.window().len();
-        match parser.next_block(chunks.window()) {
-            Ok((rest, block)) => {
-                let used = window_len - rest.len();
-                if parser.interfaces().len() != interfaces.len() {
-                    interfaces = parser.interfaces().iter().map(interface_of).collect();
-                }
-                match &block {
-                    Block::EnhancedPacket(epb) => {
-                        if let Some(iface) = interfaces.get(epb.interface_id as usize) {
-                            // pcap-file stores the raw units in the Duration's nanoseconds.
-                            let units = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
-                            last_time = pcapng_time(units, *iface);
-                            on_frame(&Frame {
-                                time: last_time,
-                                link_type: iface.link_type,
-                                data: &epb.data,
-                                original_len: epb.original_len,
-                            });
-                        }
-                    }
-                    Block::Packet(pb) => {
-                        if let Some(iface) = interfaces.get(usize::from(pb.interface_id)) {
-                            last_time = pcapng_time(pb.timestamp, *iface);
-                            on_frame(&Frame {
-                                time: last_time,
-                                link_type: iface.link_type,
-                                data: &pb.data,
-                                original_len: pb.original_len,
-                            });
-                        }
-                    }
-                    Block::SimplePacket(spb) => {
-                        // No timestamp: the packet is placed at the last time seen.
-                        if let Some(iface) = interfaces.first() {
-                            on_frame(&Frame {
-                                time: last_time,
-                                link_type: iface.link_type,
-                                data: &spb.data,
-                                original_len: spb.original_len,
-                            });
-                        }
-                    }
-                    Block::SectionHeader(_) => interfaces.clear(),
-                    _ => {}
-                }
-                chunks.consume(used);
-            }
-            Err(PcapError::IncompleteBuffer) => {
-                if !chunks.refill()? {
-                    return if chunks.window().is_empty() {
-                        Ok(())
-                    } else {
-                        Err(chunks.stopped("the last block is cut short"))
-                    };
-                }
-            }
-            Err(e) => return Err(chunks.stopped(&e.to_string())),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::LinkType;
 
     /// A classic pcap header (microseconds, Ethernet) and one 60-byte record.
     fn tiny_pcap() -> Vec<u8> {

@@ -127,9 +127,16 @@ impl Tracker {
     /// Feeds one frame; finished sessions and lookups are pushed to `out`.
     pub fn on_frame(&mut self, frame: &Frame<'_>, out: &mut Vec<Observation>) {
         self.stats.packets += 1;
-        let Ok(packet) = wire::decode(frame.link_type, frame.data) else {
-            self.stats.undecodable += 1;
-            return;
+        let packet = match wire::decode(frame.link_type, frame.data) {
+            Ok(packet) => packet,
+            Err(wire::Error::NotIp(_)) => {
+                self.stats.not_ip += 1;
+                return;
+            }
+            Err(_) => {
+                self.stats.undecodable += 1;
+                return;
+            }
         };
         match packet.transport {
             Transport::Tcp(seg) => {

@@ -321,6 +321,9 @@ pub struct TrackerStats {
     pub packets: u64,
     /// Frames that did not parse (kept as a count, never an error).
     pub undecodable: u64,
+    /// Well-formed frames that carry no IP (ARP, spanning tree, LLDP...).
+    #[serde(default)]
+    pub not_ip: u64,
     pub sessions_open: u64,
     pub sessions_total: u64,
     /// Sessions pushed out of the full flow table, oldest first.

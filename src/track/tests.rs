@@ -574,6 +574,24 @@ fn non_mail_traffic_and_garbage_are_ignored() {
     assert_eq!(stats.sessions_total, 0);
 }
 
+/// ARP (and any other ethertype that carries no IP) is counted apart from damage.
+#[test]
+fn frames_without_ip_are_not_counted_as_undecodable() {
+    let mut w = Wire::new(16);
+    let mut arp = vec![0xff; 12];
+    arp.extend_from_slice(&[0x08, 0x06]);
+    arp.extend_from_slice(&[0; 28]);
+    let frame = Frame {
+        time: t(1),
+        link_type: wire::LinkType::ETHERNET,
+        data: &arp,
+        original_len: arp.len() as u32,
+    };
+    w.tracker.on_frame(&frame, &mut w.out);
+    let stats = w.tracker.stats();
+    assert_eq!((stats.not_ip, stats.undecodable), (1, 0));
+}
+
 /// `poll` passes a session by until its earliest timer (`poll_due`), and still ends it at
 /// exactly the threshold of the state it is in, polled often or rarely.
 #[test]

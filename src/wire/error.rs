@@ -14,6 +14,9 @@ pub enum Error {
     /// Well-formed, but not something this parser follows (another ethertype, a later
     /// fragment, an unknown address family).
     Unsupported(&'static str),
+    /// A well-formed frame that carries no IP at all (ARP, spanning tree, LLDP, PPP link
+    /// control): nothing a mail session could be in, so not counted as damage.
+    NotIp(&'static str),
 }
 
 impl Error {
@@ -23,7 +26,8 @@ impl Error {
             Error::Truncated(w)
             | Error::BadLength(w)
             | Error::Malformed(w)
-            | Error::Unsupported(w) => w,
+            | Error::Unsupported(w)
+            | Error::NotIp(w) => w,
         }
     }
 }
@@ -35,6 +39,7 @@ impl fmt::Display for Error {
             Error::BadLength(w) => write!(f, "{w}: bad length"),
             Error::Malformed(w) => write!(f, "{w}: malformed"),
             Error::Unsupported(w) => write!(f, "{w}: unsupported"),
+            Error::NotIp(w) => write!(f, "{w}: not IP"),
         }
     }
 }

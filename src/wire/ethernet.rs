@@ -10,6 +10,11 @@ pub mod ethertype {
     pub const QINQ: u16 = 0x88a8;
     /// Pre-standard QinQ tag some switches still emit.
     pub const QINQ_OLD: u16 = 0x9100;
+    /// PPPoE session stage (RFC 2516); the discovery stage (0x8863) carries no IP.
+    pub const PPPOE_SESSION: u16 = 0x8864;
+    pub const MPLS_UNICAST: u16 = 0x8847;
+    /// Transparent Ethernet bridging: a whole Ethernet frame, as GRE carries it.
+    pub const TRANSPARENT_ETHERNET: u16 = 0x6558;
 }
 
 mod field {

@@ -1,4 +1,5 @@
-//! Parsers for untrusted bytes: link layers, IPv4/IPv6, TCP, UDP, DNS, TLS and mail lines.
+//! Parsers for untrusted bytes: link layers, tunnels (PPPoE, MPLS, GRE, IP in IP), IPv4/IPv6,
+//! TCP, UDP, DNS, TLS and mail lines.
 //!
 //! Contract: every parser takes a byte slice it does not own, checks every length before it
 //! reads, never panics and never allocates in proportion to its input. Unknown values are kept.
@@ -9,11 +10,14 @@ pub mod decode;
 pub mod dns;
 pub mod error;
 pub mod ethernet;
+pub mod gre;
 pub mod imap;
 pub mod ipv4;
 pub mod ipv6;
 pub mod line;
+pub mod mpls;
 pub mod pop3;
+pub mod pppoe;
 pub mod reader;
 pub mod sll;
 pub mod smtp;
