@@ -115,6 +115,67 @@ proptest! {
     }
 }
 
+/// Tunnel headers (PPPoE, MPLS, GRE, IP in IP) in front of random bytes, so the decoder's
+/// encapsulation paths see hostile inner layers, not only a wrong ethertype.
+fn tunnelled_frame() -> impl Strategy<Value = Vec<u8>> {
+    let heads: Vec<Vec<u8>> = vec![
+        // Ethernet + PPPoE session, PPP IPv4.
+        [&[0u8; 12][..], &[0x88, 0x64, 0x11, 0x00, 0, 1, 0x05, 0xdc, 0x00, 0x21]].concat(),
+        // Ethernet + MPLS, one label, bottom of stack.
+        [&[0u8; 12][..], &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40]].concat(),
+        // Ethernet + MPLS whose payload is a control word and Ethernet again.
+        [&[0u8; 12][..], &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40, 0, 0, 0, 0]].concat(),
+        // Ethernet + IPv4 (GRE) + keyed GRE header.
+        [&[0u8; 12][..], &[0x08, 0x00, 0x45, 0, 0x05, 0xdc, 0, 0, 0, 0, 64, 47, 0, 0],
+            &[10, 0, 0, 1, 10, 0, 0, 2, 0x20, 0x00]].concat(),
+        // Ethernet + IPv4 (IP in IP).
+        [&[0u8; 12][..], &[0x08, 0x00, 0x45, 0, 0x05, 0xdc, 0, 0, 0, 0, 64, 4, 0, 0],
+            &[10, 0, 0, 1, 10, 0, 0, 2]].concat(),
+    ];
+    (proptest::sample::select(heads), proptest::collection::vec(any::<u8>(), 0..200))
+        .prop_map(|(head, tail)| [head, tail].concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn tunnels_never_panic(frame in tunnelled_frame()) {
+        let _ = wire::decode(LinkType::ETHERNET, &frame);
+    }
+
+    /// Capture files with a valid file header (pcap or pcapng, plain or gzip) and random
+    /// bytes after it: the reader stops or finishes, never panics, and every frame it gives
+    /// is made of the input's bytes.
+    #[test]
+    fn capture_files_never_panic(
+        kind in 0usize..3,
+        body in proptest::collection::vec(any::<u8>(), 0..600),
+        packed in any::<bool>(),
+    ) {
+        let head: Vec<u8> = match kind {
+            0 => [&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0][..], &[0; 8], &[0xff, 0xff, 0, 0, 1, 0, 0, 0]].concat(),
+            1 => [&[0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4][..], &[0; 8], &[0, 0, 0xff, 0xff, 0, 0, 0, 113]].concat(),
+            _ => [&[0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0][..],
+                  &[0xff; 8], &[28, 0, 0, 0]].concat(),
+        };
+        let file = [head, body].concat();
+        let file = if packed {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut enc, &file).unwrap();
+            enc.finish().unwrap()
+        } else {
+            file
+        };
+        let mut bytes = 0usize;
+        let _ = mailpulse::capture_file::read(&file[..], &mut |f| {
+            bytes += f.data.len();
+            let _ = wire::decode(f.link_type, f.data);
+        });
+        prop_assert!(bytes <= 600);
+    }
+}
+
 /// Random bytes rarely reach the TCP path; this builds valid IPv4/TCP headers to mail ports
 /// around random payloads and flags, so the session code sees hostile streams.
 fn mail_segment() -> impl Strategy<Value = (u16, bool, u32, u8, Vec<u8>)> {
