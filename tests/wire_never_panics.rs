@@ -120,19 +120,38 @@ proptest! {
 fn tunnelled_frame() -> impl Strategy<Value = Vec<u8>> {
     let heads: Vec<Vec<u8>> = vec![
         // Ethernet + PPPoE session, PPP IPv4.
-        [&[0u8; 12][..], &[0x88, 0x64, 0x11, 0x00, 0, 1, 0x05, 0xdc, 0x00, 0x21]].concat(),
+        [
+            &[0u8; 12][..],
+            &[0x88, 0x64, 0x11, 0x00, 0, 1, 0x05, 0xdc, 0x00, 0x21],
+        ]
+        .concat(),
         // Ethernet + MPLS, one label, bottom of stack.
         [&[0u8; 12][..], &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40]].concat(),
         // Ethernet + MPLS whose payload is a control word and Ethernet again.
-        [&[0u8; 12][..], &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40, 0, 0, 0, 0]].concat(),
+        [
+            &[0u8; 12][..],
+            &[0x88, 0x47, 0x00, 0x01, 0x01, 0x40, 0, 0, 0, 0],
+        ]
+        .concat(),
         // Ethernet + IPv4 (GRE) + keyed GRE header.
-        [&[0u8; 12][..], &[0x08, 0x00, 0x45, 0, 0x05, 0xdc, 0, 0, 0, 0, 64, 47, 0, 0],
-            &[10, 0, 0, 1, 10, 0, 0, 2, 0x20, 0x00]].concat(),
+        [
+            &[0u8; 12][..],
+            &[0x08, 0x00, 0x45, 0, 0x05, 0xdc, 0, 0, 0, 0, 64, 47, 0, 0],
+            &[10, 0, 0, 1, 10, 0, 0, 2, 0x20, 0x00],
+        ]
+        .concat(),
         // Ethernet + IPv4 (IP in IP).
-        [&[0u8; 12][..], &[0x08, 0x00, 0x45, 0, 0x05, 0xdc, 0, 0, 0, 0, 64, 4, 0, 0],
-            &[10, 0, 0, 1, 10, 0, 0, 2]].concat(),
+        [
+            &[0u8; 12][..],
+            &[0x08, 0x00, 0x45, 0, 0x05, 0xdc, 0, 0, 0, 0, 64, 4, 0, 0],
+            &[10, 0, 0, 1, 10, 0, 0, 2],
+        ]
+        .concat(),
     ];
-    (proptest::sample::select(heads), proptest::collection::vec(any::<u8>(), 0..200))
+    (
+        proptest::sample::select(heads),
+        proptest::collection::vec(any::<u8>(), 0..200),
+    )
         .prop_map(|(head, tail)| [head, tail].concat())
 }
 

@@ -137,6 +137,8 @@ fn by_ethertype(ethertype: u16, payload: &[u8], depth: u8) -> Result<Decoded<'_>
             let (protocol, inner) = pppoe::protocol(payload)?;
             by_ppp_protocol(protocol, inner, deeper(depth)?)
         }
+        // ERSPAN mirrors whole frames inside GRE: IP may be in there, but it is not followed.
+        ethertype::ERSPAN_II | ethertype::ERSPAN_III => Err(Error::Unsupported("ERSPAN")),
         _ => Err(Error::NotIp("ethertype")),
     }
 }

@@ -15,6 +15,8 @@ pub mod ethertype {
     pub const MPLS_UNICAST: u16 = 0x8847;
     /// Transparent Ethernet bridging: a whole Ethernet frame, as GRE carries it.
     pub const TRANSPARENT_ETHERNET: u16 = 0x6558;
+    pub const ERSPAN_II: u16 = 0x88be;
+    pub const ERSPAN_III: u16 = 0x22eb;
 }
 
 mod field {
