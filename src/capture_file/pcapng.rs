@@ -99,7 +99,7 @@ pub fn read<R: Read>(
         };
         let kind = order.u32(raw_type);
         let total = order.u32_at(w, 4).unwrap_or(0) as usize;
-        if total < BLOCK_OVERHEAD || total > MAX_BLOCK {
+        if !(BLOCK_OVERHEAD..=MAX_BLOCK).contains(&total) {
             return Err(chunks.stopped(&format!("a block length of {total} bytes")));
         }
         if !chunks.fill(total)? {
@@ -117,11 +117,9 @@ pub fn read<R: Read>(
             });
         } else if let Some(section) = section.as_mut() {
             match kind {
-                block_type::INTERFACE_DESCRIPTION => {
-                    if section.interfaces.len() < MAX_INTERFACES {
-                        if let Some(iface) = interface(order, body) {
-                            section.interfaces.push(iface);
-                        }
+                block_type::INTERFACE_DESCRIPTION if section.interfaces.len() < MAX_INTERFACES => {
+                    if let Some(iface) = interface(order, body) {
+                        section.interfaces.push(iface);
                     }
                 }
                 block_type::ENHANCED_PACKET => {
