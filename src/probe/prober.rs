@@ -159,7 +159,7 @@ impl Prober {
                     "target refused: {why} (set [probe] allow_any_target = true to probe it)"
                 );
                 let refused = run.phase(ProbePhase::Connect, async { Err::<(), _>(why) });
-                return refused.await.map(|()| ());
+                return refused.await;
             }
             allowed
         };

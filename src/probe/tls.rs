@@ -240,8 +240,20 @@ pub fn certificate_problem(err: &rustls::Error, self_signed: bool) -> String {
     let rustls::Error::InvalidCertificate(cert) = err else {
         return describe_tls_error(err);
     };
+    let about_the_chain = !matches!(
+        cert,
+        C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. }
+            | C::NotValidForName
+            | C::NotValidForNameContext { .. }
+            | C::Revoked
+    );
     match cert {
-        C::UnknownIssuer if self_signed => {
+        // Whatever webpki objects to first (unknown issuer, or a CA certificate used as the
+        // server's, as `openssl req -x509` makes by default), the cause is the same.
+        _ if self_signed && about_the_chain => {
             "self-signed: the certificate is signed by its own key, not by a trusted CA".into()
         }
         C::UnknownIssuer => "unknown issuer: the certificate is not signed by a trusted CA".into(),
