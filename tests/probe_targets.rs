@@ -69,7 +69,13 @@ fn the_configuration_refuses_each_bad_target_naming_it_with_its_position() {
         targets.insert(2, url);
         let text = config_text(&targets, None);
         let err = mailpulse::config::parse(&text, file).expect_err(url);
-        let ConfigError::Invalid { line, column, message, .. } = &err else {
+        let ConfigError::Invalid {
+            line,
+            column,
+            message,
+            ..
+        } = &err
+        else {
             panic!("{url}: {err}");
         };
         // The third target is on line 7; the column points inside its string.
@@ -90,12 +96,17 @@ fn check_config_exits_78_with_file_line_col() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mailpulse.toml");
     let mut f = std::fs::File::create(&path).unwrap();
-    f.write_all(config_text(&["imaps://imap.example.com", "imap://127.0.0.1:8143"], None).as_bytes())
-        .unwrap();
+    f.write_all(
+        config_text(&["imaps://imap.example.com", "imap://127.0.0.1:8143"], None).as_bytes(),
+    )
+    .unwrap();
     let out = mailpulse(&["check-config", "-c", path.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
-    let expected = format!("{}:6:4: [probe] targets: imap://127.0.0.1:8143 is refused", path.display());
+    let expected = format!(
+        "{}:6:4: [probe] targets: imap://127.0.0.1:8143 is refused",
+        path.display()
+    );
     assert!(err.contains(&expected), "{err}");
 }
 
@@ -112,7 +123,10 @@ fn mailpulse_probe_refuses_local_targets_unless_allowed() {
     let out = mailpulse(&["probe", "--allow-any-target", "imap://127.0.0.1:1"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(69), "{text}");
-    assert!(text.contains("FAILED at connect: connection refused"), "{text}");
+    assert!(
+        text.contains("FAILED at connect: connection refused"),
+        "{text}"
+    );
 }
 
 /// A DNS server on 127.0.0.1 that answers every A question with 127.0.0.1 (and every other
@@ -157,7 +171,11 @@ fn a_name_resolving_to_loopback_is_refused_after_dns() {
     };
     let prober = Prober::new(&options).expect("prober");
     let target = Target::parse("imaps://mail.example.com").unwrap();
-    assert_eq!(target.refusal(), None, "the name itself passes the first check");
+    assert_eq!(
+        target.refusal(),
+        None,
+        "the name itself passes the first check"
+    );
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
