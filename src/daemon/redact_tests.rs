@@ -208,10 +208,8 @@ fn starttls_records_are_kept_and_unknown_flows_are_overwritten() {
     let mut r = Redactor::new();
     let syn = tcp_frame(true, 143, flags::SYN, b"");
     r.redact(&frame(&syn), 4096);
-    for text in ["a1 STARTTLS\r\n"] {
-        let data = tcp_frame(true, 143, flags::ACK, text.as_bytes());
-        assert_eq!(r.redact(&frame(&data), 4096).unwrap(), data);
-    }
+    let data = tcp_frame(true, 143, flags::ACK, b"a1 STARTTLS\r\n");
+    assert_eq!(r.redact(&frame(&data), 4096).unwrap(), data);
     let data = tcp_frame(true, 143, flags::ACK, &hello);
     assert_eq!(r.redact(&frame(&data), 4096).unwrap(), data);
 
