@@ -52,6 +52,8 @@ impl Protocol {
     }
 }
 
+const DNS_PORT: u16 = 53;
+
 /// Ports whose sessions are TLS from the first byte.
 const IMPLICIT_TLS_PORTS: [u16; 3] = [993, 995, 465];
 
@@ -83,16 +85,29 @@ impl Redactor {
     }
 
     /// The bytes the ring may keep of `frame` (at most `keep` of them), or `None` when the
-    /// frame is not to be kept at all (it cannot be decoded, or is a later IP fragment whose
-    /// payload cannot be placed in a session).
+    /// frame is not to be kept at all: it cannot be decoded, or its payload cannot be placed
+    /// (a later IP fragment, a protocol other than TCP and UDP, such as an ICMP error quoting
+    /// a segment).
     pub fn redact(&mut self, frame: &Frame<'_>, keep: usize) -> Option<Vec<u8>> {
         let decoded = decode(frame.link_type, frame.data).ok()?;
         let segment = match decoded.transport {
             Transport::Tcp(segment) => segment,
-            Transport::Udp { .. } | Transport::Other { .. } => {
-                return Some(frame.data[..frame.data.len().min(keep)].to_vec())
+            Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => {
+                let mut kept = frame.data[..frame.data.len().min(keep)].to_vec();
+                if src_port != DNS_PORT && dst_port != DNS_PORT {
+                    // Not DNS: headers only.
+                    let at = offset_in(frame.data, payload)?;
+                    if let Some(rest) = kept.get_mut(at..) {
+                        rest.fill(MARK);
+                    }
+                }
+                return Some(kept);
             }
-            Transport::LaterFragment { .. } => return None,
+            Transport::Other { .. } | Transport::LaterFragment { .. } => return None,
         };
         let payload_at = offset_in(frame.data, segment.payload)?;
         let mut kept = frame.data[..frame.data.len().min(keep)].to_vec();
@@ -144,7 +159,10 @@ impl Redactor {
                 }
             }
         }
-        if self.flows.insert(key, Phase::BeforeLogin).is_none() {
+        // A SYN for a flow already followed (retransmitted, or forged by a LAN host) does not
+        // take it back to before the login.
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.flows.entry(key) {
+            slot.insert(Phase::BeforeLogin);
             self.order.push_back(key);
         }
         // Keys of flows that ended stay in `order` until they reach its front; bound it too.

@@ -225,6 +225,53 @@ fn starttls_records_are_kept_and_unknown_flows_are_overwritten() {
 }
 
 #[test]
+fn a_second_syn_does_not_reopen_a_sealed_flow() {
+    let mut r = Redactor::new();
+    let exchange: [(bool, &[u8]); 3] = [
+        (true, b"a1 LOGIN alice s3cret\r\n"),
+        (false, b"a1 OK Logged in\r\n"),
+        (true, b"a2 SELECT INBOX\r\n"),
+    ];
+    r.redact(&frame(&tcp_frame(true, 143, flags::SYN, b"")), 4096);
+    for (from_client, text) in exchange {
+        r.redact(&frame(&tcp_frame(from_client, 143, flags::ACK, text)), 4096);
+    }
+    // A forged SYN with the same addresses and ports, then mail from the server.
+    r.redact(&frame(&tcp_frame(true, 143, flags::SYN, b"")), 4096);
+    let data = tcp_frame(
+        false,
+        143,
+        flags::ACK,
+        b"* 1 FETCH (BODY[] {9}\r\nsecret!\r\n)\r\n",
+    );
+    let kept = r.redact(&frame(&data), 4096).unwrap();
+    assert!(
+        kept[54..].iter().all(|&b| b == MARK),
+        "{:?}",
+        String::from_utf8_lossy(&kept)
+    );
+}
+
+#[test]
+fn other_protocols_are_not_kept_and_non_dns_udp_keeps_headers_only() {
+    let mut r = Redactor::new();
+    // ICMP (protocol 1): an error could quote a client's segment.
+    let mut icmp = tcp_frame(true, 143, flags::ACK, b"a1 LOGIN alice s3cret\r\n");
+    icmp[23] = 1;
+    assert_eq!(r.redact(&frame(&icmp), 4096), None);
+    // UDP to port 9 (not DNS): the payload is overwritten.
+    let mut udp = tcp_frame(true, 143, flags::ACK, b"");
+    udp.truncate(34);
+    udp[23] = 17;
+    let total = (20 + 8 + 6) as u16;
+    udp[16..18].copy_from_slice(&total.to_be_bytes());
+    udp.extend_from_slice(&[0xc3, 0x50, 0, 9, 0, 14, 0, 0]);
+    udp.extend_from_slice(b"s3cret");
+    let kept = r.redact(&frame(&udp), 4096).unwrap();
+    assert_eq!(&kept[42..], b"xxxxxx");
+}
+
+#[test]
 fn the_flow_table_is_bounded_and_undecodable_frames_are_not_kept() {
     let mut r = Redactor::new();
     for i in 0..(MAX_FLOWS as u32 * 3) {
