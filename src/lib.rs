@@ -25,6 +25,7 @@ pub mod probe;
 pub mod replay;
 pub mod report;
 pub mod sys;
+pub mod text;
 pub mod time;
 pub mod track;
 pub mod wire;

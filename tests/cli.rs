@@ -102,7 +102,7 @@ fn check_config_errors_exit_78_with_file_line_col() {
         (
             "unknown_key",
             "tests/data/config/unknown_key.toml:6:1: unknown key `intreval` in [probe]; expected \
-             one of interval, timeout, targets, nameservers, ca_file",
+             one of interval, timeout, targets, nameservers, ca_file, allow_any_target",
         ),
         (
             "bad_duration",

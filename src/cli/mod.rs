@@ -91,6 +91,12 @@ enum Command {
         /// Extra PEM trust anchors, added to the system roots.
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
+        /// Exit 0 even when the certificate does not validate (it is still reported).
+        #[arg(long, visible_alias = "insecure")]
+        ignore_cert: bool,
+        /// Allow any port and the router's own, link-local or multicast addresses.
+        #[arg(long)]
+        allow_any_target: bool,
     },
     /// Offline analysis of a pcap or pcapng capture.
     Replay {
@@ -218,9 +224,21 @@ where
             out,
             socket,
         } => ask(&socket, Request::Explain { client }, out.json),
-        Command::Probe { url, out, ca_file } => {
-            crate::probe::cli_main(&url, out.json, ca_file.as_deref())
-        }
+        Command::Probe {
+            url,
+            out,
+            ca_file,
+            ignore_cert,
+            allow_any_target,
+        } => crate::probe::cli_main(
+            &url,
+            &crate::probe::CliOptions {
+                json: out.json,
+                ca_file,
+                ignore_cert,
+                allow_any_target,
+            },
+        ),
         Command::Replay {
             capture,
             timeline,

@@ -8,12 +8,10 @@ use crate::diagnose::status::ClientSummary;
 use crate::diagnose::Explanation;
 use crate::time::Timestamp;
 
-/// Text from the daemon (server names, messages) with control characters as spaces, so it
-/// cannot break a line or drive the terminal.
+/// Text from the daemon (server names, messages) with control and invisible characters
+/// escaped (`crate::text`), so it cannot break a line or drive the terminal.
 fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::text::clean_str(text)
 }
 
 /// `2026-11-22 15:03:12` in the local time zone.
@@ -55,7 +53,7 @@ pub fn credentials_words(c: Credentials) -> &'static str {
 /// not padded so long messages do not drag trailing blanks.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     // A newline or escape sequence in a server name or message must not break the layout
-    // (or the terminal): control characters become spaces.
+    // (or the terminal): network text is escaped where it enters, and again here.
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| row.iter().map(|cell| clean(cell)).collect())
@@ -511,7 +509,7 @@ mod tests {
         ]];
         assert_eq!(
             table(&["A", "B", "C"], &hostile),
-            "A    B     C\na b   [2J  c\n"
+            "A       B        C\na\\x0ab  \\x1b[2J  c\n"
         );
     }
 }

@@ -10,6 +10,9 @@
 //! - `[capture] max_sessions = 65536` (tracker table), `snap_len = 2048`,
 //!   `buffer_size = "4MiB"` (kernel buffer), `evidence_ring = "16MB"` (pcapng ring of recent
 //!   mail traffic kept for `replay`; `0` turns it off).
+//! - `[probe] allow_any_target = false`: when false, probe targets must use a mail port (993,
+//!   143, 995, 110, 465, 587, 25) and may not be loopback, link-local, unspecified or multicast
+//!   addresses (or `localhost`); a target that breaks this is refused with `file:line:col`.
 
 mod error;
 mod values;
@@ -127,6 +130,9 @@ pub struct ProbeConfig {
     /// Extra PEM trust anchors added to the system roots; `""` means none.
     #[serde(default, deserialize_with = "optional_path")]
     pub ca_file: Option<PathBuf>,
+    /// Lets targets use any port and any address, the router's own included.
+    #[serde(default)]
+    pub allow_any_target: bool,
 }
 
 /// `[diagnosis]`.
@@ -323,6 +329,7 @@ impl Default for ProbeConfig {
             targets: default_targets(),
             nameservers: Vec::new(),
             ca_file: None,
+            allow_any_target: false,
         }
     }
 }
@@ -572,7 +579,53 @@ pub fn load_with(
 
 /// Parses configuration text; errors carry `file:line:col`.
 pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-    toml::from_str::<Config>(text).map_err(|e| ConfigError::from_toml(&e, text, file))
+    let config =
+        toml::from_str::<Config>(text).map_err(|e| ConfigError::from_toml(&e, text, file))?;
+    check_targets(&config, text, file)?;
+    Ok(config)
+}
+
+/// Refuses probe targets outside the mail ports or on the router's own, link-local or
+/// multicast addresses, unless `[probe] allow_any_target = true`; the error points at the
+/// target's string in the file.
+fn check_targets(config: &Config, text: &str, file: &Path) -> Result<(), ConfigError> {
+    if config.probe.allow_any_target {
+        return Ok(());
+    }
+    let Some((index, why)) = config
+        .probe
+        .targets
+        .iter()
+        .enumerate()
+        .find_map(|(i, t)| t.refusal().map(|why| (i, why)))
+    else {
+        return Ok(());
+    };
+    // Only the spans are wanted here: every other key was checked by the parse above.
+    #[derive(Deserialize)]
+    struct Spans {
+        #[serde(default)]
+        probe: Option<ProbeSpans>,
+    }
+    #[derive(Deserialize)]
+    struct ProbeSpans {
+        #[serde(default)]
+        targets: Vec<toml::Spanned<String>>,
+    }
+    let offset = toml::from_str::<Spans>(text)
+        .ok()
+        .and_then(|s| s.probe)
+        .and_then(|p| p.targets.get(index).map(|t| t.span().start + 1))
+        .unwrap_or(0);
+    let target = &config.probe.targets[index];
+    Err(ConfigError::at(
+        file,
+        text,
+        offset,
+        format!(
+            "[probe] targets: {target} is refused: {why} (set [probe] allow_any_target = true to allow it)"
+        ),
+    ))
 }
 
 fn check_user(

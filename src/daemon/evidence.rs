@@ -3,8 +3,9 @@
 //!
 //! Two files, `evidence.0.pcapng` (current) and `evidence.1.pcapng` (previous), each at most half
 //! the configured size: when the current one is full it becomes the previous one and a new file
-//! starts. Each frame is cut to `SNAP_LEN` bytes, which keeps headers, TLS hellos and login
-//! replies but not mail bodies.
+//! starts. Each frame is cut to `SNAP_LEN` bytes and passed through [`Redactor`], which keeps
+//! headers, TLS records and the plaintext handshake but never a credential or message content
+//! (`super::redact`). The files are readable by their owner only (0600).
 
 use std::borrow::Cow;
 use std::fs::{self, File};
@@ -19,6 +20,7 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
+use super::redact::Redactor;
 use crate::wire::{Frame, LinkType};
 
 /// Bytes kept of each frame: enough for headers, a ClientHello and a login reply.
@@ -32,6 +34,7 @@ pub struct EvidenceRing {
     dir: PathBuf,
     half_size: u64,
     current: Option<Segment>,
+    redactor: Redactor,
 }
 
 /// One open pcapng file: the interfaces it has described, and how much it holds.
@@ -48,6 +51,7 @@ impl EvidenceRing {
             dir: dir.to_path_buf(),
             half_size: (max_bytes / 2).max(64 * 1024),
             current: None,
+            redactor: Redactor::new(),
         }
     }
 
@@ -107,14 +111,16 @@ impl EvidenceRing {
         let Some(segment) = self.current.as_mut() else {
             return Ok(());
         };
+        let Some(kept) = self.redactor.redact(frame, SNAP_LEN) else {
+            return Ok(());
+        };
         let interface_id = segment.interface_id(interface, frame.link_type)?;
-        let kept = &frame.data[..frame.data.len().min(SNAP_LEN)];
         let nanos = u64::try_from(frame.time.unix_nanos()).unwrap_or(0);
         let block = EnhancedPacketBlock {
             interface_id,
             timestamp: Duration::from_nanos(nanos),
             original_len: frame.original_len,
-            data: Cow::Borrowed(kept),
+            data: Cow::Owned(kept),
             options: vec![],
         };
         let written = segment.writer.write_pcapng_block(block).map_err(to_io)?;
@@ -131,7 +137,7 @@ impl EvidenceRing {
 
     fn open_segment(&self) -> io::Result<Segment> {
         fs::create_dir_all(&self.dir)?;
-        let file = File::create(self.path(0))?;
+        let file = create_owner_only(&self.path(0))?;
         let writer = PcapNgWriter::new(BufWriter::new(file)).map_err(to_io)?;
         Ok(Segment {
             writer,
@@ -165,6 +171,20 @@ impl Segment {
     }
 }
 
+/// Creates (or truncates) `path` readable and writable by its owner only; a file left by an
+/// older version with a wider mode is narrowed too.
+fn create_owner_only(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
 fn to_io(error: pcap_file::PcapError) -> io::Error {
     match error {
         pcap_file::PcapError::IoError(e) => e,
@@ -186,11 +206,23 @@ mod tests {
         }
     }
 
+    /// An Ethernet/IPv4/UDP (DNS) frame of `len` bytes; the ring keeps DNS as captured.
+    fn udp_frame(len: usize) -> Vec<u8> {
+        let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
+        let ip_len = (len - 14) as u16;
+        f.extend_from_slice(&[0x45, 0, (ip_len >> 8) as u8, ip_len as u8, 0, 1, 0x40, 0]);
+        f.extend_from_slice(&[64, 17, 0, 0, 192, 168, 1, 20, 192, 168, 1, 1]);
+        let udp_len = ip_len - 20;
+        f.extend_from_slice(&[0xc3, 0x50, 0, 53, (udp_len >> 8) as u8, udp_len as u8, 0, 0]);
+        f.extend((f.len()..len).map(|i| i as u8));
+        f
+    }
+
     #[test]
     fn stays_within_its_bound_and_keeps_the_newest_frames() {
         let dir = tempfile::tempdir().unwrap();
         let mut ring = EvidenceRing::new(dir.path(), 256 * 1024);
-        let payload = vec![0xabu8; 1500];
+        let payload = udp_frame(1500);
         for i in 0..2000 {
             ring.record("lan0", &frame(&payload, i)).unwrap();
         }
@@ -208,7 +240,7 @@ mod tests {
     fn files_are_pcapng_with_nanosecond_timestamps_and_cut_frames() {
         let dir = tempfile::tempdir().unwrap();
         let mut ring = EvidenceRing::new(dir.path(), 1 << 20);
-        let payload: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        let payload = udp_frame(2000);
         ring.record("lan0", &frame(&payload, 1_700_000_000))
             .unwrap();
         ring.flush().unwrap();
@@ -225,12 +257,49 @@ mod tests {
         let packet = first_packet.expect("an enhanced packet block");
         assert_eq!(packet.data.len(), SNAP_LEN);
         assert_eq!(packet.original_len, 2000);
-        assert_eq!(&packet.data[..4], &payload[..4]);
+        assert_eq!(&packet.data[..], &payload[..SNAP_LEN]);
         assert_eq!(packet.timestamp.as_nanos(), 1_700_000_000_123_456_789);
         let idb = &reader.interfaces()[0];
         assert!(idb
             .options
             .contains(&InterfaceDescriptionOption::IfTsResol(9)));
+    }
+
+    /// Regression: the ring held `a1 LOGIN alice <password>` of plaintext IMAP, mode 0640.
+    #[test]
+    fn a_plaintext_login_never_reaches_the_file_and_the_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut ring = EvidenceRing::new(dir.path(), 1 << 20);
+        let tcp = |flags: u8, payload: &[u8]| {
+            let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
+            let total = (40 + payload.len()) as u16;
+            f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0]);
+            f.extend_from_slice(&[64, 6, 0, 0, 192, 168, 1, 20, 203, 0, 113, 5]);
+            f.extend_from_slice(&[0xc3, 0x50, 0, 143, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, flags]);
+            f.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+            f.extend_from_slice(payload);
+            f
+        };
+        ring.record("lan0", &frame(&tcp(0x02, b""), 1)).unwrap();
+        ring.record(
+            "lan0",
+            &frame(&tcp(0x18, b"a1 LOGIN alice Tr0ub4dor\r\n"), 2),
+        )
+        .unwrap();
+        ring.flush().unwrap();
+        let path = dir.path().join("evidence.0.pcapng");
+        let bytes = fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(8).any(|w| w == b"Tr0ub4do"),
+            "password on disk"
+        );
+        assert!(
+            bytes.windows(8).any(|w| w == b"a1 LOGIN"),
+            "the verb is kept"
+        );
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     /// Regression (tests/robust diskfull): buffered frames hid a full disk. A flush that fails

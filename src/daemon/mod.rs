@@ -8,6 +8,7 @@ pub mod core;
 pub mod evidence;
 pub mod history;
 pub mod link_state;
+pub mod redact;
 mod run;
 pub mod state;
 

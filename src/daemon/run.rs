@@ -583,6 +583,7 @@ fn spawn_probes(config: &Config, state: Shared, bursts: Bursts) -> Option<JoinHa
         timeout: config.probe.timeout,
         nameservers: config.probe.nameservers.clone(),
         ca_file: config.probe.ca_file.clone(),
+        allow_any_target: config.probe.allow_any_target,
     };
     let prober = match Prober::new(&options) {
         Ok(p) => p,

@@ -351,6 +351,13 @@ pub fn notice_event(ids: &mut Ids, time: Timestamp, notice: &Notice) -> Event {
             vec![format!("probe {target} slow at {}: {}", phase_name(*phase), secs_precise(*took))],
             Some(host.clone()),
         ),
+        Notice::ProbeCertInvalid { target, host, error } => (
+            EventKind::ProbeCertInvalid,
+            Severity::Warning,
+            format!("The router's own check of {target} reached the server, but its TLS certificate is not valid ({error}); mail clients that check certificates will refuse to log in."),
+            vec![format!("probe {target} certificate not valid: {error}")],
+            Some(host.clone()),
+        ),
         Notice::ProbeRecovered { target, host, after } => (
             EventKind::ProbeRecovered,
             Severity::Notice,

@@ -132,6 +132,8 @@ pub enum EventKind {
     CaptureDrops,
     DaemonStarted,
     DaemonNotice,
+    /// A probe reached the server, but its TLS certificate did not validate.
+    ProbeCertInvalid,
 }
 
 impl EventKind {
@@ -153,6 +155,7 @@ impl EventKind {
             EventKind::CaptureDrops => "capture-drops",
             EventKind::DaemonStarted => "daemon-started",
             EventKind::DaemonNotice => "daemon-notice",
+            EventKind::ProbeCertInvalid => "probe-cert-invalid",
         }
     }
 
@@ -165,6 +168,7 @@ impl EventKind {
                 | EventKind::WanAddressChanged
                 | EventKind::ProbeFailed
                 | EventKind::ProbeSlow
+                | EventKind::ProbeCertInvalid
                 | EventKind::DnsFailure
                 | EventKind::DnsSlow
                 | EventKind::GatewayLoss

@@ -102,7 +102,8 @@
 //! added beside the others, such as an IPv6 temporary address, breaks no mapping; nothing is
 //! reported while the link is down). Every removal is still a NAT-breaking change for the
 //! verdicts; `gateway-loss` at ≥10 % loss and `gateway-recovered` at ≤2 %; `probe-failed`,
-//! `probe-slow` (a phase above `slow_server`, DNS above `slow_dns`) and `probe-recovered` on
+//! `probe-slow` (a phase above `slow_server`, DNS above `slow_dns`), `probe-cert-invalid` (the
+//! probe got through but the certificate did not validate) and `probe-recovered` on
 //! transitions of a target's health; `dns-failure`/`dns-slow` for a client's lookup of a mail
 //! host (a known provider host, a probe target's host, a name seen on a session, or a name
 //! with a label such as `imap`, `pop`, `pop3`, `smtp` or `mail`), at most one per client and

@@ -85,6 +85,12 @@ pub enum Notice {
         host: String,
         after: Duration,
     },
+    /// The probe worked but the server's certificate did not validate (why, in words).
+    ProbeCertInvalid {
+        target: String,
+        host: String,
+        error: String,
+    },
 }
 
 /// A WAN interface's link outage; `end` is `None` while it lasts.
@@ -163,6 +169,8 @@ pub enum ProbeHealth {
     Ok,
     Failed,
     Slow,
+    /// Reachable, but the TLS certificate did not validate: clients that check it refuse it.
+    CertInvalid,
 }
 
 impl ProbeHealth {
@@ -171,6 +179,7 @@ impl ProbeHealth {
             ProbeHealth::Ok => "ok",
             ProbeHealth::Failed => "failed",
             ProbeHealth::Slow => "slow",
+            ProbeHealth::CertInvalid => "cert-invalid",
         }
     }
 }
@@ -203,6 +212,11 @@ impl ProbeMark {
                 self.target,
                 phase_name(phase),
                 secs_precise(took),
+                hms(self.at)
+            ),
+            (None, _) if self.health == ProbeHealth::CertInvalid => format!(
+                "probe {} reached the server at {}, but its certificate is not valid",
+                self.target,
                 hms(self.at)
             ),
             (None, None) => format!("probe {} ok at {}", self.target, hms(self.at)),
@@ -708,9 +722,11 @@ impl Timeline {
         });
         let health = match (&result.failure, slow) {
             (Some(_), _) => ProbeHealth::Failed,
+            (None, _) if result.cert_valid == Some(false) => ProbeHealth::CertInvalid,
             (None, Some(_)) => ProbeHealth::Slow,
             (None, None) => ProbeHealth::Ok,
         };
+        let cert_error = result.cert_error.clone();
         let mut addresses: Vec<IpAddr> =
             result.addresses.iter().copied().take(MAX_ANSWERS).collect();
         if let Some(peer) = result.connected_to {
@@ -761,7 +777,7 @@ impl Timeline {
             ProbeHealth::Failed => {
                 entry.consecutive_failures = entry.consecutive_failures.saturating_add(1)
             }
-            ProbeHealth::Slow => entry.consecutive_failures = 0,
+            ProbeHealth::Slow | ProbeHealth::CertInvalid => entry.consecutive_failures = 0,
         }
         if previous == Some(health) {
             return Vec::new();
@@ -782,6 +798,14 @@ impl Timeline {
                     host,
                     phase,
                     took,
+                }]
+            }
+            (ProbeHealth::CertInvalid, _, _) => {
+                entry.trouble_since.get_or_insert(at);
+                vec![Notice::ProbeCertInvalid {
+                    target: target_name,
+                    host,
+                    error: cert_error.unwrap_or_else(|| "no reason given".into()),
                 }]
             }
             (ProbeHealth::Ok, _, _) => match entry.trouble_since.take() {

@@ -1,4 +1,5 @@
-//! The one certificate fact the probe reads itself: the leaf's `notAfter` (RFC 5280 §4.1.2.5).
+//! The certificate facts the probe reads itself: the leaf's `notAfter` (RFC 5280 §4.1.2.5) and
+//! whether it names itself as its issuer (self-signed, §4.1.2.4 and §4.1.2.6).
 //!
 //! A minimal DER walk over `Certificate → tbsCertificate → validity`; every length is checked
 //! against what is left, so a hostile certificate yields `None`, never a panic.
@@ -64,6 +65,26 @@ pub fn not_after(der: &[u8]) -> Option<Timestamp> {
     let not_before = element(validity.contents)?;
     let not_after = element(not_before.rest)?;
     parse_time(not_after.tag, not_after.contents)
+}
+
+/// Whether the certificate's issuer is its own subject (byte for byte, as a self-signed
+/// certificate has it); `false` when the structure is not a certificate.
+pub fn is_self_issued(der: &[u8]) -> bool {
+    let issued = || -> Option<bool> {
+        let cert = expect_tag(der, TAG_SEQUENCE)?;
+        let tbs = expect_tag(cert.contents, TAG_SEQUENCE)?;
+        let mut fields = tbs.contents;
+        if fields.first() == Some(&TAG_VERSION) {
+            fields = element(fields)?.rest;
+        }
+        let serial = expect_tag(fields, TAG_INTEGER)?;
+        let signature = expect_tag(serial.rest, TAG_SEQUENCE)?;
+        let issuer = expect_tag(signature.rest, TAG_SEQUENCE)?;
+        let validity = expect_tag(issuer.rest, TAG_SEQUENCE)?;
+        let subject = expect_tag(validity.rest, TAG_SEQUENCE)?;
+        Some(issuer.contents == subject.contents)
+    };
+    issued().unwrap_or(false)
 }
 
 /// UTCTime `YYMMDDHHMMSSZ` (years 1950–2049) or GeneralizedTime `YYYYMMDDHHMMSSZ`; RFC 5280

@@ -57,7 +57,8 @@ impl Conn {
         }
     }
 
-    /// Reads one line, without its CR LF. Bytes that are not UTF-8 are kept as U+FFFD.
+    /// Reads one line, without its CR LF; bytes that are not printable are escaped (`\xNN`,
+    /// `crate::text`), so the greeting and replies are safe to show.
     pub async fn read_line(&mut self) -> Result<String, ConnError> {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
@@ -69,7 +70,7 @@ impl Conn {
                 if line.len() > MAX_LINE {
                     return Err(ConnError::LineTooLong);
                 }
-                return Ok(String::from_utf8_lossy(&line).into_owned());
+                return Ok(crate::text::clean(&line));
             }
             if self.buf.len() > MAX_LINE {
                 return Err(ConnError::LineTooLong);
@@ -134,7 +135,7 @@ mod tests {
         let mut c = conn_reading(b"* OK ready\r\n+OK\n\xffx\r\n".to_vec()).await;
         assert_eq!(c.read_line().await.unwrap(), "* OK ready");
         assert_eq!(c.read_line().await.unwrap(), "+OK");
-        assert_eq!(c.read_line().await.unwrap(), "\u{fffd}x");
+        assert_eq!(c.read_line().await.unwrap(), "\\xffx");
         assert!(matches!(c.read_line().await, Err(ConnError::Closed)));
     }
 

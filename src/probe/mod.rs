@@ -19,7 +19,7 @@ pub mod target;
 pub mod tls;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use prober::{ProbeOptions, Prober, SetupError};
 pub use target::{Target, TargetError};
@@ -55,21 +55,32 @@ pub async fn run(target: &Target, options: &ProbeOptions) -> ProbeResult {
     }
 }
 
-/// Runs `mailpulse probe URL [--json] [--ca-file PEM]`; returns the exit code.
-pub fn cli_main(url: &str, json: bool, ca_file: Option<&Path>) -> i32 {
+/// What `mailpulse probe` was asked for besides the URL.
+#[derive(Clone, Debug, Default)]
+pub struct CliOptions {
+    /// Print JSON instead of the report for people.
+    pub json: bool,
+    /// Extra PEM trust anchors (`--ca-file`).
+    pub ca_file: Option<PathBuf>,
+    /// A certificate that does not validate is reported but does not fail the probe
+    /// (`--ignore-cert`, also `--insecure`).
+    pub ignore_cert: bool,
+    /// Any port, and the router's own, link-local or multicast addresses
+    /// (`--allow-any-target`).
+    pub allow_any_target: bool,
+}
+
+/// Runs `mailpulse probe URL [--json] [--ca-file PEM] [--ignore-cert] [--allow-any-target]`;
+/// returns the exit code.
+pub fn cli_main(url: &str, options: &CliOptions) -> i32 {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    cli_main_to(url, json, ca_file, &mut stdout.lock(), &mut stderr.lock())
+    cli_main_to(url, options, &mut stdout.lock(), &mut stderr.lock())
 }
 
 /// [`cli_main`] writing to the given streams (so it can be tested).
-pub fn cli_main_to(
-    url: &str,
-    json: bool,
-    ca_file: Option<&Path>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
+pub fn cli_main_to(url: &str, cli: &CliOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let (json, ca_file) = (cli.json, cli.ca_file.as_deref());
     let target = match Target::parse(url) {
         Ok(t) => t,
         Err(e) => {
@@ -77,6 +88,15 @@ pub fn cli_main_to(
             return exit::USAGE;
         }
     };
+    if !cli.allow_any_target {
+        if let Some(why) = target.refusal() {
+            let _ = writeln!(
+                err,
+                "mailpulse probe: {target} is refused: {why} (--allow-any-target allows it)"
+            );
+            return exit::USAGE;
+        }
+    }
     if let Some(path) = ca_file {
         if let Err(e) = std::fs::metadata(path) {
             let _ = writeln!(
@@ -90,6 +110,7 @@ pub fn cli_main_to(
     }
     let options = ProbeOptions {
         ca_file: ca_file.map(Path::to_path_buf),
+        allow_any_target: cli.allow_any_target,
         ..ProbeOptions::default()
     };
     let prober = match Prober::new(&options) {
@@ -119,13 +140,21 @@ pub fn cli_main_to(
             .map_err(std::io::Error::other)
             .and_then(|text| writeln!(out, "{text}"))
     } else {
-        out.write_all(output::human(&result).as_bytes())
+        out.write_all(output::human(&result, cli.ignore_cert).as_bytes())
     };
     if let Err(e) = written {
         let _ = writeln!(err, "mailpulse probe: cannot write the result: {e}");
         return exit::SOFTWARE;
     }
-    if result.ok() {
+    let cert_refused = result.cert_valid == Some(false) && !cli.ignore_cert;
+    if cert_refused {
+        let _ = writeln!(
+            err,
+            "mailpulse probe: the certificate of {target} is not valid: {} (--ignore-cert to accept it)",
+            result.cert_error.as_deref().unwrap_or("no reason given")
+        );
+    }
+    if result.ok() && !cert_refused {
         exit::OK
     } else {
         exit::UNAVAILABLE

@@ -1,6 +1,6 @@
 //! `mailpulse probe` output for people: one line per phase with its duration, then the TLS and
-//! certificate facts, the greeting and capabilities, and a last line `OK` or
-//! `FAILED at <phase>: <why>`.
+//! certificate facts, the greeting and capabilities, and a last line `OK`,
+//! `CERTIFICATE NOT VALID: <why>` or `FAILED at <phase>: <why>`.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -25,8 +25,10 @@ fn millis(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// The whole report, ending with a newline.
-pub fn human(result: &ProbeResult) -> String {
+/// The whole report, ending with a newline. With `ignore_cert`, a certificate that does not
+/// validate is still shown as not valid, but the last line is `OK (certificate not valid,
+/// ignored)`.
+pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
     let _ = writeln!(out, "probe {}  (started {})", result.target, result.started);
@@ -92,7 +94,20 @@ pub fn human(result: &ProbeResult) -> String {
     if !result.capabilities.is_empty() {
         let _ = writeln!(out, "capabilities {}", result.capabilities.join(" "));
     }
+    let cert_invalid = result.cert_valid == Some(false);
     match &result.failure {
+        None if cert_invalid && !ignore_cert => {
+            let _ = writeln!(out, "total        {}", millis(result.total()));
+            let _ = writeln!(
+                out,
+                "CERTIFICATE NOT VALID: {}",
+                result.cert_error.as_deref().unwrap_or("no reason given")
+            );
+        }
+        None if cert_invalid => {
+            let _ = writeln!(out, "total        {}", millis(result.total()));
+            let _ = writeln!(out, "OK (certificate not valid, ignored)");
+        }
         None => {
             let _ = writeln!(out, "total        {}", millis(result.total()));
             let _ = writeln!(out, "OK");

@@ -19,7 +19,7 @@ use tokio_rustls::TlsConnector;
 
 use super::conn::{Conn, Io};
 use super::dialogue::Dialogue;
-use super::target::{Host, Target, TlsPolicy};
+use super::target::{address_refusal, Host, Target, TlsPolicy};
 use super::tls::{handshake_facts, TlsSetup, TrustError};
 use crate::diagnose::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
 use crate::time::Timestamp;
@@ -38,6 +38,8 @@ pub struct ProbeOptions {
     pub nameservers: Vec<SocketAddr>,
     /// Extra PEM trust anchors, added to the system roots.
     pub ca_file: Option<PathBuf>,
+    /// Probe any port and any address, including the router's own (`[probe] allow_any_target`).
+    pub allow_any_target: bool,
 }
 
 impl Default for ProbeOptions {
@@ -47,6 +49,7 @@ impl Default for ProbeOptions {
             timeout: Duration::from_secs(10),
             nameservers: Vec::new(),
             ca_file: None,
+            allow_any_target: false,
         }
     }
 }
@@ -82,6 +85,7 @@ pub struct Prober {
     resolver: TokioAsyncResolver,
     tls: TlsSetup,
     timeout: Duration,
+    allow_any_target: bool,
 }
 
 impl std::fmt::Debug for Prober {
@@ -102,6 +106,7 @@ impl Prober {
             resolver,
             tls,
             timeout: options.timeout,
+            allow_any_target: options.allow_any_target,
         })
     }
 
@@ -137,6 +142,27 @@ impl Prober {
             Host::Name(name) => run.phase(ProbePhase::Dns, self.resolve(name)).await?,
         };
         run.result.addresses.clone_from(&addresses);
+        // Checked again after DNS: a name may resolve to the router itself.
+        let addresses = if self.allow_any_target {
+            addresses
+        } else {
+            let refusal = target.refusal();
+            let (allowed, refused): (Vec<IpAddr>, Vec<IpAddr>) = addresses
+                .into_iter()
+                .partition(|ip| address_refusal(*ip).is_none());
+            let why = refusal.or_else(|| {
+                let ip = refused.first().filter(|_| allowed.is_empty())?;
+                address_refusal(*ip).map(|why| format!("{host} resolves to {ip}, {why}"))
+            });
+            if let Some(why) = why {
+                let why = format!(
+                    "target refused: {why} (set [probe] allow_any_target = true to probe it)"
+                );
+                let refused = run.phase(ProbePhase::Connect, async { Err::<(), _>(why) });
+                return refused.await;
+            }
+            allowed
+        };
 
         let (tcp, peer) = run
             .phase(

@@ -373,6 +373,54 @@ impl serde::Serialize for Target {
     }
 }
 
+/// The ports a probe may use unless `[probe] allow_any_target` is set: the mail ports (IMAPS,
+/// IMAP, POP3S, POP3, SMTPS, submission, SMTP).
+pub const MAIL_PORTS: [u16; 7] = [993, 143, 995, 110, 465, 587, 25];
+
+/// Why a probe may not go to `ip` unless `[probe] allow_any_target` is set, or `None`. The
+/// daemon runs as root on the router: a target must not turn its probes against services on
+/// the router itself or on link-local and multicast addresses.
+pub fn address_refusal(ip: IpAddr) -> Option<&'static str> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(a) if a.is_loopback() => Some("a loopback address"),
+        IpAddr::V4(a) if a.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V4(a) if a.is_link_local() => Some("a link-local address"),
+        IpAddr::V4(a) if a.is_multicast() || a.is_broadcast() => {
+            Some("a multicast or broadcast address")
+        }
+        IpAddr::V6(a) if a.is_loopback() => Some("a loopback address"),
+        IpAddr::V6(a) if a.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V6(a) if a.is_unicast_link_local() => Some("a link-local address"),
+        IpAddr::V6(a) if a.is_multicast() => Some("a multicast address"),
+        _ => None,
+    }
+}
+
+impl Target {
+    /// Why this target is refused unless `[probe] allow_any_target` is set, or `None`: a port
+    /// that is not a mail port, an address literal [`address_refusal`] refuses, or a name that
+    /// always means the router itself (`localhost`, RFC 6761).
+    pub fn refusal(&self) -> Option<String> {
+        if !MAIL_PORTS.contains(&self.port) {
+            return Some(format!(
+                "port {} is not a mail port (993, 143, 995, 110, 465, 587, 25)",
+                self.port
+            ));
+        }
+        match &self.host {
+            Host::Ip(ip) => address_refusal(*ip).map(|why| format!("{ip} is {why}")),
+            Host::Name(name) if name == "localhost" || name.ends_with(".localhost") => {
+                Some(format!("{name} is the router itself (a loopback name)"))
+            }
+            Host::Name(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,7 +123,11 @@ impl TlsSetup {
         verifier
             .verify_server_cert(leaf, intermediates, &name, &[], UnixTime::now())
             .map(|_| ())
-            .map_err(|e| describe_tls_error(&e))
+            .map_err(|e| {
+                let self_signed = intermediates.is_empty() && super::cert::is_self_issued(leaf);
+                // The words may quote names from the certificate: shown escaped.
+                crate::text::clean_str(&certificate_problem(&e, self_signed))
+            })
     }
 }
 
@@ -226,6 +230,41 @@ pub fn handshake_facts(setup: &TlsSetup, conn: &ClientConnection, host: &str) ->
         cert_not_after,
         cert_valid: Some(verdict.is_ok()),
         cert_error: verdict.err(),
+    }
+}
+
+/// Why a certificate is not valid, starting with the plain reason a person looks for:
+/// `self-signed`, `expired`, `not yet valid`, `wrong name`, `unknown issuer`, `revoked`.
+pub fn certificate_problem(err: &rustls::Error, self_signed: bool) -> String {
+    use CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = err else {
+        return describe_tls_error(err);
+    };
+    let about_the_chain = !matches!(
+        cert,
+        C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. }
+            | C::NotValidForName
+            | C::NotValidForNameContext { .. }
+            | C::Revoked
+    );
+    match cert {
+        // Whatever webpki objects to first (unknown issuer, or a CA certificate used as the
+        // server's, as `openssl req -x509` makes by default), the cause is the same.
+        _ if self_signed && about_the_chain => {
+            "self-signed: the certificate is signed by its own key, not by a trusted CA".into()
+        }
+        C::UnknownIssuer => "unknown issuer: the certificate is not signed by a trusted CA".into(),
+        C::Expired => "expired".into(),
+        C::ExpiredContext { .. } => format!("expired ({cert})"),
+        C::NotValidYet => "not yet valid".into(),
+        C::NotValidYetContext { .. } => format!("not yet valid ({cert})"),
+        C::NotValidForName => "wrong name: the certificate is not for this host name".into(),
+        C::NotValidForNameContext { .. } => format!("wrong name ({cert})"),
+        C::Revoked => "revoked".into(),
+        _ => describe_tls_error(err),
     }
 }
 

@@ -293,18 +293,8 @@ impl MailTrack {
 
 /// The reply as printable text, trimmed and bounded.
 fn printable(line: &[u8]) -> String {
-    line.iter()
-        .take(MAX_REPLY)
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect::<String>()
-        .trim()
-        .to_string()
+    let line = line.get(..MAX_REPLY).unwrap_or(line);
+    crate::text::clean(line.trim_ascii())
 }
 
 #[cfg(test)]

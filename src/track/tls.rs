@@ -240,10 +240,11 @@ impl TlsTrack {
                 self.client_hello_at.get_or_insert(time);
                 if let Ok(hello) = ClientHello::parse(body) {
                     if self.sni.is_none() {
+                        // Any bytes a client sends are shown escaped, never dropped or raw.
                         self.sni = hello
-                            .server_name_str()
+                            .server_name
                             .filter(|n| n.len() <= MAX_SNI)
-                            .map(|n| n.to_ascii_lowercase());
+                            .map(|n| crate::text::clean(&n.to_ascii_lowercase()));
                     }
                     self.client_max = hello
                         .max_offered_version()

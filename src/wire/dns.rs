@@ -50,9 +50,9 @@ impl DnsName {
         &self.bytes[..usize::from(self.len)]
     }
 
-    /// The name as text; bytes outside printable ASCII are replaced.
+    /// The name as text; bytes that are not printable are escaped as `\xNN` (`crate::text`).
     pub fn to_text(&self) -> String {
-        String::from_utf8_lossy(self.as_bytes()).into_owned()
+        crate::text::clean(self.as_bytes())
     }
 
     /// Appends a label (lower-cased), preceded by a dot unless it is the first.

@@ -25,7 +25,8 @@ EVENT_KEYS = {"id", "time", "kind", "severity", "verdict", "credentials", "clien
               "server_name", "server", "server_port", "protocol", "message", "advice",
               "session", "evidence"}
 FAILURE_KINDS = {"session-failed", "wan-down", "wan-address-changed", "probe-failed",
-                 "probe-slow", "dns-failure", "dns-slow", "gateway-loss", "capture-drops"}
+                 "probe-slow", "probe-cert-invalid", "dns-failure", "dns-slow", "gateway-loss",
+                 "capture-drops"}
 
 
 @pytest.fixture(scope="module")
