@@ -166,8 +166,9 @@ fn default_user_missing_is_only_a_warning() {
         assert_eq!(
             stderr(&o),
             format!(
-                "{}: warning: no account named \"mailpulse\"; the daemon will keep running as \
-                 root (create the account, or set user = \"\" in [daemon] to say so)\n",
+                "{}: warning: no account named \"mailpulse\"; the daemon will refuse to start \
+                 as root (create the account, or set user = \"\" in [daemon] to run as root on \
+                 purpose)\n",
                 file.display()
             )
         );

@@ -256,7 +256,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ring = EvidenceRing::new(dir.path(), 1 << 20);
         // Every write to /dev/full fails with ENOSPC, as on a full state directory.
-        let full = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
         ring.current = Some(EvidenceRing::segment_on(full).unwrap());
         // Small frames stay in the buffer: record succeeds, the disk has not been touched.
         ring.record("lan0", &frame(&[0u8; 60], 1_700_000_000))

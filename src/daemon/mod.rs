@@ -8,8 +8,10 @@ pub mod core;
 pub mod evidence;
 pub mod history;
 pub mod link_state;
+mod reload;
 mod run;
 pub mod state;
+pub mod state_dir;
 
 use std::path::Path;
 
@@ -22,6 +24,7 @@ pub mod exitcode {
     pub const SOFTWARE: i32 = 70;
     pub const OSERR: i32 = 71;
     pub const NOPERM: i32 = 77;
+    pub const CONFIG: i32 = 78;
 }
 
 /// Runs `mailpulse daemon [-c PATH] [--foreground]`; returns the exit code.

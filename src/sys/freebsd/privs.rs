@@ -32,6 +32,9 @@ pub fn harden() -> io::Result<()> {
     )) {
         Ok(_) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
-        Err(e) => Err(io::Error::new(e.kind(), format!("procctl(PROC_NO_NEW_PRIVS_CTL): {e}"))),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("procctl(PROC_NO_NEW_PRIVS_CTL): {e}"),
+        )),
     }
 }

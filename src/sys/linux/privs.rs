@@ -64,17 +64,20 @@ pub fn drop_privileges(user: &str) -> io::Result<()> {
 pub fn harden() -> io::Result<()> {
     let _ = empty_bounding_set();
     // SAFETY: prctl with integer arguments only.
-    syscall_prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong)
-        .map_err(|e| io::Error::new(e.kind(), format!("clearing the ambient capabilities: {e}")))?;
+    syscall_prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+    )
+    .map_err(|e| io::Error::new(e.kind(), format!("clearing the ambient capabilities: {e}")))?;
     prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
 }
 
 fn empty_bounding_set() -> io::Result<()> {
     for cap in 0..=CAP_TRY_LAST {
-        match prctl(libc::PR_CAPBSET_DROP, cap, "PR_CAPBSET_DROP") {
+        match syscall_prctl(libc::PR_CAPBSET_DROP, cap) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
-            Err(e) => return Err(e),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("PR_CAPBSET_DROP: {e}"))),
         }
     }
     Ok(())
@@ -86,8 +89,14 @@ fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &str) -> io::Result<()> 
 
 fn syscall_prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only; the unused ones are zero as the kernel wants.
-    super::syscall!(prctl(option, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong))
-        .map(|_| ())
+    super::syscall!(prctl(
+        option,
+        arg,
+        0 as libc::c_ulong,
+        0 as libc::c_ulong,
+        0 as libc::c_ulong
+    ))
+    .map(|_| ())
 }
 
 /// Sets the permitted and effective sets to `mask` (capabilities 0-31), inheritable empty.
@@ -145,20 +154,24 @@ mod tests {
         // and exits without returning to the test harness.
         match unsafe { unistd::fork() }.expect("fork") {
             unistd::ForkResult::Child => {
-                let dropped = drop_privileges("nobody").is_ok();
+                let dropped = drop_privileges("nobody");
                 let eff = proc_status("CapEff");
                 let bnd = proc_status("CapBnd");
                 let nnp = proc_status("NoNewPrivs");
                 // SAFETY: socket(2) with constant arguments; the descriptor is closed at exit.
                 let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-                let ok = dropped
+                let ok = dropped.is_ok()
                     && eff == "0000000000002000"
                     && bnd == "0000000000000000"
                     && nnp == "1"
                     && raw >= 0
                     && unistd::setuid(Uid::from_raw(0)).is_err();
                 if !ok {
-                    eprintln!("dropped {dropped} CapEff {eff} CapBnd {bnd} NoNewPrivs {nnp} packet socket {raw}");
+                    // Not eprintln!: the harness's capture of it does not survive the fork.
+                    let _ = std::io::Write::write_all(
+                        &mut std::io::stderr(),
+                        format!("dropped {dropped:?} CapEff {eff} CapBnd {bnd} NoNewPrivs {nnp} packet socket {raw}\n").as_bytes(),
+                    );
                 }
                 std::process::exit(if ok { 0 } else { 1 });
             }
