@@ -77,9 +77,9 @@ impl Reloader {
     pub fn apply(&mut self, new: Config) -> ReloadReport {
         let old = std::mem::replace(&mut self.current, new.clone());
         let mut report = Changes::default();
-        self.apply_daemon(&old, &new, &mut report);
         self.apply_capture(&old, &new, &mut report);
         self.apply_wan(&old, &new, &mut report);
+        self.apply_daemon(&old, &new, &mut report);
         self.apply_probe_and_diagnosis(&old, &new, &mut report);
         let report = report.finish();
         let mut st = lock(&self.state);
