@@ -59,11 +59,10 @@ pub fn drop_privileges(user: &str) -> io::Result<()> {
     unix_privs::verify_dropped(user, account.uid, account.gid)
 }
 
-/// No-new-privs and an empty ambient set; the bounding set is emptied where that is allowed
-/// (it needs CAP_SETPCAP: under systemd the unit's `CapabilityBoundingSet` did it already).
+/// No-new-privs and an empty ambient set: what applies whether or not the IDs change. The
+/// bounding set is left alone here: for a daemon kept as root on purpose (`user = ""`) it is
+/// the owner's call, and under systemd the unit's `CapabilityBoundingSet` sets it.
 pub fn harden() -> io::Result<()> {
-    let _ = empty_bounding_set();
-    // SAFETY: prctl with integer arguments only.
     syscall_prctl(
         libc::PR_CAP_AMBIENT,
         libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
