@@ -432,6 +432,8 @@ pub(super) async fn capture_task(
                                 &format!("capturing on {interface} again"),
                                 now(),
                             );
+                        } else {
+                            st.notice(Severity::Debug, &format!("capturing on {interface}"), now());
                         }
                         st.set_capture(&interface, None, None);
                     }
