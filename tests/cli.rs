@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailpulse::control::server::{self, Handler};
-use mailpulse::control::{EventQuery, Request, Response, StatusReport};
+use mailpulse::control::{EventQuery, ReloadReport, Request, Response, StatusReport};
 use mailpulse::diagnose::event::Event;
 use mailpulse::diagnose::Explanation;
 
@@ -166,8 +166,9 @@ fn default_user_missing_is_only_a_warning() {
         assert_eq!(
             stderr(&o),
             format!(
-                "{}: warning: no account named \"mailpulse\"; the daemon will keep running as \
-                 root (create the account, or set user = \"\" in [daemon] to say so)\n",
+                "{}: warning: no account named \"mailpulse\"; the daemon will refuse to start \
+                 as root (create the account, or set user = \"\" in [daemon] to run as root on \
+                 purpose)\n",
                 file.display()
             )
         );
@@ -267,6 +268,11 @@ fn start_fake_daemon() -> FakeDaemon {
             Request::Metrics => Response::Error {
                 message: "metrics are off in this test".into(),
             },
+            Request::Reload => Response::Reloaded(ReloadReport {
+                summary: "applied: log level info -> debug".into(),
+                applied: vec!["log level info -> debug".into()],
+                needs_restart: vec![],
+            }),
         }
     });
     let (tx, rx) = std::sync::mpsc::channel();
@@ -292,6 +298,20 @@ fn start_fake_daemon() -> FakeDaemon {
 
 fn sock(d: &FakeDaemon) -> &str {
     d.socket.to_str().unwrap()
+}
+
+/// The contract the firewall UI's configd action relies on: one sentence on stdout, exit 0.
+#[test]
+fn reload_prints_the_daemons_sentence_and_exits_0() {
+    let d = start_fake_daemon();
+    let o = mailpulse(&["reload", "--socket", sock(&d)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "applied: log level info -> debug\n");
+    let o = mailpulse(&["reload", "--json", "--socket", sock(&d)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["applied"][0], "log level info -> debug");
+    assert_eq!(d.requests.lock().unwrap().last(), Some(&Request::Reload));
 }
 
 #[test]

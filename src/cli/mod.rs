@@ -109,6 +109,15 @@ enum Command {
         #[command(flatten)]
         out: JsonArg,
     },
+    /// Ask the daemon to re-read its configuration and apply it; prints what was applied.
+    /// Exit 0, or 78 with file:line:col: message when the file is refused (the daemon keeps
+    /// its configuration).
+    Reload {
+        #[command(flatten)]
+        out: JsonArg,
+        #[command(flatten)]
+        socket: SocketArgs,
+    },
     /// Prometheus text exposition of the daemon's counters.
     Metrics {
         #[command(flatten)]
@@ -245,6 +254,7 @@ where
             out,
         } => crate::replay::main(&capture, timeline.as_deref(), out.json),
         Command::Metrics { socket } => ask(&socket, Request::Metrics, false),
+        Command::Reload { out, socket } => ask(&socket, Request::Reload, out.json),
     }
 }
 
@@ -307,6 +317,15 @@ fn ask(socket: &SocketArgs, request: Request, json: bool) -> i32 {
             eprintln!("mailpulse: the daemon could not answer: {message}");
             return exitcode::SOFTWARE;
         }
+        (Response::ReloadRefused { message }, json) => {
+            if json {
+                let _ = print_json(&serde_json::json!({ "refused": message }));
+            }
+            eprintln!("{message}");
+            return exitcode::CONFIG;
+        }
+        (Response::Reloaded(r), true) => print_json(&r),
+        (Response::Reloaded(r), false) => print(&format!("{}\n", r.summary)),
         (Response::Metrics(text), _) => print(&text),
         (Response::Status(s), true) => print_json(&s),
         (Response::Status(s), false) => print(&output::status(&s)),

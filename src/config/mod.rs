@@ -164,8 +164,8 @@ pub struct CaptureConfig {
 
 /// `daemon.user`: whom to run as after opening devices, and whether that was said explicitly.
 ///
-/// Left at its default and the account missing: a warning, the daemon stays root. Set
-/// explicitly and missing: a configuration error. `""` stays root.
+/// Left at its default and the account missing: a warning here, and the daemon refuses to
+/// start as root (exit 78). Set explicitly and missing: a configuration error. `""` stays root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserSetting {
     pub name: String,
@@ -653,7 +653,7 @@ fn check_user(
     }
     warnings.push(Finding {
         message: format!(
-            "no account named {:?}; the daemon will keep running as root (create the account, or set user = \"\" in [daemon] to say so)",
+            "no account named {:?}; the daemon will refuse to start as root (create the account, or set user = \"\" in [daemon] to run as root on purpose)",
             user.name
         ),
     });

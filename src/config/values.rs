@@ -181,6 +181,31 @@ named_enum!(
     Error = "error", Warn = "warn", Info = "info", Debug = "debug", Trace = "trace",
 });
 
+impl LogLevel {
+    /// Whether a message of `severity` about the daemon itself is logged at this level
+    /// (events are always reported, whatever the level).
+    pub fn allows(self, severity: crate::diagnose::event::Severity) -> bool {
+        use crate::diagnose::event::Severity;
+        let needed = match severity {
+            Severity::Err => LogLevel::Error,
+            Severity::Warning => LogLevel::Warn,
+            Severity::Notice | Severity::Info => LogLevel::Info,
+            Severity::Debug => LogLevel::Debug,
+        };
+        self.rank() >= needed.rank()
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            LogLevel::Error => 0,
+            LogLevel::Warn => 1,
+            LogLevel::Info => 2,
+            LogLevel::Debug => 3,
+            LogLevel::Trace => 4,
+        }
+    }
+}
+
 named_enum!(
     /// The syslog message format.
     SyslogFormat, "syslog format", {
@@ -228,6 +253,19 @@ mod tests {
             err.starts_with("invalid syslog facility \"deamon\"; expected one of kern, user"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn log_level_filters_by_severity() {
+        use crate::diagnose::event::Severity;
+        assert!(LogLevel::Error.allows(Severity::Err));
+        assert!(!LogLevel::Error.allows(Severity::Warning));
+        assert!(LogLevel::Warn.allows(Severity::Warning));
+        assert!(!LogLevel::Warn.allows(Severity::Notice));
+        assert!(LogLevel::Info.allows(Severity::Notice));
+        assert!(!LogLevel::Info.allows(Severity::Debug));
+        assert!(LogLevel::Debug.allows(Severity::Debug));
+        assert!(LogLevel::Trace.allows(Severity::Debug));
     }
 
     #[test]

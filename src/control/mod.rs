@@ -35,8 +35,12 @@ pub enum Request {
     Status,
     Events(EventQuery),
     Clients,
-    Explain { client: IpAddr },
+    Explain {
+        client: IpAddr,
+    },
     Metrics,
+    /// Re-read the configuration file and apply it (`mailpulse reload`, SIGHUP's twin).
+    Reload,
 }
 
 /// `events` filters; all optional.
@@ -86,6 +90,13 @@ pub enum Response {
     Explain(Explanation),
     /// Prometheus text exposition.
     Metrics(String),
+    /// What a reload applied, and what waits for a restart.
+    Reloaded(ReloadReport),
+    /// The configuration file was refused (`file:line:col: message`); the daemon keeps
+    /// running with the configuration it had.
+    ReloadRefused {
+        message: String,
+    },
     /// The request could not be answered; the message says why in plain words.
     Error {
         message: String,
@@ -109,6 +120,18 @@ pub struct StatusReport {
     pub evidence: EvidenceRingState,
     /// Events reported since start, by kind name (`session-failed`, …).
     pub events_by_kind: BTreeMap<String, u64>,
+}
+
+/// The outcome of a reload that was accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// One plain sentence: `applied: LAN interfaces br-lan -> br-lan, eth2; log level info ->
+    /// debug`, then what needs a restart, if anything.
+    pub summary: String,
+    /// Each change applied, as `what old -> new`.
+    pub applied: Vec<String>,
+    /// Each change that takes effect only after a restart, with the reason.
+    pub needs_restart: Vec<String>,
 }
 
 /// One capture's counters, or why there are none.

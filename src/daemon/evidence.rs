@@ -135,9 +135,21 @@ impl EvidenceRing {
         fs::rename(self.path(0), self.path(1))
     }
 
+    /// A new current file. One left from before (the previous run's, or one a write error
+    /// abandoned) becomes the previous file rather than being truncated. Created exclusively
+    /// (`O_EXCL`): a name planted in the state directory is never followed, whoever runs this.
     fn open_segment(&self) -> io::Result<Segment> {
         fs::create_dir_all(&self.dir)?;
+        match fs::symlink_metadata(self.path(0)) {
+            Ok(_) => fs::rename(self.path(0), self.path(1))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         let file = create_owner_only(&self.path(0))?;
+        Self::segment_on(file)
+    }
+
+    fn segment_on(file: File) -> io::Result<Segment> {
         let writer = PcapNgWriter::new(BufWriter::new(file)).map_err(to_io)?;
         Ok(Segment {
             writer,
@@ -171,14 +183,14 @@ impl Segment {
     }
 }
 
-/// Creates (or truncates) `path` readable and writable by its owner only; a file left by an
-/// older version with a wider mode is narrowed too.
+/// Creates `path` readable and writable by its owner only, exclusively (`O_EXCL`): a name
+/// planted in the state directory is never followed. The mode is set again because the umask
+/// may have narrowed the creation mode in other ways than intended.
 fn create_owner_only(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let file = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)?;
     file.set_permissions(fs::Permissions::from_mode(0o600))?;
@@ -308,9 +320,13 @@ mod tests {
     #[test]
     fn a_failed_flush_is_an_error_and_stops_the_segment() {
         let dir = tempfile::tempdir().unwrap();
-        // Every write to /dev/full fails with ENOSPC, as on a full state directory.
-        std::os::unix::fs::symlink("/dev/full", dir.path().join("evidence.0.pcapng")).unwrap();
         let mut ring = EvidenceRing::new(dir.path(), 1 << 20);
+        // Every write to /dev/full fails with ENOSPC, as on a full state directory.
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        ring.current = Some(EvidenceRing::segment_on(full).unwrap());
         // Small frames stay in the buffer: record succeeds, the disk has not been touched.
         ring.record("lan0", &frame(&[0u8; 60], 1_700_000_000))
             .unwrap();
@@ -318,5 +334,48 @@ mod tests {
         let err = ring.flush().unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
         assert!(!ring.is_writing());
+    }
+
+    /// Each start used to truncate the current file: the evidence behind the verdicts just
+    /// before a restart (a crash, an upgrade) was gone. It becomes the previous file instead.
+    #[test]
+    fn a_new_ring_keeps_the_last_runs_file_as_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = EvidenceRing::new(dir.path(), 1 << 20);
+        for i in 0..10 {
+            first.record("lan0", &frame(&[0x11u8; 200], i)).unwrap();
+        }
+        first.flush().unwrap();
+        drop(first);
+        let before = fs::read(dir.path().join("evidence.0.pcapng")).unwrap();
+
+        let mut second = EvidenceRing::new(dir.path(), 1 << 20);
+        second.record("lan0", &frame(&[0x22u8; 60], 100)).unwrap();
+        second.flush().unwrap();
+        assert_eq!(
+            fs::read(dir.path().join("evidence.1.pcapng")).unwrap(),
+            before,
+            "the previous run's evidence must survive a restart whole"
+        );
+        let now = fs::read(dir.path().join("evidence.0.pcapng")).unwrap();
+        assert!(now.windows(60).any(|w| w == [0x22u8; 60]));
+        assert!(!now.windows(200).any(|w| w == [0x11u8; 200]));
+    }
+
+    /// A link planted in the state directory is moved aside, never written through.
+    #[test]
+    fn a_planted_link_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("evidence.0.pcapng")).unwrap();
+        let mut ring = EvidenceRing::new(dir.path(), 1 << 20);
+        ring.record("lan0", &frame(&[0u8; 60], 1)).unwrap();
+        ring.flush().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+        assert!(!fs::symlink_metadata(dir.path().join("evidence.0.pcapng"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 }

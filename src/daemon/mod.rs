@@ -9,8 +9,10 @@ pub mod evidence;
 pub mod history;
 pub mod link_state;
 pub mod redact;
+mod reload;
 mod run;
 pub mod state;
+pub mod state_dir;
 
 use std::path::Path;
 
@@ -23,6 +25,7 @@ pub mod exitcode {
     pub const SOFTWARE: i32 = 70;
     pub const OSERR: i32 = 71;
     pub const NOPERM: i32 = 77;
+    pub const CONFIG: i32 = 78;
 }
 
 /// Runs `mailpulse daemon [-c PATH] [--foreground]`; returns the exit code.

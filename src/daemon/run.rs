@@ -1,36 +1,36 @@
 //! The daemon's tasks: one per source (each LAN capture, the link monitor, the probes, dpinger),
 //! a one-second ticker, the control socket, and the signals. All of them feed [`State`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Config, Loaded};
-use crate::control::server;
+use crate::control::{server, Request, Response};
 use crate::diagnose::event::Severity;
 use crate::diagnose::observation::{LinkChange, ObservationKind};
 use crate::probe::{ProbeOptions, Prober, Target};
-use crate::report::journal::{Journal, JournalOptions};
+use crate::report::journal::Journal;
 use crate::report::syslog::Syslog;
 use crate::report::timeline::TimelineWriter;
 use crate::sys::capture::Capture;
 use crate::sys::discover::discover;
 use crate::sys::link::LinkMonitor;
 use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
-use crate::track::TrackerConfig;
 
 use super::clock::now;
 use super::core::Core;
 use super::evidence::EvidenceRing;
 use super::exitcode;
 use super::link_state;
+use super::reload::Reloader;
 use super::state::{Outputs, State};
+use super::state_dir;
 
 /// How often a capture whose interface is missing is tried again.
 const CAPTURE_RETRY: Duration = Duration::from_secs(2);
@@ -46,9 +46,9 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Capture counters are refreshed at most this often.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
-type Shared = Arc<Mutex<State>>;
+pub(super) type Shared = Arc<Mutex<State>>;
 
-fn lock(state: &Shared) -> MutexGuard<'_, State> {
+pub(super) fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic aborts the process (panic = "abort"), so a poisoned lock cannot be observed in
     // release builds; in tests, carry on with the data as it is.
     state
@@ -56,11 +56,15 @@ fn lock(state: &Shared) -> MutexGuard<'_, State> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Spare capture descriptors opened before the privilege drop where the OS needs them for
+/// captures opened later (FreeBSD's /dev/bpf): re-created interfaces and reloads use them up.
+const SPARE_CAPTURES: usize = 16;
+
 /// Runs the daemon until SIGTERM or SIGINT; returns the exit code.
 pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
     let config = loaded.config.clone();
     let started = now();
-    let syslog = match Syslog::new(
+    let mut syslog = match Syslog::new(
         &config.daemon.syslog_socket,
         config.daemon.syslog,
         config.daemon.syslog_facility,
@@ -73,20 +77,132 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
             return exitcode::OSERR;
         }
     };
+    // Said before the state exists; logged once it does (or on the way out).
+    let mut early: Vec<(Severity, String)> = loaded
+        .warnings
+        .iter()
+        .map(|w| (Severity::Warning, w.message.clone()))
+        .collect();
+    let fail = |syslog: &mut Syslog, code: i32, message: &str| {
+        if !foreground {
+            eprintln!("mailpulse: {message}");
+        }
+        let _ = syslog.message(Severity::Err, message, now());
+        code
+    };
 
-    let (journal, recovered) = Journal::open(
-        &config.daemon.state_dir,
-        JournalOptions {
-            max_size: config.daemon.journal_max_size.0,
-            keep: config.daemon.journal_keep,
-            ..JournalOptions::default()
-        },
+    let owner = match account(&config) {
+        Ok(owner) => owner,
+        Err(message) => return fail(&mut syslog, exitcode::CONFIG, &message),
+    };
+    if let Err(message) = state_dir::prepare(&config.daemon.state_dir, owner) {
+        return fail(&mut syslog, exitcode::CONFIG, &message);
+    }
+    if let Some(owner) = owner {
+        if !state_dir::writable_by(&config.daemon.state_dir, owner) {
+            early.push((
+                Severity::Err,
+                format!(
+                    "state directory {} is not writable by {}: the journal cannot be kept (the \
+                     package creates it owned by that user; chown it)",
+                    config.daemon.state_dir.display(),
+                    config.daemon.user.name
+                ),
+            ));
+        }
+    }
+
+    // Open everything that needs root before privileges are dropped.
+    let mut monitor = match LinkMonitor::open() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            early.push((
+                Severity::Err,
+                format!("link monitor unavailable ({e}); WAN changes will not be seen"),
+            ));
+            None
+        }
+    };
+    let snapshot = match monitor.as_mut().map(LinkMonitor::snapshot) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            early.push((Severity::Err, format!("cannot read the interfaces: {e}")));
+            LinkSnapshot::default()
+        }
+        None => LinkSnapshot::default(),
+    };
+    let found = discover(&snapshot);
+    let wan = if config.wan.interfaces.is_empty() {
+        found.wan.clone()
+    } else {
+        config.wan.interfaces.clone()
+    };
+    let lan = if config.lan.interfaces.is_empty() {
+        found.lan.clone()
+    } else {
+        config.lan.interfaces.clone()
+    };
+    let capture_options = config.capture.options();
+    let mut captures = Vec::new();
+    let mut capture_errors = Vec::new();
+    for interface in &lan {
+        let opened = Capture::open(interface, &capture_options);
+        if let Err(e) = &opened {
+            capture_errors.push((
+                interface.clone(),
+                format!("cannot capture on {interface}: {e}"),
+            ));
+        }
+        captures.push((interface.clone(), opened.ok()));
+    }
+    let dropping = owner.is_some();
+    if dropping {
+        if let Err(e) = sys::capture::reserve_for_reopen(SPARE_CAPTURES) {
+            early.push((
+                Severity::Warning,
+                format!(
+                    "cannot keep capture descriptors for later: {e}; a LAN interface that is \
+                     re-created or added by a reload needs a restart to be captured"
+                ),
+            ));
+        }
+    }
+    sys::firewall::open_before_drop();
+    let listener = match server::bind(&config.daemon.socket, config.daemon.socket_mode) {
+        Ok(l) => l,
+        Err(e) => {
+            let code = if e.kind() == io::ErrorKind::PermissionDenied {
+                exitcode::NOPERM
+            } else {
+                exitcode::UNAVAILABLE
+            };
+            return fail(&mut syslog, code, &e.to_string());
+        }
+    };
+    let dropped = if dropping {
+        sys::privs::drop_privileges(&config.daemon.user.name)
+            .map_err(|e| format!("cannot drop privileges to {}: {e}", config.daemon.user.name))
+    } else {
+        sys::privs::harden().map_err(|e| format!("cannot harden the process: {e}"))
+    };
+    if let Err(message) = dropped {
+        let _ = std::fs::remove_file(&config.daemon.socket);
+        return fail(&mut syslog, exitcode::NOPERM, &message);
+    }
+
+    // From here on the daemon runs as its user: the state files are opened now, so nothing
+    // planted in the state directory is ever opened with root's rights.
+    let (journal, recovered) =
+        Journal::open(&config.daemon.state_dir, config.daemon.journal_options());
+    early.extend(
+        recovered
+            .warnings
+            .into_iter()
+            .map(|w| (Severity::Warning, w)),
     );
     let (burst_tx, burst_rx) = mpsc::channel(64);
     let core = Core::new(
-        TrackerConfig {
-            max_sessions: config.capture.max_sessions,
-        },
+        config.capture.tracker(),
         config.diagnosis.to_engine(),
         recovered.events,
         started,
@@ -117,87 +233,15 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
     )));
     {
         let mut st = lock(&state);
-        for warning in loaded
-            .warnings
-            .iter()
-            .map(|w| w.message.clone())
-            .chain(recovered.warnings)
-        {
-            st.notice(Severity::Warning, &warning, started);
-        }
-    }
-
-    // Open everything that needs root before privileges are dropped.
-    let mut monitor = match LinkMonitor::open() {
-        Ok(m) => Some(m),
-        Err(e) => {
-            lock(&state).notice(
-                Severity::Err,
-                &format!("link monitor unavailable ({e}); WAN changes will not be seen"),
-                now(),
-            );
-            None
-        }
-    };
-    let snapshot = match monitor.as_mut().map(LinkMonitor::snapshot) {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            lock(&state).notice(
-                Severity::Err,
-                &format!("cannot read the interfaces: {e}"),
-                now(),
-            );
-            LinkSnapshot::default()
-        }
-        None => LinkSnapshot::default(),
-    };
-    let found = discover(&snapshot);
-    let wan = if config.wan.interfaces.is_empty() {
-        found.wan.clone()
-    } else {
-        config.wan.interfaces.clone()
-    };
-    let lan = if config.lan.interfaces.is_empty() {
-        found.lan.clone()
-    } else {
-        config.lan.interfaces.clone()
-    };
-    let capture_options = CaptureOptions {
-        snap_len: config.capture.snap_len,
-        buffer_size: u32::try_from(config.capture.buffer_size.0).unwrap_or(u32::MAX),
-    };
-    let mut captures = Vec::new();
-    for interface in &lan {
-        let opened = Capture::open(interface, &capture_options);
-        if let Err(e) = &opened {
-            let message = format!("cannot capture on {interface}: {e}");
-            let mut st = lock(&state);
-            st.set_capture(interface, None, Some(message.clone()));
-            st.notice(Severity::Err, &message, now());
-        }
-        captures.push((interface.clone(), opened.ok()));
-    }
-    let listener = match server::bind(&config.daemon.socket, config.daemon.socket_mode) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("mailpulse: {e}");
-            lock(&state).notice(Severity::Err, &e.to_string(), now());
-            return if e.kind() == io::ErrorKind::PermissionDenied {
-                exitcode::NOPERM
-            } else {
-                exitcode::UNAVAILABLE
-            };
-        }
-    };
-    if let Err(message) = drop_privileges(&config) {
-        eprintln!("mailpulse: {message}");
-        lock(&state).notice(Severity::Err, &message, now());
-        return exitcode::NOPERM;
-    }
-
-    {
-        let mut st = lock(&state);
+        st.log_level = config.daemon.log_level;
         let t = now();
+        for (severity, message) in early {
+            st.notice(severity, &message, t);
+        }
+        for (interface, message) in capture_errors {
+            st.set_capture(&interface, None, Some(message.clone()));
+            st.notice(Severity::Err, &message, t);
+        }
         st.notice(
             Severity::Notice,
             &format!(
@@ -206,6 +250,19 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
                 list_or_none(&lan),
                 config.probe.targets.len(),
                 config.daemon.socket.display()
+            ),
+            t,
+        );
+        st.notice(
+            Severity::Debug,
+            &format!(
+                "running as {}; state directory {}",
+                if dropping {
+                    config.daemon.user.name.as_str()
+                } else {
+                    "the starting user"
+                },
+                config.daemon.state_dir.display()
             ),
             t,
         );
@@ -225,57 +282,94 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         );
     }
 
-    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     let (reopen_tx, _) = broadcast::channel(16);
+    let (wan_tx, wan_rx) = watch::channel(config.wan.interfaces.clone());
+    let (snapshot_tx, snapshot_rx) = watch::channel(snapshot.clone());
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    let mut capture_tasks = BTreeMap::new();
     for (interface, opened) in captures {
-        let reopen = reopen_tx.subscribe();
-        tasks.push(tokio::spawn(capture_task(
-            interface,
+        let handle = tokio::spawn(capture_task(
+            interface.clone(),
             opened,
             capture_options.clone(),
             state.clone(),
-            reopen,
-        )));
+            reopen_tx.subscribe(),
+        ));
+        capture_tasks.insert(interface, handle);
     }
     if let Some(monitor) = monitor {
-        let auto_wan = config.wan.interfaces.is_empty();
         tasks.push(tokio::spawn(link_task(
             monitor,
             snapshot,
-            auto_wan,
+            wan_rx,
             wan,
             state.clone(),
-            reopen_tx,
+            reopen_tx.clone(),
+            snapshot_tx,
         )));
     }
     tasks.push(tokio::spawn(tick_task(state.clone())));
-    tasks.push(tokio::spawn(dpinger_task(
+    let dpinger = tokio::spawn(dpinger_task(
         config.wan.dpinger_sockets.clone(),
         state.clone(),
-    )));
+    ));
     let bursts: Bursts = Arc::new(tokio::sync::Mutex::new(burst_rx));
-    let mut probes = spawn_probes(&config, state.clone(), bursts.clone());
+    let probes = spawn_probes(&config, state.clone(), bursts.clone());
+    let reloader = Arc::new(Mutex::new(Reloader {
+        path: match &loaded.source {
+            config::Source::File(p) => Some(p.clone()),
+            config::Source::Defaults { .. } => None,
+        },
+        current: config.clone(),
+        foreground,
+        state: state.clone(),
+        probes,
+        bursts,
+        captures: capture_tasks,
+        lan,
+        capture_options,
+        reopen: reopen_tx,
+        wan: wan_tx,
+        snapshot: snapshot_rx,
+        dpinger: Some(dpinger),
+        control: None,
+        handler: None,
+    }));
     let handler_state = state.clone();
-    let handler: server::Handler =
-        Arc::new(move |request| lock(&handler_state).answer(request, now()));
-    tasks.push(tokio::spawn(serve(
-        listener,
-        handler,
-        config.daemon.max_control_clients,
-        state.clone(),
-    )));
+    let handler_reloader = Arc::downgrade(&reloader);
+    let handler: server::Handler = Arc::new(move |request| match request {
+        Request::Reload => match handler_reloader.upgrade() {
+            Some(reloader) => lock(&reloader).reload_file(),
+            None => Response::Error {
+                message: "the daemon is stopping".to_string(),
+            },
+        },
+        other => lock(&handler_state).answer(other, now()),
+    });
+    {
+        let mut r = lock(&reloader);
+        r.control = Some(tokio::spawn(serve(
+            listener,
+            handler.clone(),
+            config.daemon.max_control_clients,
+            state.clone(),
+        )));
+        r.handler = Some(handler);
+    }
 
-    let code = wait_for_signals(&loaded, &state, &mut probes, bursts).await;
+    let code = wait_for_signals(&reloader).await;
     for task in tasks {
         task.abort();
     }
-    if let Some(handle) = probes.take() {
-        handle.abort();
-    }
+    let socket = {
+        let mut r = lock(&reloader);
+        r.stop();
+        r.current.daemon.socket.clone()
+    };
     let mut st = lock(&state);
     st.tick(now());
     st.notice(Severity::Notice, "stopping", now());
-    let _ = std::fs::remove_file(&config.daemon.socket);
+    let _ = std::fs::remove_file(&socket);
     code
 }
 
@@ -287,42 +381,32 @@ fn list_or_none(names: &[String]) -> String {
     }
 }
 
-/// Drops root for the configured user, after handing the state directory over to it.
-fn drop_privileges(config: &Config) -> Result<(), String> {
+/// The account to drop to, or `None` when the daemon keeps running as it was started (`user =
+/// ""`, or not started as root: systemd's `User=`). A missing account stops the start: running
+/// as root because an account was not created would be a silent downgrade.
+fn account(config: &Config) -> Result<Option<state_dir::Owner>, String> {
     let user = &config.daemon.user;
     if user.stays_root() || !nix::unistd::geteuid().is_root() {
-        return Ok(());
+        return Ok(None);
     }
-    if !sys::privs::user_exists(&user.name) {
-        // Left at its default (an explicitly named missing account is a config error).
-        return Ok(());
+    match nix::unistd::User::from_name(&user.name) {
+        Ok(Some(account)) => Ok(Some(state_dir::Owner {
+            uid: account.uid,
+            gid: account.gid,
+        })),
+        Ok(None) => Err(format!(
+            "user {:?} does not exist: not starting as root. Create the account (the package \
+             does), or set user = \"\" in [daemon] to run as root on purpose",
+            user.name
+        )),
+        Err(e) => Err(format!("cannot look up user {:?}: {e}", user.name)),
     }
-    if let Ok(Some(account)) = nix::unistd::User::from_name(&user.name) {
-        chown_tree(&config.daemon.state_dir, account.uid, account.gid).map_err(|e| {
-            format!(
-                "cannot hand {} to {}: {e}",
-                config.daemon.state_dir.display(),
-                user.name
-            )
-        })?;
-    }
-    sys::privs::drop_privileges(&user.name)
-        .map_err(|e| format!("cannot drop privileges to {}: {e}", user.name))
-}
-
-/// The state directory and the files directly in it (journal, evidence ring).
-fn chown_tree(dir: &Path, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> io::Result<()> {
-    nix::unistd::chown(dir, Some(uid), Some(gid))?;
-    for entry in std::fs::read_dir(dir)? {
-        nix::unistd::chown(&entry?.path(), Some(uid), Some(gid))?;
-    }
-    Ok(())
 }
 
 /// Reads one LAN interface; reopens the capture when the interface comes back. `reopen` names
 /// interfaces the link monitor saw vanish: a capture on an interface deleted while it was down
 /// gets no error, and would silently read nothing from its successor.
-async fn capture_task(
+pub(super) async fn capture_task(
     interface: String,
     mut opened: Option<Capture>,
     options: CaptureOptions,
@@ -333,7 +417,9 @@ async fn capture_task(
         let capture = match opened.take() {
             Some(c) => {
                 // Listed from the start, not only after the first counters arrive.
-                lock(&state).set_capture(&interface, None, None);
+                let mut st = lock(&state);
+                st.set_capture(&interface, None, None);
+                st.notice(Severity::Debug, &format!("capturing on {interface}"), now());
                 c
             }
             None => match Capture::open(&interface, &options) {
@@ -346,6 +432,8 @@ async fn capture_task(
                                 &format!("capturing on {interface} again"),
                                 now(),
                             );
+                        } else {
+                            st.notice(Severity::Debug, &format!("capturing on {interface}"), now());
                         }
                         st.set_capture(&interface, None, None);
                     }
@@ -433,13 +521,16 @@ async fn read_capture(interface: &str, capture: Capture, state: &Shared) -> io::
 }
 
 /// Link, address and default-route changes; re-dumps on overflow and every minute.
+/// `configured_wan` carries `[wan] interfaces` (empty: follow the default routes), changed by
+/// a reload; `published` carries the link state for a reload's LAN discovery.
 async fn link_task(
     monitor: LinkMonitor,
     mut known: LinkSnapshot,
-    auto_wan: bool,
+    mut configured_wan: watch::Receiver<Vec<String>>,
     mut wan: Vec<String>,
     state: Shared,
     reopen: broadcast::Sender<String>,
+    published: watch::Sender<LinkSnapshot>,
 ) {
     let mut fd = match sys::async_fd::link_monitor(monitor) {
         Ok(fd) => fd,
@@ -477,13 +568,27 @@ async fn link_task(
                 }
             }
             _ = resync.tick() => resync_changes(fd.get_mut(), &mut known, &state),
+            changed = configured_wan.changed() => {
+                if changed.is_err() {
+                    // The reloader is gone (stopping): keep the WAN as it is.
+                    std::future::pending::<()>().await;
+                }
+                let configured = configured_wan.borrow_and_update().clone();
+                let next = if configured.is_empty() { discover(&known).wan } else { configured };
+                if next != wan {
+                    wan = next;
+                    lock(&state).observe(now(), ObservationKind::WanInterfaces(wan.clone()));
+                }
+                Vec::new()
+            }
         };
         if changes.is_empty() {
             continue;
         }
+        published.send_replace(known.clone());
         let t = now();
         let mut st = lock(&state);
-        if auto_wan {
+        if configured_wan.borrow().is_empty() {
             let found = discover(&known).wan;
             // A WAN that loses its default route is still the WAN until another one takes over.
             if !found.is_empty() && found != wan {
@@ -552,7 +657,7 @@ async fn tick_task(state: Shared) {
 }
 
 /// Gateway latency and loss from dpinger's sockets, where dpinger runs.
-async fn dpinger_task(pattern: String, state: Shared) {
+pub(super) async fn dpinger_task(pattern: String, state: Shared) {
     let mut ticker = tokio::time::interval(DPINGER_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -575,10 +680,14 @@ async fn dpinger_task(pattern: String, state: Shared) {
 
 /// Targets to probe at once, asked for by [`State::report`]. Shared so that the probe task
 /// started after a reload takes over the same queue (the aborted one drops its lock).
-type Bursts = Arc<tokio::sync::Mutex<mpsc::Receiver<String>>>;
+pub(super) type Bursts = Arc<tokio::sync::Mutex<mpsc::Receiver<String>>>;
 
 /// Probes every target at the interval, and one target at once when a burst asks for it.
-fn spawn_probes(config: &Config, state: Shared, bursts: Bursts) -> Option<JoinHandle<()>> {
+pub(super) fn spawn_probes(
+    config: &Config,
+    state: Shared,
+    bursts: Bursts,
+) -> Option<JoinHandle<()>> {
     let options = ProbeOptions {
         timeout: config.probe.timeout,
         nameservers: config.probe.nameservers.clone(),
@@ -617,7 +726,22 @@ fn spawn_probes(config: &Config, state: Shared, bursts: Bursts) -> Option<JoinHa
                 let (prober, state, in_flight) = (prober.clone(), state.clone(), in_flight.clone());
                 tokio::spawn(async move {
                     let result = prober.run(&target).await;
-                    lock(&state).observe(now(), ObservationKind::Probe(result));
+                    let mut st = lock(&state);
+                    st.notice(
+                        Severity::Debug,
+                        &format!(
+                            "probe {}: {}",
+                            result.target,
+                            if result.failure.is_none() {
+                                "ok"
+                            } else {
+                                "failed"
+                            }
+                        ),
+                        now(),
+                    );
+                    st.observe(now(), ObservationKind::Probe(result));
+                    drop(st);
                     if let Ok(mut set) = in_flight.lock() {
                         set.remove(&key);
                     }
@@ -627,7 +751,7 @@ fn spawn_probes(config: &Config, state: Shared, bursts: Bursts) -> Option<JoinHa
     }))
 }
 
-async fn serve(
+pub(super) async fn serve(
     listener: tokio::net::UnixListener,
     handler: server::Handler,
     max_clients: usize,
@@ -643,91 +767,45 @@ async fn serve(
 }
 
 /// Waits for SIGTERM/SIGINT (stop) and SIGHUP (reload); returns the exit code.
-async fn wait_for_signals(
-    loaded: &Loaded,
-    state: &Shared,
-    probes: &mut Option<JoinHandle<()>>,
-    bursts: Bursts,
-) -> i32 {
+async fn wait_for_signals(reloader: &Arc<Mutex<Reloader>>) -> i32 {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
     ) else {
-        lock(state).notice(Severity::Err, "cannot install signal handlers", now());
+        let state = lock(reloader).state.clone();
+        lock(&state).notice(Severity::Err, "cannot install signal handlers", now());
         return exitcode::OSERR;
     };
-    let path: Option<PathBuf> = match &loaded.source {
-        config::Source::File(p) => Some(p.clone()),
-        config::Source::Defaults { .. } => None,
-    };
-    let mut current = loaded.config.clone();
     loop {
         tokio::select! {
             _ = term.recv() => return exitcode::OK,
             _ = int.recv() => return exitcode::OK,
             _ = hup.recv() => {
-                match config::load(path.as_deref()) {
-                    Err(e) => lock(state).notice(
-                        Severity::Err,
-                        &format!("reload refused, keeping the running configuration: {e}"),
-                        now(),
-                    ),
-                    Ok(fresh) => {
-                        reload(&current, &fresh.config, state, probes, &bursts);
-                        current = fresh.config;
-                    }
-                }
+                // The outcome is logged either way; SIGHUP has nobody to answer.
+                let _ = lock(reloader).reload_file();
             }
         }
     }
 }
 
-/// Applies what can change without a restart, and says what needs one.
-fn reload(
-    old: &Config,
-    new: &Config,
-    state: &Shared,
-    probes: &mut Option<JoinHandle<()>>,
-    bursts: &Bursts,
-) {
-    let mut st = lock(state);
-    st.core.set_diagnosis(new.diagnosis.to_engine());
-    st.core.set_probe_targets(
-        new.probe
-            .targets
-            .iter()
-            .map(|t| (t.host_str(), t.to_string())),
-    );
-    if let Some(timeouts) = sys::firewall::tcp_established_timeout() {
-        st.observe(now(), ObservationKind::FirewallTimeouts(timeouts));
-    }
-    let mut needs_restart = Vec::new();
-    if old.daemon != new.daemon {
-        needs_restart.push("[daemon]");
-    }
-    if old.wan != new.wan {
-        needs_restart.push("[wan]");
-    }
-    if old.lan != new.lan {
-        needs_restart.push("[lan]");
-    }
-    if old.capture != new.capture {
-        needs_restart.push("[capture]");
-    }
-    let mut message = "configuration reloaded".to_string();
-    if !needs_restart.is_empty() {
-        message += &format!(
-            "; changes to {} take effect after a restart",
-            needs_restart.join(", ")
-        );
-    }
-    st.notice(Severity::Notice, &message, now());
-    drop(st);
-    if old.probe != new.probe {
-        if let Some(handle) = probes.take() {
-            handle.abort();
-        }
-        *probes = spawn_probes(new, state.clone(), bursts.clone());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A missing account used to leave the daemon running as root with a warning; it now stops
+    /// the start, naming the account.
+    #[test]
+    fn a_missing_user_stops_the_start_as_root() {
+        assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+        let mut config = Config::default();
+        config.daemon.user.name = "mpp-no-such-user-4e1".to_string();
+        let err = account(&config).expect_err("must not fall back to root");
+        assert!(err.contains("\"mpp-no-such-user-4e1\""), "{err}");
+        assert!(err.contains("not starting as root"), "{err}");
+        config.daemon.user.name = String::new();
+        assert_eq!(account(&config), Ok(None));
+        config.daemon.user.name = "nobody".to_string();
+        assert!(matches!(account(&config), Ok(Some(_))));
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
+use crate::config::LogLevel;
 use crate::control::{EvidenceRingState, InterfaceCapture, Request, Response, StatusReport};
 use crate::diagnose::event::{Event, Severity};
 use crate::diagnose::observation::ObservationKind;
@@ -47,6 +48,8 @@ pub struct State {
     config_path: Option<PathBuf>,
     /// Targets to probe now (a client just failed to reach their host).
     bursts: mpsc::Sender<String>,
+    /// What the daemon says about itself (`[daemon] log_level`); events are never filtered.
+    pub log_level: LogLevel,
 }
 
 impl State {
@@ -80,6 +83,7 @@ impl State {
             started,
             config_path,
             bursts,
+            log_level: LogLevel::Info,
         }
     }
 
@@ -194,9 +198,12 @@ impl State {
         }
     }
 
-    /// A message about the daemon itself (start, reload, trouble), to syslog and stderr.
+    /// A message about the daemon itself (start, reload, trouble), to syslog and stderr, when
+    /// `log_level` lets it through.
     pub fn notice(&mut self, severity: Severity, message: &str, now: Timestamp) {
-        let _ = self.syslog.message(severity, message, now);
+        if self.log_level.allows(severity) {
+            let _ = self.syslog.message(severity, message, now);
+        }
     }
 
     /// Records a capture's counters, or why it has none.
@@ -214,6 +221,16 @@ impl State {
                 error,
             },
         );
+    }
+
+    /// Forgets a capture (its interface left the configuration).
+    pub fn remove_capture(&mut self, interface: &str) {
+        self.captures.remove(interface);
+    }
+
+    /// Replaces the syslog sender (a reload changed its settings).
+    pub fn set_syslog(&mut self, syslog: Syslog) {
+        self.syslog = syslog;
     }
 
     /// The last error recorded for a capture, if any.
@@ -263,6 +280,10 @@ impl State {
             Request::Clients => Response::Clients(self.core.clients()),
             Request::Explain { client } => Response::Explain(self.core.explain(client)),
             Request::Metrics => Response::Metrics(metrics::render(&self.status_report(now))),
+            // The daemon's control handler takes reloads before they get here.
+            Request::Reload => Response::Error {
+                message: "reload is not available here".to_string(),
+            },
         }
     }
 }

@@ -25,6 +25,11 @@ pub mod capture {
         _never: std::convert::Infallible,
     }
 
+    /// Nothing to reserve.
+    pub fn reserve_for_reopen(_count: usize) -> io::Result<()> {
+        Ok(())
+    }
+
     impl Capture {
         /// Always `Unsupported`.
         pub fn open(_interface: &str, _options: &CaptureOptions) -> io::Result<Capture> {
@@ -90,6 +95,9 @@ pub mod link {
 pub mod firewall {
     use crate::diagnose::observation::FirewallTimeouts;
 
+    /// Nothing to open.
+    pub fn open_before_drop() {}
+
     /// Always `None`.
     pub fn tcp_established_timeout() -> Option<FirewallTimeouts> {
         None
@@ -108,6 +116,11 @@ pub mod privs {
     /// Always `Unsupported`.
     pub fn drop_privileges(_user: &str) -> io::Result<()> {
         Err(super::unsupported("dropping privileges"))
+    }
+
+    /// Nothing to harden with.
+    pub fn harden() -> io::Result<()> {
+        Ok(())
     }
 }
 

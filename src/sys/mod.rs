@@ -16,6 +16,9 @@
 //!   interface that is only brought down is not an error: the capture resumes when it comes up.
 //!   An interface removed while it was down may give no error at all, so the daemon also acts
 //!   on `LinkChange::InterfaceGone` from the link monitor.
+//!   `capture::reserve_for_reopen(count: usize) -> io::Result<()>`, called as root before the
+//!   privilege drop, makes sure `Capture::open` still works after it (FreeBSD: spare /dev/bpf
+//!   descriptors; Linux: nothing, the drop keeps CAP_NET_RAW).
 //! - `link::LinkMonitor` — link, address and default-route changes:
 //!   `LinkMonitor::open() -> io::Result<LinkMonitor>` (subscribes, then takes a first snapshot
 //!   as the baseline); `LinkMonitor: AsRawFd` (non-blocking);
@@ -26,9 +29,12 @@
 //!   relative to the last known state, never repeats).
 //! - `firewall::tcp_established_timeout() -> Option<FirewallTimeouts>` — how long the
 //!   firewall keeps an idle established TCP state (pf or conntrack); `None` when unknown.
-//! - `privs::drop_privileges(user: &str) -> io::Result<()>` and
-//!   `privs::user_exists(user: &str) -> bool` (portable Unix code in `unix_privs`, which each OS
-//!   directory re-exports).
+//!   `firewall::open_before_drop()`, called as root before the privilege drop, opens what
+//!   reading it needs later (FreeBSD: /dev/pf read-only; Linux: nothing).
+//! - `privs::drop_privileges(user: &str) -> io::Result<()>` (the portable ID switch in
+//!   `unix_privs`, with each OS's hardening around it), `privs::harden() -> io::Result<()>`
+//!   (no-new-privs and what else applies without a drop, for `user = ""`) and
+//!   `privs::user_exists(user: &str) -> bool`.
 //!
 //! Portable pieces (no OS knowledge, compiled everywhere):
 //!

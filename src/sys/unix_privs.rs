@@ -1,10 +1,8 @@
 //! Dropping root after the capture and link sockets are open (portable Unix code, shared by
-//! every OS directory).
+//! every OS directory; each OS wraps it with its own hardening and says what it keeps).
 //!
-//! Why nothing is kept: the daemon opens its AF_PACKET/BPF and netlink/routing sockets as root,
-//! and an open socket keeps working after the process loses CAP_NET_RAW (permission is checked
-//! at `socket()`/`open()` time, not per read). So no capability is retained; reopening a capture
-//! after an interface comes back needs the daemon to restart or run as root (`user = ""`).
+//! An open socket or device keeps working after the drop: permission is checked at
+//! `socket()`/`open()` time, not per read.
 
 use std::io;
 
@@ -15,27 +13,44 @@ pub fn user_exists(user: &str) -> bool {
     matches!(User::from_name(user), Ok(Some(_)))
 }
 
-/// Becomes `user` for good: supplementary groups reduced to the user's primary group, then the
-/// group, then the user (real, effective and saved IDs). Verifies afterwards that root cannot be
-/// regained. Running unprivileged already as that user is fine; as anyone else it is an error.
-pub fn drop_privileges(user: &str) -> io::Result<()> {
-    let account = User::from_name(user)
+/// The account named `user`; `NotFound` naming it when there is none.
+pub fn lookup(user: &str) -> io::Result<User> {
+    User::from_name(user)
         .map_err(|e| io::Error::other(format!("looking up user {user}: {e}")))?
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("user {user} does not exist"),
             )
-        })?;
+        })
+}
+
+/// Becomes `user` for good: supplementary groups reduced to the user's primary group, then the
+/// group, then the user (real, effective and saved IDs). Verifies afterwards that root cannot be
+/// regained. Running unprivileged already as that user is fine; as anyone else it is an error.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+pub fn drop_privileges(user: &str) -> io::Result<()> {
+    let account = lookup(user)?;
     if !unistd::geteuid().is_root() {
-        if unistd::geteuid() == account.uid && unistd::getuid() == account.uid {
-            return Ok(());
-        }
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("cannot become user {user}: not running as root"),
-        ));
+        return check_already(user, &account);
     }
+    switch_ids(user, &account)?;
+    verify_dropped(user, account.uid, account.gid)
+}
+
+/// Not root: fine only when already running as `account`.
+pub fn check_already(user: &str, account: &User) -> io::Result<()> {
+    if unistd::geteuid() == account.uid && unistd::getuid() == account.uid {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("cannot become user {user}: not running as root"),
+    ))
+}
+
+/// setgroups, setgid, setuid, in that order (each needs the privilege the next one drops).
+pub fn switch_ids(user: &str, account: &User) -> io::Result<()> {
     let context = |what: &str, e: nix::Error| {
         io::Error::new(
             io::Error::from(e).kind(),
@@ -44,13 +59,12 @@ pub fn drop_privileges(user: &str) -> io::Result<()> {
     };
     unistd::setgroups(&[account.gid]).map_err(|e| context("setgroups", e))?;
     unistd::setgid(account.gid).map_err(|e| context("setgid", e))?;
-    unistd::setuid(account.uid).map_err(|e| context("setuid", e))?;
-    verify_dropped(user, account.uid, account.gid)
+    unistd::setuid(account.uid).map_err(|e| context("setuid", e))
 }
 
 /// After the switch every ID must be the user's and `setuid(0)` must fail; a target account
 /// that is itself root (uid 0) is refused rather than "dropped" to.
-fn verify_dropped(user: &str, uid: Uid, gid: Gid) -> io::Result<()> {
+pub fn verify_dropped(user: &str, uid: Uid, gid: Gid) -> io::Result<()> {
     let ids_ok = unistd::getuid() == uid
         && unistd::geteuid() == uid
         && unistd::getgid() == gid

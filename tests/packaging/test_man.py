@@ -8,7 +8,7 @@ from conftest import PACKAGING, require_tool
 MAN = PACKAGING / "man"
 SAMPLE = PACKAGING / "freebsd" / "files" / "mailpulse.toml.sample"
 SUBCOMMANDS = ("daemon", "check-config", "status", "events", "clients", "explain", "probe",
-               "replay", "metrics")
+               "replay", "metrics", "reload")
 EXIT_CODES = ("0", "64", "66", "69", "70", "77", "78")  # sysexits, DESIGN.md
 
 

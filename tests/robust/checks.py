@@ -529,10 +529,14 @@ def check_privileges(workdir, short):
                               if os.stat(os.path.join(d.state_dir, n)).st_mode & 0o004]
             results.append(("privileges: journal and evidence not readable by others",
                             not world_readable, f"state files: {files}"))
-            results.append(("privileges: runs as mailpulse, no capabilities, still judges",
+            # CAP_NET_RAW alone stays (a re-created or newly configured LAN interface needs a
+            # new packet socket); nothing can be regained through exec.
+            results.append(("privileges: runs as mailpulse, CAP_NET_RAW only, still judges",
                             all(int(u) == uid for u in uids)
-                            and detail["CapEff"] == "0000000000000000"
-                            and detail["CapPrm"] == "0000000000000000"
+                            and detail["CapEff"] == "0000000000002000"
+                            and detail["CapPrm"] == "0000000000002000"
+                            and detail["CapBnd"] == "0000000000000000"
+                            and detail["NoNewPrivs"] == "1"
                             and len(judged) == 1,
                             json.dumps({k: v for k, v in detail.items() if k != "fds"})
                             + f"; {fds} fds: {links}"))

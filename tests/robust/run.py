@@ -10,6 +10,7 @@ import traceback
 
 import checks
 import lab
+import state_dir
 
 CHECKS = {
     "flood": checks.check_flood,
@@ -20,6 +21,7 @@ CHECKS = {
     "sighup": checks.check_sighup,
     "iface": None,  # needs the network object
     "privileges": checks.check_privileges,
+    "statedir": state_dir.check,
 }
 
 

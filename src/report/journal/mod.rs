@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,13 @@ use crate::diagnose::event::Event;
 
 /// The live journal's file name.
 pub const FILE_NAME: &str = "journal.jsonl";
+
+/// Opens one of the journal's own files without following a symbolic link: the state
+/// directory belongs to the daemon's user, and a link planted there must never lead a write
+/// (or a read back into the event history) to a file of someone else's (ELOOP instead).
+fn open_no_follow(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    options.custom_flags(libc::O_NOFOLLOW).open(path)
+}
 
 /// Longest journal line read back; an event is a few KiB at most.
 const MAX_LINE: usize = 1 << 20;
@@ -150,7 +158,7 @@ impl Journal {
     fn read_back(&mut self, out: &mut Recovered) {
         let mut newest: VecDeque<Event> = VecDeque::new();
         for path in self.files_oldest_first() {
-            let file = match File::open(&path) {
+            let file = match open_no_follow(OpenOptions::new().read(true), &path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
@@ -197,9 +205,7 @@ impl Journal {
                         path.display()
                     ));
                     if path == self.state.path {
-                        if let Err(e) = OpenOptions::new()
-                            .write(true)
-                            .open(&path)
+                        if let Err(e) = open_no_follow(OpenOptions::new().write(true), &path)
                             .and_then(|f| f.set_len(good_end))
                         {
                             out.warnings.push(format!(
@@ -244,11 +250,11 @@ impl Journal {
         if self.file.is_some() {
             return true;
         }
-        let opened = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.state.path)
-            .and_then(|f| Ok((f.metadata()?.len(), f)));
+        let opened = open_no_follow(
+            OpenOptions::new().create(true).append(true),
+            &self.state.path,
+        )
+        .and_then(|f| Ok((f.metadata()?.len(), f)));
         match opened {
             Ok((len, file)) => {
                 self.state.bytes = len;

@@ -158,7 +158,15 @@ fn write_errors_become_state_not_panics() {
     let full = Path::new("/dev/full");
     assert!(full.exists(), "prerequisite /dev/full is missing");
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(full, dir.path().join("journal.jsonl")).unwrap();
+    // The device itself (char 1:7) in the directory, not a link to it: links are not followed.
+    let meta = std::os::unix::fs::MetadataExt::rdev(&fs::metadata(full).unwrap());
+    nix::sys::stat::mknod(
+        &dir.path().join("journal.jsonl"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+        meta,
+    )
+    .expect("mknod (this test needs root)");
     let (mut j, rec) = Journal::open(dir.path(), JournalOptions::default());
     // Reading /dev/full yields zeros forever: it must not be read back.
     assert_eq!(rec.warnings.len(), 1);
@@ -183,4 +191,25 @@ fn unusable_directory_is_reported() {
     assert!(!j.state().healthy);
     j.append(&event(1));
     assert_eq!(j.state().events_lost, 1);
+}
+
+/// A `journal.jsonl` planted as a link to another file (the state directory belongs to the
+/// daemon's user) is neither appended to, nor truncated, nor read back: the journal reports
+/// itself unhealthy and the target keeps its content.
+#[test]
+fn a_planted_link_is_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("secret");
+    // An incomplete last line: a followed link would also be trimmed by the read-back.
+    std::fs::write(&target, b"root:$6$hash:19000:0:99999:7:::").unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join(FILE_NAME)).unwrap();
+    let (mut journal, recovered) = Journal::open(dir.path(), options(1 << 20, 2));
+    journal.append(&event(1));
+    journal.sync();
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"root:$6$hash:19000:0:99999:7:::"
+    );
+    assert!(!journal.state().healthy);
+    assert!(recovered.events.is_empty());
 }

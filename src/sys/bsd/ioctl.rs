@@ -65,6 +65,16 @@ pub const BIOCSTSTAMP: u64 = iow(b'B', 132, U_INT);
 
 /// pfvar.h `DIOCGETSTATESV2 _IOWR('D', 93, struct pfioc_states_v2)` (24 bytes on LP64).
 pub const DIOCGETSTATESV2: u64 = iowr(b'D', 93, 24);
+/// pfvar.h `struct pfioc_tm { int timeout; int seconds; }`: 8 bytes.
+pub const PFIOC_TM: usize = 8;
+/// pfvar.h `DIOCGETTIMEOUT _IOWR('D', 30, struct pfioc_tm)`; pf allows it on a read-only
+/// descriptor (pf_ioctl.c's list of commands allowed without FWRITE).
+pub const DIOCGETTIMEOUT: u64 = iowr(b'D', 30, PFIOC_TM);
+/// pf.h `enum { PFTM_TCP_FIRST_PACKET = 0, PFTM_TCP_OPENING, PFTM_TCP_ESTABLISHED, ... }`.
+pub const PFTM_TCP_ESTABLISHED: i32 = 2;
+/// pf.h `PFTM_ADAPTIVE_START = 16`, `PFTM_ADAPTIVE_END = 17` (state counts, not seconds).
+pub const PFTM_ADAPTIVE_START: i32 = 16;
+pub const PFTM_ADAPTIVE_END: i32 = 17;
 
 /// `IFNAMSIZ` (net/if.h).
 const IFNAMSIZ: usize = 16;
@@ -105,6 +115,7 @@ mod tests {
         assert_eq!(BIOCLOCK, 0x2000_427a);
         assert_eq!(BIOCGSTATS, 0x4008_426f);
         assert_eq!(DIOCGETSTATESV2, 0xc018_445d);
+        assert_eq!(DIOCGETTIMEOUT, 0xc008_441e);
     }
 
     /// Values from the libc crate's FreeBSD definitions (src/unix/bsd/mod.rs), which are

@@ -16,6 +16,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
 
 use super::{syscall, with_context};
 use crate::sys::bpf_program;
@@ -30,6 +31,55 @@ const BPF_DEVICE: &[u8] = b"/dev/bpf\0";
 /// Buffers read per `read` call once frames were found, so one busy interface cannot starve
 /// the others; the descriptor stays readable and the poller calls again.
 const MAX_BUFFERS_PER_READ: usize = 64;
+
+/// Unattached /dev/bpf descriptors opened as root before the privilege drop, for captures
+/// opened later (a LAN interface re-created, or added by a reload): /dev/bpf is root-only and
+/// its permission is checked at `open()` only. Each later capture uses one up; BIOCLOCK keeps
+/// a used one from being re-pointed, so they are not recycled.
+static SPARES: Mutex<Vec<OwnedFd>> = Mutex::new(Vec::new());
+
+/// Opens `count` spare BPF descriptors (see [`SPARES`]); call before dropping root.
+pub fn reserve_for_reopen(count: usize) -> io::Result<()> {
+    let mut spares = SPARES.lock().unwrap_or_else(|p| p.into_inner());
+    while spares.len() < count {
+        spares.push(open_bpf().map_err(|e| with_context(e, "opening /dev/bpf"))?);
+    }
+    Ok(())
+}
+
+fn open_bpf() -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated path and plain flags.
+    let fd = syscall!(open(
+        BPF_DEVICE.as_ptr().cast(),
+        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC
+    ))?;
+    // SAFETY: `open` just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A fresh BPF descriptor: opened now when allowed (root), else one of the spares.
+fn open_device(interface: &str) -> io::Result<OwnedFd> {
+    match open_bpf() {
+        Ok(fd) => Ok(fd),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
+            let mut spares = SPARES.lock().unwrap_or_else(|p| p.into_inner());
+            spares.pop().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "BPF capture on {interface}: /dev/bpf is root-only and every descriptor \
+                         opened before the privilege drop is in use; restart mailpulse to capture \
+                         on {interface}"
+                    ),
+                )
+            })
+        }
+        Err(e) => Err(with_context(
+            e,
+            format!("BPF capture on {interface}: opening /dev/bpf"),
+        )),
+    }
+}
 
 /// `struct bpf_program {u_int bf_len; struct bpf_insn *bf_insns}` (bpf.h), 16 bytes on LP64.
 #[repr(C)]
@@ -68,14 +118,7 @@ impl Capture {
         let ifreq = ioctl::ifreq_with_name(interface)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let context = |what: &str| format!("BPF capture on {interface}: {what}");
-        // SAFETY: a NUL-terminated path and plain flags.
-        let fd = syscall!(open(
-            BPF_DEVICE.as_ptr().cast(),
-            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC
-        ))
-        .map_err(|e| with_context(e, context("opening /dev/bpf")))?;
-        // SAFETY: `open` just returned this descriptor and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = open_device(interface)?;
         let raw = fd.as_raw_fd();
 
         let mut buffer_size: libc::c_uint = options.buffer_size;
@@ -127,6 +170,11 @@ impl Capture {
         // SAFETY: BIOCIMMEDIATE reads one u_int.
         syscall!(ioctl(raw, ioctl::BIOCIMMEDIATE as libc::c_ulong, &mut on))
             .map_err(|e| with_context(e, context("BIOCIMMEDIATE")))?;
+        // From here on the descriptor cannot be re-pointed or given another filter, even by
+        // code running in this process (bpf(4), "BIOCLOCK").
+        // SAFETY: BIOCLOCK takes no argument.
+        syscall!(ioctl(raw, ioctl::BIOCLOCK as libc::c_ulong))
+            .map_err(|e| with_context(e, context("BIOCLOCK")))?;
 
         Ok(Capture {
             fd,

@@ -64,6 +64,12 @@ struct TpacketStats {
     tp_drops: u32,
 }
 
+/// Nothing to reserve on Linux: the privilege drop keeps CAP_NET_RAW, so captures opened
+/// later open their own packet socket (see `privs`).
+pub fn reserve_for_reopen(_count: usize) -> io::Result<()> {
+    Ok(())
+}
+
 /// A live capture on one interface (see the module doc).
 #[derive(Debug)]
 pub struct Capture {

@@ -9,6 +9,10 @@ use crate::diagnose::observation::FirewallTimeouts;
 /// The sysctl, as a file. It is per network namespace: the daemon reads its own.
 const CONNTRACK_ESTABLISHED: &str = "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established";
 
+/// Nothing to open: the sysctl file is readable by every user (mode 0444/0644), so it is read
+/// after the privilege drop as before it.
+pub fn open_before_drop() {}
+
 /// conntrack's established-TCP timeout; `None` when conntrack is not loaded or the file does not
 /// hold a number of seconds.
 pub fn tcp_established_timeout() -> Option<FirewallTimeouts> {
