@@ -242,3 +242,16 @@ def test_dashboard_acl_lint_catches_a_blanket_pattern(tmp_path, monkeypatch):
                                  "</patterns></p></acl>")
     monkeypatch.setattr(__import__(__name__), "MVC", tmp_path)
     assert any("Unknown ACL" in f for f in lint_acl())
+
+
+def test_supported_releases_are_declared_everywhere():
+    series = ", ".join(sorted(fr.OPNSENSE)[:-1]) + " and " + sorted(fr.OPNSENSE)[-1]
+    assert f"OPNsense {series}" in (OPNSENSE_SRC.parent / "pkg-descr").read_text()
+    assert "pfSense CE 2.7.2 (FreeBSD 14) and 2.8.x" in (PFSENSE / "pkg-descr").read_text()
+    readme = (REPO / "README.md").read_text()
+    install = (REPO / "docs" / "install.md").read_text()
+    for release in fr.OPNSENSE:
+        assert release in readme.split("## Supported firewall releases")[1].split("##")[0]
+        assert release in install
+    for release in ("2.7.2", "2.8"):
+        assert release in readme and release in install
