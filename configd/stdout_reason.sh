@@ -3,16 +3,22 @@
 # Runs one mailpulse CLI command for a configd script_output action and keeps the reason of a
 # failure visible. configd returns only stdout to the caller and sends stderr to its own log,
 # so "the daemon is not running" or "file:line:col: message" would otherwise reach the web
-# page as an empty answer. stdout passes through unchanged; when the command fails, its
-# stderr follows on stdout. The exit status is the command's.
+# page as an empty answer. The command's stdout is passed on; when it printed nothing and
+# failed, its stderr is printed on stdout instead (never both, so a JSON answer stays JSON).
+# The exit status is the command's.
 #
 # Usage: stdout_reason.sh COMMAND [ARGUMENT...]
 
 [ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARGUMENT...]" >&2; exit 64; }
 
-# fd 3 is the real stdout; the command substitution captures only stderr.
-{ reason=$("$@" 2>&1 >&3 3>&-); status=$?; } 3>&1
-if [ "${status}" -ne 0 ] && [ -n "${reason}" ]; then
-	printf '%s\n' "${reason}"
+reason=$(mktemp -t mailpulse-configd.XXXXXX) || exit 70
+trap 'rm -f "${reason}"' EXIT
+
+answer=$("$@" 2>"${reason}")
+status=$?
+if [ -n "${answer}" ]; then
+	printf '%s\n' "${answer}"
+elif [ "${status}" -ne 0 ]; then
+	cat "${reason}"
 fi
 exit "${status}"

@@ -153,11 +153,18 @@ def run_helper(args, env=None, timeout=10):
 
 def test_stdout_reason_passes_stdout_and_adds_the_reason_on_failure(tmp_path):
     helper = str(REPO / "configd" / "stdout_reason.sh")
-    ok = run_helper([helper, "sh", "-c", "echo '{\"a\":1}'; echo noise >&2"])
+    env = {"TMPDIR": str(tmp_path)}
+    ok = run_helper([helper, "sh", "-c", "echo '{\"a\":1}'; echo noise >&2"], env)
     assert ok.returncode == 0 and ok.stdout == '{"a":1}\n'
-    down = run_helper([helper, "sh", "-c", "echo 'the daemon is not running' >&2; exit 69"])
+    down = run_helper([helper, "sh", "-c", "echo 'the daemon is not running' >&2; exit 69"],
+                      env)
     assert down.returncode == 69
     assert down.stdout == "the daemon is not running\n"
+    # A failing command that still answered (a failed probe's JSON) keeps its answer intact.
+    probe = run_helper([helper, "sh", "-c", "echo '{\"ok\":false}'; echo warning >&2; exit 69"],
+                       env)
+    assert probe.returncode == 69 and probe.stdout == '{"ok":false}\n'
+    assert not list(tmp_path.glob("mailpulse-configd.*"))
 
 
 def test_daemon_down_reason_reaches_stdout_through_the_state_action(actions, tmp_path):
