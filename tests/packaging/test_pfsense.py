@@ -111,11 +111,15 @@ def test_plist_matches_files_and_makefile():
     assert re.search(r"^NO_BUILD=\s*yes$", make, re.M)
 
 
-def test_privilege_covers_pages():
+def test_privileges_separate_viewing_from_settings():
     priv = (FILES / "etc/inc/priv/mailpulse.priv.inc").read_text()
-    for match in ("pkg_edit.php?xml=mailpulse.xml*", "mailpulse_status.php*",
-                  "widgets/widgets/mailpulse.widget.php*"):
-        assert f'"{match}"' in priv
+    matches = {}
+    for name, match in re.findall(r"\$priv_list\['([\w-]+)'\]\['match'\]\[\] = \"([^\"]+)\";", priv):
+        matches.setdefault(name, set()).add(match)
+    assert matches == {
+        "page-status-mailpulse": {"mailpulse_status.php*", "widgets/widgets/mailpulse.widget.php*"},
+        "page-services-mailpulse": {"pkg_edit.php?xml=mailpulse.xml*"},
+    }
 
 
 # --- the TOML the package writes -------------------------------------------------------------
