@@ -10,9 +10,11 @@ plugin is copied into opnsense/plugins). The archive itself is written by
 packaging/freebsd/build-pkg.py's writer, so both packages share one format implementation.
 
 The -devel rule: a plugin built with PLUGIN_DEVEL=yes is named os-<name>-devel (the
-development channel, tier 4 on the Plugins page). Here `--devel` does the same; the two
-packages install the same files, so each declares the other in `conflicts` and pkg(8)
-replaces one with the other instead of installing both.
+development channel, tier 4 on the Plugins page). Here `--devel` does the same. The two
+packages install the same files, which is how pkg(8) sees that they conflict: it replaces one
+with the other instead of installing both. The manifest's `conflicts` key is not used for
+this; pkg 2.0 records it against installed packages only and fails on a name that is not
+installed.
 
 Usage: build-plugin.py [--out DIR] [--abi FreeBSD:14:amd64] [--devel] [--compression xz]
 """
@@ -53,8 +55,7 @@ def plugin_identity(devel: bool) -> tuple:
     version = v["PLUGIN_VERSION"]
     if v.get("PLUGIN_REVISION", "0") not in ("", "0"):
         version += "_" + v["PLUGIN_REVISION"]
-    conflicts = [base] if devel else [base + "-devel"]
-    return v, name, version, conflicts
+    return v, name, version
 
 
 def payload() -> list:
@@ -95,7 +96,7 @@ exit 0
 
 
 def manifests(entries: list, abi: str, devel: bool) -> tuple:
-    v, name, version, conflicts = plugin_identity(devel)
+    v, name, version = plugin_identity(devel)
     osname, major, machine = abi.split(":")
     descr = (HERE / "pkg-descr").read_text().strip()
     daemon_version = build_pkg.cargo_version()
@@ -116,7 +117,6 @@ def manifests(entries: list, abi: str, devel: bool) -> tuple:
         "categories": ["mail"],
         "deps": {dep: {"origin": build_pkg.ORIGIN, "version": daemon_version}
                  for dep in v.get("PLUGIN_DEPENDS", "").split()},
-        "conflicts": conflicts,
     }
     full = dict(compact)
     full["files"] = {build_pkg.manifest_path(e.path): build_pkg.sha256_sum(e.data) for e in entries}
