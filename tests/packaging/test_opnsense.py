@@ -437,3 +437,36 @@ def test_widget_when_service_is_stopped(tmp_path):
     assert result["calls"] == ["/api/mailpulse/service/status"]
     rows = result["tables"]["mailpulse-health"]["rows"]
     assert "not running" in rows[0][1]
+
+
+# --- Apply: the daemon's answer reaches the page --------------------------------------------------
+
+
+def apply_answer(answer, tmp_path):
+    """ServiceController::applyAnswer() run with php-cli, core's base classes stubbed."""
+    php = require_tool("php", "php-cli")
+    script = tmp_path / "apply.php"
+    script.write_text(
+        "<?php\nnamespace OPNsense\\Base { class ApiMutableServiceControllerBase {}\n"
+        "  class UserException extends \\Exception {} }\n"
+        "namespace { if (!function_exists('gettext')) { function gettext($s) { return $s; } }\n"
+        f"  require '{CONTROLLERS / 'Api' / 'ServiceController.php'}';\n"
+        "  echo json_encode(\\OPNsense\\Mailpulse\\Api\\ServiceController::applyAnswer("
+        "stream_get_contents(STDIN))); }\n")
+    out = subprocess.run([php, str(script)], input=answer, capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)
+
+
+def test_apply_shows_the_sentence_or_the_reason(tmp_path):
+    ok = apply_answer("ok\nApplied: probe interval 30s -> 60s.\n", tmp_path)
+    assert ok == {"status": "ok", "message": "Applied: probe interval 30s -> 60s."}
+    # A refusal is the status itself, so the Apply button's own error dialog shows it.
+    refused = apply_answer("failed 78\n/usr/local/etc/mailpulse/mailpulse.toml:3:1: unknown key\n",
+                           tmp_path)
+    assert refused["status"] == refused["message"] == \
+        "/usr/local/etc/mailpulse/mailpulse.toml:3:1: unknown key"
+    # configd's empty answer (timeout, or "Execute error" turned into '') is not success.
+    silent = apply_answer("", tmp_path)
+    assert silent["status"] != "ok" and "did not answer" in silent["message"]
