@@ -44,6 +44,8 @@ MAINTAINER = "ports@mailpulse.invalid"
 WWW = "https://github.com/mailpulse/mailpulse"
 COMMENT = "Tells whether a failed mail login was the password or the network"
 USER = GROUP = "mailpulse"
+# The ids of packaging/freebsd/UIDs and GIDs, which the port's USERS/GROUPS use.
+UID = GID = 363
 CONFIG = f"{PREFIX}/etc/mailpulse/mailpulse.toml"
 STATE_DIR = "/var/db/mailpulse"
 
@@ -119,11 +121,11 @@ else
 fi
 if ! ${{PW}} groupshow {GROUP} >/dev/null 2>&1; then
   echo "===> Creating group {GROUP}"
-  ${{PW}} groupadd {GROUP}
+  ${{PW}} groupadd {GROUP} -g {GID}
 fi
 if ! ${{PW}} usershow {USER} >/dev/null 2>&1; then
   echo "===> Creating user {USER}"
-  ${{PW}} useradd {USER} -g {GROUP} -c "mailpulse daemon" -d /nonexistent -s /usr/sbin/nologin -h -
+  ${{PW}} useradd {USER} -u {UID} -g {GROUP} -c "mailpulse daemon" -d /nonexistent -s /usr/sbin/nologin -h -
 fi
 """
 

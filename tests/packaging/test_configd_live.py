@@ -44,6 +44,8 @@ def run_action(live, name, params=()):
     command = re.sub(pattern, lambda m: f"{shlex.quote(binary)} {m.group(1)} --socket "
                      f"{shlex.quote(socket)}", command)
     command = command.replace(PROGRAM, shlex.quote(binary))
+    # The plugin installs configd/'s helper scripts there.
+    command = command.replace("/usr/local/opnsense/scripts/Mailpulse", str(REPO / "configd"))
     # errors:no: configd keeps stdout whatever the exit status, so do the same.
     out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
     try:

@@ -92,7 +92,9 @@ def test_model_lint_rules():
             for option in options:
                 label = (option.text or "").strip()
                 value = option.get("value", option.tag)
-                assert not (label and label == value), f"{name}: use <{value}/>"
+                # Empty labels show blank before 26.1.9; key == label fails 26.1.9+ lint.
+                assert label, f"{name}: option {value} has no label"
+                assert label != value, f"{name}: option {value} label equals its key"
         if field.get("type") == "CSVListField" and field.find("Mask") is not None:
             assert field.findtext("MaskPerItem") == "Y", f"{name}: Mask needs MaskPerItem"
 
@@ -103,8 +105,10 @@ def test_model_has_the_settings():
     for name in ("wan_interfaces", "lan_interfaces"):
         assert f[name].get("type") == "InterfaceField" and f[name].findtext("Multiple") == "Y"
     assert f["targets"].get("type") == "CSVListField"
-    for name in ("interval", "timeout", "window", "slow_dns", "slow_server"):
+    for name in ("interval", "timeout", "window", "slow_dns", "slow_server", "evidence_ring"):
         assert f[name].get("type") == "IntegerField"
+    # 0 switches the evidence ring off.
+    assert f["evidence_ring"].findtext("MinimumValue") == "0"
     levels = [o.tag for o in f["log_level"].find("OptionValues")]
     assert levels == ["error", "warn", "info", "debug", "trace"]
 
@@ -147,6 +151,7 @@ FULL = {
     "slow_dns": "1500",
     "slow_server": "4000",
     "log_level": "debug",
+    "evidence_ring": "64",
 }
 TOML_TARGET = "/usr/local/etc/mailpulse/mailpulse.toml"
 RC_TARGET = "/etc/rc.conf.d/mailpulse"
@@ -174,6 +179,14 @@ def test_rendered_toml_has_the_settings():
     assert data["diagnosis"] == {"window": "120s", "slow_dns": "1500ms", "slow_server": "4000ms"}
     assert data["daemon"]["log_level"] == "debug"
     assert data["daemon"]["socket"] == "/var/run/mailpulse.sock"
+    assert data["capture"]["evidence_ring"] == "64MB"
+
+
+def test_evidence_ring_off_and_default():
+    off = tomllib.loads(render({**FULL, "evidence_ring": "0"})[TOML_TARGET])
+    assert off["capture"]["evidence_ring"] == 0
+    default = tomllib.loads(render({"enabled": "1"})[TOML_TARGET])
+    assert default["capture"]["evidence_ring"] == "16MB"
 
 
 def test_rendered_toml_with_defaults_and_no_saved_settings():
@@ -187,7 +200,8 @@ def test_rendered_toml_with_defaults_and_no_saved_settings():
 
 def test_rendered_toml_passes_check_config(tmp_path):
     binary = mailpulse_binary()
-    for name, general in (("full", FULL), ("empty", None)):
+    for name, general in (("full", FULL), ("empty", None),
+                          ("ring-off", {**FULL, "evidence_ring": "0"})):
         path = tmp_path / f"{name}.toml"
         path.write_text(render(general)[TOML_TARGET])
         out = subprocess.run([binary, "check-config", "-c", str(path)], capture_output=True,
@@ -261,17 +275,43 @@ def acl_patterns():
     return [p.text for p in root.iter("pattern")]
 
 
-def acl_allows(url):
-    """opnsense/core ACL::urlMatch: a trailing /* also matches the bare path."""
-    url = url.lstrip("/")
-    for pattern in acl_patterns():
-        if pattern.endswith("/*"):
-            base = pattern[:-2]
-            if url == base or url.startswith(base + "/"):
-                return True
-        elif re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), url):
+def acl_allows(url, patterns=None):
+    """opnsense/core ACL::urlMatch: the mask as a regex ("*" any text) against "/" + pattern;
+    a trailing /* also matches the bare path."""
+    for pattern in acl_patterns() if patterns is None else patterns:
+        if re.fullmatch("/" + re.escape(pattern).replace(r"\*", ".*"), url):
+            return True
+        if pattern.endswith("/*") and url == "/" + pattern[:-2]:
             return True
     return False
+
+
+def privileges():
+    root = ET.parse(MODEL_DIR / "ACL" / "ACL.xml").getroot()
+    return {p.tag: [x.text for x in p.iter("pattern")] for p in root}
+
+
+def test_acl_separates_viewing_settings_and_service_control():
+    privs = privileges()
+    view = privs["page-services-mailpulse-status"]
+    settings = privs["page-services-mailpulse-settings"]
+    service = privs["page-services-mailpulse-service"]
+    for url in ("/ui/mailpulse/events/", "/api/mailpulse/events/search",
+                "/api/mailpulse/status/state", "/api/mailpulse/service/status",
+                "/api/mailpulse/explain/client/192.0.2.1"):
+        assert acl_allows(url, view), url
+    for url in ("/api/mailpulse/settings/set", "/api/mailpulse/service/start",
+                "/api/mailpulse/service/stop", "/api/mailpulse/service/reconfigure",
+                "/ui/mailpulse/"):
+        assert not acl_allows(url, view), f"viewing must not allow {url}"
+    assert acl_allows("/api/mailpulse/settings/set", settings)
+    assert acl_allows("/ui/mailpulse/", settings)
+    for url in ("/api/mailpulse/service/start", "/api/mailpulse/service/reconfigure"):
+        assert not acl_allows(url, settings), url
+        assert acl_allows(url, service), url
+    assert not acl_allows("/api/mailpulse/settings/set", service)
+    # One pattern per controller; no blanket api/mailpulse/* (dashboard ACL lint).
+    assert "api/mailpulse/*" not in sum(privs.values(), [])
 
 
 def test_menu_urls_are_covered_by_the_acl():
@@ -279,7 +319,7 @@ def test_menu_urls_are_covered_by_the_acl():
     urls = [e.get("url") for e in root.iter() if e.get("url")]
     assert "/ui/diagnostics/log/core/mailpulse" in urls
     for url in urls:
-        assert acl_allows(url.rstrip("/")), url
+        assert acl_allows(url), url
 
 
 def test_services_pidfile_is_the_rc_supervisor_pidfile():
@@ -397,3 +437,36 @@ def test_widget_when_service_is_stopped(tmp_path):
     assert result["calls"] == ["/api/mailpulse/service/status"]
     rows = result["tables"]["mailpulse-health"]["rows"]
     assert "not running" in rows[0][1]
+
+
+# --- Apply: the daemon's answer reaches the page --------------------------------------------------
+
+
+def apply_answer(answer, tmp_path):
+    """ServiceController::applyAnswer() run with php-cli, core's base classes stubbed."""
+    php = require_tool("php", "php-cli")
+    script = tmp_path / "apply.php"
+    script.write_text(
+        "<?php\nnamespace OPNsense\\Base { class ApiMutableServiceControllerBase {}\n"
+        "  class UserException extends \\Exception {} }\n"
+        "namespace { if (!function_exists('gettext')) { function gettext($s) { return $s; } }\n"
+        f"  require '{CONTROLLERS / 'Api' / 'ServiceController.php'}';\n"
+        "  echo json_encode(\\OPNsense\\Mailpulse\\Api\\ServiceController::applyAnswer("
+        "stream_get_contents(STDIN))); }\n")
+    out = subprocess.run([php, str(script)], input=answer, capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)
+
+
+def test_apply_shows_the_sentence_or_the_reason(tmp_path):
+    ok = apply_answer("ok\nApplied: probe interval 30s -> 60s.\n", tmp_path)
+    assert ok == {"status": "ok", "message": "Applied: probe interval 30s -> 60s."}
+    # A refusal is the status itself, so the Apply button's own error dialog shows it.
+    refused = apply_answer("failed 78\n/usr/local/etc/mailpulse/mailpulse.toml:3:1: unknown key\n",
+                           tmp_path)
+    assert refused["status"] == refused["message"] == \
+        "/usr/local/etc/mailpulse/mailpulse.toml:3:1: unknown key"
+    # configd's empty answer (timeout, or "Execute error" turned into '') is not success.
+    silent = apply_answer("", tmp_path)
+    assert silent["status"] != "ok" and "did not answer" in silent["message"]

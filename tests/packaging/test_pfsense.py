@@ -53,7 +53,12 @@ def test_package_xml():
         assert re.search(rf"^function {function}\(", inc, re.M), hook
     names = {f.findtext("fieldname") for f in root.iter("field")}
     assert {"enable", "wan_interfaces", "lan_interfaces", "targets", "interval", "slow_dns",
-            "slow_server", "log_level"} <= names
+            "slow_server", "log_level", "evidence_ring"} <= names
+    # 2.7.2 installs only the first menu of a name, whatever its section.
+    menus = [m.findtext("name").strip() for m in root.findall("menu")]
+    assert len(menus) == len(set(menus)) == 2, menus
+    for option in root.iter("option"):
+        assert option.findtext("name") != option.findtext("value"), "options need labels"
     for name in ("wan_interfaces", "lan_interfaces"):
         field = next(f for f in root.iter("field") if f.findtext("fieldname") == name)
         assert field.findtext("type") == "interfaces_selection" and field.find("multiple") is not None
@@ -106,11 +111,15 @@ def test_plist_matches_files_and_makefile():
     assert re.search(r"^NO_BUILD=\s*yes$", make, re.M)
 
 
-def test_privilege_covers_pages():
+def test_privileges_separate_viewing_from_settings():
     priv = (FILES / "etc/inc/priv/mailpulse.priv.inc").read_text()
-    for match in ("pkg_edit.php?xml=mailpulse.xml*", "mailpulse_status.php*",
-                  "widgets/widgets/mailpulse.widget.php*"):
-        assert f'"{match}"' in priv
+    matches = {}
+    for name, match in re.findall(r"\$priv_list\['([\w-]+)'\]\['match'\]\[\] = \"([^\"]+)\";", priv):
+        matches.setdefault(name, set()).add(match)
+    assert matches == {
+        "page-status-mailpulse": {"mailpulse_status.php*", "widgets/widgets/mailpulse.widget.php*"},
+        "page-services-mailpulse": {"pkg_edit.php?xml=mailpulse.xml*"},
+    }
 
 
 # --- the TOML the package writes -------------------------------------------------------------
@@ -134,6 +143,7 @@ SETTINGS = {
     "slow_dns": "1500",
     "slow_server": "4000",
     "log_level": "debug",
+    "evidence_ring": "32",
 }
 DEVICES = {"wan": "igb0", "lan": "igb1", "opt1": "igb1.20"}
 
@@ -154,14 +164,19 @@ def test_rendered_toml(tmp_path):
     assert data["probe"]["interval"] == "45s"
     assert data["diagnosis"] == {"slow_dns": "1500ms", "slow_server": "4000ms"}
     assert data["daemon"]["log_level"] == "debug"
+    assert data["capture"]["evidence_ring"] == "32MB"
+    off = tomllib.loads(render_toml({**SETTINGS, "evidence_ring": "0"}, tmp_path))
+    assert off["capture"]["evidence_ring"] == 0
     empty = tomllib.loads(render_toml({}, tmp_path))
+    assert empty["capture"]["evidence_ring"] == "16MB"
     assert empty["wan"]["interfaces"] == [] and "targets" not in empty["probe"]
     assert empty["probe"]["interval"] == "30s" and empty["daemon"]["log_level"] == "info"
 
 
 def test_rendered_toml_passes_check_config(tmp_path):
     binary = mailpulse_binary()
-    for name, settings in (("full", SETTINGS), ("empty", {})):
+    for name, settings in (("full", SETTINGS), ("empty", {}),
+                           ("ring-off", {**SETTINGS, "evidence_ring": "0"})):
         path = tmp_path / f"{name}.toml"
         path.write_text(render_toml(settings, tmp_path))
         out = subprocess.run([binary, "check-config", "-c", str(path)], capture_output=True,
@@ -171,12 +186,14 @@ def test_rendered_toml_passes_check_config(tmp_path):
 
 def test_validation(tmp_path):
     bad = {"targets": "imaps://imap.gmail.com\nhttps://example.com\nimaps://x;reboot",
-           "interval": "2", "slow_dns": "abc", "slow_server": "5000", "log_level": "loud"}
+           "interval": "2", "slow_dns": "abc", "slow_server": "5000", "log_level": "loud",
+           "evidence_ring": "2048"}
     errors = json.loads(php_eval(
         f"echo json_encode(mailpulse_settings_errors(json_decode({json.dumps(json.dumps(bad))}, true)));",
         tmp_path))
     text = " ".join(errors)
-    assert len(errors) == 5, errors
+    assert len(errors) == 6, errors
+    assert "evidence_ring" in text
     assert "https://example.com" in text and "imaps://x;reboot" in text
     assert "interval" in text and "slow_dns" in text and "loud" in text
     good = json.loads(php_eval(
@@ -288,3 +305,65 @@ def test_status_page_lists_events(tmp_path):
     second.mkdir()
     html, calls = run_page(STATUS_PAGE, second, ANSWERS, {"client": "192.168.1.20", "failures": "1"})
     assert ["events", "--limit", "200", "--failures", "--client", "192.168.1.20", "--json"] in calls
+
+
+# --- Save: the daemon applies the file and its sentence is shown -------------------------------
+
+
+def run_apply(tmp_path, running, cli_out, cli_status):
+    """mailpulse_apply() then mailpulse_show_apply_result(), with pfSense's service functions
+    stubbed and `mailpulse reload` answered by a stand-in CLI."""
+    php = require_tool("php", "php-cli")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name in ("config.inc", "functions.inc", "util.inc", "interfaces.inc"):
+        (stubs / name).write_text("<?php\n")
+    calls = tmp_path / "calls"
+    (stubs / "service-utils.inc").write_text(f"""<?php
+function is_service_running($n) {{ return {'true' if running else 'false'}; }}
+function start_service($n) {{ file_put_contents('{calls}', "start_service $n\\n", FILE_APPEND); }}
+function print_info_box($msg, $class) {{ echo "[$class] $msg\\n"; }}
+""")
+    cli = tmp_path / "mailpulse"
+    cli.write_text(f"#!/bin/sh\necho \"cli $*\" >> {calls}\nprintf '%s\\n' '{cli_out}' >&2\n"
+                   f"exit {cli_status}\n")
+    cli.chmod(0o755)
+    result = tmp_path / "apply.json"
+    inc = tmp_path / "mailpulse.inc"
+    inc.write_text(INC.read_text().replace("/usr/local/pkg/mailpulse/", f"{TOML_INC.parent}/")
+                   .replace("/usr/local/bin/mailpulse", str(cli))
+                   .replace("/var/run/mailpulse_apply.json", str(result)))
+    runner = tmp_path / "runner.php"
+    runner.write_text(f"<?php\nrequire '{inc}';\nlist($ok, $text) = mailpulse_apply();\n"
+                      "mailpulse_save_apply_result($ok, $text);\n"
+                      "mailpulse_show_apply_result();\nmailpulse_show_apply_result();\n")
+    out = subprocess.run([php, "-d", f"include_path={stubs}", str(runner)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_save_reloads_and_shows_what_was_applied(tmp_path):
+    shown, calls = run_apply(tmp_path, True, "Applied: 2 probe targets, slow_dns 2000ms -> 1500ms.", 0)
+    assert calls == ["cli reload"]
+    # Shown once, then gone.
+    assert shown == "[success] Applied: 2 probe targets, slow_dns 2000ms -&gt; 1500ms.\n"
+
+
+def test_save_shows_why_the_daemon_refused(tmp_path):
+    shown, calls = run_apply(tmp_path, True,
+                             "/usr/local/etc/mailpulse/mailpulse.toml:12:1: unknown key `x`", 78)
+    assert calls == ["cli reload"]
+    assert shown.startswith("[danger] /usr/local/etc/mailpulse/mailpulse.toml:12:1:")
+
+
+def test_save_starts_a_stopped_daemon(tmp_path):
+    shown, calls = run_apply(tmp_path, False, "", 0)
+    assert calls == ["start_service mailpulse"]
+    assert shown.startswith("[success]") and "started" in shown
+
+
+def test_save_starts_when_reload_finds_no_daemon(tmp_path):
+    shown, calls = run_apply(tmp_path, True, "the mailpulse daemon is not running", 69)
+    assert calls == ["cli reload", "start_service mailpulse"]
+    assert shown.startswith("[success]")

@@ -241,8 +241,9 @@ def test_scripts(pkg):
     for name, body in scripts.items():
         subprocess.run(["sh", "-n"], input=body, text=True, check=True)
     pre = scripts["pre-install"]
-    assert re.search(r"\$\{PW\} groupadd mailpulse\b", pre)
-    assert re.search(r"\$\{PW\} useradd mailpulse -g mailpulse\b", pre)
+    # The ids of packaging/freebsd/UIDs and GIDs, as the port's USERS/GROUPS create them.
+    assert re.search(r"\$\{PW\} groupadd mailpulse -g 363\b", pre)
+    assert re.search(r"\$\{PW\} useradd mailpulse -u 363 -g mailpulse\b", pre)
     assert "pw -R ${PKG_ROOTDIR}" in pre
     # The user must exist before extraction so the state directory gets its owner.
     assert "pre-install" in scripts

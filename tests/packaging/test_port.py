@@ -59,3 +59,14 @@ def test_makefile_crates_is_current():
     for entry in re.findall(r"^\t*(?:CARGO_CRATES=\t)?(\S+?)(?: \\)?$", fresh, re.M):
         name, version = re.match(r"(.+?)-(\d.*)$", entry).groups()
         assert f'name = "{name}"\nversion = "{version}"' in lock, entry
+
+
+def test_users_and_groups_have_ids_for_the_ports_tree():
+    # USERS/GROUPS are created from the tree's UIDs/GIDs files; the port ships its lines.
+    uid = (PORT / "UIDs").read_text().strip().split(":")
+    gid = (PORT / "GIDs").read_text().strip().split(":")
+    assert uid[0] == gid[0] == makefile_vars()["USERS"] == makefile_vars()["GROUPS"] == "mailpulse"
+    assert uid[2] == uid[3] == gid[2] == "363"
+    assert uid[-1] == "/usr/sbin/nologin" and uid[-2] == "/nonexistent"
+    builder = (PORT / "build-pkg.py").read_text()
+    assert "UID = GID = 363" in builder and "-u {UID}" in builder and "-g {GID}" in builder

@@ -18,9 +18,23 @@ $(document).ready(function() {
             saveFormToEndpoint("/api/mailpulse/settings/set", 'frm_settings', dfObj.resolve, true, dfObj.reject);
             return dfObj;
         },
+        /* What the daemon applied (or why it refused) in its own words; see ServiceController. */
+        onAction: function(data, status) {
+            const box = $('#mailpulse-apply-result');
+            if (status !== 'success' || !data || !data.message) {
+                box.addClass('hidden');
+                return;
+            }
+            const ok = String(data.status).toLowerCase().trim() === 'ok';
+            box.removeClass('hidden alert-success alert-danger')
+               .addClass(ok ? 'alert-success' : 'alert-danger')
+               .text(data.message);
+        },
     });
 });
 </script>
+
+<div id="mailpulse-apply-result" class="alert hidden" role="alert"></div>
 
 <div class="content-box">
     {{ partial('layout_partials/base_form', ['fields': general, 'id': 'frm_settings']) }}

@@ -1,0 +1,1 @@
+../../../../../../configd/stdout_reason.sh
