@@ -341,16 +341,18 @@ mod tests {
     #[test]
     fn a_new_ring_keeps_the_last_runs_file_as_the_previous_one() {
         let dir = tempfile::tempdir().unwrap();
+        // DNS frames: the ring keeps them as captured, so their bytes can be looked for.
+        let (old_frame, new_frame) = (udp_frame(200), udp_frame(61));
         let mut first = EvidenceRing::new(dir.path(), 1 << 20);
         for i in 0..10 {
-            first.record("lan0", &frame(&[0x11u8; 200], i)).unwrap();
+            first.record("lan0", &frame(&old_frame, i)).unwrap();
         }
         first.flush().unwrap();
         drop(first);
         let before = fs::read(dir.path().join("evidence.0.pcapng")).unwrap();
 
         let mut second = EvidenceRing::new(dir.path(), 1 << 20);
-        second.record("lan0", &frame(&[0x22u8; 60], 100)).unwrap();
+        second.record("lan0", &frame(&new_frame, 100)).unwrap();
         second.flush().unwrap();
         assert_eq!(
             fs::read(dir.path().join("evidence.1.pcapng")).unwrap(),
@@ -358,8 +360,8 @@ mod tests {
             "the previous run's evidence must survive a restart whole"
         );
         let now = fs::read(dir.path().join("evidence.0.pcapng")).unwrap();
-        assert!(now.windows(60).any(|w| w == [0x22u8; 60]));
-        assert!(!now.windows(200).any(|w| w == [0x11u8; 200]));
+        assert!(now.windows(new_frame.len()).any(|w| w == new_frame));
+        assert!(!now.windows(old_frame.len()).any(|w| w == old_frame));
     }
 
     /// A link planted in the state directory is moved aside, never written through.

@@ -7,6 +7,7 @@
 //! timeouts (`firewall::open_before_drop`). BPF and PF_ROUTE check privilege at
 //! `open()`/`socket()` time only. Capsicum is discussed in scripts/README-freebsd.md.
 
+use super::syscall;
 use std::io;
 
 use crate::sys::unix_privs;
@@ -24,7 +25,7 @@ pub fn harden() -> io::Result<()> {
     let mut enable: libc::c_int = libc::PROC_NO_NEW_PRIVS_ENABLE;
     // SAFETY: procctl on this process (P_PID 0 = self) with a pointer to one int that outlives
     // the call.
-    match super::syscall!(procctl(
+    match syscall!(procctl(
         libc::P_PID,
         0,
         libc::PROC_NO_NEW_PRIVS_CTL,

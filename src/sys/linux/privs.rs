@@ -10,6 +10,7 @@
 //! no-new-privs is set. conntrack's timeouts need nothing: /proc/sys/net/netfilter is
 //! readable by every user.
 
+use super::syscall;
 use std::io;
 
 use crate::sys::unix_privs;
@@ -88,7 +89,7 @@ fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &str) -> io::Result<()> 
 
 fn syscall_prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only; the unused ones are zero as the kernel wants.
-    super::syscall!(prctl(
+    syscall!(prctl(
         option,
         arg,
         0 as libc::c_ulong,
