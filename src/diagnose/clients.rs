@@ -9,7 +9,7 @@ use super::event::{Event, EventKind, Verdict};
 use super::status::ClientSummary;
 use super::timeline::{hms, secs, Notice, Timeline};
 use crate::time::Timestamp;
-use crate::track::FxBuildHasher;
+use crate::track::KeyedBuildHasher;
 
 /// LAN clients remembered (the least recently seen makes way).
 pub const MAX_CLIENTS: usize = 256;
@@ -46,7 +46,7 @@ struct NetworkEntry {
 #[derive(Debug, Default)]
 pub struct Clients {
     /// With the tracker's fast hasher: bounded, evicted by age, and looked up per session.
-    clients: HashMap<IpAddr, Client, FxBuildHasher>,
+    clients: HashMap<IpAddr, Client, KeyedBuildHasher>,
     /// (last seen, client) for every client in `clients`: the least recently seen is the
     /// first, found without scanning the table (a new client arrives with most sessions on a
     /// busy LAN). Ties go to the lower address.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::time::Timestamp;
-use crate::track::flow::FxBuildHasher;
+use crate::track::flow::KeyedBuildHasher;
 use crate::track::record::{DnsLookup, Rcode};
 use crate::wire::dns::{self, DnsName};
 
@@ -111,10 +111,10 @@ impl Pace {
 /// The DNS side of the tracker.
 #[derive(Debug, Default)]
 pub struct DnsTracker {
-    pending: HashMap<PendingKey, Pending, FxBuildHasher>,
+    pending: HashMap<PendingKey, Pending, KeyedBuildHasher>,
     /// Bounded by `pending`: an entry lives while one of its lookups is pending.
-    paces: HashMap<LookupKey, Pace, FxBuildHasher>,
-    names: HashMap<IpAddr, (String, Timestamp), FxBuildHasher>,
+    paces: HashMap<LookupKey, Pace, KeyedBuildHasher>,
+    names: HashMap<IpAddr, (String, Timestamp), KeyedBuildHasher>,
     pub evicted: u64,
 }
 

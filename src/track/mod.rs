@@ -39,7 +39,7 @@ use session::Session;
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
 /// The tracker's fast hasher, for other bounded tables keyed by addresses.
-pub use flow::FxBuildHasher;
+pub use flow::KeyedBuildHasher;
 
 /// Client data (or a SYN) unanswered this long makes a stall snapshot.
 pub const STALL_AFTER: Duration = Duration::from_millis(1500);
@@ -103,7 +103,7 @@ impl Slot {
 pub struct Tracker {
     config: TrackerConfig,
     stats: TrackerStats,
-    sessions: HashMap<FlowKey, Slot, FxBuildHasher>,
+    sessions: HashMap<FlowKey, Slot, KeyedBuildHasher>,
     /// Insertion order for oldest-first eviction: (key, session id). Stale entries are
     /// skipped lazily and the queue is compacted when it holds more than twice the live
     /// sessions (so the work is amortised and the queue stays proportional to the table).
