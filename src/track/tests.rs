@@ -611,16 +611,3 @@ fn quiet_sessions_end_at_their_thresholds_however_often_polled() {
         (40001, Close::Timeout)
     );
 }
-
-#[test]
-fn zz_sizes() {
-    eprintln!(
-        "session {} record {} tls {} stream {} slot {} key {}",
-        std::mem::size_of::<Session>(),
-        std::mem::size_of::<SessionRecord>(),
-        std::mem::size_of::<tls::TlsTrack>(),
-        std::mem::size_of::<stream::Stream>(),
-        std::mem::size_of::<Slot>(),
-        std::mem::size_of::<FlowKey>()
-    );
-}
