@@ -23,7 +23,6 @@ use crate::sys::capture::Capture;
 use crate::sys::discover::discover;
 use crate::sys::link::LinkMonitor;
 use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
-use crate::track::TrackerConfig;
 
 use super::clock::now;
 use super::core::Core;
@@ -84,9 +83,7 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
     );
     let (burst_tx, burst_rx) = mpsc::channel(64);
     let core = Core::new(
-        TrackerConfig {
-            max_sessions: config.capture.max_sessions,
-        },
+        config.capture.tracker(),
         config.diagnosis.to_engine(),
         recovered.events,
         started,

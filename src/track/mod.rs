@@ -12,11 +12,18 @@
 //! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | table full | the oldest unanswered attempt among the 32 oldest sessions, else the oldest session | `SessionEnded` (`open`), counted as evicted; an attempt whose SYNs got no answer is only counted |
+//! | one client at its cap ([`TrackerConfig::max_sessions_per_client`]) | that client's oldest session | counted (`client_cap_evicted`); reported (`open`) only when its server had sent data |
+//!
+//! Memory: every byte buffered for a session (out-of-order data, a part-read TLS hello) is paid
+//! from one byte budget ([`TrackerConfig::buffer_budget`]); a buffer the budget cannot pay for
+//! is not kept (counted as `buffer_refused`), and the stream or hello it was for is no longer
+//! followed. Tables are hashed with a per-process random key ([`flow::KeyedHasher`]).
 //! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
 //! that a firewall silently drops is still here when the client speaks again.
 
+mod budget;
 mod dns;
 mod flow;
 mod mail;
@@ -27,6 +34,7 @@ mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diagnose::observation::{Observation, ObservationKind};
@@ -38,7 +46,7 @@ use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
 use session::Session;
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
-/// The tracker's fast hasher, for other bounded tables keyed by addresses.
+/// The tracker's keyed fast hasher, for other bounded tables keyed by what the wire brings.
 pub use flow::KeyedBuildHasher;
 
 /// Client data (or a SYN) unanswered this long makes a stall snapshot.
@@ -67,12 +75,24 @@ const DNS_PORT: u16 = 53;
 pub struct TrackerConfig {
     /// Most sessions kept at once; the oldest is evicted (and counted) beyond it.
     pub max_sessions: usize,
+    /// Most sessions kept at once for one client address: its oldest makes way, so one host
+    /// cannot push every other client's sessions out of the table.
+    pub max_sessions_per_client: usize,
+    /// Bytes all sessions together may hold in reassembly and hello buffers.
+    pub buffer_budget: usize,
 }
+
+/// `max_sessions_per_client` unless configured.
+pub const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 1024;
+/// `buffer_budget`: 512 sessions' worth of both directions' full out-of-order allowance.
+pub const DEFAULT_BUFFER_BUDGET: usize = 8 << 20;
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         Self {
             max_sessions: 65_536,
+            max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
+            buffer_budget: DEFAULT_BUFFER_BUDGET,
         }
     }
 }
@@ -108,17 +128,30 @@ pub struct Tracker {
     /// skipped lazily and the queue is compacted when it holds more than twice the live
     /// sessions (so the work is amortised and the queue stays proportional to the table).
     order: VecDeque<(FlowKey, u64)>,
+    /// Each client's sessions, for the per-client cap.
+    per_client: HashMap<IpAddr, ClientFlows, KeyedBuildHasher>,
+    budget: Arc<budget::Budget>,
     dns: dns::DnsTracker,
     next_id: u64,
+}
+
+/// One client's sessions in the table, oldest first (stale entries skipped lazily, and
+/// compacted like the global queue).
+#[derive(Default)]
+struct ClientFlows {
+    live: usize,
+    order: VecDeque<(FlowKey, u64)>,
 }
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Self {
         Self {
+            budget: budget::Budget::new(config.buffer_budget),
             config,
             stats: TrackerStats::default(),
             sessions: HashMap::default(),
             order: VecDeque::new(),
+            per_client: HashMap::default(),
             dns: dns::DnsTracker::default(),
             next_id: 1,
         }
@@ -189,6 +222,8 @@ impl Tracker {
         now: Timestamp,
         out: &mut Vec<Observation>,
     ) {
+        // Buffers created or freed while this segment is handled are paid from our budget.
+        let _budget = budget::Scope::enter(&self.budget);
         let src_sock = SocketAddr::new(src, seg.src_port);
         let dst_sock = SocketAddr::new(dst, seg.dst_port);
         let key = FlowKey::from_sockets(src_sock, dst_sock);
@@ -210,7 +245,7 @@ impl Tracker {
                 slot.due = poll_due(session);
                 return;
             }
-            if let Some(old) = self.sessions.remove(&key) {
+            if let Some(old) = self.take(&key) {
                 if !old.session.finished {
                     self.emit_ended(old.session.into_record(None), now, out);
                 }
@@ -226,9 +261,7 @@ impl Tracker {
         if !is_syn && seg.payload.is_empty() && !seg.has(flags::FIN) {
             return;
         }
-        if self.sessions.len() >= self.config.max_sessions.max(1) {
-            self.evict_oldest(now, out);
-        }
+        self.make_room(client.ip(), now, out);
         let id = self.next_id;
         self.next_id += 1;
         let mut session = Box::new(Session::new(id, client, server, protocol, tls, now));
@@ -240,16 +273,70 @@ impl Tracker {
         session.on_segment(side, seg, now);
         self.stats.sessions_total += 1;
         self.sessions.insert(key, Slot::new(session));
+        self.index(key, id, client.ip());
+        self.stats.sessions_open = self.sessions.len() as u64;
+    }
+
+    /// Puts a new session in the age queues.
+    fn index(&mut self, key: FlowKey, id: u64, client: IpAddr) {
+        let sessions = &self.sessions;
+        let live = |(k, id): &(FlowKey, u64)| sessions.get(k).is_some_and(|s| s.id == *id);
         self.order.push_back((key, id));
         // Compacted against the live table, not the table's bound: stale entries (ended
         // sessions) would otherwise pile up to twice `max_sessions` on a long capture whose
         // table stays small.
-        if self.order.len() > 2 * self.sessions.len() + 64 {
-            let sessions = &self.sessions;
-            self.order
-                .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.id == *id));
+        if self.order.len() > 2 * sessions.len() + 64 {
+            self.order.retain(live);
         }
-        self.stats.sessions_open = self.sessions.len() as u64;
+        let flows = self.per_client.entry(client).or_default();
+        flows.live += 1;
+        flows.order.push_back((key, id));
+        if flows.order.len() > 2 * flows.live + 8 {
+            flows.order.retain(live);
+        }
+    }
+
+    /// Removes a session from the table and its client's count.
+    fn take(&mut self, key: &FlowKey) -> Option<Slot> {
+        let slot = self.sessions.remove(key)?;
+        let client = slot.session.record.client.ip();
+        if let Some(flows) = self.per_client.get_mut(&client) {
+            flows.live = flows.live.saturating_sub(1);
+            if flows.live == 0 {
+                self.per_client.remove(&client);
+            }
+        }
+        Some(slot)
+    }
+
+    /// Makes room for one more session of `client`: its own oldest goes when it is at its
+    /// cap, the table's oldest when the table is full.
+    fn make_room(&mut self, client: IpAddr, now: Timestamp, out: &mut Vec<Observation>) {
+        let cap = self.config.max_sessions_per_client.max(1);
+        while self.per_client.get(&client).is_some_and(|f| f.live >= cap) {
+            let Some((key, id)) = self
+                .per_client
+                .get_mut(&client)
+                .and_then(|f| f.order.pop_front())
+            else {
+                break;
+            };
+            if !self.sessions.get(&key).is_some_and(|s| s.id == id) {
+                continue; // stale: the session ended or was replaced
+            }
+            if let Some(Slot { session, .. }) = self.take(&key) {
+                self.stats.client_cap_evicted += 1;
+                // A flood's fabricated sessions are counted, not reported, like unanswered
+                // attempts; one the server had talked in is a real session cut short.
+                if !session.finished && session.record.bytes_from_server > 0 {
+                    let record = session.into_record(Some(Close::Open));
+                    self.emit_ended(record, now, out);
+                }
+            }
+        }
+        if self.sessions.len() >= self.config.max_sessions.max(1) {
+            self.evict_oldest(now, out);
+        }
     }
 
     /// Makes room for one session. The victim is the oldest unanswered connection attempt
@@ -281,7 +368,7 @@ impl Tracker {
         for entry in looked.into_iter().rev() {
             self.order.push_front(entry);
         }
-        if let Some(Slot { session, .. }) = self.sessions.remove(&key) {
+        if let Some(Slot { session, .. }) = self.take(&key) {
             self.stats.sessions_evicted += 1;
             // An attempt nobody answered, pushed out to make room, is most likely one of
             // a SYN flood's (spoofed sources never get an answer): counted, not reported,
@@ -347,15 +434,14 @@ impl Tracker {
             slot.due = poll_due(&slot.session);
         }
         for key in remove {
-            self.sessions.remove(&key);
+            self.take(&key);
         }
-        let mut ended: Vec<SessionRecord> = ending
-            .into_iter()
-            .filter_map(|(key, close)| {
-                let slot = self.sessions.remove(&key)?;
-                Some(slot.session.into_record(Some(close)))
-            })
-            .collect();
+        let mut ended: Vec<SessionRecord> = Vec::with_capacity(ending.len());
+        for (key, close) in ending {
+            if let Some(slot) = self.take(&key) {
+                ended.push(slot.session.into_record(Some(close)));
+            }
+        }
         // Ids are unique: an unstable sort gives the same order without a scratch buffer.
         updates.sort_unstable_by_key(|r: &SessionRecord| r.id);
         for mut record in updates {
@@ -398,6 +484,7 @@ impl Tracker {
             })
             .collect();
         self.order.clear();
+        self.per_client.clear();
         open.sort_unstable_by_key(|r| (r.start, r.id));
         for record in open {
             self.emit_ended(record, now, out);
@@ -412,7 +499,10 @@ impl Tracker {
     }
 
     pub fn stats(&self) -> TrackerStats {
-        self.stats
+        let mut stats = self.stats;
+        stats.buffer_bytes = self.budget.used() as u64;
+        stats.buffer_refused = self.budget.refused();
+        stats
     }
 }
 
