@@ -390,7 +390,7 @@ impl Tracker {
         if record.server_name.is_none() {
             record.server_name = self
                 .dns
-                .name_for(record.server.ip(), record.start)
+                .name_for(record.client.ip(), record.server.ip(), record.start)
                 .map(str::to_string);
         }
     }

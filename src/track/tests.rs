@@ -753,3 +753,52 @@ fn one_client_flooding_the_table_evicts_only_its_own_sessions() {
     assert_eq!(stats.client_cap_evicted, cap as u64);
     assert!(w.ended().is_empty(), "fabricated sessions are only counted");
 }
+
+/// Regression (docs/threat-model.md, learned names): names learned from DNS answers were
+/// shared by all clients, so one LAN host's (forged) answer made another client's session to
+/// the same address show as `outlook.office365.com`, with that provider's advice. A name now
+/// names only the sessions of the client that looked it up.
+#[test]
+fn a_name_learned_by_one_client_does_not_name_anothers_session() {
+    let mut w = Wire::new(16);
+    let spoofer = [192, 168, 1, 66];
+    let resolver = [192, 168, 1, 1];
+    w.send(
+        0,
+        spoofer,
+        resolver,
+        udp(
+            53000,
+            53,
+            &dns_message(7, false, 0, "outlook.office365.com", &[]),
+        ),
+        17,
+    );
+    w.send(
+        1,
+        resolver,
+        spoofer,
+        udp(
+            53,
+            53000,
+            &dns_message(7, true, 0, "outlook.office365.com", &[SERVER]),
+        ),
+        17,
+    );
+    // CLIENT's own session to SERVER (plain IMAP: no SNI to name it), and the spoofer's.
+    w.handshake(143, 100, 200);
+    w.c2s(3, 40000, 143, 101, 201, FIN_ACK, b"");
+    w.s2c(4, 143, 40000, 201, 102, FIN_ACK, b"");
+    open_from(&mut w, 5, spoofer, 41000);
+    w.tracker.finish(t(10_000), &mut w.out);
+    let ended = w.ended();
+    let own = ended.iter().find(|r| r.client.ip() == IpAddr::from(CLIENT));
+    assert_eq!(own.map(|r| r.server_name.as_deref()), Some(None));
+    let spoofers = ended
+        .iter()
+        .find(|r| r.client.ip() == IpAddr::from(spoofer));
+    assert_eq!(
+        spoofers.and_then(|r| r.server_name.as_deref()),
+        Some("outlook.office365.com")
+    );
+}
