@@ -128,19 +128,15 @@ pub struct Tracker {
     /// skipped lazily and the queue is compacted when it holds more than twice the live
     /// sessions (so the work is amortised and the queue stays proportional to the table).
     order: VecDeque<(FlowKey, u64)>,
-    /// Each client's sessions, for the per-client cap.
-    per_client: HashMap<IpAddr, ClientFlows, KeyedBuildHasher>,
+    /// Sessions per client address, for the per-client cap.
+    per_client: HashMap<IpAddr, usize, KeyedBuildHasher>,
+    /// The sessions of clients at their cap, oldest first (stale entries skipped lazily):
+    /// built from `order` when a client reaches its cap, dropped when it falls below half, so
+    /// a LAN of many quiet clients costs one counter each.
+    crowded: HashMap<IpAddr, VecDeque<(FlowKey, u64)>, KeyedBuildHasher>,
     budget: Arc<budget::Budget>,
     dns: dns::DnsTracker,
     next_id: u64,
-}
-
-/// One client's sessions in the table, oldest first (stale entries skipped lazily, and
-/// compacted like the global queue).
-#[derive(Default)]
-struct ClientFlows {
-    live: usize,
-    order: VecDeque<(FlowKey, u64)>,
 }
 
 impl Tracker {
@@ -152,6 +148,7 @@ impl Tracker {
             sessions: HashMap::default(),
             order: VecDeque::new(),
             per_client: HashMap::default(),
+            crowded: HashMap::default(),
             dns: dns::DnsTracker::default(),
             next_id: 1,
         }
@@ -288,11 +285,12 @@ impl Tracker {
         if self.order.len() > 2 * sessions.len() + 64 {
             self.order.retain(live);
         }
-        let flows = self.per_client.entry(client).or_default();
-        flows.live += 1;
-        flows.order.push_back((key, id));
-        if flows.order.len() > 2 * flows.live + 8 {
-            flows.order.retain(live);
+        *self.per_client.entry(client).or_default() += 1;
+        if let Some(queue) = self.crowded.get_mut(&client) {
+            queue.push_back((key, id));
+            if queue.len() > 2 * self.config.max_sessions_per_client + 8 {
+                queue.retain(live);
+            }
         }
     }
 
@@ -300,25 +298,46 @@ impl Tracker {
     fn take(&mut self, key: &FlowKey) -> Option<Slot> {
         let slot = self.sessions.remove(key)?;
         let client = slot.session.record.client.ip();
-        if let Some(flows) = self.per_client.get_mut(&client) {
-            flows.live = flows.live.saturating_sub(1);
-            if flows.live == 0 {
+        if let Some(live) = self.per_client.get_mut(&client) {
+            *live = live.saturating_sub(1);
+            let live = *live;
+            if live == 0 {
                 self.per_client.remove(&client);
+            }
+            if live < self.config.max_sessions_per_client / 2 {
+                self.crowded.remove(&client);
             }
         }
         Some(slot)
+    }
+
+    /// The age queue of a client at its cap, built from the global queue the first time.
+    fn crowded_queue(&mut self, client: IpAddr) -> &mut VecDeque<(FlowKey, u64)> {
+        let sessions = &self.sessions;
+        let order = &self.order;
+        self.crowded.entry(client).or_insert_with(|| {
+            order
+                .iter()
+                .filter(|(k, id)| {
+                    sessions
+                        .get(k)
+                        .is_some_and(|s| s.id == *id && s.session.record.client.ip() == client)
+                })
+                .copied()
+                .collect()
+        })
     }
 
     /// Makes room for one more session of `client`: its own oldest goes when it is at its
     /// cap, the table's oldest when the table is full.
     fn make_room(&mut self, client: IpAddr, now: Timestamp, out: &mut Vec<Observation>) {
         let cap = self.config.max_sessions_per_client.max(1);
-        while self.per_client.get(&client).is_some_and(|f| f.live >= cap) {
-            let Some((key, id)) = self
-                .per_client
-                .get_mut(&client)
-                .and_then(|f| f.order.pop_front())
-            else {
+        while self
+            .per_client
+            .get(&client)
+            .is_some_and(|live| *live >= cap)
+        {
+            let Some((key, id)) = self.crowded_queue(client).pop_front() else {
                 break;
             };
             if !self.sessions.get(&key).is_some_and(|s| s.id == id) {
@@ -485,6 +504,7 @@ impl Tracker {
             .collect();
         self.order.clear();
         self.per_client.clear();
+        self.crowded.clear();
         open.sort_unstable_by_key(|r| (r.start, r.id));
         for record in open {
             self.emit_ended(record, now, out);
