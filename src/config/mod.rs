@@ -7,7 +7,7 @@
 //!   `syslog_socket` (default: the system's local syslog socket, for a chroot or a test),
 //!   `journal_max_size = "8MiB"` (rotate beyond it), `journal_keep = 4` (rotated files kept),
 //!   `socket_mode = 0o660`, `max_control_clients = 8`.
-//! - `[capture] max_sessions = 65536` (tracker table), `max_sessions_per_client = 1024`,
+//! - `[capture] max_sessions = 16384` (tracker table), `max_sessions_per_client = 1024`,
 //!   `snap_len = 2048`,
 //!   `buffer_size = "4MiB"` (kernel buffer), `evidence_ring = "16MB"` (pcapng ring of recent
 //!   mail traffic kept for `replay`; `0` turns it off).
