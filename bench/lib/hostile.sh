@@ -14,6 +14,8 @@
 #     peak RSS (VmHWM) and the real sessions' verdicts, checked against dovecot's log.
 
 HOSTILE_RSS_TARGET_MB=64
+# Frames per second tcpreplay sends the flood at in the live part.
+HOSTILE_PPS=${HOSTILE_PPS:-20000}
 
 hostile_gen() {
     say "generating hostile capture: $*"
@@ -99,8 +101,8 @@ hostile_live() {
     local url="imaps://$RTR4:993/INBOX" good=0 bad=0 i
     local frames
     frames=$(packets_in "$flood")
-    say "tcpreplay: $frames frames at 50 k/s from $NS_CLI"
-    in_ns "$NS_CLI" timeout 120 tcpreplay -i eth0 --pps=50000 "$flood" >"$W/tcpreplay-hostile.txt" 2>&1 &
+    say "tcpreplay: $frames frames at $HOSTILE_PPS/s from $NS_CLI"
+    in_ns "$NS_CLI" timeout 300 tcpreplay -i eth0 --pps="$HOSTILE_PPS" "$flood" >"$W/tcpreplay-hostile.txt" 2>&1 &
     local replay_pid=$!
     BG_PIDS+=("$replay_pid")
     sleep 1
@@ -124,7 +126,7 @@ hostile_live() {
     status_json >"$W/hostile-status.json"
     "$MAILPULSE" events --json --socket "$W/mailpulse.sock" --client "$CLI4" >"$W/hostile-events.json"
     local logins refused
-    logins=$(grep -c 'imap-login: Login: user=<bench>' "$W/dovecot.log" || true)
+    logins=$(grep -c 'Login: user=<bench>' "$W/dovecot.log" || true)
     refused=$(grep -c 'auth failed' "$W/dovecot.log" || true)
     local verdicts
     verdicts=$(python3 - "$W/hostile-events.json" <<'PY'
@@ -148,11 +150,11 @@ PY
     other=$(tr ' ' '\n' <<<"$verdicts" | grep -vxE 'ok|auth-rejected|unknown|' | tr '\n' ' ' || true)
     local right=no
     [[ $ok_n == "$logins" && $auth_n == "$refused" && -z ${other// /} ]] && right=yes
-    row "hostile live (flood via tcpreplay at 50 k/s): daemon peak RSS MB" "$(mb "$hwm")" "" "" \
+    row "hostile live (flood via tcpreplay at $HOSTILE_PPS frames/s): daemon peak RSS MB" "$(mb "$hwm")" "" "" \
         "≤ $HOSTILE_RSS_TARGET_MB" "$(met "$(mb "$hwm")" "<=" "$HOSTILE_RSS_TARGET_MB")"
     row "hostile live: real sessions' verdicts right (ok = dovecot logins, refused = dovecot auth failures)" \
         "$ok_n ok, $auth_n refused-login" "$logins logins, $refused auth failures" "" "all right" "$right"
-    note "hostile live: $frames frames sent by tcpreplay ($(grep -oE 'Actual: [0-9]+ packets[^\n]*' "$W/tcpreplay-hostile.txt" | head -1)); curl sessions: $good with the right password, $bad with a wrong one; session verdicts for $CLI4 on 993: ${verdicts:-none}; tracker counters: $(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tracker"]; print(", ".join(f"{k} {v}" for k, v in t.items()))' "$W/hostile-status.json")"
+    note "hostile live: capture counters $(python3 -c 'import json,sys; print([c.get("stats") for c in json.load(open(sys.argv[1]))["captures"]])' "$W/hostile-status.json"); $frames frames sent by tcpreplay ($(grep -oE 'Actual: [0-9]+ packets[^\n]*' "$W/tcpreplay-hostile.txt" | head -1)); curl sessions: $good with the right password, $bad with a wrong one; session verdicts for $CLI4 on 993: ${verdicts:-none}; tracker counters: $(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tracker"]; print(", ".join(f"{k} {v}" for k, v in t.items()))' "$W/hostile-status.json")"
     stop_daemon
     lab_down
 }
