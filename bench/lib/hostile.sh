@@ -155,6 +155,7 @@ PY
     row "hostile live: real sessions' verdicts right (ok = dovecot logins, refused = dovecot auth failures)" \
         "$ok_n ok, $auth_n refused-login" "$logins logins, $refused auth failures" "" "all right" "$right"
     note "hostile live: capture counters $(python3 -c 'import json,sys; print([c.get("stats") for c in json.load(open(sys.argv[1]))["captures"]])' "$W/hostile-status.json"); $frames frames sent by tcpreplay ($(grep -oE 'Actual: [0-9]+ packets[^\n]*' "$W/tcpreplay-hostile.txt" | head -1)); curl sessions: $good with the right password, $bad with a wrong one; session verdicts for $CLI4 on 993: ${verdicts:-none}; tracker counters: $(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tracker"]; print(", ".join(f"{k} {v}" for k, v in t.items()))' "$W/hostile-status.json")"
+    note "hostile live: the daemon's syslog lines for $CLI4: $(grep -F "client=$CLI4 " "$W/syslog.txt" | grep -oE 'verdict=[a-z-]+' | sort | uniq -c | tr -s ' \n' ' '); all its syslog lines by verdict: $(grep -oE 'verdict=[a-z-]+' "$W/syslog.txt" | sort | uniq -c | tr -s ' \n' ' ')(\`events\` answers from the daemon's last 10 000 events)"
     stop_daemon
     lab_down
 }
