@@ -6,12 +6,14 @@
 # Usage: bench/run.sh [--quick] [--only SECTIONS] [--out FILE]
 #   --quick     CI-sized smoke run (under 3 minutes): smaller captures, fewer rounds, shorter
 #               windows. Numbers are noisier; the full run is the one to quote.
-#   --only      comma-separated subset of: replay,live,latency,probe,footprint,soak,size
+#   --only      comma-separated subset of: replay,live,latency,probe,footprint,soak,size,hostile
+#               (REPLAY_CAPS="mix-dns 1000000" limits replay to the listed "profile packets")
 #   --out FILE  also write the report to FILE
 #
 # Needs root (network namespaces, AF_PACKET). Builds the release binary once if it is missing
 # (override with MAILPULSE=/path/to/mailpulse). Every network packet stays inside the two
-# namespaces it creates (mpx-cli, mpx-rtr), which are removed on exit, even on failure.
+# namespaces it creates (mpx-cli, mpx-rtr; LAB_PREFIX=mph makes them mph-*), which are removed
+# on exit, even on failure. MPX_WORKDIR sets the scratch directory (emptied at start).
 # Exits non-zero when a measurement could not be made (its row says MISSING and why); a missed
 # target is reported in the table, not as a failure of the harness.
 set -euo pipefail
@@ -24,9 +26,11 @@ source "$BENCH_DIR/lib/common.sh"
 source "$BENCH_DIR/lib/lab.sh"
 # shellcheck source=bench/lib/sections.sh
 source "$BENCH_DIR/lib/sections.sh"
+# shellcheck source=bench/lib/hostile.sh
+source "$BENCH_DIR/lib/hostile.sh"
 
 QUICK=0
-ONLY="replay,live,latency,probe,footprint,soak,size"
+ONLY="replay,live,latency,probe,footprint,soak,size,hostile"
 OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -79,6 +83,7 @@ if wants live || wants latency || wants probe || wants footprint; then
     wants footprint && bench_footprint
     lab_down
 fi
+wants hostile && bench_hostile
 wants soak && bench_soak
 wants size && bench_size
 

@@ -23,7 +23,7 @@ use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::{DiagnosisConfig, Engine};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
-use crate::track::{FxBuildHasher, Tracker, TrackerConfig};
+use crate::track::{KeyedBuildHasher, Tracker, TrackerConfig};
 use crate::wire::Frame;
 
 /// sysexits: the input file is missing or unreadable.
@@ -144,11 +144,11 @@ struct Replay {
     /// Sessions ended but not yet judged by the engine, with the time they ended. (Both maps
     /// use the tracker's fast hasher: every session passes through them, and their order is
     /// never what the output follows.)
-    unjudged: HashMap<SessionKey, (Timestamp, SessionRecord), FxBuildHasher>,
+    unjudged: HashMap<SessionKey, (Timestamp, SessionRecord), KeyedBuildHasher>,
     /// Sessions the engine judged early (from a stall snapshot) that have not ended yet, and
     /// when: their end may bring no second view. Sessions judged at their end are not kept,
     /// so this stays small on long captures.
-    judged: HashMap<SessionKey, Timestamp, FxBuildHasher>,
+    judged: HashMap<SessionKey, Timestamp, KeyedBuildHasher>,
     /// Timeline observations not yet due, latest first (popped from the back).
     timeline: Vec<Observation>,
 }

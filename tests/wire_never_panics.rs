@@ -97,7 +97,7 @@ proptest! {
     fn the_tracker_takes_any_frames(
         frames in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..120), 0usize..8), 0..40)
     ) {
-        let mut tracker = Tracker::new(TrackerConfig { max_sessions: 4 });
+        let mut tracker = Tracker::new(TrackerConfig { max_sessions: 4, ..TrackerConfig::default() });
         let mut out = Vec::new();
         for (i, (bytes, lt)) in frames.iter().enumerate() {
             let frame = Frame {
@@ -219,7 +219,7 @@ proptest! {
 
     #[test]
     fn hostile_tcp_streams_to_mail_ports(segments in proptest::collection::vec(mail_segment(), 1..60)) {
-        let mut tracker = Tracker::new(TrackerConfig { max_sessions: 8 });
+        let mut tracker = Tracker::new(TrackerConfig { max_sessions: 8, ..TrackerConfig::default() });
         let mut out = Vec::new();
         for (i, (port, from_client, seq, flags, payload)) in segments.iter().enumerate() {
             let (src, dst, sport, dport) = if *from_client {

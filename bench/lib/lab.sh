@@ -11,8 +11,10 @@
 # here leaves the two namespaces. Every namespace carries the prefix mpx-; teardown removes
 # exactly those.
 
-NS_CLI=mpx-cli
-NS_RTR=mpx-rtr
+# LAB_PREFIX names the namespaces and veths (mpx by default), so two harnesses can run apart.
+LAB_PREFIX=${LAB_PREFIX:-mpx}
+NS_CLI=$LAB_PREFIX-cli
+NS_RTR=$LAB_PREFIX-rtr
 CLI4=192.168.78.10
 RTR4=192.168.78.1
 HOLD4=192.168.78.2
@@ -73,11 +75,11 @@ lab_up() {
     lab_down
     ip netns add "$NS_CLI"
     ip netns add "$NS_RTR"
-    ip link add mpx-c0 type veth peer name mpx-r0
-    ip link set mpx-c0 netns "$NS_CLI"
-    ip link set mpx-r0 netns "$NS_RTR"
-    in_ns "$NS_CLI" ip link set mpx-c0 name eth0
-    in_ns "$NS_RTR" ip link set mpx-r0 name lan0
+    ip link add "$LAB_PREFIX-c0" type veth peer name "$LAB_PREFIX-r0"
+    ip link set "$LAB_PREFIX-c0" netns "$NS_CLI"
+    ip link set "$LAB_PREFIX-r0" netns "$NS_RTR"
+    in_ns "$NS_CLI" ip link set "$LAB_PREFIX-c0" name eth0
+    in_ns "$NS_RTR" ip link set "$LAB_PREFIX-r0" name lan0
     in_ns "$NS_CLI" ip link set lo up
     in_ns "$NS_RTR" ip link set lo up
     in_ns "$NS_CLI" ip addr add "$CLI4/24" dev eth0
@@ -132,7 +134,7 @@ start_dovecot() {
     done
     cat >"$d/dovecot.conf" <<EOF
 # dovecot for bench/run.sh (generated)
-instance_name = mpx-bench
+instance_name = $LAB_PREFIX-bench
 base_dir = $d/run
 state_dir = $d/state
 log_path = $W/dovecot.log

@@ -70,6 +70,8 @@ bench_replay() {
         runs=5; tshark_runs=1
         caps=("short-imaps 1000000" "idle 1000000" "mix-dns 1000000" "short-imaps 10000000")
     fi
+    # REPLAY_CAPS="mix-dns 1000000[,profile packets…]": only these captures.
+    [[ -n ${REPLAY_CAPS:-} ]] && IFS=, read -r -a caps <<<"$REPLAY_CAPS"
     local spec profile n f label
     for spec in "${caps[@]}"; do
         read -r profile n <<<"$spec"

@@ -19,7 +19,10 @@ const LINK_TYPES: [LinkType; 8] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let mut tracker = Tracker::new(TrackerConfig { max_sessions: 8 });
+    let mut tracker = Tracker::new(TrackerConfig {
+        max_sessions: 8,
+        ..TrackerConfig::default()
+    });
     let mut out = Vec::new();
     let mut now = Timestamp::from_unix(1_700_000_000, 0);
     let mut rest = data;

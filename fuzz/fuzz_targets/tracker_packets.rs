@@ -82,6 +82,7 @@ fn checksum_free_ipv4_tcp(
 fuzz_target!(|data: &[u8]| {
     let mut tracker = Tracker::new(TrackerConfig {
         max_sessions: MAX_SESSIONS,
+        ..TrackerConfig::default()
     });
     let mut out = Vec::new();
     let mut now = Timestamp::from_unix(1_700_000_000, 0);

@@ -351,6 +351,11 @@ pub fn status(s: &StatusReport) -> String {
         "Tracker: {} sessions open, {} evicted, {} packets, {} undecodable",
         t.sessions_open, t.sessions_evicted, t.packets, t.undecodable
     );
+    let _ = writeln!(
+        out,
+        "Tracker limits: {} evicted at the per-client cap, {} bytes buffered, {} buffers refused",
+        t.client_cap_evicted, t.buffer_bytes, t.buffer_refused
+    );
     let j = &s.journal;
     let health = if j.healthy {
         "ok".to_string()

@@ -7,7 +7,8 @@
 //!   `syslog_socket` (default: the system's local syslog socket, for a chroot or a test),
 //!   `journal_max_size = "8MiB"` (rotate beyond it), `journal_keep = 4` (rotated files kept),
 //!   `socket_mode = 0o660`, `max_control_clients = 8`.
-//! - `[capture] max_sessions = 65536` (tracker table), `snap_len = 2048`,
+//! - `[capture] max_sessions = 16384` (tracker table), `max_sessions_per_client = 1024`,
+//!   `snap_len = 2048`,
 //!   `buffer_size = "4MiB"` (kernel buffer), `evidence_ring = "16MB"` (pcapng ring of recent
 //!   mail traffic kept for `replay`; `0` turns it off).
 //! - `[probe] allow_any_target = false`: when false, probe targets must use a mail port (993,
@@ -153,6 +154,8 @@ pub struct DiagnosisSection {
 pub struct CaptureConfig {
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,
+    #[serde(default = "default_max_sessions_per_client")]
+    pub max_sessions_per_client: usize,
     #[serde(default = "default_snap_len")]
     pub snap_len: u32,
     #[serde(default = "default_buffer_size")]
@@ -283,6 +286,10 @@ fn default_slow_server() -> Duration {
 fn default_max_sessions() -> usize {
     crate::track::TrackerConfig::default().max_sessions
 }
+
+fn default_max_sessions_per_client() -> usize {
+    crate::track::TrackerConfig::default().max_sessions_per_client
+}
 fn default_snap_len() -> u32 {
     crate::sys::CaptureOptions::default().snap_len
 }
@@ -348,6 +355,7 @@ impl Default for CaptureConfig {
     fn default() -> Self {
         Self {
             max_sessions: default_max_sessions(),
+            max_sessions_per_client: default_max_sessions_per_client(),
             snap_len: default_snap_len(),
             buffer_size: default_buffer_size(),
             evidence_ring: default_evidence_ring(),
@@ -360,6 +368,8 @@ impl CaptureConfig {
     pub fn tracker(&self) -> crate::track::TrackerConfig {
         crate::track::TrackerConfig {
             max_sessions: self.max_sessions,
+            max_sessions_per_client: self.max_sessions_per_client,
+            ..crate::track::TrackerConfig::default()
         }
     }
 

@@ -568,14 +568,25 @@ impl Engine {
             return;
         };
         let key = (mark.client, mark.name.clone(), kind);
-        if self.dns_recent.told_within(&key, time, DNS_REPEAT) {
+        if let Some(told) = self.dns_recent.told_within(&key, time, DNS_REPEAT) {
+            // One event per client and name stands for the repeats, with their count.
+            self.clients.dns_repeated(mark.client, told);
             return;
         }
-        let Some(event) = describe::dns_event(&mut self.ids, time, mark, self.config.slow_dns)
+        let clients::DnsAdmission::Tell { held } = self.clients.dns_admit(mark.client, time) else {
+            return;
+        };
+        let Some(mut event) = describe::dns_event(&mut self.ids, time, mark, self.config.slow_dns)
         else {
             return;
         };
-        self.dns_recent.remember(key, time, MAX_DNS_RECENT);
+        if held > 0 {
+            event.evidence.push(format!(
+                "{held} more failed or slow lookups of this client before this one were not reported one by one"
+            ));
+        }
+        self.dns_recent
+            .remember(key, time, event.id, MAX_DNS_RECENT);
         self.clients
             .client_event(&event, clients::dns_story(&event));
         out.push(event);

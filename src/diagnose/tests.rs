@@ -1447,8 +1447,15 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
                     .refused_login_shape(ms(300), ms(900))
                     .0,
             ),
+            // The previous session's client: a client known only from DNS lookups does not
+            // push clients with verdicts out of the table.
             2 => ObservationKind::DnsLookup(lookup_timeout(
-                &client,
+                &format!(
+                    "10.{}.{}.{}",
+                    (i >> 16) & 0xff,
+                    (i >> 8) & 0xff,
+                    (i - 1) & 0xff
+                ),
                 &format!("imap.n{i}.example"),
                 now,
                 1,

@@ -12,11 +12,18 @@
 //! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | table full | the oldest unanswered attempt among the 32 oldest sessions, else the oldest session | `SessionEnded` (`open`), counted as evicted; an attempt whose SYNs got no answer is only counted |
+//! | one client at its cap ([`TrackerConfig::max_sessions_per_client`]) | that client's oldest session | counted (`client_cap_evicted`); reported (`open`) only when its server had sent data |
+//!
+//! Memory: every byte buffered for a session (out-of-order data, a part-read TLS hello) is paid
+//! from one byte budget ([`TrackerConfig::buffer_budget`]); a buffer the budget cannot pay for
+//! is not kept (counted as `buffer_refused`), and the stream or hello it was for is no longer
+//! followed. Tables are hashed with a per-process random key ([`flow::KeyedHasher`]).
 //! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
 //! that a firewall silently drops is still here when the client speaks again.
 
+mod budget;
 mod dns;
 mod flow;
 mod mail;
@@ -27,6 +34,7 @@ mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diagnose::observation::{Observation, ObservationKind};
@@ -38,8 +46,8 @@ use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
 use session::Session;
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
-/// The tracker's fast hasher, for other bounded tables keyed by addresses.
-pub use flow::FxBuildHasher;
+/// The tracker's keyed fast hasher, for other bounded tables keyed by what the wire brings.
+pub use flow::KeyedBuildHasher;
 
 /// Client data (or a SYN) unanswered this long makes a stall snapshot.
 pub const STALL_AFTER: Duration = Duration::from_millis(1500);
@@ -67,12 +75,28 @@ const DNS_PORT: u16 = 53;
 pub struct TrackerConfig {
     /// Most sessions kept at once; the oldest is evicted (and counted) beyond it.
     pub max_sessions: usize,
+    /// Most sessions kept at once for one client address: its oldest makes way, so one host
+    /// cannot push every other client's sessions out of the table.
+    pub max_sessions_per_client: usize,
+    /// Bytes all sessions together may hold in reassembly and hello buffers.
+    pub buffer_budget: usize,
 }
 
+/// `max_sessions_per_client` unless configured.
+pub const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 1024;
+/// `buffer_budget`: 128 sessions' worth of both directions' full out-of-order allowance
+/// (real sessions rarely hold any).
+pub const DEFAULT_BUFFER_BUDGET: usize = 4 << 20;
+
 impl Default for TrackerConfig {
+    /// A session costs about 2.5 KB with its share of the tables (measured with
+    /// bench/tools/gen_hostile.py): 16 384 sessions, the buffer budget and the engine stay
+    /// under 64 MB whatever a LAN sends.
     fn default() -> Self {
         Self {
-            max_sessions: 65_536,
+            max_sessions: 16_384,
+            max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
+            buffer_budget: DEFAULT_BUFFER_BUDGET,
         }
     }
 }
@@ -103,11 +127,18 @@ impl Slot {
 pub struct Tracker {
     config: TrackerConfig,
     stats: TrackerStats,
-    sessions: HashMap<FlowKey, Slot, FxBuildHasher>,
+    sessions: HashMap<FlowKey, Slot, KeyedBuildHasher>,
     /// Insertion order for oldest-first eviction: (key, session id). Stale entries are
     /// skipped lazily and the queue is compacted when it holds more than twice the live
     /// sessions (so the work is amortised and the queue stays proportional to the table).
     order: VecDeque<(FlowKey, u64)>,
+    /// Sessions per client address, for the per-client cap.
+    per_client: HashMap<IpAddr, usize, KeyedBuildHasher>,
+    /// The sessions of clients at their cap, oldest first (stale entries skipped lazily):
+    /// built from `order` when a client reaches its cap, dropped when it falls below half, so
+    /// a LAN of many quiet clients costs one counter each.
+    crowded: HashMap<IpAddr, VecDeque<(FlowKey, u64)>, KeyedBuildHasher>,
+    budget: Arc<budget::Budget>,
     dns: dns::DnsTracker,
     next_id: u64,
 }
@@ -115,10 +146,13 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Self {
         Self {
+            budget: budget::Budget::new(config.buffer_budget),
             config,
             stats: TrackerStats::default(),
             sessions: HashMap::default(),
             order: VecDeque::new(),
+            per_client: HashMap::default(),
+            crowded: HashMap::default(),
             dns: dns::DnsTracker::default(),
             next_id: 1,
         }
@@ -196,6 +230,8 @@ impl Tracker {
         now: Timestamp,
         out: &mut Vec<Observation>,
     ) {
+        // Buffers created or freed while this segment is handled are paid from our budget.
+        let _budget = budget::Scope::enter(&self.budget);
         let src_sock = SocketAddr::new(src, seg.src_port);
         let dst_sock = SocketAddr::new(dst, seg.dst_port);
         let key = FlowKey::from_sockets(src_sock, dst_sock);
@@ -217,7 +253,7 @@ impl Tracker {
                 slot.due = poll_due(session);
                 return;
             }
-            if let Some(old) = self.sessions.remove(&key) {
+            if let Some(old) = self.take(&key) {
                 if !old.session.finished {
                     self.emit_ended(old.session.into_record(None), now, out);
                 }
@@ -233,9 +269,7 @@ impl Tracker {
         if !is_syn && seg.payload.is_empty() && !seg.has(flags::FIN) {
             return;
         }
-        if self.sessions.len() >= self.config.max_sessions.max(1) {
-            self.evict_oldest(now, out);
-        }
+        self.make_room(client.ip(), now, out);
         let id = self.next_id;
         self.next_id += 1;
         let mut session = Box::new(Session::new(id, client, server, protocol, tls, now));
@@ -247,16 +281,92 @@ impl Tracker {
         session.on_segment(side, seg, now);
         self.stats.sessions_total += 1;
         self.sessions.insert(key, Slot::new(session));
+        self.index(key, id, client.ip());
+        self.stats.sessions_open = self.sessions.len() as u64;
+    }
+
+    /// Puts a new session in the age queues.
+    fn index(&mut self, key: FlowKey, id: u64, client: IpAddr) {
+        let sessions = &self.sessions;
+        let live = |(k, id): &(FlowKey, u64)| sessions.get(k).is_some_and(|s| s.id == *id);
         self.order.push_back((key, id));
         // Compacted against the live table, not the table's bound: stale entries (ended
         // sessions) would otherwise pile up to twice `max_sessions` on a long capture whose
         // table stays small.
-        if self.order.len() > 2 * self.sessions.len() + 64 {
-            let sessions = &self.sessions;
-            self.order
-                .retain(|(k, id)| sessions.get(k).is_some_and(|s| s.id == *id));
+        if self.order.len() > 2 * sessions.len() + 64 {
+            self.order.retain(live);
         }
-        self.stats.sessions_open = self.sessions.len() as u64;
+        *self.per_client.entry(client).or_default() += 1;
+        if let Some(queue) = self.crowded.get_mut(&client) {
+            queue.push_back((key, id));
+            if queue.len() > 2 * self.config.max_sessions_per_client + 8 {
+                queue.retain(live);
+            }
+        }
+    }
+
+    /// Removes a session from the table and its client's count.
+    fn take(&mut self, key: &FlowKey) -> Option<Slot> {
+        let slot = self.sessions.remove(key)?;
+        let client = slot.session.record.client.ip();
+        if let Some(live) = self.per_client.get_mut(&client) {
+            *live = live.saturating_sub(1);
+            let live = *live;
+            if live == 0 {
+                self.per_client.remove(&client);
+            }
+            if live < self.config.max_sessions_per_client / 2 {
+                self.crowded.remove(&client);
+            }
+        }
+        Some(slot)
+    }
+
+    /// The age queue of a client at its cap, built from the global queue the first time.
+    fn crowded_queue(&mut self, client: IpAddr) -> &mut VecDeque<(FlowKey, u64)> {
+        let sessions = &self.sessions;
+        let order = &self.order;
+        self.crowded.entry(client).or_insert_with(|| {
+            order
+                .iter()
+                .filter(|(k, id)| {
+                    sessions
+                        .get(k)
+                        .is_some_and(|s| s.id == *id && s.session.record.client.ip() == client)
+                })
+                .copied()
+                .collect()
+        })
+    }
+
+    /// Makes room for one more session of `client`: its own oldest goes when it is at its
+    /// cap, the table's oldest when the table is full.
+    fn make_room(&mut self, client: IpAddr, now: Timestamp, out: &mut Vec<Observation>) {
+        let cap = self.config.max_sessions_per_client.max(1);
+        while self
+            .per_client
+            .get(&client)
+            .is_some_and(|live| *live >= cap)
+        {
+            let Some((key, id)) = self.crowded_queue(client).pop_front() else {
+                break;
+            };
+            if self.sessions.get(&key).is_none_or(|s| s.id != id) {
+                continue; // stale: the session ended or was replaced
+            }
+            if let Some(Slot { session, .. }) = self.take(&key) {
+                self.stats.client_cap_evicted += 1;
+                // A flood's fabricated sessions are counted, not reported, like unanswered
+                // attempts; one the server had talked in is a real session cut short.
+                if !session.finished && session.record.bytes_from_server > 0 {
+                    let record = session.into_record(Some(Close::Open));
+                    self.emit_ended(record, now, out);
+                }
+            }
+        }
+        if self.sessions.len() >= self.config.max_sessions.max(1) {
+            self.evict_oldest(now, out);
+        }
     }
 
     /// Makes room for one session. The victim is the oldest unanswered connection attempt
@@ -288,7 +398,7 @@ impl Tracker {
         for entry in looked.into_iter().rev() {
             self.order.push_front(entry);
         }
-        if let Some(Slot { session, .. }) = self.sessions.remove(&key) {
+        if let Some(Slot { session, .. }) = self.take(&key) {
             self.stats.sessions_evicted += 1;
             // An attempt nobody answered, pushed out to make room, is most likely one of
             // a SYN flood's (spoofed sources never get an answer): counted, not reported,
@@ -310,7 +420,7 @@ impl Tracker {
         if record.server_name.is_none() {
             record.server_name = self
                 .dns
-                .name_for(record.server.ip(), record.start)
+                .name_for(record.client.ip(), record.server.ip(), record.start)
                 .map(str::to_string);
         }
     }
@@ -354,15 +464,14 @@ impl Tracker {
             slot.due = poll_due(&slot.session);
         }
         for key in remove {
-            self.sessions.remove(&key);
+            self.take(&key);
         }
-        let mut ended: Vec<SessionRecord> = ending
-            .into_iter()
-            .filter_map(|(key, close)| {
-                let slot = self.sessions.remove(&key)?;
-                Some(slot.session.into_record(Some(close)))
-            })
-            .collect();
+        let mut ended: Vec<SessionRecord> = Vec::with_capacity(ending.len());
+        for (key, close) in ending {
+            if let Some(slot) = self.take(&key) {
+                ended.push(slot.session.into_record(Some(close)));
+            }
+        }
         // Ids are unique: an unstable sort gives the same order without a scratch buffer.
         updates.sort_unstable_by_key(|r: &SessionRecord| r.id);
         for mut record in updates {
@@ -405,6 +514,8 @@ impl Tracker {
             })
             .collect();
         self.order.clear();
+        self.per_client.clear();
+        self.crowded.clear();
         open.sort_unstable_by_key(|r| (r.start, r.id));
         for record in open {
             self.emit_ended(record, now, out);
@@ -419,7 +530,10 @@ impl Tracker {
     }
 
     pub fn stats(&self) -> TrackerStats {
-        self.stats
+        let mut stats = self.stats;
+        stats.buffer_bytes = self.budget.used() as u64;
+        stats.buffer_refused = self.budget.refused();
+        stats
     }
 }
 

@@ -330,4 +330,13 @@ pub struct TrackerStats {
     pub sessions_evicted: u64,
     pub dns_pending: u64,
     pub dns_evicted: u64,
+    /// Sessions pushed out because their client was at its cap (`max_sessions_per_client`).
+    #[serde(default)]
+    pub client_cap_evicted: u64,
+    /// Bytes held now in reassembly and hello buffers, against the tracker's budget.
+    #[serde(default)]
+    pub buffer_bytes: u64,
+    /// Buffers not kept because the budget could not pay for them.
+    #[serde(default)]
+    pub buffer_refused: u64,
 }

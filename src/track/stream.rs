@@ -4,12 +4,22 @@
 //! Retransmission means "this sequence range was sent before": a segment at or below the
 //! highest sequence seen counts, unless it fills a known hole (then it was reordered, not
 //! resent). Delivery holds at most `MAX_OOO_SEGMENTS` out-of-order segments of at most
-//! `MAX_OOO_BYTES` in all; a gap it cannot bridge stops delivery for good (`lost`).
+//! `MAX_OOO_BYTES` in all, charged to the tracker's byte budget ([`super::budget`]); a gap it
+//! cannot bridge, or a budget that cannot pay for the bytes, stops delivery for good (`lost`).
+//! Past the first [`HELLO_ZONE`] bytes (hellos, greeting and login) a stream may hold data only
+//! while at most half the budget is spent, so under a flood the budget goes to the bytes the
+//! verdicts need most.
+
+use super::budget::Charge;
 
 /// Out-of-order segments held for delivery.
 const MAX_OOO_SEGMENTS: usize = 8;
 /// Bytes held in out-of-order segments.
 const MAX_OOO_BYTES: usize = 16 * 1024;
+/// The first bytes of a direction, where the hellos, the greeting and the login are.
+pub const HELLO_ZONE: u64 = 16 * 1024;
+/// What holding one segment costs besides its bytes (its entry in the list).
+const HELD_ENTRY: usize = std::mem::size_of::<(u32, Vec<u8>)>();
 /// Holes remembered for telling reordering from retransmission.
 const MAX_HOLES: usize = 4;
 
@@ -36,6 +46,10 @@ pub struct Stream {
     /// Delivery stopped: a gap could not be bridged, or the analyzers asked to stop.
     lost: bool,
     deliver: bool,
+    /// Bytes delivered in order so far.
+    delivered: u64,
+    /// What `ooo` holds against the budget.
+    charge: Charge,
 }
 
 /// What one segment was, for the counters.
@@ -67,8 +81,13 @@ impl Stream {
     /// Stops delivery and frees the held segments (the analyzers have what they need).
     pub fn stop_delivery(&mut self) {
         self.deliver = false;
+        self.free_held();
+    }
+
+    fn free_held(&mut self) {
         self.ooo = Vec::new();
         self.ooo_bytes = 0;
+        self.charge.release();
     }
 
     /// One past the highest sequence number seen, once known.
@@ -184,17 +203,28 @@ impl Stream {
         }
         let skip = next.wrapping_sub(seq) as usize;
         if let Some(fresh) = data.get(skip..) {
+            self.delivered += fresh.len() as u64;
             deliver(fresh);
         }
         self.next = Some(end);
         self.drain_held(deliver);
+        if self.ooo.is_empty() {
+            self.charge.release();
+        }
     }
 
     fn hold(&mut self, seq: u32, data: &[u8]) {
-        if self.ooo.len() >= MAX_OOO_SEGMENTS || self.ooo_bytes + data.len() > MAX_OOO_BYTES {
+        let cost = data.len() + HELD_ENTRY;
+        let paid = self.ooo.len() < MAX_OOO_SEGMENTS
+            && self.ooo_bytes + data.len() <= MAX_OOO_BYTES
+            && if self.delivered < HELLO_ZONE {
+                self.charge.try_add(cost)
+            } else {
+                self.charge.try_add_within_half(cost)
+            };
+        if !paid {
             self.lost = true;
-            self.ooo = Vec::new();
-            self.ooo_bytes = 0;
+            self.free_held();
             return;
         }
         self.ooo_bytes += data.len();
@@ -213,6 +243,7 @@ impl Stream {
             if seq_lt(next, end) {
                 let skip = next.wrapping_sub(seq) as usize;
                 if let Some(fresh) = data.get(skip..) {
+                    self.delivered += fresh.len() as u64;
                     deliver(fresh);
                 }
                 self.next = Some(end);

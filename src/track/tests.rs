@@ -59,7 +59,10 @@ struct Wire {
 impl Wire {
     fn new(max_sessions: usize) -> Self {
         Self {
-            tracker: Tracker::new(TrackerConfig { max_sessions }),
+            tracker: Tracker::new(TrackerConfig {
+                max_sessions,
+                ..TrackerConfig::default()
+            }),
             out: Vec::new(),
         }
     }
@@ -627,5 +630,193 @@ fn quiet_sessions_end_at_their_thresholds_however_often_polled() {
     assert_eq!(
         (ended[1].client.port(), ended[1].close),
         (40001, Close::Timeout)
+    );
+}
+
+/// The three-way handshake of `client`:`port` with SERVER:993 (client ISN 1000, server 5000).
+fn open_from(w: &mut Wire, ms: i64, client: [u8; 4], port: u16) {
+    w.send(ms, client, SERVER, tcp(port, 993, 1000, 0, SYN, b""), 6);
+    w.send(
+        ms,
+        SERVER,
+        client,
+        tcp(993, port, 5000, 1001, SYN | ACK, b""),
+        6,
+    );
+    w.send(ms, client, SERVER, tcp(port, 993, 1001, 5001, ACK, b""), 6);
+}
+
+/// Regression (docs/threat-model.md, buffers): a LAN host fabricating TLS sessions whose
+/// hellos never complete, with out-of-order data after a gap both ways, made every session
+/// hold about 64 KiB until it timed out. The tracker's budget caps the sum, refusals are
+/// counted, and everything comes back when the sessions go.
+#[test]
+fn fabricated_half_open_hellos_stay_within_the_buffer_budget() {
+    const BUDGET: usize = 256 << 10;
+    let mut w = Wire {
+        tracker: Tracker::new(TrackerConfig {
+            buffer_budget: BUDGET,
+            ..TrackerConfig::default()
+        }),
+        out: Vec::new(),
+    };
+    // A handshake record announcing 16 000 bytes, of which 8 000 arrive: the hello waits.
+    let mut partial_hello = vec![22, 3, 1];
+    partial_hello.extend_from_slice(&16_000u16.to_be_bytes());
+    partial_hello.extend_from_slice(&[1, 0, 0x3e, 0x7b]);
+    partial_hello.resize(8000, 0x41);
+    let chunk = vec![0x42; 1800];
+    for i in 0..64u8 {
+        let client = [10, 9, 0, i];
+        let port = 40_000 + u16::from(i);
+        let ms = i64::from(i);
+        open_from(&mut w, ms, client, port);
+        w.send(
+            ms,
+            client,
+            SERVER,
+            tcp(port, 993, 1001, 5001, PSH_ACK, &partial_hello),
+            6,
+        );
+        w.send(
+            ms,
+            SERVER,
+            client,
+            tcp(993, port, 5001, 1001, PSH_ACK, &partial_hello),
+            6,
+        );
+        // Seven segments after a one-byte gap, each way.
+        for k in 0..7u32 {
+            let c = 1001 + 8001 + k * 1800;
+            let s = 5001 + 8001 + k * 1800;
+            w.send(
+                ms,
+                client,
+                SERVER,
+                tcp(port, 993, c, 5001, PSH_ACK, &chunk),
+                6,
+            );
+            w.send(
+                ms,
+                SERVER,
+                client,
+                tcp(993, port, s, 1001, PSH_ACK, &chunk),
+                6,
+            );
+        }
+        let used = w.tracker.stats().buffer_bytes as usize;
+        assert!(used <= BUDGET, "{used} bytes buffered after {i} sessions");
+    }
+    let stats = w.tracker.stats();
+    assert_eq!(stats.sessions_open, 64);
+    assert!(stats.buffer_refused > 0, "the flood wanted ~2.8 MB");
+    assert!(
+        stats.buffer_bytes as usize > BUDGET / 2,
+        "the budget was used"
+    );
+    // A real session during the flood: its hello fits one segment and needs no buffer.
+    let real = [192, 168, 1, 77];
+    open_from(&mut w, 100, real, 50_000);
+    let hello = client_hello("imap.example.net");
+    w.send(
+        100,
+        real,
+        SERVER,
+        tcp(50_000, 993, 1001, 5001, PSH_ACK, &hello),
+        6,
+    );
+    w.tracker.finish(t(200), &mut w.out);
+    assert_eq!(w.tracker.stats().buffer_bytes, 0, "every charge came back");
+    let named = w.ended().into_iter().find(|r| r.client.port() == 50_000);
+    assert_eq!(
+        named.and_then(|r| r.server_name.as_deref()),
+        Some("imap.example.net")
+    );
+}
+
+/// Regression (docs/threat-model.md, per-client cap): one LAN host opening thousands of
+/// sessions filled the table and pushed every other client's sessions out, oldest first.
+/// Now it pushes out only its own, and its fabricated ones (the server never spoke) are
+/// counted, not reported.
+#[test]
+fn one_client_flooding_the_table_evicts_only_its_own_sessions() {
+    let cap = TrackerConfig::default().max_sessions_per_client;
+    let mut w = Wire::new(cap + 100);
+    let neighbour = [192, 168, 1, 20];
+    open_from(&mut w, 0, neighbour, 41_000);
+    w.send(
+        0,
+        SERVER,
+        neighbour,
+        tcp(
+            993,
+            41_000,
+            5001,
+            1001,
+            PSH_ACK,
+            b"\x16\x03\x03\x00\x01\x02",
+        ),
+        6,
+    );
+    let flooder = [192, 168, 1, 66];
+    for port in 0..(2 * cap as u16) {
+        open_from(&mut w, 1 + i64::from(port), flooder, 10_000 + port);
+    }
+    let stats = w.tracker.stats();
+    assert!(
+        w.ended().iter().all(|r| r.client.port() != 41_000),
+        "the neighbour's session was evicted"
+    );
+    assert_eq!(stats.sessions_open, cap as u64 + 1);
+    assert_eq!(stats.client_cap_evicted, cap as u64);
+    assert!(w.ended().is_empty(), "fabricated sessions are only counted");
+}
+
+/// Regression (docs/threat-model.md, learned names): names learned from DNS answers were
+/// shared by all clients, so one LAN host's (forged) answer made another client's session to
+/// the same address show as `outlook.office365.com`, with that provider's advice. A name now
+/// names only the sessions of the client that looked it up.
+#[test]
+fn a_name_learned_by_one_client_does_not_name_anothers_session() {
+    let mut w = Wire::new(16);
+    let spoofer = [192, 168, 1, 66];
+    let resolver = [192, 168, 1, 1];
+    w.send(
+        0,
+        spoofer,
+        resolver,
+        udp(
+            53000,
+            53,
+            &dns_message(7, false, 0, "outlook.office365.com", &[]),
+        ),
+        17,
+    );
+    w.send(
+        1,
+        resolver,
+        spoofer,
+        udp(
+            53,
+            53000,
+            &dns_message(7, true, 0, "outlook.office365.com", &[SERVER]),
+        ),
+        17,
+    );
+    // CLIENT's own session to SERVER (plain IMAP: no SNI to name it), and the spoofer's.
+    w.handshake(143, 100, 200);
+    w.c2s(3, 40000, 143, 101, 201, FIN_ACK, b"");
+    w.s2c(4, 143, 40000, 201, 102, FIN_ACK, b"");
+    open_from(&mut w, 5, spoofer, 41000);
+    w.tracker.finish(t(10_000), &mut w.out);
+    let ended = w.ended();
+    let own = ended.iter().find(|r| r.client.ip() == IpAddr::from(CLIENT));
+    assert_eq!(own.map(|r| r.server_name.as_deref()), Some(None));
+    let spoofers = ended
+        .iter()
+        .find(|r| r.client.ip() == IpAddr::from(spoofer));
+    assert_eq!(
+        spoofers.and_then(|r| r.server_name.as_deref()),
+        Some("outlook.office365.com")
     );
 }

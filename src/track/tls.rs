@@ -1,8 +1,10 @@
 //! Follows a TLS connection's records in both directions: the hellos (SNI, versions), alerts
 //! in clear, where each side starts encrypting, and the application-data records after the
 //! handshake. Handshake messages may span records and TCP segments; they are collected in a
-//! bounded buffer until the first message of each side is complete.
+//! bounded buffer, charged to the tracker's byte budget ([`super::budget`]), until the first
+//! message of each side is complete, and the buffer is freed then.
 
+use super::budget::Charge;
 use crate::time::Timestamp;
 use crate::track::record::{Side, TlsAlert, TlsVersion};
 use crate::wire::tls::{
@@ -26,6 +28,8 @@ struct Direction {
     /// The hello of this side was read (or given up on).
     hello_done: bool,
     hello_buf: Vec<u8>,
+    /// What `hello_buf` holds against the budget.
+    hello_charge: Charge,
     alert_buf: [u8; 2],
     alert_len: usize,
     /// This side sent ChangeCipherSpec: its later records are encrypted.
@@ -36,6 +40,29 @@ struct Direction {
     broken: bool,
     /// The current record is application data after the handshake: count it when complete.
     count_current: bool,
+}
+
+impl Direction {
+    /// Room for `more` bytes in the hello buffer, paid from the budget before it is allocated
+    /// (growing by doubling, up to [`MAX_HELLO`]); false when the budget cannot pay.
+    fn reserve_hello(&mut self, more: usize) -> bool {
+        let needed = self.hello_buf.len() + more;
+        let capacity = self.hello_buf.capacity();
+        if needed <= capacity {
+            return true;
+        }
+        let target = needed.max(capacity * 2).clamp(256, MAX_HELLO).max(needed);
+        if !self.hello_charge.try_add(target - capacity) {
+            return false;
+        }
+        self.hello_buf.reserve_exact(target - self.hello_buf.len());
+        true
+    }
+
+    fn free_hello(&mut self) {
+        self.hello_buf = Vec::new();
+        self.hello_charge.release();
+    }
 }
 
 /// What the TLS walk has learned about a session.
@@ -108,7 +135,7 @@ impl TlsTrack {
                     Err(_) => {
                         let dir = self.dir_mut(side);
                         dir.broken = true;
-                        dir.hello_buf = Vec::new();
+                        dir.free_hello();
                         return;
                     }
                 }
@@ -135,6 +162,8 @@ impl TlsTrack {
             content_type::HANDSHAKE | content_type::ALERT => dir.cipher_changed,
             content_type::CHANGE_CIPHER_SPEC => {
                 dir.cipher_changed = true;
+                // No hello follows a cipher change: a part-read one is dropped.
+                dir.free_hello();
                 false
             }
             _ => false,
@@ -169,7 +198,7 @@ impl TlsTrack {
             content_type::HANDSHAKE if !dir.hello_done && !dir.cipher_changed => {
                 if dir.hello_buf.len() + body.len() > MAX_HELLO {
                     dir.hello_done = true;
-                    dir.hello_buf = Vec::new();
+                    dir.free_hello();
                     return;
                 }
                 // Parse straight from the segment when the message is all there.
@@ -178,11 +207,18 @@ impl TlsTrack {
                 {
                     self.handshake_message(side, time, body);
                 } else {
+                    if !dir.reserve_hello(body.len()) {
+                        // The budget is spent (a flood holds it): this hello is not read.
+                        dir.hello_done = true;
+                        dir.free_hello();
+                        return;
+                    }
                     dir.hello_buf.extend_from_slice(body);
                     if tls::handshake_len(&dir.hello_buf).is_some_and(|n| n <= dir.hello_buf.len())
                     {
                         let buf = std::mem::take(&mut dir.hello_buf);
                         self.handshake_message(side, time, &buf);
+                        self.dir_mut(side).hello_charge.release();
                     }
                 }
             }

@@ -220,6 +220,36 @@ pub fn render(status: &StatusReport) -> String {
         status.tracker.sessions_evicted as f64,
     );
     x.family(
+        "mailpulse_tracker_client_cap_evicted_total",
+        "counter",
+        "Sessions pushed out because their client was at its session cap.",
+    );
+    x.sample(
+        "mailpulse_tracker_client_cap_evicted_total",
+        &[],
+        status.tracker.client_cap_evicted as f64,
+    );
+    x.family(
+        "mailpulse_tracker_buffer_bytes",
+        "gauge",
+        "Bytes held in reassembly and hello buffers against the tracker's budget.",
+    );
+    x.sample(
+        "mailpulse_tracker_buffer_bytes",
+        &[],
+        status.tracker.buffer_bytes as f64,
+    );
+    x.family(
+        "mailpulse_tracker_buffer_refused_total",
+        "counter",
+        "Buffers not kept because the tracker's byte budget was spent.",
+    );
+    x.sample(
+        "mailpulse_tracker_buffer_refused_total",
+        &[],
+        status.tracker.buffer_refused as f64,
+    );
+    x.family(
         "mailpulse_tracker_packets_total",
         "counter",
         "Packets the tracker examined.",

@@ -85,6 +85,9 @@ fn report() -> StatusReport {
     ];
     s.tracker.sessions_open = 5;
     s.tracker.sessions_evicted = 1;
+    s.tracker.client_cap_evicted = 2;
+    s.tracker.buffer_bytes = 4096;
+    s.tracker.buffer_refused = 3;
     s.journal.healthy = true;
     s
 }
@@ -210,6 +213,9 @@ fn every_sample_belongs_to_a_declared_family_and_parses() {
     assert_eq!(get("mailpulse_wan_transitions_total", &[]), "3");
     assert_eq!(get("mailpulse_tracker_sessions_open", &[]), "5");
     assert_eq!(get("mailpulse_tracker_sessions_evicted_total", &[]), "1");
+    assert_eq!(get("mailpulse_tracker_client_cap_evicted_total", &[]), "2");
+    assert_eq!(get("mailpulse_tracker_buffer_bytes", &[]), "4096");
+    assert_eq!(get("mailpulse_tracker_buffer_refused_total", &[]), "3");
     // A capture without counters exports nothing rather than a fake zero.
     assert!(!text.contains("igb2"));
 }
