@@ -2,12 +2,24 @@
 //! on start so history survives restarts.
 
 use crate::diagnose::event::Event;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 
-/// The last `capacity` events, oldest first.
+/// The most of the history one LAN client may hold, as a fraction of the whole: a host that
+/// makes thousands of failing sessions pushes out its own oldest events, not everyone else's
+/// verdicts.
+const CLIENT_SHARE_DIVISOR: usize = 4;
+
+/// The last `capacity` events, oldest first, of which no client holds more than a quarter.
 pub struct History {
-    events: VecDeque<Event>,
+    /// Kept events by id, oldest first; `None` marks one dropped for its client's share,
+    /// compacted away once they outnumber the kept ones.
+    events: VecDeque<(u64, Option<Event>)>,
+    kept: usize,
     capacity: usize,
+    client_share: usize,
+    /// Each client's kept event ids, oldest first.
+    by_client: HashMap<IpAddr, VecDeque<u64>>,
 }
 
 impl History {
@@ -16,34 +28,89 @@ impl History {
         let capacity = capacity.max(1);
         Self {
             events: VecDeque::with_capacity(capacity.min(4096)),
+            kept: 0,
             capacity,
+            client_share: (capacity / CLIENT_SHARE_DIVISOR).max(1),
+            by_client: HashMap::new(),
         }
     }
 
-    /// Appends an event, dropping the oldest when full.
+    /// Appends an event. Past its client's share the client's own oldest event goes; past the
+    /// capacity, the oldest of all.
     pub fn push(&mut self, event: Event) {
-        if self.events.len() == self.capacity {
-            self.events.pop_front();
+        let id = event.id;
+        if let Some(client) = event.client {
+            let ids = self.by_client.entry(client).or_default();
+            ids.push_back(id);
+            if ids.len() > self.client_share {
+                if let Some(oldest) = ids.pop_front() {
+                    self.forget(oldest);
+                }
+            }
         }
-        self.events.push_back(event);
+        self.events.push_back((id, Some(event)));
+        self.kept += 1;
+        while self.kept > self.capacity {
+            self.pop_oldest();
+        }
+        self.drop_leading_gaps();
+        if self.events.len() > 2 * self.kept + 64 {
+            self.events.retain(|(_, e)| e.is_some());
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.kept
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.kept == 0
     }
 
     /// The id the next event should get: one past the newest kept.
     pub fn next_id(&self) -> u64 {
-        self.events.back().map_or(1, |e| e.id + 1)
+        self.events.back().map_or(1, |(id, _)| id + 1)
     }
 
     /// The events kept, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &Event> {
-        self.events.iter()
+        self.events.iter().filter_map(|(_, e)| e.as_ref())
+    }
+
+    /// Drops the event `id` (ids increase, so it is found by bisection; a journal written by
+    /// another version may not be ordered, hence the scan as a fallback).
+    fn forget(&mut self, id: u64) {
+        let at = match self.events.binary_search_by_key(&id, |(i, _)| *i) {
+            Ok(at) => Some(at),
+            Err(_) => self.events.iter().position(|(i, _)| *i == id),
+        };
+        if let Some((_, slot)) = at.and_then(|at| self.events.get_mut(at)) {
+            if slot.take().is_some() {
+                self.kept -= 1;
+            }
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        while let Some((_, slot)) = self.events.pop_front() {
+            let Some(event) = slot else { continue };
+            self.kept -= 1;
+            if let Some(client) = event.client {
+                if let Some(ids) = self.by_client.get_mut(&client) {
+                    ids.pop_front();
+                    if ids.is_empty() {
+                        self.by_client.remove(&client);
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    fn drop_leading_gaps(&mut self) {
+        while matches!(self.events.front(), Some((_, None))) {
+            self.events.pop_front();
+        }
     }
 }
 
@@ -118,5 +185,51 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ids(&last_two), [4, 5]);
+    }
+
+    #[test]
+    fn one_flooding_client_pushes_out_only_its_own_events() {
+        let mut history = History::new(100);
+        history.push(event(1, 1, EventKind::SessionFailed, Some("192.168.1.2")));
+        history.push(event(2, 2, EventKind::WanDown, None));
+        for id in 3..=1000 {
+            history.push(event(
+                id,
+                id as i64,
+                EventKind::SessionFailed,
+                Some("192.168.1.66"),
+            ));
+        }
+        let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+        assert_eq!(
+            &ids[..2],
+            [1, 2],
+            "the other client's verdict and the WAN event stay"
+        );
+        assert_eq!(
+            ids.len(),
+            2 + 25,
+            "the flooding client keeps a quarter: {ids:?}"
+        );
+        assert_eq!(ids[2..], (976..=1000).collect::<Vec<_>>()[..]);
+        assert_eq!(history.len(), 27);
+        assert_eq!(history.next_id(), 1001);
+        assert!(history.events.len() <= 2 * history.len() + 64);
+    }
+
+    #[test]
+    fn past_capacity_the_oldest_of_all_goes_and_client_shares_follow() {
+        let mut history = History::new(8);
+        for id in 1..=40u64 {
+            let client = format!("192.168.1.{}", id % 5);
+            history.push(event(id, id as i64, EventKind::SessionOk, Some(&client)));
+        }
+        let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+        assert_eq!(ids, (33..=40).collect::<Vec<_>>());
+        let per_client: usize = history.by_client.values().map(|v| v.len()).sum();
+        assert_eq!(
+            per_client, 8,
+            "the per-client index holds exactly the kept events"
+        );
     }
 }
