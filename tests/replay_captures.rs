@@ -759,3 +759,43 @@ fn last_word_per_session<'a>(sessions: &[&'a Value]) -> Vec<&'a Value> {
     }
     last.into_values().collect()
 }
+
+/// Python's imaplib over IMAPS with a wrong password, three times (dovecot logged three auth
+/// failures): each session is judged a refused login, on evidence that names the features it
+/// rests on — what the client sent after the handshake, the server's delayed answer beside its
+/// other answers and the path's own delay, who closed, and the repeat. The same client's good
+/// session in the same lab is `ok`.
+#[test]
+fn imaplib_refused_logins_over_imaps_are_inferred_from_named_features() {
+    let lines = replay_json(&data_dir().join("imaps-imaplib-wrong-password.pcap"));
+    let sessions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "session").collect();
+    let last = last_word_per_session(&sessions);
+    assert_eq!(last.len(), 3, "dovecot logged three failures: {lines:?}");
+    for s in &last {
+        assert_eq!(s["verdict"], "auth-rejected", "{s}");
+        let evidence = s["evidence"].to_string();
+        for feature in [
+            "3 client records",
+            "(FIN)",
+            "to answer request 2 of 3, where its other answers took at most",
+            "the connection and handshake",
+        ] {
+            assert!(evidence.contains(feature), "{feature}: {s}");
+        }
+        // The repeat: counted on a later session, or the earlier one revised by it.
+        assert!(
+            evidence.contains("sessions of this shape")
+                || evidence.contains("confirmed by the same shape again"),
+            "{s}"
+        );
+        // Replay without a journal has no link timeline: it does not claim the WAN was up.
+        assert!(
+            !evidence.contains("WAN link up") && !evidence.contains("WAN up"),
+            "{s}"
+        );
+    }
+    let good = replay_json(&data_dir().join("imaps-imaplib-good.pcap"));
+    let good: Vec<&Value> = good.iter().filter(|l| l["type"] == "session").collect();
+    assert_eq!(good.len(), 1);
+    assert_eq!(good[0]["verdict"], "ok", "{}", good[0]);
+}

@@ -76,17 +76,21 @@
 //!     client gave up after a quiet tail of at least `slow_server`, or no greeting came in
 //!     `slow_server`. Gateway loss at the time is quoted as a caveat. A session that completed
 //!     despite a slow phase stays `ok`, with a note.
-//! 11. `auth-rejected` (inferred): the encrypted refused-login shape — TLS (implicit or
-//!     STARTTLS) handshake done, 1–4 client records of at most 800 bytes in all (CAPABILITY,
-//!     LOGIN, LOGOUT, close_notify), 1–8 server records of at most 4096 bytes (TLS 1.3 session
-//!     tickets, greeting, CAPABILITY, NO, BYE), closed (FIN/RST) within 10 s of the handshake,
-//!     nothing unanswered, no alert, and not a client giving up after a quiet tail — seen at
-//!     least twice from the same client to the same server (address or name) within `window`,
-//!     on a healthy path. The 10 s leaves room for dovecot's ~2 s auth_failure_delay (the
-//!     reply's latency is not limited, so an auth-penalty delay does not turn it into
-//!     `server-slow`); a slow (≥1.5 s) reply is quoted as consistent with it. Evidence says
-//!     "inferred from the session's shape, not seen". The first session of a repeated series
-//!     stays `unknown` (it is not re-reported when the second arrives).
+//! 11. `auth-rejected` (inferred): the encrypted refused-login shape (see
+//!     [`rules::refused_login_shape`] and docs/verdicts.md) — TLS (implicit or STARTTLS)
+//!     handshake done, no alert, no login seen, nothing unanswered, closed (FIN/RST) within
+//!     20 s of the handshake, the client saying at most 8 records / 1024 bytes after the
+//!     handshake; and one sign of a refusal: the narrow shape (1–4 client records of at most
+//!     800 bytes, 1–8 server records of at most 4096 bytes), a delayed answer (one reply at
+//!     least 1 s and four times the connect/handshake time, every other reply under a quarter
+//!     of it, on one of the last two requests, the session closing within 5 s of it), or a
+//!     reply of another size than the one this server gave the same request in a session that
+//!     went on past the login ([`replies`], bounded) — seen at least twice from the same client
+//!     to the same server (address or name) within `window`, on a healthy path. The reply's
+//!     latency is not limited, so an auth-penalty delay does not turn it into `server-slow`.
+//!     Evidence says "inferred from the session's shape, not seen" and names each feature.
+//!     The first session of a repeated series stays `unknown` (it is revised when the second
+//!     arrives).
 //!
 //! None applies: a single session of the refused-login shape is `unknown` (the evidence says
 //! it was not repeated); a session with no failure sign is `ok` (credentials `ok` only when a
@@ -126,6 +130,7 @@ pub mod describe;
 mod dns_repeats;
 pub mod event;
 pub mod observation;
+pub mod replies;
 pub mod rules;
 pub mod status;
 pub mod timeline;
@@ -218,6 +223,8 @@ struct Judged {
 #[derive(Clone, Debug)]
 struct Shape {
     record: SessionRecord,
+    /// Its reply that differed from the server's usual one, if that was a sign.
+    differs: Option<replies::ReplyDiffers>,
     /// What was reported for it, and when: a lone shape is `unknown` until a repeat
     /// confirms it, and is then revised.
     verdict: Verdict,
@@ -253,6 +260,7 @@ pub struct Engine {
     judged_order: VecDeque<u64>,
     reported: VecDeque<(u64, Verdict)>,
     shapes: VecDeque<Shape>,
+    replies: replies::ServerReplies,
     session_names: VecDeque<String>,
     session_name_set: HashSet<String>,
     dns_recent: dns_repeats::DnsRepeats,
@@ -271,6 +279,7 @@ impl Engine {
             judged_order: VecDeque::new(),
             reported: VecDeque::new(),
             shapes: VecDeque::new(),
+            replies: replies::ServerReplies::default(),
             session_names: VecDeque::new(),
             session_name_set: HashSet::new(),
             dns_recent: dns_repeats::DnsRepeats::default(),
@@ -393,8 +402,17 @@ impl Engine {
         if !ended && (prior.is_some() || !failure.visible_stall()) {
             return;
         }
-        let earlier_shapes = self.earlier_shapes(&rec);
-        let case = Case::new(&rec, &self.timeline, &self.config, failure, earlier_shapes);
+        let reply_differs = self.replies.compare(&rec);
+        let earlier_shapes = self.earlier_shapes(&rec, reply_differs);
+        let case = Case::new(
+            &rec,
+            &self.timeline,
+            &self.config,
+            failure,
+            earlier_shapes,
+            reply_differs,
+        );
+        let shape = case.shape();
         let mut finding = rules::judge(&case);
         let confirms_shapes =
             finding.verdict == Verdict::AuthRejected && !case.earlier_shapes.is_empty();
@@ -407,8 +425,11 @@ impl Engine {
             // Only sessions the shape could explain count towards a repeat (not one the
             // client gave up on, say).
             let shape_verdict = matches!(finding.verdict, Verdict::Unknown | Verdict::AuthRejected);
-            if shape_verdict && rules::refused_login_shape(&rec).is_some() {
-                self.remember_shape(&rec, finding.verdict, now);
+            if shape_verdict && shape.is_some() {
+                self.remember_shape(&rec, reply_differs, finding.verdict, now);
+            }
+            if finding.verdict == Verdict::Ok && rules::went_past_login(&rec) {
+                self.replies.learn(&rec);
             }
         }
         let subject = describe::session_subject(&rec);
@@ -434,7 +455,7 @@ impl Engine {
         // Provider password advice fits an `unknown` only when the session looked like a
         // refused login; for an unexplained stall it would mislead.
         let advice_verdict = match finding.verdict {
-            Verdict::Unknown if rules::refused_login_shape(&rec).is_none() => Verdict::Ok,
+            Verdict::Unknown if shape.is_none() => Verdict::Ok,
             v => v,
         };
         let advice = advice::advice(
@@ -486,7 +507,7 @@ impl Engine {
             shape.verdict = Verdict::AuthRejected;
             let (earlier, given_at) = (shape.record.clone(), shape.reported_at);
             let mut evidence = vec!["inferred from the session's shape, not seen".to_string()];
-            evidence.extend(rules::refused_login_shape(&earlier));
+            evidence.extend(rules::refused_login_shape(&earlier, shape.differs));
             evidence.push(format!(
                 "confirmed by the same shape again at {}",
                 hms(rec.end)
@@ -614,8 +635,12 @@ impl Engine {
         self.session_names.push_back(name);
     }
 
-    fn earlier_shapes(&self, rec: &SessionRecord) -> Vec<Timestamp> {
-        if rules::refused_login_shape(rec).is_none() {
+    fn earlier_shapes(
+        &self,
+        rec: &SessionRecord,
+        differs: Option<replies::ReplyDiffers>,
+    ) -> Vec<Timestamp> {
+        if rules::refused_login_shape(rec, differs).is_none() {
             return Vec::new();
         }
         let window = self.config.window;
@@ -626,12 +651,19 @@ impl Engine {
             .collect()
     }
 
-    fn remember_shape(&mut self, rec: &SessionRecord, verdict: Verdict, reported_at: Timestamp) {
+    fn remember_shape(
+        &mut self,
+        rec: &SessionRecord,
+        differs: Option<replies::ReplyDiffers>,
+        verdict: Verdict,
+        reported_at: Timestamp,
+    ) {
         if self.shapes.len() >= MAX_SHAPES {
             self.shapes.pop_front();
         }
         self.shapes.push_back(Shape {
             record: rec.clone(),
+            differs,
             verdict,
             reported_at,
         });
@@ -671,6 +703,7 @@ impl Engine {
         sizes.push(("judged", self.judged.len()));
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
+        sizes.extend(self.replies.sizes());
         sizes.push(("reported", self.reported.len()));
         sizes.push(("session_names", self.session_names.len()));
         sizes.push(("session_name_set", self.session_name_set.len()));

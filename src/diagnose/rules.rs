@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::event::Verdict;
 use super::observation::{ProbeFailure, ProbePhase};
+use super::replies::ReplyDiffers;
 use super::timeline::{hms, secs, secs_precise, Timeline};
 use super::DiagnosisConfig;
 use crate::time::Timestamp;
@@ -27,8 +28,19 @@ pub const SHAPE_MAX_CLIENT_BYTES: u64 = 800;
 pub const SHAPE_MAX_SERVER_RECORDS: u32 = 8;
 /// …of at most this many bytes,
 pub const SHAPE_MAX_SERVER_BYTES: u64 = 4096;
-/// …and closed within this long after the handshake (dovecot alone waits ~2 s before `NO`).
-pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(10);
+/// …and closed within this long after the handshake (dovecot waits ~2 s before `NO`, and up
+/// to 15 s for an address that failed before).
+pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(20);
+/// A client that said at most this many records after the handshake…
+pub const LOGIN_MAX_CLIENT_RECORDS: u32 = 8;
+/// …of at most this many bytes in all (ID, CAPABILITY, AUTHENTICATE and its data, LOGOUT,
+/// close_notify) has not gone past a login.
+pub const LOGIN_MAX_CLIENT_BYTES: u64 = 1024;
+/// A reply held back this long, while the session's other replies were quick, is how servers
+/// answer a failed login (dovecot's auth_failure_delay is 2 s).
+pub const REFUSAL_DELAY: Duration = Duration::from_secs(1);
+/// A session that closed within this long after a delayed answer ended on it.
+pub const CLOSE_AFTER_ANSWER: Duration = Duration::from_secs(5);
 /// A session whose SYN or client data has gone unacknowledged this long is visibly failing and
 /// is judged from an update, without waiting for its end (the tracker reports a stall once,
 /// 1.5 s after it starts; an ACK normally comes within a round trip plus the delayed-ACK 200 ms).
@@ -247,6 +259,8 @@ pub struct Case<'a> {
     /// Earlier sessions of the encrypted refused-login shape from this client to this server
     /// within the window (their end times).
     pub earlier_shapes: Vec<Timestamp>,
+    /// This session's reply that differed from the server's usual answer to the same request.
+    pub reply_differs: Option<ReplyDiffers>,
     /// Probe results for this server around the failure (the window on both sides).
     probes: Vec<&'a super::timeline::ProbeMark>,
     /// The client's last lookup of this server before the session (looked up only for a
@@ -262,6 +276,7 @@ impl<'a> Case<'a> {
         config: &'a DiagnosisConfig,
         failure: Failure,
         earlier_shapes: Vec<Timestamp>,
+        reply_differs: Option<ReplyDiffers>,
     ) -> Self {
         let w = config.window;
         let probes = timeline.probes_for(
@@ -290,9 +305,26 @@ impl<'a> Case<'a> {
             config,
             failure,
             earlier_shapes,
+            reply_differs,
             probes,
             lookup,
         }
+    }
+
+    /// What is known of the WAN link at the time: "WAN link up" only when a link state was
+    /// heard (replay without a journal has no link timeline and must not claim it).
+    fn wan_note(&self) -> String {
+        match self.timeline.wan_state() {
+            "unknown" => {
+                "WAN link state not known (no link timeline); no WAN change recorded".into()
+            }
+            _ => "WAN link up".into(),
+        }
+    }
+
+    /// The refused-login shape of this session, described.
+    pub fn shape(&self) -> Option<String> {
+        refused_login_shape(self.rec, self.reply_differs)
     }
 
     fn name(&self) -> Option<&str> {
@@ -454,7 +486,7 @@ pub fn judge(case: &Case) -> Finding {
         }
         return winner;
     }
-    if let Some(shape) = refused_login_shape(case.rec) {
+    if let Some(shape) = case.shape() {
         let why = if case.earlier_shapes.is_empty() {
             format!(
                 "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
@@ -667,7 +699,7 @@ pub fn state_expired(case: &Case) -> Option<Finding> {
         ),
     }
     evidence.extend(f.signs.iter().cloned());
-    evidence.push("WAN up".into());
+    evidence.push(case.wan_note());
     if let Some(ok) = case.ok_probe() {
         evidence.push(ok);
     }
@@ -716,7 +748,7 @@ pub fn upstream_unreachable(case: &Case) -> Option<Finding> {
         return None;
     }
     let mut evidence = f.signs.clone();
-    evidence.push("WAN link up".into());
+    evidence.push(case.wan_note());
     let failed = case.failed_probes();
     if failed.is_empty() {
         evidence.push("no probe of this server ran in the window".into());
@@ -784,7 +816,7 @@ pub fn server_refused(case: &Case) -> Option<Finding> {
             rec.bytes_from_server
         )
     }];
-    evidence.push("WAN link up".into());
+    evidence.push(case.wan_note());
     evidence.extend(case.probes().last().map(|m| m.describe()));
     Some(Finding::new(Verdict::ServerRefused, evidence))
 }
@@ -827,7 +859,7 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
 /// `auth-rejected`, inferred: the encrypted refused-login shape, repeated by this client to this
 /// server within the window, on a healthy path.
 pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
-    let shape = refused_login_shape(case.rec)?;
+    let shape = case.shape()?;
     if case.earlier_shapes.is_empty() || case.wan_trouble() || case.probes_failing_at_failure() {
         return None;
     }
@@ -846,7 +878,7 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        "WAN up, no failed probe".to_string(),
+        format!("{}; no failed probe", case.wan_note()),
     ];
     if let Some((reply, _)) = case.rec.slowest_reply {
         if reply >= Duration::from_millis(1500) {
@@ -859,36 +891,120 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
     Some(Finding::new(Verdict::AuthRejected, evidence))
 }
 
-/// The encrypted refused-login shape, described, or `None` when the session does not have it:
-/// handshake done, one short client request, a short answer, closed within a few seconds.
-pub fn refused_login_shape(rec: &SessionRecord) -> Option<String> {
+/// The encrypted refused-login shape, described feature by feature, or `None` when the session
+/// does not have it. It needs: TLS (implicit or STARTTLS) with the handshake done, no alert, no
+/// login seen, nothing unanswered, closed (FIN or RST) within [`SHAPE_MAX_AFTER_HANDSHAKE`] of
+/// the handshake, and a client that said little after the handshake (at most
+/// [`LOGIN_MAX_CLIENT_RECORDS`] records and [`LOGIN_MAX_CLIENT_BYTES`] bytes: a capability
+/// query, a login, a goodbye). Then one of three signs that the server refused rather than
+/// accepted:
+/// - a short exchange on both sides (the narrow shape: at most [`SHAPE_MAX_CLIENT_RECORDS`]
+///   client records of [`SHAPE_MAX_CLIENT_BYTES`], [`SHAPE_MAX_SERVER_RECORDS`] server records
+///   of [`SHAPE_MAX_SERVER_BYTES`]);
+/// - a delayed answer: one reply took at least [`REFUSAL_DELAY`] while every other reply in
+///   the session came in under a quarter of that (servers hold back a refusal, not the path),
+///   and the session closed within [`CLOSE_AFTER_ANSWER`] of it;
+/// - a reply of another size than the one this server gave the same request in a session that
+///   went on past the login.
+pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -> Option<String> {
     let app = &rec.app;
     let encrypted = matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls);
     let closed = matches!(rec.close, Close::Fin | Close::Rst);
     let after = after_handshake(rec)?;
-    let fits = encrypted
+    let said_little = (1..=LOGIN_MAX_CLIENT_RECORDS).contains(&app.client_records)
+        && app.client_bytes <= LOGIN_MAX_CLIENT_BYTES
+        && app.server_records >= 1;
+    let base = encrypted
         && closed
         && rec.tls_alert.is_none()
         && rec.auth == AuthOutcome::Unknown
         && rec.unanswered_since.is_none()
-        && (1..=SHAPE_MAX_CLIENT_RECORDS).contains(&app.client_records)
-        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
-        && (1..=SHAPE_MAX_SERVER_RECORDS).contains(&app.server_records)
-        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES
+        && said_little
         && after <= SHAPE_MAX_AFTER_HANDSHAKE;
-    fits.then(|| {
-        format!(
-            "TLS handshake done, then {} client record{} ({} bytes) and {} server record{} ({} bytes), closed by the {} {} after the handshake",
-            app.client_records,
-            plural(app.client_records),
-            app.client_bytes,
-            app.server_records,
-            plural(app.server_records),
-            app.server_bytes,
-            side_name(rec.closed_by),
-            secs_precise(after)
-        )
-    })
+    if !base {
+        return None;
+    }
+    let narrow = app.client_records <= SHAPE_MAX_CLIENT_RECORDS
+        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
+        && app.server_records <= SHAPE_MAX_SERVER_RECORDS
+        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES;
+    let delayed = delayed_answer(rec);
+    if !narrow && delayed.is_none() && differs.is_none() {
+        return None;
+    }
+    let mut text = format!(
+        "TLS handshake done, then {} client record{} ({} bytes) and {} server record{} ({} bytes), closed by the {} ({}) {} after the handshake",
+        app.client_records,
+        plural(app.client_records),
+        app.client_bytes,
+        app.server_records,
+        plural(app.server_records),
+        app.server_bytes,
+        side_name(rec.closed_by),
+        if rec.close == Close::Rst { "reset" } else { "FIN" },
+        secs_precise(after)
+    );
+    if let Some(d) = delayed {
+        text.push_str(&format!("; {d}"));
+    }
+    if let Some(d) = differs {
+        text.push_str(&format!(
+            "; the server answered request {} with {} bytes, where it answered the same request with {} bytes in a session that went on",
+            d.request, d.reply, d.usual
+        ));
+    }
+    Some(text)
+}
+
+/// The delayed-answer sign, described: the slowest reply took at least [`REFUSAL_DELAY`] and
+/// at least four times the path's own delays (TCP connect, TLS handshake), every other reply
+/// came in under a quarter of it, it answered one of the session's last two requests (the
+/// login, then perhaps a goodbye), and the session closed within [`CLOSE_AFTER_ANSWER`] after
+/// it. Without a per-request record (an older record), the slowest reply alone.
+fn delayed_answer(rec: &SessionRecord) -> Option<String> {
+    let (wait, at) = rec.slowest_reply?;
+    let path = rec
+        .tcp_connect
+        .unwrap_or_default()
+        .max(rec.tls_handshake.unwrap_or_default());
+    if wait < REFUSAL_DELAY
+        || wait < path.saturating_mul(4)
+        || rec.end.saturating_since(at) > CLOSE_AFTER_ANSWER
+    {
+        return None;
+    }
+    let closed_after = secs_precise(rec.end.saturating_since(at));
+    let kept = rec.app.exchanges.kept();
+    let answered: Vec<(usize, u32)> = kept
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.reply > 0)
+        .map(|(i, e)| (i, e.wait_ms))
+        .collect();
+    let Some(&(slow_at, slowest)) = answered.iter().max_by_key(|(i, w)| (*w, usize::MAX - i))
+    else {
+        return Some(format!(
+            "the server took {} to answer a request, and the session closed {closed_after} later",
+            secs_precise(wait)
+        ));
+    };
+    let others = answered
+        .iter()
+        .filter(|(i, _)| *i != slow_at)
+        .map(|(_, w)| *w)
+        .max();
+    let last_two = (rec.app.exchanges.total as usize) <= kept.len() && slow_at + 2 >= kept.len();
+    if !last_two || others.is_some_and(|o| o.saturating_mul(4) >= slowest) {
+        return None;
+    }
+    Some(format!(
+        "the server took {} to answer request {} of {}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later",
+        secs_precise(Duration::from_millis(u64::from(slowest))),
+        slow_at + 1,
+        kept.len(),
+        others.unwrap_or(0),
+        path.as_millis(),
+    ))
 }
 
 /// How long before its end the client closed a short, unfinished exchange after the server's
@@ -928,6 +1044,15 @@ fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
     let gave_up_at = rec.client_closed_at.unwrap_or(rec.end);
     let tail = gave_up_at.saturating_since(last_answer);
     (short && tail <= GAVE_UP_MAX_TAIL).then_some(tail)
+}
+
+/// An encrypted session that went past the login (the client said more after the handshake
+/// than a login takes), whose replies show what this server answers when it accepts one.
+pub fn went_past_login(rec: &SessionRecord) -> bool {
+    matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls)
+        && rec.tls_alert.is_none()
+        && (rec.app.client_records > LOGIN_MAX_CLIENT_RECORDS
+            || rec.app.client_bytes > LOGIN_MAX_CLIENT_BYTES)
 }
 
 /// The exchange went past the login: a login was seen to succeed, or the client sent more

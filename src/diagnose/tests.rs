@@ -1491,6 +1491,24 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
                     std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(i)))
                 },
             }),
+            9 if i % 20 == 9 => ObservationKind::SessionEnded(
+                // A session that went on, to ever more servers: what they answered is learnt.
+                Session::imaps(
+                    i,
+                    &client,
+                    GMAIL,
+                    &format!("172.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff),
+                    now,
+                )
+                .exchanges(&[(40, 200, 1), (60, 400, 5), (40, 300, 2), (40, 9000, 3)])
+                .0,
+            ),
+            9 => ObservationKind::SessionEnded(
+                // ...and to one server, many times.
+                Session::imaps(i, &client, GMAIL, GMAIL_IP, now)
+                    .exchanges(&[(40, 200, 1), (60, 400, 5), (40, 300, 2)])
+                    .0,
+            ),
             _ => ObservationKind::Tick,
         };
         s.engine
@@ -1511,6 +1529,8 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
         ("judged", super::MAX_JUDGED),
         ("judged_order", super::MAX_JUDGED),
         ("shapes", super::MAX_SHAPES),
+        ("reply_servers", super::replies::MAX_SERVERS),
+        ("reply_sessions_max", super::replies::MAX_PER_SERVER),
         ("reported", super::MAX_REPORTED),
         ("session_names", super::MAX_SESSION_NAMES),
         ("session_name_set", super::MAX_SESSION_NAMES),
@@ -1534,4 +1554,115 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
     );
     let addresses = s.engine.status().wan.interfaces[0].addresses.len();
     assert!(addresses <= MAX_ADDRESSES, "{addresses}");
+}
+
+// ---- the refused-login inference on encrypted sessions ---------------------------------------
+
+/// Python's imaplib against dovecot over IMAPS (tests/data/imaps-imaplib-wrong-password.pcap):
+/// CAPABILITY, LOGIN, LOGOUT; the server's TLS 1.3 tickets, greeting and capability replies make
+/// nine records, more than the narrow shape's eight; the NO came 2 s after the LOGIN.
+fn imaplib_refused(id: u64, start: Timestamp, reply: Duration) -> Session {
+    let mut s = Session::imaps(id, CLIENT, "imap.mail.test", "198.51.100.10", start)
+        .refused_login_shape(reply, reply.saturating_add(ms(5)))
+        .exchanges(&[
+            (40, 214, 0),
+            (60, 78, reply.as_millis() as u64),
+            (36, 115, 0),
+        ]);
+    s.0.app.client_records = 3;
+    s.0.app.client_bytes = 121;
+    s.0.app.server_records = 9;
+    s.0.app.server_bytes = 1048;
+    s
+}
+
+#[test]
+fn a_delayed_refusal_from_a_chatty_server_is_never_ok_and_is_inferred_when_repeated() {
+    let mut s = Scenario::new();
+    let first = imaplib_refused(1, t("14:00:00"), ms(2000));
+    let e = s.ended(t("14:00:03"), &first);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &[
+            "a refused login looks like this",
+            "9 server records",
+            "the server took 2.0 s to answer request 2 of 3",
+            "closed by the server (FIN)",
+        ],
+    );
+    let second = imaplib_refused(2, t("14:00:05"), ms(6000));
+    let e = s.ended(t("14:00:12"), &second);
+    assert_verdict(
+        &e[0],
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &[
+            "inferred from the session's shape",
+            "2 sessions of this shape",
+        ],
+    );
+}
+
+#[test]
+fn a_delay_that_the_path_shares_is_not_a_refusal_sign() {
+    // A congested line: the handshake took as long as the slow reply.
+    let mut s = Scenario::new();
+    for (id, start) in [(1, "14:00:00"), (2, "14:00:10")] {
+        let mut session = imaplib_refused(id, t(start), ms(2000));
+        session.0.tls_handshake = Some(ms(1100));
+        let e = s.ended(t(start).plus(secs(3)), &session);
+        assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
+    }
+}
+
+/// A session that went on past the login: CAPABILITY, LOGIN (answered with 431 bytes), SELECT,
+/// FETCH..., to the same server.
+fn went_on(id: u64, start: Timestamp) -> Session {
+    let mut s = Session::imaps(id, CLIENT, "imap.mail.test", "198.51.100.10", start).exchanges(&[
+        (40, 214, 0),
+        (60, 431, 4),
+        (43, 323, 5),
+        (40, 9000, 3),
+    ]);
+    s.0.app.client_records = 9;
+    s
+}
+
+#[test]
+fn a_login_reply_unlike_the_servers_usual_one_is_a_refusal_sign() {
+    let mut s = Scenario::new();
+    s.ended(t("13:59:00"), &went_on(1, t("13:58:30")));
+    // This server answers a refusal at once; its reply has another size than the usual one.
+    for (id, start) in [(2, "14:00:00"), (3, "14:00:10")] {
+        let session = imaplib_refused(id, t(start), ms(2)).exchanges(&[
+            (40, 214, 0),
+            (60, 78, 2),
+            (36, 115, 0),
+        ]);
+        s.ended(t(start).plus(secs(1)), &session);
+    }
+    let last = &s.events[s.events.len() - 2];
+    assert_verdict(
+        last,
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &["the server answered request 2 with 78 bytes, where it answered the same request with 431 bytes in a session that went on"],
+    );
+}
+
+#[test]
+fn a_short_login_and_logout_answered_as_usual_stays_ok() {
+    let mut s = Scenario::new();
+    s.ended(t("13:59:00"), &went_on(1, t("13:58:30")));
+    for (id, start) in [(2, "14:00:00"), (3, "14:00:10")] {
+        let session = imaplib_refused(id, t(start), ms(2)).exchanges(&[
+            (40, 214, 0),
+            (60, 431, 4),
+            (36, 115, 0),
+        ]);
+        let e = s.ended(t(start).plus(secs(1)), &session);
+        assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
+    }
 }

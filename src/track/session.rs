@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::time::Timestamp;
 use crate::track::mail::{MailEvent, MailTrack};
 use crate::track::record::{
-    AppDataShape, AuthOutcome, Close, Protocol, SessionRecord, Side, TlsMode,
+    AppDataShape, AuthOutcome, Close, Exchanges, Protocol, SessionRecord, Side, TlsMode,
 };
 use crate::track::stream::{seq_le, seq_lt, Stream};
 use crate::track::tls::TlsTrack;
@@ -16,6 +16,8 @@ use crate::wire::TcpSegment;
 /// Bytes per direction handed to the analyzers; after that only counters run (TLS record
 /// headers are still walked for the application-data shape while delivery stays in order).
 const ANALYZE_LIMIT: u64 = 16 * 1024;
+/// A client reset this soon after its own FIN closes a connection the client dropped.
+const FIN_THEN_RESET: Duration = Duration::from_secs(1);
 
 /// What reads the session's bytes.
 #[derive(Debug)]
@@ -34,8 +36,13 @@ pub struct Session {
     syn_at: Option<Timestamp>,
     syn_ack_at: Option<Timestamp>,
     established_at: Option<Timestamp>,
-    /// First client data since the server last sent data.
+    /// The client's last data since the server last sent data: a server's delay runs from
+    /// the end of the request it answers (a body sent line by line, or a client pausing
+    /// before it finishes a command, is the client's time, not the server's).
     awaiting_reply: Option<Timestamp>,
+    /// Requests and replies after the TLS handshake, and when the client last sent one.
+    exchanges: Exchanges,
+    last_request_at: Option<Timestamp>,
     /// When the server last sent data.
     server_data_at: Option<Timestamp>,
     /// The highest acknowledgment the client sent (of the server's bytes).
@@ -45,6 +52,8 @@ pub struct Session {
     missing_at_client_close: Option<Option<Timestamp>>,
     /// Client data the server has not acknowledged: since when, and up to which sequence.
     unacked: Option<(Timestamp, u32)>,
+    /// The unacknowledged client data is the FIN alone (no payload waits with it).
+    unacked_is_fin_only: bool,
     /// The sequence number the client's FIN took.
     client_fin_seq: Option<u32>,
     client_fin: bool,
@@ -114,10 +123,13 @@ impl Session {
             syn_ack_at: None,
             established_at: None,
             awaiting_reply: None,
+            exchanges: Exchanges::default(),
+            last_request_at: None,
             server_data_at: None,
             client_acked: None,
             missing_at_client_close: None,
             unacked: None,
+            unacked_is_fin_only: false,
             client_fin_seq: None,
             client_fin: false,
             server_fin: false,
@@ -164,6 +176,9 @@ impl Session {
         if side == Side::Server && seg.has(flags::RST) {
             self.unacked = None;
         }
+        if side == Side::Client && seg.has(flags::RST) {
+            self.client_reset_after_fin(now);
+        }
         if !seg.payload.is_empty() {
             self.data(side, seg, now, idle_before);
         }
@@ -205,9 +220,22 @@ impl Session {
             }
             None => {
                 self.unacked = Some((now, fin_end));
+                self.unacked_is_fin_only = seg.payload.is_empty();
                 if seg.payload.is_empty() {
                     self.record.idle_before_unanswered = Some(idle_before);
                 }
+            }
+        }
+    }
+
+    /// A client that resets right after its FIN, with nothing but the FIN unacknowledged,
+    /// dropped the connection itself (unread data in its buffer): no ACK will come for the FIN,
+    /// and none is missing. A reset long after the FIN is a client giving up on a silent path.
+    fn client_reset_after_fin(&mut self, now: Timestamp) {
+        if let (Some((since, high)), Some(fin)) = (self.unacked, self.client_fin_seq) {
+            let only_fin = high == fin.wrapping_add(1) && self.unacked_is_fin_only;
+            if only_fin && now.saturating_since(since) < FIN_THEN_RESET {
+                self.unacked = None;
             }
         }
     }
@@ -248,7 +276,7 @@ impl Session {
         let end = seg.seq.wrapping_add(seg.payload.len() as u32);
         match side {
             Side::Client => {
-                self.awaiting_reply.get_or_insert(now);
+                self.awaiting_reply = Some(now);
                 match &mut self.unacked {
                     Some((_, high)) => {
                         if seq_le(*high, end) {
@@ -257,6 +285,7 @@ impl Session {
                     }
                     None => {
                         self.unacked = Some((now, end));
+                        self.unacked_is_fin_only = false;
                         self.record.idle_before_unanswered = Some(idle_before);
                     }
                 }
@@ -279,6 +308,7 @@ impl Session {
             Side::Client => (&mut self.client, &mut self.client_analyzed),
             Side::Server => (&mut self.server, &mut self.server_analyzed),
         };
+        let after_handshake = matches!(&self.analyzer, Analyzer::Tls(t) if t.done_at.is_some());
         let analyzer = &mut self.analyzer;
         let mut starttls = false;
         let accepted = stream.accept(seg.seq, seg.payload, |bytes| {
@@ -297,11 +327,28 @@ impl Session {
                 Side::Client => self.record.retransmits_from_client += 1,
                 Side::Server => self.record.retransmits_from_server += 1,
             }
+        } else if after_handshake {
+            self.note_exchange(side, seg.payload.len(), now);
         }
         if starttls {
             self.start_tls();
         }
         self.maybe_stop_delivery(side);
+    }
+
+    /// Counts a segment of application data towards the request or the reply it belongs to.
+    fn note_exchange(&mut self, side: Side, len: usize, now: Timestamp) {
+        match side {
+            Side::Client => {
+                self.exchanges.client_data(len);
+                self.last_request_at = Some(now);
+            }
+            Side::Server => {
+                if let Some(asked) = self.last_request_at {
+                    self.exchanges.server_data(len, now.saturating_since(asked));
+                }
+            }
+        }
     }
 
     fn start_tls(&mut self) {
@@ -444,6 +491,7 @@ impl Session {
                     server_stopped_mid_record: self.server_data_at.filter(|_| {
                         tls.record_incomplete(Side::Server) && self.server.all_delivered()
                     }),
+                    exchanges: self.exchanges,
                 };
             }
             Analyzer::Mail(mail) => {
