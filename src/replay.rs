@@ -922,6 +922,7 @@ mod tests {
             close: Close::Open,
             auth: AuthOutcome::Unknown,
             auth_reply: None,
+            login_required: false,
         };
         event.session = Some(unjudged_view(&record));
         assert_eq!(

@@ -116,6 +116,16 @@ impl Failure {
         if rec.auth == AuthOutcome::Failed {
             f.signs.push("the server refused the login".into());
         }
+        if rec.login_required && rec.auth != AuthOutcome::Ok {
+            f.from = rec.start;
+            f.signs.push(format!(
+                "the server would not go on before a login: {}",
+                clip(
+                    rec.auth_reply.as_deref().unwrap_or("(reply not kept)"),
+                    MAX_QUOTE
+                )
+            ));
+        }
         if let Some(alert) = rec.tls_alert {
             f.signs.push(format!("TLS alert {}", alert.name()));
         }
@@ -504,6 +514,14 @@ pub fn judge(case: &Case) -> Finding {
     }
     if !case.failure.failed() {
         return ok(case);
+    }
+    if case.rec.login_required && case.rec.auth != AuthOutcome::Ok {
+        let mut evidence = case.failure.signs.clone();
+        evidence.push(
+            "no password was tried: the client is not set to log in (or to start TLS) before sending"
+                .into(),
+        );
+        return Finding::new(Verdict::Unknown, evidence);
     }
     unknown(case)
 }

@@ -366,6 +366,7 @@ impl Session {
             close: Close::Fin,
             auth: AuthOutcome::Unknown,
             auth_reply: None,
+            login_required: false,
         })
     }
 

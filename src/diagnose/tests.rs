@@ -1666,3 +1666,26 @@ fn a_short_login_and_logout_answered_as_usual_stays_ok() {
         assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
     }
 }
+
+#[test]
+fn smtp_submission_refused_for_want_of_a_login_is_not_ok_and_not_a_rejected_password() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, "smtp.example.org", GMAIL_IP, t("14:00:00"))
+        .ends(t("14:00:01"))
+        .closed(Close::Fin, Some(Side::Client));
+    session.0.server = std::net::SocketAddr::new(ip(GMAIL_IP), 587);
+    session.0.protocol = crate::track::record::Protocol::Smtp;
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = Some("530 5.7.0 Must issue a STARTTLS command first".into());
+    session.0.login_required = true;
+    let e = s.ended(t("14:00:01"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &[
+            "the server would not go on before a login: 530 5.7.0 Must issue a STARTTLS command first",
+            "no password was tried",
+        ],
+    );
+}

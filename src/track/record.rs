@@ -338,6 +338,9 @@ pub struct SessionRecord {
     pub auth: AuthOutcome,
     /// The server reply the login outcome was read from (trimmed, printable).
     pub auth_reply: Option<String>,
+    /// The server refused to go on until the client logged in or started TLS (SMTP 530, 553
+    /// "not logged in"), seen in plaintext; `auth_reply` then quotes that refusal.
+    pub login_required: bool,
 }
 
 /// DNS response code (RFC 1035 §4.1.1; unknown values kept).

@@ -115,6 +115,7 @@ impl Session {
                 close: Close::Open,
                 auth: AuthOutcome::Unknown,
                 auth_reply: None,
+                login_required: false,
             },
             client: Stream::delivering(),
             server: Stream::delivering(),
@@ -352,9 +353,11 @@ impl Session {
     }
 
     fn start_tls(&mut self) {
-        if let Analyzer::Mail(mail) = &self.analyzer {
+        if let Analyzer::Mail(mail) = &mut self.analyzer {
+            mail.forget_cleartext_refusal();
             self.record.auth = mail.auth;
             self.record.auth_reply = mail.auth_reply.clone();
+            self.record.login_required = mail.login_required;
         }
         self.record.tls = TlsMode::Starttls;
         self.analyzer = Analyzer::Tls(Box::default());
@@ -497,6 +500,7 @@ impl Session {
             Analyzer::Mail(mail) => {
                 record.auth = mail.auth;
                 record.auth_reply = mail.auth_reply.clone();
+                record.login_required = mail.login_required;
             }
         }
         record.server_data_missing = self
