@@ -27,7 +27,7 @@ use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::{DiagnosisConfig, Engine};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
-use crate::track::{FxBuildHasher, Tracker, TrackerConfig};
+use crate::track::{FxBuildHasher, Tracker, TrackerConfig, STALL_AFTER};
 use crate::wire::{Frame, LinkType};
 
 /// sysexits: the input file is missing or unreadable.
@@ -124,6 +124,7 @@ pub fn run(
         }
     }
     replay.finish(&mut printer);
+    let dns_cut_off = replay.dns_cut_off;
     if let Err(e) = printer.result {
         let _ = writeln!(err, "mailpulse replay: cannot write the output: {e}");
         return EX_SOFTWARE;
@@ -135,6 +136,13 @@ pub fn run(
             "{} packets, {} mail sessions, {} undecodable frames",
             stats.packets, stats.sessions_total, stats.undecodable
         );
+        if dns_cut_off > 0 {
+            let _ = writeln!(
+                err,
+                "{dns_cut_off} DNS quer{} still waiting for an answer when the capture ended (not judged)",
+                if dns_cut_off == 1 { "y was" } else { "ies were" }
+            );
+        }
     }
     0
 }
@@ -159,6 +167,8 @@ struct Replay {
     judged: HashMap<SessionKey, Timestamp, FxBuildHasher>,
     /// Timeline observations not yet due, latest first (popped from the back).
     timeline: Vec<Observation>,
+    /// DNS queries still waiting, too briefly to have timed out, when the capture ended.
+    dns_cut_off: u64,
 }
 
 impl Replay {
@@ -175,6 +185,7 @@ impl Replay {
             last_time: Timestamp::default(),
             unjudged: HashMap::default(),
             judged: HashMap::default(),
+            dns_cut_off: 0,
         }
     }
 
@@ -208,7 +219,32 @@ impl Replay {
         while let Some(observation) = self.timeline.pop() {
             self.observations.push(observation);
         }
-        self.tracker.finish(end, &mut self.observations);
+        // What the tracker still held when the file ended: a wait cut short by the end of the
+        // capture is no sign of a fault (live, the answer may have come a moment later).
+        let mut tail = Vec::new();
+        self.tracker.finish(end, &mut tail);
+        let mut cut_off = Vec::new();
+        for observation in tail {
+            match &observation.kind {
+                ObservationKind::SessionEnded(r) if capture_ended_wait(r, end).is_some() => {
+                    cut_off.push(r.clone());
+                }
+                // A query the client never repeated, sent less than `slow_dns` before the
+                // end: nothing says it would not have been answered. (One the client retried,
+                // or that waited longer, is evidence of its own.)
+                ObservationKind::DnsLookup(l)
+                    if l.timed_out
+                        && l.retries == 0
+                        && end.saturating_since(l.start) < DiagnosisConfig::default().slow_dns =>
+                {
+                    self.dns_cut_off = self.dns_cut_off.saturating_add(1);
+                }
+                _ => self.observations.push(observation),
+            }
+        }
+        for record in &cut_off {
+            printer.session(&capture_ended_view(record, end));
+        }
         // A last tick lets the engine close its windows; what it says then is printed too.
         let last = self
             .observations
@@ -288,6 +324,38 @@ impl Replay {
             }
         }
     }
+}
+
+/// How long a session the capture's end cut off had been waiting for the server, when that is
+/// shorter than the tracker takes to call the wait a stall (live, it would not have been
+/// judged yet): `None` for a session that was not waiting or had waited long enough.
+fn capture_ended_wait(record: &SessionRecord, end: Timestamp) -> Option<Duration> {
+    if !matches!(record.close, Close::Open | Close::Timeout) {
+        return None;
+    }
+    let since = record.unanswered_since?;
+    let waited = end.saturating_since(since);
+    (waited < STALL_AFTER).then_some(waited)
+}
+
+/// The view of a session whose wait the capture's end cut short: `unknown`, saying so.
+fn capture_ended_view(record: &SessionRecord, end: Timestamp) -> SessionView {
+    let waited = end.saturating_since(record.unanswered_since.unwrap_or(end));
+    let what = if record.tcp_connect.is_none() {
+        "the client's SYN"
+    } else {
+        "the client's last data"
+    };
+    let mut view = unjudged_view(record);
+    view.evidence = vec![
+        format!(
+            "the capture ended {} ms after {what}: too soon to tell whether an answer would come (not a sign of a fault)",
+            waited.as_millis()
+        ),
+        "still open when the capture ended".to_string(),
+    ];
+    view.evidence.extend(record_facts(record));
+    view
 }
 
 /// The session view of a record the engine has not judged: verdict and credentials
@@ -923,6 +991,7 @@ mod tests {
             auth: AuthOutcome::Unknown,
             auth_reply: None,
             login_required: false,
+            tls_mismatch: None,
         };
         event.session = Some(unjudged_view(&record));
         assert_eq!(

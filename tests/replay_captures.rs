@@ -799,3 +799,56 @@ fn imaplib_refused_logins_over_imaps_are_inferred_from_named_features() {
     assert_eq!(good.len(), 1);
     assert_eq!(good[0]["verdict"], "ok", "{}", good[0]);
 }
+
+/// The first `keep` packets of a lab capture, as if the capture had been stopped there.
+fn cut_capture(file: &str, keep: usize) -> tempfile::NamedTempFile {
+    use pcap_file::pcap::PcapWriter;
+    let input = File::open(data_dir().join(file)).expect("capture");
+    let mut reader = PcapReader::new(input).expect("a pcap file");
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let mut writer =
+        PcapWriter::with_header(out.reopen().expect("reopen"), reader.header()).expect("header");
+    for _ in 0..keep {
+        let packet = reader
+            .next_packet()
+            .expect("enough packets")
+            .expect("a packet");
+        writer.write_packet(&packet).expect("write");
+    }
+    drop(writer);
+    out
+}
+
+/// A capture that stops a moment after the client sent something is not a network fault: the
+/// answer may have come just after. Replay says the capture ended, and blames nothing.
+#[test]
+fn the_end_of_a_capture_is_not_a_network_fault() {
+    // imaps-good up to its ClientHello (1.7 ms after the connection opened); syn-dead-address
+    // up to its first SYN; dns-servfail up to its first query.
+    for (file, keep, what) in [
+        ("imaps-good.pcap", 6, "the client's last data"),
+        ("syn-dead-address.pcap", 3, "the client's SYN"),
+    ] {
+        let cut = cut_capture(file, keep);
+        let lines = replay_json(cut.path());
+        let sessions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "session").collect();
+        assert_eq!(sessions.len(), 1, "{file}: {lines:?}");
+        let s = sessions[0];
+        assert_eq!(s["verdict"], "unknown", "{file}: {s}");
+        let evidence = s["evidence"].to_string();
+        assert!(
+            evidence.contains("the capture ended") && evidence.contains(what),
+            "{file}: {s}"
+        );
+        assert!(
+            !lines.iter().any(|l| l["verdict"] == "upstream-unreachable"),
+            "{file}: {lines:?}"
+        );
+    }
+    let cut = cut_capture("dns-servfail.pcap", 1);
+    let lines = replay_json(cut.path());
+    assert!(
+        !lines.iter().any(|l| l["verdict"] == "dns-failure"),
+        "a query cut off by the end of the file is no DNS failure: {lines:?}"
+    );
+}

@@ -590,6 +590,16 @@ pub fn auth_rejected_seen(case: &Case) -> Option<Finding> {
 /// Microsoft endpoint and then closed at once (Microsoft's way of refusing TLS 1.0/1.1).
 pub fn tls_rejected(case: &Case) -> Option<Finding> {
     let rec = case.rec;
+    if let Some(mismatch) = &rec.tls_mismatch {
+        let fix = match rec.tls {
+            TlsMode::Implicit => "the client is set to SSL/TLS on a port where this server expects plaintext or STARTTLS: set it to STARTTLS, or use the server's SSL/TLS port",
+            _ => "the client is set to SSL/TLS on a plaintext port: set it to STARTTLS, or use the server's SSL/TLS port (993, 995, 465)",
+        };
+        return Some(Finding::new(
+            Verdict::TlsRejected,
+            vec![clip(mismatch, MAX_QUOTE), fix.to_string()],
+        ));
+    }
     let offered = rec
         .tls_client_max
         .map(|v| format!("the client offered at most TLS {v}"));
@@ -817,7 +827,12 @@ pub fn dns_slow(case: &Case) -> Option<Finding> {
 /// the greeting) while the WAN was fine.
 pub fn server_refused(case: &Case) -> Option<Finding> {
     let rec = case.rec;
-    if rec.close != Close::Rst
+    // A session picked up mid-stream must have carried data both ways before a reset can say
+    // anything about the server (a spoofed reset says nothing).
+    let plausible =
+        rec.syns_from_client > 0 || (rec.bytes_from_client > 0 && rec.bytes_from_server > 0);
+    if !plausible
+        || rec.close != Close::Rst
         || rec.closed_by != Some(Side::Server)
         || exchange_finished(rec)
         || case.failure.transfer_cut

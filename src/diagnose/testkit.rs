@@ -367,6 +367,7 @@ impl Session {
             auth: AuthOutcome::Unknown,
             auth_reply: None,
             login_required: false,
+            tls_mismatch: None,
         })
     }
 

@@ -1689,3 +1689,19 @@ fn smtp_submission_refused_for_want_of_a_login_is_not_ok_and_not_a_rejected_pass
         ],
     );
 }
+
+#[test]
+fn a_reset_on_a_session_picked_up_without_a_plausible_start_is_not_server_refused() {
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).server_reset(ms(5));
+    session.0.syns_from_client = 0;
+    session.0.tcp_connect = None;
+    session.0.bytes_from_client = 0;
+    session.0.packets_from_client = 0;
+    let e = s.ended(t("14:00:01"), &session);
+    assert_ne!(
+        only_session(&e).verdict,
+        Some(Verdict::ServerRefused),
+        "{e:#?}"
+    );
+}

@@ -341,6 +341,10 @@ pub struct SessionRecord {
     /// The server refused to go on until the client logged in or started TLS (SMTP 530, 553
     /// "not logged in"), seen in plaintext; `auth_reply` then quotes that refusal.
     pub login_required: bool,
+    /// TLS on one side and plaintext on the other, described: the server answered an
+    /// implicit-TLS ClientHello with a plaintext banner (quoted), or the client opened TLS on
+    /// a plaintext port.
+    pub tls_mismatch: Option<String>,
 }
 
 /// DNS response code (RFC 1035 §4.1.1; unknown values kept).

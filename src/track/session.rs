@@ -16,6 +16,42 @@ use crate::wire::TcpSegment;
 /// Bytes per direction handed to the analyzers; after that only counters run (TLS record
 /// headers are still walked for the application-data shape while delivery stays in order).
 const ANALYZE_LIMIT: u64 = 16 * 1024;
+/// Characters of a plaintext banner quoted in a record.
+const MAX_BANNER_QUOTE: usize = 80;
+
+/// A mail server's plaintext greeting (`* OK`, `+OK`, `220 `), not a TLS record (whose first
+/// byte is a content type, 20-24).
+fn plaintext_banner(payload: &[u8]) -> bool {
+    [
+        &b"* OK"[..],
+        b"* BYE",
+        b"+OK",
+        b"-ERR",
+        b"220",
+        b"421",
+        b"554",
+    ]
+    .iter()
+    .any(|p| payload.starts_with(p))
+}
+
+/// The highest TLS version a ClientHello at the start of `payload` offers.
+fn offered_max(payload: &[u8]) -> Option<crate::track::record::TlsVersion> {
+    use crate::wire::tls::{split_handshake, split_record, ClientHello};
+    let (_, fragment, _) = split_record(payload).ok()?;
+    let (kind, body, _) = split_handshake(fragment).ok()?;
+    (kind == 1).then_some(())?;
+    let hello = ClientHello::parse(body).ok()?;
+    hello
+        .max_offered_version()
+        .map(crate::track::record::TlsVersion)
+}
+
+/// A TLS handshake record header (content type 22, version 3.x).
+fn tls_handshake_record(payload: &[u8]) -> bool {
+    matches!(payload, [22, 3, ..])
+}
+
 /// A client reset this soon after its own FIN closes a connection the client dropped.
 const FIN_THEN_RESET: Duration = Duration::from_secs(1);
 
@@ -116,6 +152,7 @@ impl Session {
                 auth: AuthOutcome::Unknown,
                 auth_reply: None,
                 login_required: false,
+                tls_mismatch: None,
             },
             client: Stream::delivering(),
             server: Stream::delivering(),
@@ -274,6 +311,7 @@ impl Session {
     }
 
     fn data(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp, idle_before: Duration) {
+        self.note_tls_mismatch(side, seg.payload);
         let end = seg.seq.wrapping_add(seg.payload.len() as u32);
         match side {
             Side::Client => {
@@ -335,6 +373,49 @@ impl Session {
             self.start_tls();
         }
         self.maybe_stop_delivery(side);
+    }
+
+    /// The first bytes each side sends say which language it speaks: a plaintext banner where
+    /// TLS was expected, or a TLS handshake where plaintext was.
+    fn note_tls_mismatch(&mut self, side: Side, payload: &[u8]) {
+        let first = match side {
+            Side::Client => self.record.bytes_from_client == payload.len() as u64,
+            Side::Server => self.record.bytes_from_server == payload.len() as u64,
+        };
+        if !first || self.record.tls_mismatch.is_some() {
+            return;
+        }
+        match (side, self.record.tls) {
+            (Side::Server, TlsMode::Implicit) if plaintext_banner(payload) => {
+                let line = payload.split(|b| *b == b'\n').next().unwrap_or_default();
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let quoted: String = line
+                    .iter()
+                    .take(MAX_BANNER_QUOTE)
+                    .map(|&b| {
+                        if b.is_ascii_graphic() || b == b' ' {
+                            b as char
+                        } else {
+                            '?'
+                        }
+                    })
+                    .collect();
+                self.record.tls_mismatch = Some(format!(
+                    "the server answered the TLS ClientHello in plaintext: {}",
+                    quoted.trim()
+                ));
+            }
+            (Side::Client, TlsMode::None) if tls_handshake_record(payload) => {
+                // What the client offered, read off its first record (a ClientHello split
+                // over segments is not reassembled here: the mismatch is the point).
+                self.record.tls_client_max = offered_max(payload);
+                self.record.tls_mismatch = Some(
+                    "the client opened TLS (a ClientHello) on a port where the server speaks plaintext first"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
     }
 
     /// Counts a segment of application data towards the request or the reply it belongs to.

@@ -672,3 +672,45 @@ fn the_servers_delay_is_counted_from_the_end_of_the_request() {
         Some(Duration::from_millis(10))
     );
 }
+
+/// A lone crafted segment (every flag set) or a reset from a mail port with nothing before it
+/// starts no session: live, any spoofed reset would otherwise become a failed session.
+#[test]
+fn a_lone_crafted_segment_or_reset_starts_no_session() {
+    let mut w = Wire::new(16);
+    let every_flag = flags::FIN | flags::SYN | flags::RST | flags::PSH | flags::ACK | 0x20;
+    w.c2s(0, 40000, 993, 1000, 1, every_flag, b"");
+    w.s2c(1, 993, 40001, 5000, 7, flags::RST | ACK, b"");
+    w.s2c(2, 993, 40002, 5000, 7, flags::RST, b"");
+    w.c2s(3, 40003, 110, 1000, 1, SYN | flags::FIN, b"");
+    w.tracker.poll(t(60_000), &mut w.out);
+    w.tracker.finish(t(60_000), &mut w.out);
+    assert!(
+        w.ended().is_empty() && w.updates().is_empty(),
+        "{:?}",
+        w.out
+    );
+    assert_eq!(w.tracker.stats().sessions_total, 0);
+}
+
+/// A server that answers an implicit-TLS ClientHello with a plaintext greeting (a client set to
+/// SSL/TLS on a port where the server speaks plaintext): the record says so, quoting it.
+#[test]
+fn a_plaintext_banner_on_an_implicit_tls_port_is_recorded() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.handshake(993, c, s);
+    let hello = client_hello("imap.example.org");
+    w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &hello);
+    let banner = b"* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n";
+    let c1 = c + 1 + hello.len() as u32;
+    w.s2c(4, 993, 40000, s + 1, c1, PSH_ACK, banner);
+    w.c2s(5, 40000, 993, c1, 0, flags::RST, b"");
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        ended[0].tls_mismatch.as_deref(),
+        Some("the server answered the TLS ClientHello in plaintext: * OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.")
+    );
+}
