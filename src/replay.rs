@@ -514,18 +514,43 @@ impl<'a> Printer<'a> {
             .or(v.evidence.first())
             .map(String::as_str)
             .unwrap_or("");
+        // A row that revises an earlier verdict of the same session says so up front.
+        let revised = v
+            .evidence
+            .iter()
+            .find_map(|e| e.strip_prefix("revises the verdict "))
+            .and_then(|rest| rest.split(' ').next());
+        let evidence = match revised {
+            Some(old) => format!("(revises {old}) {evidence}"),
+            None => evidence.to_string(),
+        };
         writeln!(
             self.out,
             "{:<19}  {:<21} {:<28} {:<10} {:<20} {:<12} {}",
             local_time(v.start),
-            SocketAddr::new(v.client, v.client_port).to_string(),
-            server,
-            protocol,
+            fit(&SocketAddr::new(v.client, v.client_port).to_string(), 21),
+            fit(&server, 28),
+            fit(&protocol, 10),
             v.verdict.as_str(),
             v.credentials.as_str(),
             evidence
         )
     }
+}
+
+/// `text` in at most `width` characters: a longer one keeps its start and end around "…", so
+/// the columns after it stay aligned (a port or a domain's end stays readable).
+fn fit(text: &str, width: usize) -> String {
+    let chars = text.chars().count();
+    if chars <= width || width < 2 {
+        return text.to_string();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = text.chars().take(head).collect();
+    out.push('…');
+    out.extend(text.chars().skip(chars - tail));
+    out
 }
 
 /// An event as one JSON object with `"type": "event"` added, written straight to the output.
@@ -1010,5 +1035,47 @@ mod tests {
             read_capture(&b"ab"[..], &mut |_| {}),
             Err(ReadError::NotACapture(_))
         ));
+    }
+
+    /// Every row of the text table keeps its columns, whatever the names and addresses, and a
+    /// row that revises an earlier verdict says so.
+    #[test]
+    fn text_rows_keep_their_columns_and_show_revisions() {
+        let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/imaps-imaplib-wrong-password.pcap");
+        let (mut json, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(&capture, None, true, &mut json, &mut err), 0);
+        let mut views: Vec<SessionView> = String::from_utf8(json)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(r#""type":"session""#))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut wide = views[0].clone();
+        wide.client = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap();
+        wide.server_name = Some("a-very-long-mail-host-name.mail.example.org".into());
+        wide.server_port = 65535;
+        views.push(wide);
+        let mut out = Vec::new();
+        let mut printer = Printer::new(false, &mut out);
+        for v in &views {
+            printer.session(v);
+        }
+        printer.result.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let column = |line: &str, at: usize| line.chars().skip(at).take(20).collect::<String>();
+        let at = header.find("VERDICT").unwrap();
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), views.len());
+        for (row, v) in rows.iter().zip(&views) {
+            assert_eq!(column(row, at).trim_end(), v.verdict.as_str(), "{row}");
+        }
+        assert!(rows[rows.len() - 1].contains("…"), "{text}");
+        assert!(
+            rows.iter().any(|r| r.contains("(revises unknown)")),
+            "{text}"
+        );
     }
 }
