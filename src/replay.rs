@@ -1017,6 +1017,7 @@ mod tests {
             auth_reply: None,
             login_required: false,
             tls_mismatch: None,
+            client_waiting_at_close: None,
         };
         event.session = Some(unjudged_view(&record));
         assert_eq!(

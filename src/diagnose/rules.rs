@@ -224,7 +224,10 @@ impl Failure {
         if f.signs.is_empty() {
             if let Some(tail) = gave_up_tail(rec) {
                 let slow = slow_phases(rec, slow_server);
-                if tail >= slow_server {
+                // In plaintext every request is visible: a client that had none outstanding
+                // when it closed was not waiting for the server (a pause of its own).
+                let waiting = rec.tls != TlsMode::None || rec.client_waiting_at_close.is_some();
+                if tail >= slow_server && waiting {
                     f.client_gave_up = Some(tail);
                     f.from = rec.client_closed_at.unwrap_or(rec.end).minus(tail);
                     f.signs.push(format!(
@@ -529,9 +532,14 @@ pub fn judge(case: &Case) -> Finding {
 fn ok(case: &Case) -> Finding {
     let rec = case.rec;
     let mut evidence = Vec::new();
-    match rec.auth {
-        AuthOutcome::Ok => evidence.push("login accepted (seen)".into()),
-        _ => evidence.push("login outcome not visible".into()),
+    match (rec.auth, rec.tls) {
+        (AuthOutcome::Ok, _) => evidence.push("login accepted (seen)".into()),
+        // In plaintext a login would have been read: there was none (a capability check, a
+        // client that left, mail sent without logging in).
+        (_, TlsMode::None) => {
+            evidence.push("no login in this session (plaintext, none seen)".into())
+        }
+        _ => evidence.push("login outcome not visible (encrypted)".into()),
     }
     evidence.push(match rec.close {
         Close::Rst if rec.closed_by == Some(Side::Server) => {

@@ -368,6 +368,7 @@ impl Session {
             auth_reply: None,
             login_required: false,
             tls_mismatch: None,
+            client_waiting_at_close: None,
         })
     }
 

@@ -1705,3 +1705,52 @@ fn a_reset_on_a_session_picked_up_without_a_plausible_start_is_not_server_refuse
         "{e:#?}"
     );
 }
+
+#[test]
+fn a_plaintext_session_without_a_login_does_not_speak_of_one() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"));
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = None;
+    let e = s.ended(t("14:00:21"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Ok,
+        Credentials::Unknown,
+        &["no login in this session"],
+    );
+    assert!(!only_session(&e)
+        .evidence
+        .iter()
+        .any(|l| l.contains("login outcome")));
+}
+
+/// A plaintext client that paused on its own (nothing asked of the server) and then closed:
+/// the quiet tail is the client's, not a server too slow to answer.
+#[test]
+fn a_plaintext_client_closing_after_its_own_pause_is_not_server_slow() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .closed(Close::Fin, Some(Side::Client));
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = None;
+    session.0.bytes_from_server = 300;
+    session.0.slowest_reply = Some((ms(20), t("14:00:01")));
+    session.0.end = t("14:00:31");
+    session.0.client_waiting_at_close = None;
+    let e = s.ended(t("14:00:31"), &session);
+    assert_ne!(
+        only_session(&e).verdict,
+        Some(Verdict::ServerSlow),
+        "{e:#?}"
+    );
+    // The same with a request outstanding when the client closed is the client giving up.
+    let mut s = Scenario::new();
+    session.0.client_waiting_at_close = Some(t("14:00:02"));
+    let e = s.ended(t("14:00:31"), &session);
+    assert_eq!(
+        only_session(&e).verdict,
+        Some(Verdict::ServerSlow),
+        "{e:#?}"
+    );
+}

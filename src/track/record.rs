@@ -345,6 +345,9 @@ pub struct SessionRecord {
     /// implicit-TLS ClientHello with a plaintext banner (quoted), or the client opened TLS on
     /// a plaintext port.
     pub tls_mismatch: Option<String>,
+    /// When the client first closed (FIN or RST): the time of its last data that no server
+    /// data had followed yet, i.e. whether it was still waiting for an answer.
+    pub client_waiting_at_close: Option<Timestamp>,
 }
 
 /// DNS response code (RFC 1035 §4.1.1; unknown values kept).

@@ -153,6 +153,7 @@ impl Session {
                 auth_reply: None,
                 login_required: false,
                 tls_mismatch: None,
+                client_waiting_at_close: None,
             },
             client: Stream::delivering(),
             server: Stream::delivering(),
@@ -473,6 +474,7 @@ impl Session {
             self.record.client_closed_at.get_or_insert(now);
             if self.missing_at_client_close.is_none() {
                 self.missing_at_client_close = Some(self.server_data_missing());
+                self.record.client_waiting_at_close = self.awaiting_reply;
             }
             // Whatever the server sends after this answers nobody: a slow login reply that
             // arrives after the client gave up is not a reply the client got (F5).
