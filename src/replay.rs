@@ -1018,6 +1018,7 @@ mod tests {
             login_required: false,
             tls_mismatch: None,
             client_waiting_at_close: None,
+            server_side_unseen: false,
         };
         event.session = Some(unjudged_view(&record));
         assert_eq!(

@@ -852,3 +852,37 @@ fn the_end_of_a_capture_is_not_a_network_fault() {
         "a query cut off by the end of the file is no DNS failure: {lines:?}"
     );
 }
+
+/// A lab capture with only the client's packets (as an asymmetric route or a one-way capture
+/// filter leaves it): the client's acknowledgements prove the server answered, so nothing is
+/// blamed on the path.
+#[test]
+fn a_capture_of_the_clients_direction_only_blames_no_path() {
+    use pcap_file::pcap::PcapWriter;
+    let input = File::open(data_dir().join("imaps-good.pcap")).expect("capture");
+    let mut reader = PcapReader::new(input).expect("a pcap file");
+    assert_eq!(reader.header().datalink, pcap_file::DataLink::ETHERNET);
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let mut writer =
+        PcapWriter::with_header(out.reopen().expect("reopen"), reader.header()).expect("header");
+    let client = [192u8, 168, 77, 10];
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.expect("a packet");
+        // Ethernet, IPv4 source address at bytes 26..30.
+        if packet.data.get(26..30) == Some(&client[..]) {
+            writer.write_packet(&packet).expect("write");
+        }
+    }
+    drop(writer);
+    let lines = replay_json(out.path());
+    let sessions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "session").collect();
+    assert_eq!(sessions.len(), 1, "{lines:?}");
+    assert_eq!(sessions[0]["verdict"], "unknown", "{}", sessions[0]);
+    assert!(
+        sessions[0]["evidence"]
+            .to_string()
+            .contains("only the client's packets"),
+        "{}",
+        sessions[0]
+    );
+}

@@ -129,7 +129,11 @@ impl Failure {
         if let Some(alert) = rec.tls_alert {
             f.signs.push(format!("TLS alert {}", alert.name()));
         }
-        if rec.tcp_connect.is_none() && !server_reset && rec.syns_from_client > 0 {
+        if rec.tcp_connect.is_none()
+            && !server_reset
+            && rec.syns_from_client > 0
+            && !rec.server_side_unseen
+        {
             f.syn_unanswered = true;
             f.from = rec.start;
             f.signs.push(syn_text(rec.syns_from_client));
@@ -498,6 +502,15 @@ pub fn judge(case: &Case) -> Finding {
             ));
         }
         return winner;
+    }
+    if case.rec.server_side_unseen {
+        return Finding::new(
+            Verdict::Unknown,
+            vec![
+                "the capture holds only the client's packets: its acknowledgements show the server answered".into(),
+                "missing: the server's side of the session".into(),
+            ],
+        );
     }
     if let Some(shape) = case.shape() {
         let why = if case.earlier_shapes.is_empty() {

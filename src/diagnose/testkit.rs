@@ -369,6 +369,7 @@ impl Session {
             login_required: false,
             tls_mismatch: None,
             client_waiting_at_close: None,
+            server_side_unseen: false,
         })
     }
 

@@ -348,6 +348,9 @@ pub struct SessionRecord {
     /// When the client first closed (FIN or RST): the time of its last data that no server
     /// data had followed yet, i.e. whether it was still waiting for an answer.
     pub client_waiting_at_close: Option<Timestamp>,
+    /// No packet from the server was seen, yet the client acknowledged something from it: the
+    /// capture holds the client's direction only (an asymmetric route or capture filter).
+    pub server_side_unseen: bool,
 }
 
 /// DNS response code (RFC 1035 §4.1.1; unknown values kept).

@@ -154,6 +154,7 @@ impl Session {
                 login_required: false,
                 tls_mismatch: None,
                 client_waiting_at_close: None,
+                server_side_unseen: false,
             },
             client: Stream::delivering(),
             server: Stream::delivering(),
@@ -589,7 +590,15 @@ impl Session {
         record.server_data_missing = self
             .missing_at_client_close
             .unwrap_or_else(|| self.server_data_missing());
-        if let Some(since) = self.waiting_since() {
+        // A client acknowledges only what it received: its ACKs with nothing seen from the
+        // server mean the capture misses that direction, not that the server was silent.
+        record.server_side_unseen = record.packets_from_server == 0
+            && self.established_at.is_none()
+            && self.client_acked.is_some();
+        if record.server_side_unseen {
+            record.unanswered_since = None;
+            record.idle_before_unanswered = None;
+        } else if let Some(since) = self.waiting_since() {
             record.unanswered_since = Some(since);
             if self.syn_unanswered() {
                 record.idle_before_unanswered = None;
