@@ -47,7 +47,9 @@
 //! 2. `tls-rejected`: a TLS alert other than close_notify/user_canceled before the handshake
 //!    finished (evidence: alert name, level, sender, the client's highest version); or, to a
 //!    Microsoft host, TLS 1.0/1.1 negotiated and then closed by the server within 5 s after at
-//!    most two records (Microsoft's way of refusing old TLS).
+//!    most two records (Microsoft's way of refusing old TLS); or TLS on one side and
+//!    plaintext on the other (a plaintext banner answering an implicit-TLS ClientHello, or a
+//!    ClientHello on a plaintext port), quoted, with the client's setting as the fix.
 //! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it),
 //!    or a session cut by an outage (above). It beats everything below: with the link down
 //!    nothing else can be judged.
@@ -69,7 +71,7 @@
 //! 8. `dns-slow`: same, but the lookup answered slower than `slow_dns`.
 //! 9. `server-refused`: the server reset the connection (a reset instead of SYN-ACK, or after
 //!    opening, before the exchange went past the login) and the WAN did not change during the
-//!    session. A reset after a finished exchange (a login seen, or more client records than a
+//!    session; a SYN, or data both ways, must have been seen before the reset. A reset after a finished exchange (a login seen, or more client records than a
 //!    refused login takes) is an ordinary end: servers closing with unread data reset.
 //! 10. `server-slow`: the session failed on a healthy path (no WAN change, no failed probe)
 //!     and the greeting, the TLS handshake or a reply took longer than `slow_server`, or the
@@ -92,10 +94,12 @@
 //!     The first session of a repeated series stays `unknown` (it is revised when the second
 //!     arrives).
 //!
-//! None applies: a single session of the refused-login shape is `unknown` (the evidence says
-//! it was not repeated); a session with no failure sign is `ok` (credentials `ok` only when a
-//! successful login was seen); any other failure is `unknown`, with the signs and what is
-//! missing. The verdicts that also matched are listed in the evidence as lower precedence.
+//! None applies: a session whose capture holds only the client's packets (its ACKs show the
+//! server answered) is `unknown`, saying so; a single session of the refused-login shape is
+//! `unknown` (the evidence says it was not repeated); a session with no failure sign is `ok`
+//! (credentials `ok` only when a successful login was seen); SMTP mail refused for want of a
+//! login (530, 553 "not logged in") is `unknown`, saying no password was tried; any other
+//! failure is `unknown`, with the signs and what is missing. The verdicts that also matched are listed in the evidence as lower precedence.
 //!
 //! # Standalone events
 //!

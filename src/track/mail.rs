@@ -65,6 +65,8 @@ pub struct MailTrack {
     client_lines: LineFramer,
     server_lines: LineFramer,
     login_tag: Option<Tag>,
+    /// The pending login is an AUTHENTICATE (a mechanism), not a LOGIN.
+    login_is_authenticate: bool,
     starttls_tag: Option<Tag>,
     pending: [Pending; MAX_PENDING],
     pending_len: usize,
@@ -83,6 +85,7 @@ impl MailTrack {
             client_lines: LineFramer::new(MAX_LINE),
             server_lines: LineFramer::new(MAX_LINE),
             login_tag: None,
+            login_is_authenticate: false,
             starttls_tag: None,
             pending: [Pending::Other; MAX_PENDING],
             pending_len: 0,
@@ -155,6 +158,7 @@ impl MailTrack {
                 match cmd.kind {
                     imap::CommandKind::Login | imap::CommandKind::Authenticate => {
                         self.login_tag = Tag::from(cmd.tag);
+                        self.login_is_authenticate = cmd.kind == imap::CommandKind::Authenticate;
                     }
                     imap::CommandKind::Starttls => self.starttls_tag = Tag::from(cmd.tag),
                     _ => {}
@@ -213,8 +217,17 @@ impl MailTrack {
         };
         if self.login_tag.is_some_and(|t| t.is(tag)) {
             self.login_tag = None;
+            // An AUTHENTICATE refused for its mechanism (a client trying what the server
+            // offers) is a capability answer, not a refused password.
+            let mechanism_refused = self.login_is_authenticate
+                && resp.code.is_none()
+                && text
+                    .to_ascii_lowercase()
+                    .windows(9)
+                    .any(|w| w == b"mechanism");
             let outcome = match (resp.status, resp.code) {
                 (Some(imap::Status::Ok), _) => AuthOutcome::Ok,
+                _ if mechanism_refused => AuthOutcome::Unknown,
                 (_, Some(code)) if code.is_transient() => AuthOutcome::Unknown,
                 (Some(imap::Status::No), _) => AuthOutcome::Failed,
                 _ => AuthOutcome::Unknown,
@@ -518,5 +531,24 @@ mod tests {
             b"550 5.1.1 <b@example.net>: Recipient address rejected\r\n",
         );
         assert!(!m.login_required);
+    }
+
+    #[test]
+    fn an_imap_mechanism_the_server_does_not_offer_is_not_a_refused_login() {
+        let mut m = MailTrack::new(Protocol::Imap);
+        m.feed(Side::Server, b"* OK Dovecot ready.\r\n");
+        m.feed(Side::Client, b"a1 AUTHENTICATE CRAM-MD5\r\n");
+        m.feed(
+            Side::Server,
+            b"a1 NO Unsupported authentication mechanism.\r\n",
+        );
+        assert_eq!(m.auth, AuthOutcome::Unknown);
+        m.feed(Side::Client, b"a2 LOGIN alice wrong\r\n");
+        m.feed(Side::Server, b"a2 NO LOGIN failed.\r\n");
+        assert_eq!(
+            m.auth,
+            AuthOutcome::Failed,
+            "a refused LOGIN without a code still counts"
+        );
     }
 }
