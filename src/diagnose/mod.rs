@@ -61,6 +61,9 @@
 //!    WAN change and no failed probe of the server in the window; or, when the firewall's
 //!    timeout is known, a session still open (or expired by the tracker) with no failure sign
 //!    that has been quiet longer than that timeout (an IMAP IDLE the router forgot).
+//! 6. `server-refused` for a blocked port: SYNs unanswered on this port while the same host
+//!    answered a connection on another port within `window`, no WAN change (the port is
+//!    dropped on the way; the host is up).
 //! 6. `upstream-unreachable`: SYNs unanswered, or client data never acknowledged, and no
 //!    successful probe of the server in the window (failed probes and gateway loss are quoted;
 //!    "no probe ran" is said when none did). When a probe did reach the server at the time,
@@ -165,6 +168,9 @@ pub const MAX_JUDGED: usize = 8192;
 pub const MAX_REPORTED: usize = 1024;
 /// Refused-login-shaped sessions remembered for the repetition rule.
 pub const MAX_SHAPES: usize = 1024;
+/// Server ports seen answering a connection (address, port, when), for telling a port a
+/// firewall drops from a host that is down.
+pub const MAX_ANSWERED_PORTS: usize = 256;
 /// Server names seen on sessions, remembered to recognise the clients' mail lookups.
 pub const MAX_SESSION_NAMES: usize = 256;
 /// Recent DNS events remembered for de-duplication, and for how long.
@@ -265,6 +271,7 @@ pub struct Engine {
     reported: VecDeque<(u64, Verdict)>,
     shapes: VecDeque<Shape>,
     replies: replies::ServerReplies,
+    answered_ports: VecDeque<(IpAddr, u16, Timestamp)>,
     session_names: VecDeque<String>,
     session_name_set: HashSet<String>,
     dns_recent: dns_repeats::DnsRepeats,
@@ -284,6 +291,7 @@ impl Engine {
             reported: VecDeque::new(),
             shapes: VecDeque::new(),
             replies: replies::ServerReplies::default(),
+            answered_ports: VecDeque::new(),
             session_names: VecDeque::new(),
             session_name_set: HashSet::new(),
             dns_recent: dns_repeats::DnsRepeats::default(),
@@ -401,6 +409,7 @@ impl Engine {
 
     fn session(&mut self, rec: SessionRecord, now: Timestamp, ended: bool, out: &mut Vec<Event>) {
         self.remember_name(rec.server_name.as_deref());
+        self.remember_answered_port(&rec);
         let failure = Failure::of(&rec, now, self.config.slow_server);
         let prior = self.judged.get(&rec.id).copied();
         if !ended && (prior.is_some() || !failure.visible_stall()) {
@@ -408,7 +417,8 @@ impl Engine {
         }
         let reply_differs = self.replies.compare(&rec);
         let earlier_shapes = self.earlier_shapes(&rec, reply_differs);
-        let case = Case::new(
+        let other_port = self.other_port_answered(&rec, &failure);
+        let mut case = Case::new(
             &rec,
             &self.timeline,
             &self.config,
@@ -416,6 +426,7 @@ impl Engine {
             earlier_shapes,
             reply_differs,
         );
+        case.other_port_answered = other_port;
         let shape = case.shape();
         let mut finding = rules::judge(&case);
         let confirms_shapes =
@@ -639,6 +650,42 @@ impl Engine {
         self.session_names.push_back(name);
     }
 
+    /// Remembers that this session's server port answered a connection.
+    fn remember_answered_port(&mut self, rec: &SessionRecord) {
+        let Some(connect) = rec.tcp_connect else {
+            return;
+        };
+        let (ip, port, at) = (rec.server.ip(), rec.server.port(), rec.start.plus(connect));
+        if let Some(i) = self
+            .answered_ports
+            .iter()
+            .position(|(a, p, _)| *a == ip && *p == port)
+        {
+            self.answered_ports.remove(i);
+        } else if self.answered_ports.len() >= MAX_ANSWERED_PORTS {
+            self.answered_ports.pop_front();
+        }
+        self.answered_ports.push_back((ip, port, at));
+    }
+
+    /// Another port of this session's server that answered a connection within the window
+    /// around the failure.
+    fn other_port_answered(
+        &self,
+        rec: &SessionRecord,
+        failure: &Failure,
+    ) -> Option<(u16, Timestamp)> {
+        let w = self.config.window;
+        let (from, to) = (failure.from.minus(w), failure.to.plus(w));
+        self.answered_ports
+            .iter()
+            .rev()
+            .find(|(ip, port, at)| {
+                *ip == rec.server.ip() && *port != rec.server.port() && *at >= from && *at <= to
+            })
+            .map(|(_, port, at)| (*port, *at))
+    }
+
     fn earlier_shapes(
         &self,
         rec: &SessionRecord,
@@ -708,6 +755,7 @@ impl Engine {
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
         sizes.extend(self.replies.sizes());
+        sizes.push(("answered_ports", self.answered_ports.len()));
         sizes.push(("reported", self.reported.len()));
         sizes.push(("session_names", self.session_names.len()));
         sizes.push(("session_name_set", self.session_name_set.len()));

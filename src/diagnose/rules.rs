@@ -278,6 +278,8 @@ pub struct Case<'a> {
     pub earlier_shapes: Vec<Timestamp>,
     /// This session's reply that differed from the server's usual answer to the same request.
     pub reply_differs: Option<ReplyDiffers>,
+    /// Another port of this server that answered a connection around the failure (port, when).
+    pub other_port_answered: Option<(u16, Timestamp)>,
     /// Probe results for this server around the failure (the window on both sides).
     probes: Vec<&'a super::timeline::ProbeMark>,
     /// The client's last lookup of this server before the session (looked up only for a
@@ -323,6 +325,7 @@ impl<'a> Case<'a> {
             failure,
             earlier_shapes,
             reply_differs,
+            other_port_answered: None,
             probes,
             lookup,
         }
@@ -479,6 +482,7 @@ const RULES: &[fn(&Case) -> Option<Finding>] = &[
     wan_down,
     wan_address_changed,
     state_expired,
+    port_blocked,
     upstream_unreachable,
     dns_failure,
     dns_slow,
@@ -787,6 +791,28 @@ fn idle_state_forgotten(case: &Case) -> Option<Finding> {
             "the server's next message cannot reach the client".to_string(),
         ],
     ))
+}
+
+/// `server-refused` for a blocked port: SYNs to this port went unanswered while the same host
+/// answered a connection on another port around that time, with no WAN change. Something on
+/// the way (a firewall, the provider's) drops this port silently; the host is up.
+pub fn port_blocked(case: &Case) -> Option<Finding> {
+    let f = &case.failure;
+    let (port, at) = case.other_port_answered?;
+    if !f.syn_unanswered || case.wan_trouble() {
+        return None;
+    }
+    let mut evidence = f.signs.clone();
+    evidence.push(format!(
+        "the same host ({}) answered a connection on port {port} at {}",
+        case.rec.server.ip(),
+        hms(at)
+    ));
+    evidence.push(format!(
+        "port {} is blocked: dropped silently on the way (a firewall), not refused by a host that is down",
+        case.rec.server.port()
+    ));
+    Some(Finding::new(Verdict::ServerRefused, evidence))
 }
 
 /// `upstream-unreachable`: link up, SYNs or data unanswered, and no probe said the server was

@@ -1531,6 +1531,7 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
         ("shapes", super::MAX_SHAPES),
         ("reply_servers", super::replies::MAX_SERVERS),
         ("reply_sessions_max", super::replies::MAX_PER_SERVER),
+        ("answered_ports", super::MAX_ANSWERED_PORTS),
         ("reported", super::MAX_REPORTED),
         ("session_names", super::MAX_SESSION_NAMES),
         ("session_name_set", super::MAX_SESSION_NAMES),
@@ -1753,4 +1754,33 @@ fn a_plaintext_client_closing_after_its_own_pause_is_not_server_slow() {
         Some(Verdict::ServerSlow),
         "{e:#?}"
     );
+}
+
+/// A port dropped on the way while the same host answers on another: the host is up and the
+/// port is blocked — not an unreachable upstream.
+#[test]
+fn syns_dropped_on_one_port_while_the_host_answers_another_are_a_blocked_port() {
+    let mut s = Scenario::new();
+    s.ended(
+        t("14:00:05"),
+        &Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).ends(t("14:00:05")),
+    );
+    let mut blocked =
+        Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:00:10")).syns_unanswered(3, t("14:00:13"));
+    blocked.0.server = std::net::SocketAddr::new(ip(GMAIL_IP), 587);
+    let e = s.ended(t("14:00:40"), &blocked);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerRefused,
+        Credentials::NotAtFault,
+        &[
+            "3 SYNs, no answer",
+            "answered a connection on port 993 at 14:00:00",
+            "port 587 is blocked",
+        ],
+    );
+    // Alone, the same silence is an unreachable upstream.
+    let mut s = Scenario::new();
+    let e = s.ended(t("14:00:40"), &blocked);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::UpstreamUnreachable));
 }
