@@ -23,7 +23,7 @@ use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::{DiagnosisConfig, Engine};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
-use crate::track::{KeyedBuildHasher, Tracker, TrackerConfig};
+use crate::track::{KeyedBuildHasher, Tracker, TrackerConfig, STALL_AFTER};
 use crate::wire::Frame;
 
 /// sysexits: the input file is missing or unreadable.
@@ -116,6 +116,7 @@ pub fn run(
         }
     }
     replay.finish(&mut printer);
+    let dns_cut_off = replay.dns_cut_off;
     if let Err(e) = printer.result {
         let _ = writeln!(err, "mailpulse replay: cannot write the output: {e}");
         return EX_SOFTWARE;
@@ -127,6 +128,13 @@ pub fn run(
             "{} packets, {} mail sessions, {} undecodable frames, {} frames not IP",
             stats.packets, stats.sessions_total, stats.undecodable, stats.not_ip
         );
+        if dns_cut_off > 0 {
+            let _ = writeln!(
+                err,
+                "{dns_cut_off} DNS quer{} still waiting for an answer when the capture ended (not judged)",
+                if dns_cut_off == 1 { "y was" } else { "ies were" }
+            );
+        }
     }
     0
 }
@@ -151,6 +159,8 @@ struct Replay {
     judged: HashMap<SessionKey, Timestamp, KeyedBuildHasher>,
     /// Timeline observations not yet due, latest first (popped from the back).
     timeline: Vec<Observation>,
+    /// DNS queries still waiting, too briefly to have timed out, when the capture ended.
+    dns_cut_off: u64,
 }
 
 impl Replay {
@@ -167,6 +177,7 @@ impl Replay {
             last_time: Timestamp::default(),
             unjudged: HashMap::default(),
             judged: HashMap::default(),
+            dns_cut_off: 0,
         }
     }
 
@@ -200,7 +211,32 @@ impl Replay {
         while let Some(observation) = self.timeline.pop() {
             self.observations.push(observation);
         }
-        self.tracker.finish(end, &mut self.observations);
+        // What the tracker still held when the file ended: a wait cut short by the end of the
+        // capture is no sign of a fault (live, the answer may have come a moment later).
+        let mut tail = Vec::new();
+        self.tracker.finish(end, &mut tail);
+        let mut cut_off = Vec::new();
+        for observation in tail {
+            match &observation.kind {
+                ObservationKind::SessionEnded(r) if capture_ended_wait(r, end).is_some() => {
+                    cut_off.push(r.clone());
+                }
+                // A query the client never repeated, sent less than `slow_dns` before the
+                // end: nothing says it would not have been answered. (One the client retried,
+                // or that waited longer, is evidence of its own.)
+                ObservationKind::DnsLookup(l)
+                    if l.timed_out
+                        && l.retries == 0
+                        && end.saturating_since(l.start) < DiagnosisConfig::default().slow_dns =>
+                {
+                    self.dns_cut_off = self.dns_cut_off.saturating_add(1);
+                }
+                _ => self.observations.push(observation),
+            }
+        }
+        for record in &cut_off {
+            printer.session(&capture_ended_view(record, end));
+        }
         // A last tick lets the engine close its windows; what it says then is printed too.
         let last = self
             .observations
@@ -280,6 +316,38 @@ impl Replay {
             }
         }
     }
+}
+
+/// How long a session the capture's end cut off had been waiting for the server, when that is
+/// shorter than the tracker takes to call the wait a stall (live, it would not have been
+/// judged yet): `None` for a session that was not waiting or had waited long enough.
+fn capture_ended_wait(record: &SessionRecord, end: Timestamp) -> Option<Duration> {
+    if !matches!(record.close, Close::Open | Close::Timeout) {
+        return None;
+    }
+    let since = record.unanswered_since?;
+    let waited = end.saturating_since(since);
+    (waited < STALL_AFTER).then_some(waited)
+}
+
+/// The view of a session whose wait the capture's end cut short: `unknown`, saying so.
+fn capture_ended_view(record: &SessionRecord, end: Timestamp) -> SessionView {
+    let waited = end.saturating_since(record.unanswered_since.unwrap_or(end));
+    let what = if record.tcp_connect.is_none() {
+        "the client's SYN"
+    } else {
+        "the client's last data"
+    };
+    let mut view = unjudged_view(record);
+    view.evidence = vec![
+        format!(
+            "the capture ended {} ms after {what}: too soon to tell whether an answer would come (not a sign of a fault)",
+            waited.as_millis()
+        ),
+        "still open when the capture ended".to_string(),
+    ];
+    view.evidence.extend(record_facts(record));
+    view
 }
 
 /// The session view of a record the engine has not judged: verdict and credentials
@@ -438,18 +506,43 @@ impl<'a> Printer<'a> {
             .or(v.evidence.first())
             .map(String::as_str)
             .unwrap_or("");
+        // A row that revises an earlier verdict of the same session says so up front.
+        let revised = v
+            .evidence
+            .iter()
+            .find_map(|e| e.strip_prefix("revises the verdict "))
+            .and_then(|rest| rest.split(' ').next());
+        let evidence = match revised {
+            Some(old) => format!("(revises {old}) {evidence}"),
+            None => evidence.to_string(),
+        };
         writeln!(
             self.out,
             "{:<19}  {:<21} {:<28} {:<10} {:<20} {:<12} {}",
             local_time(v.start),
-            SocketAddr::new(v.client, v.client_port).to_string(),
-            server,
-            protocol,
+            fit(&SocketAddr::new(v.client, v.client_port).to_string(), 21),
+            fit(&server, 28),
+            fit(&protocol, 10),
             v.verdict.as_str(),
             v.credentials.as_str(),
             evidence
         )
     }
+}
+
+/// `text` in at most `width` characters: a longer one keeps its start and end around "…", so
+/// the columns after it stay aligned (a port or a domain's end stays readable).
+fn fit(text: &str, width: usize) -> String {
+    let chars = text.chars().count();
+    if chars <= width || width < 2 {
+        return text.to_string();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut out: String = text.chars().take(head).collect();
+    out.push('…');
+    out.extend(text.chars().skip(chars - tail));
+    out
 }
 
 /// An event as one JSON object with `"type": "event"` added, written straight to the output.
@@ -625,6 +718,10 @@ mod tests {
             close: Close::Open,
             auth: AuthOutcome::Unknown,
             auth_reply: None,
+            login_required: false,
+            tls_mismatch: None,
+            client_waiting_at_close: None,
+            server_side_unseen: false,
         };
         event.session = Some(unjudged_view(&record));
         assert_eq!(
@@ -643,5 +740,47 @@ mod tests {
             read_capture(&b"ab"[..], &mut |_| {}),
             Err(ReadError::NotACapture(_))
         ));
+    }
+
+    /// Every row of the text table keeps its columns, whatever the names and addresses, and a
+    /// row that revises an earlier verdict says so.
+    #[test]
+    fn text_rows_keep_their_columns_and_show_revisions() {
+        let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/imaps-imaplib-wrong-password.pcap");
+        let (mut json, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(&capture, None, true, &mut json, &mut err), 0);
+        let mut views: Vec<SessionView> = String::from_utf8(json)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(r#""type":"session""#))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut wide = views[0].clone();
+        wide.client = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap();
+        wide.server_name = Some("a-very-long-mail-host-name.mail.example.org".into());
+        wide.server_port = 65535;
+        views.push(wide);
+        let mut out = Vec::new();
+        let mut printer = Printer::new(false, &mut out);
+        for v in &views {
+            printer.session(v);
+        }
+        printer.result.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let column = |line: &str, at: usize| line.chars().skip(at).take(20).collect::<String>();
+        let at = header.find("VERDICT").unwrap();
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), views.len());
+        for (row, v) in rows.iter().zip(&views) {
+            assert_eq!(column(row, at).trim_end(), v.verdict.as_str(), "{row}");
+        }
+        assert!(rows[rows.len() - 1].contains("…"), "{text}");
+        assert!(
+            rows.iter().any(|r| r.contains("(revises unknown)")),
+            "{text}"
+        );
     }
 }

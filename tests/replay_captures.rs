@@ -759,3 +759,130 @@ fn last_word_per_session<'a>(sessions: &[&'a Value]) -> Vec<&'a Value> {
     }
     last.into_values().collect()
 }
+
+/// Python's imaplib over IMAPS with a wrong password, three times (dovecot logged three auth
+/// failures): each session is judged a refused login, on evidence that names the features it
+/// rests on — what the client sent after the handshake, the server's delayed answer beside its
+/// other answers and the path's own delay, who closed, and the repeat. The same client's good
+/// session in the same lab is `ok`.
+#[test]
+fn imaplib_refused_logins_over_imaps_are_inferred_from_named_features() {
+    let lines = replay_json(&data_dir().join("imaps-imaplib-wrong-password.pcap"));
+    let sessions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "session").collect();
+    let last = last_word_per_session(&sessions);
+    assert_eq!(last.len(), 3, "dovecot logged three failures: {lines:?}");
+    for s in &last {
+        assert_eq!(s["verdict"], "auth-rejected", "{s}");
+        let evidence = s["evidence"].to_string();
+        for feature in [
+            "3 client records",
+            "(FIN)",
+            "to answer request 2 of 3, where its other answers took at most",
+            "the connection and handshake",
+        ] {
+            assert!(evidence.contains(feature), "{feature}: {s}");
+        }
+        // The repeat: counted on a later session, or the earlier one revised by it.
+        assert!(
+            evidence.contains("sessions of this shape")
+                || evidence.contains("confirmed by the same shape again"),
+            "{s}"
+        );
+        // Replay without a journal has no link timeline: it does not claim the WAN was up.
+        assert!(
+            !evidence.contains("WAN link up") && !evidence.contains("WAN up"),
+            "{s}"
+        );
+    }
+    let good = replay_json(&data_dir().join("imaps-imaplib-good.pcap"));
+    let good: Vec<&Value> = good.iter().filter(|l| l["type"] == "session").collect();
+    assert_eq!(good.len(), 1);
+    assert_eq!(good[0]["verdict"], "ok", "{}", good[0]);
+}
+
+/// The first `keep` packets of a lab capture, as if the capture had been stopped there.
+fn cut_capture(file: &str, keep: usize) -> tempfile::NamedTempFile {
+    use pcap_file::pcap::PcapWriter;
+    let input = File::open(data_dir().join(file)).expect("capture");
+    let mut reader = PcapReader::new(input).expect("a pcap file");
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let mut writer =
+        PcapWriter::with_header(out.reopen().expect("reopen"), reader.header()).expect("header");
+    for _ in 0..keep {
+        let packet = reader
+            .next_packet()
+            .expect("enough packets")
+            .expect("a packet");
+        writer.write_packet(&packet).expect("write");
+    }
+    drop(writer);
+    out
+}
+
+/// A capture that stops a moment after the client sent something is not a network fault: the
+/// answer may have come just after. Replay says the capture ended, and blames nothing.
+#[test]
+fn the_end_of_a_capture_is_not_a_network_fault() {
+    // imaps-good up to its ClientHello (1.7 ms after the connection opened); syn-dead-address
+    // up to its first SYN; dns-servfail up to its first query.
+    for (file, keep, what) in [
+        ("imaps-good.pcap", 6, "the client's last data"),
+        ("syn-dead-address.pcap", 3, "the client's SYN"),
+    ] {
+        let cut = cut_capture(file, keep);
+        let lines = replay_json(cut.path());
+        let sessions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "session").collect();
+        assert_eq!(sessions.len(), 1, "{file}: {lines:?}");
+        let s = sessions[0];
+        assert_eq!(s["verdict"], "unknown", "{file}: {s}");
+        let evidence = s["evidence"].to_string();
+        assert!(
+            evidence.contains("the capture ended") && evidence.contains(what),
+            "{file}: {s}"
+        );
+        assert!(
+            !lines.iter().any(|l| l["verdict"] == "upstream-unreachable"),
+            "{file}: {lines:?}"
+        );
+    }
+    let cut = cut_capture("dns-servfail.pcap", 1);
+    let lines = replay_json(cut.path());
+    assert!(
+        !lines.iter().any(|l| l["verdict"] == "dns-failure"),
+        "a query cut off by the end of the file is no DNS failure: {lines:?}"
+    );
+}
+
+/// A lab capture with only the client's packets (as an asymmetric route or a one-way capture
+/// filter leaves it): the client's acknowledgements prove the server answered, so nothing is
+/// blamed on the path.
+#[test]
+fn a_capture_of_the_clients_direction_only_blames_no_path() {
+    use pcap_file::pcap::PcapWriter;
+    let input = File::open(data_dir().join("imaps-good.pcap")).expect("capture");
+    let mut reader = PcapReader::new(input).expect("a pcap file");
+    assert_eq!(reader.header().datalink, pcap_file::DataLink::ETHERNET);
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let mut writer =
+        PcapWriter::with_header(out.reopen().expect("reopen"), reader.header()).expect("header");
+    let client = [192u8, 168, 77, 10];
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.expect("a packet");
+        // Ethernet, IPv4 source address at bytes 26..30.
+        if packet.data.get(26..30) == Some(&client[..]) {
+            writer.write_packet(&packet).expect("write");
+        }
+    }
+    drop(writer);
+    let lines = replay_json(out.path());
+    let sessions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "session").collect();
+    assert_eq!(sessions.len(), 1, "{lines:?}");
+    assert_eq!(sessions[0]["verdict"], "unknown", "{}", sessions[0]);
+    assert!(
+        sessions[0]["evidence"]
+            .to_string()
+            .contains("only the client's packets"),
+        "{}",
+        sessions[0]
+    );
+}

@@ -47,7 +47,9 @@
 //! 2. `tls-rejected`: a TLS alert other than close_notify/user_canceled before the handshake
 //!    finished (evidence: alert name, level, sender, the client's highest version); or, to a
 //!    Microsoft host, TLS 1.0/1.1 negotiated and then closed by the server within 5 s after at
-//!    most two records (Microsoft's way of refusing old TLS).
+//!    most two records (Microsoft's way of refusing old TLS); or TLS on one side and
+//!    plaintext on the other (a plaintext banner answering an implicit-TLS ClientHello, or a
+//!    ClientHello on a plaintext port), quoted, with the client's setting as the fix.
 //! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it),
 //!    or a session cut by an outage (above). It beats everything below: with the link down
 //!    nothing else can be judged.
@@ -59,6 +61,9 @@
 //!    WAN change and no failed probe of the server in the window; or, when the firewall's
 //!    timeout is known, a session still open (or expired by the tracker) with no failure sign
 //!    that has been quiet longer than that timeout (an IMAP IDLE the router forgot).
+//! 6. `server-refused` for a blocked port: SYNs unanswered on this port while the same host
+//!    answered a connection on another port within `window`, no WAN change (the port is
+//!    dropped on the way; the host is up).
 //! 6. `upstream-unreachable`: SYNs unanswered, or client data never acknowledged, and no
 //!    successful probe of the server in the window (failed probes and gateway loss are quoted;
 //!    "no probe ran" is said when none did). When a probe did reach the server at the time,
@@ -69,29 +74,35 @@
 //! 8. `dns-slow`: same, but the lookup answered slower than `slow_dns`.
 //! 9. `server-refused`: the server reset the connection (a reset instead of SYN-ACK, or after
 //!    opening, before the exchange went past the login) and the WAN did not change during the
-//!    session. A reset after a finished exchange (a login seen, or more client records than a
+//!    session; a SYN, or data both ways, must have been seen before the reset. A reset after a finished exchange (a login seen, or more client records than a
 //!    refused login takes) is an ordinary end: servers closing with unread data reset.
 //! 10. `server-slow`: the session failed on a healthy path (no WAN change, no failed probe)
 //!     and the greeting, the TLS handshake or a reply took longer than `slow_server`, or the
 //!     client gave up after a quiet tail of at least `slow_server`, or no greeting came in
 //!     `slow_server`. Gateway loss at the time is quoted as a caveat. A session that completed
 //!     despite a slow phase stays `ok`, with a note.
-//! 11. `auth-rejected` (inferred): the encrypted refused-login shape — TLS (implicit or
-//!     STARTTLS) handshake done, 1–4 client records of at most 800 bytes in all (CAPABILITY,
-//!     LOGIN, LOGOUT, close_notify), 1–8 server records of at most 4096 bytes (TLS 1.3 session
-//!     tickets, greeting, CAPABILITY, NO, BYE), closed (FIN/RST) within 10 s of the handshake,
-//!     nothing unanswered, no alert, and not a client giving up after a quiet tail — seen at
-//!     least twice from the same client to the same server (address or name) within `window`,
-//!     on a healthy path. The 10 s leaves room for dovecot's ~2 s auth_failure_delay (the
-//!     reply's latency is not limited, so an auth-penalty delay does not turn it into
-//!     `server-slow`); a slow (≥1.5 s) reply is quoted as consistent with it. Evidence says
-//!     "inferred from the session's shape, not seen". The first session of a repeated series
-//!     stays `unknown` (it is not re-reported when the second arrives).
+//! 11. `auth-rejected` (inferred): the encrypted refused-login shape (see
+//!     [`rules::refused_login_shape`] and docs/verdicts.md) — TLS (implicit or STARTTLS)
+//!     handshake done, no alert, no login seen, nothing unanswered, closed (FIN/RST) within
+//!     20 s of the handshake, the client saying at most 8 records / 1024 bytes after the
+//!     handshake; and one sign of a refusal: the narrow shape (1–4 client records of at most
+//!     800 bytes, 1–8 server records of at most 4096 bytes), a delayed answer (one reply at
+//!     least 1 s and four times the connect/handshake time, every other reply under a quarter
+//!     of it, on one of the last two requests, the session closing within 5 s of it), or a
+//!     reply of another size than the one this server gave the same request in a session that
+//!     went on past the login ([`replies`], bounded) — seen at least twice from the same client
+//!     to the same server (address or name) within `window`, on a healthy path. The reply's
+//!     latency is not limited, so an auth-penalty delay does not turn it into `server-slow`.
+//!     Evidence says "inferred from the session's shape, not seen" and names each feature.
+//!     The first session of a repeated series stays `unknown` (it is revised when the second
+//!     arrives).
 //!
-//! None applies: a single session of the refused-login shape is `unknown` (the evidence says
-//! it was not repeated); a session with no failure sign is `ok` (credentials `ok` only when a
-//! successful login was seen); any other failure is `unknown`, with the signs and what is
-//! missing. The verdicts that also matched are listed in the evidence as lower precedence.
+//! None applies: a session whose capture holds only the client's packets (its ACKs show the
+//! server answered) is `unknown`, saying so; a single session of the refused-login shape is
+//! `unknown` (the evidence says it was not repeated); a session with no failure sign is `ok`
+//! (credentials `ok` only when a successful login was seen); SMTP mail refused for want of a
+//! login (530, 553 "not logged in") is `unknown`, saying no password was tried; any other
+//! failure is `unknown`, with the signs and what is missing. The verdicts that also matched are listed in the evidence as lower precedence.
 //!
 //! # Standalone events
 //!
@@ -127,6 +138,7 @@ pub mod describe;
 mod dns_repeats;
 pub mod event;
 pub mod observation;
+pub mod replies;
 pub mod rules;
 pub mod status;
 pub mod timeline;
@@ -157,6 +169,9 @@ pub const MAX_JUDGED: usize = 8192;
 pub const MAX_REPORTED: usize = 1024;
 /// Refused-login-shaped sessions remembered for the repetition rule.
 pub const MAX_SHAPES: usize = 1024;
+/// Server ports seen answering a connection (address, port, when), for telling a port a
+/// firewall drops from a host that is down.
+pub const MAX_ANSWERED_PORTS: usize = 256;
 /// Server names seen on sessions, remembered to recognise the clients' mail lookups.
 pub const MAX_SESSION_NAMES: usize = 256;
 /// Recent DNS events remembered for de-duplication, and for how long.
@@ -219,6 +234,8 @@ struct Judged {
 #[derive(Clone, Debug)]
 struct Shape {
     record: SessionRecord,
+    /// Its reply that differed from the server's usual one, if that was a sign.
+    differs: Option<replies::ReplyDiffers>,
     /// What was reported for it, and when: a lone shape is `unknown` until a repeat
     /// confirms it, and is then revised.
     verdict: Verdict,
@@ -254,6 +271,8 @@ pub struct Engine {
     judged_order: VecDeque<u64>,
     reported: VecDeque<(u64, Verdict)>,
     shapes: VecDeque<Shape>,
+    replies: replies::ServerReplies,
+    answered_ports: VecDeque<(IpAddr, u16, Timestamp)>,
     session_names: VecDeque<String>,
     session_name_set: HashSet<String>,
     dns_recent: dns_repeats::DnsRepeats,
@@ -272,6 +291,8 @@ impl Engine {
             judged_order: VecDeque::new(),
             reported: VecDeque::new(),
             shapes: VecDeque::new(),
+            replies: replies::ServerReplies::default(),
+            answered_ports: VecDeque::new(),
             session_names: VecDeque::new(),
             session_name_set: HashSet::new(),
             dns_recent: dns_repeats::DnsRepeats::default(),
@@ -389,13 +410,25 @@ impl Engine {
 
     fn session(&mut self, rec: SessionRecord, now: Timestamp, ended: bool, out: &mut Vec<Event>) {
         self.remember_name(rec.server_name.as_deref());
+        self.remember_answered_port(&rec);
         let failure = Failure::of(&rec, now, self.config.slow_server);
         let prior = self.judged.get(&rec.id).copied();
         if !ended && (prior.is_some() || !failure.visible_stall()) {
             return;
         }
-        let earlier_shapes = self.earlier_shapes(&rec);
-        let case = Case::new(&rec, &self.timeline, &self.config, failure, earlier_shapes);
+        let reply_differs = self.replies.compare(&rec);
+        let earlier_shapes = self.earlier_shapes(&rec, reply_differs);
+        let other_port = self.other_port_answered(&rec, &failure);
+        let mut case = Case::new(
+            &rec,
+            &self.timeline,
+            &self.config,
+            failure,
+            earlier_shapes,
+            reply_differs,
+        );
+        case.other_port_answered = other_port;
+        let shape = case.shape();
         let mut finding = rules::judge(&case);
         let confirms_shapes =
             finding.verdict == Verdict::AuthRejected && !case.earlier_shapes.is_empty();
@@ -408,8 +441,11 @@ impl Engine {
             // Only sessions the shape could explain count towards a repeat (not one the
             // client gave up on, say).
             let shape_verdict = matches!(finding.verdict, Verdict::Unknown | Verdict::AuthRejected);
-            if shape_verdict && rules::refused_login_shape(&rec).is_some() {
-                self.remember_shape(&rec, finding.verdict, now);
+            if shape_verdict && shape.is_some() {
+                self.remember_shape(&rec, reply_differs, finding.verdict, now);
+            }
+            if finding.verdict == Verdict::Ok && rules::went_past_login(&rec) {
+                self.replies.learn(&rec);
             }
         }
         let subject = describe::session_subject(&rec);
@@ -435,7 +471,7 @@ impl Engine {
         // Provider password advice fits an `unknown` only when the session looked like a
         // refused login; for an unexplained stall it would mislead.
         let advice_verdict = match finding.verdict {
-            Verdict::Unknown if rules::refused_login_shape(&rec).is_none() => Verdict::Ok,
+            Verdict::Unknown if shape.is_none() => Verdict::Ok,
             v => v,
         };
         let advice = advice::advice(
@@ -487,7 +523,7 @@ impl Engine {
             shape.verdict = Verdict::AuthRejected;
             let (earlier, given_at) = (shape.record.clone(), shape.reported_at);
             let mut evidence = vec!["inferred from the session's shape, not seen".to_string()];
-            evidence.extend(rules::refused_login_shape(&earlier));
+            evidence.extend(rules::refused_login_shape(&earlier, shape.differs));
             evidence.push(format!(
                 "confirmed by the same shape again at {}",
                 hms(rec.end)
@@ -626,8 +662,48 @@ impl Engine {
         self.session_names.push_back(name);
     }
 
-    fn earlier_shapes(&self, rec: &SessionRecord) -> Vec<Timestamp> {
-        if rules::refused_login_shape(rec).is_none() {
+    /// Remembers that this session's server port answered a connection.
+    fn remember_answered_port(&mut self, rec: &SessionRecord) {
+        let Some(connect) = rec.tcp_connect else {
+            return;
+        };
+        let (ip, port, at) = (rec.server.ip(), rec.server.port(), rec.start.plus(connect));
+        if let Some(i) = self
+            .answered_ports
+            .iter()
+            .position(|(a, p, _)| *a == ip && *p == port)
+        {
+            self.answered_ports.remove(i);
+        } else if self.answered_ports.len() >= MAX_ANSWERED_PORTS {
+            self.answered_ports.pop_front();
+        }
+        self.answered_ports.push_back((ip, port, at));
+    }
+
+    /// Another port of this session's server that answered a connection within the window
+    /// around the failure.
+    fn other_port_answered(
+        &self,
+        rec: &SessionRecord,
+        failure: &Failure,
+    ) -> Option<(u16, Timestamp)> {
+        let w = self.config.window;
+        let (from, to) = (failure.from.minus(w), failure.to.plus(w));
+        self.answered_ports
+            .iter()
+            .rev()
+            .find(|(ip, port, at)| {
+                *ip == rec.server.ip() && *port != rec.server.port() && *at >= from && *at <= to
+            })
+            .map(|(_, port, at)| (*port, *at))
+    }
+
+    fn earlier_shapes(
+        &self,
+        rec: &SessionRecord,
+        differs: Option<replies::ReplyDiffers>,
+    ) -> Vec<Timestamp> {
+        if rules::refused_login_shape(rec, differs).is_none() {
             return Vec::new();
         }
         let window = self.config.window;
@@ -638,12 +714,19 @@ impl Engine {
             .collect()
     }
 
-    fn remember_shape(&mut self, rec: &SessionRecord, verdict: Verdict, reported_at: Timestamp) {
+    fn remember_shape(
+        &mut self,
+        rec: &SessionRecord,
+        differs: Option<replies::ReplyDiffers>,
+        verdict: Verdict,
+        reported_at: Timestamp,
+    ) {
         if self.shapes.len() >= MAX_SHAPES {
             self.shapes.pop_front();
         }
         self.shapes.push_back(Shape {
             record: rec.clone(),
+            differs,
             verdict,
             reported_at,
         });
@@ -683,6 +766,8 @@ impl Engine {
         sizes.push(("judged", self.judged.len()));
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
+        sizes.extend(self.replies.sizes());
+        sizes.push(("answered_ports", self.answered_ports.len()));
         sizes.push(("reported", self.reported.len()));
         sizes.push(("session_names", self.session_names.len()));
         sizes.push(("session_name_set", self.session_name_set.len()));

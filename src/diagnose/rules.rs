@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::event::Verdict;
 use super::observation::{ProbeFailure, ProbePhase};
+use super::replies::ReplyDiffers;
 use super::timeline::{hms, secs, secs_precise, Timeline};
 use super::DiagnosisConfig;
 use crate::time::Timestamp;
@@ -27,8 +28,19 @@ pub const SHAPE_MAX_CLIENT_BYTES: u64 = 800;
 pub const SHAPE_MAX_SERVER_RECORDS: u32 = 8;
 /// …of at most this many bytes,
 pub const SHAPE_MAX_SERVER_BYTES: u64 = 4096;
-/// …and closed within this long after the handshake (dovecot alone waits ~2 s before `NO`).
-pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(10);
+/// …and closed within this long after the handshake (dovecot waits ~2 s before `NO`, and up
+/// to 15 s for an address that failed before).
+pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(20);
+/// A client that said at most this many records after the handshake…
+pub const LOGIN_MAX_CLIENT_RECORDS: u32 = 8;
+/// …of at most this many bytes in all (ID, CAPABILITY, AUTHENTICATE and its data, LOGOUT,
+/// close_notify) has not gone past a login.
+pub const LOGIN_MAX_CLIENT_BYTES: u64 = 1024;
+/// A reply held back this long, while the session's other replies were quick, is how servers
+/// answer a failed login (dovecot's auth_failure_delay is 2 s).
+pub const REFUSAL_DELAY: Duration = Duration::from_secs(1);
+/// A session that closed within this long after a delayed answer ended on it.
+pub const CLOSE_AFTER_ANSWER: Duration = Duration::from_secs(5);
 /// A session whose SYN or client data has gone unacknowledged this long is visibly failing and
 /// is judged from an update, without waiting for its end (the tracker reports a stall once,
 /// 1.5 s after it starts; an ACK normally comes within a round trip plus the delayed-ACK 200 ms).
@@ -104,10 +116,24 @@ impl Failure {
         if rec.auth == AuthOutcome::Failed {
             f.signs.push("the server refused the login".into());
         }
+        if rec.login_required && rec.auth != AuthOutcome::Ok {
+            f.from = rec.start;
+            f.signs.push(format!(
+                "the server would not go on before a login: {}",
+                clip(
+                    rec.auth_reply.as_deref().unwrap_or("(reply not kept)"),
+                    MAX_QUOTE
+                )
+            ));
+        }
         if let Some(alert) = rec.tls_alert {
             f.signs.push(format!("TLS alert {}", alert.name()));
         }
-        if rec.tcp_connect.is_none() && !server_reset && rec.syns_from_client > 0 {
+        if rec.tcp_connect.is_none()
+            && !server_reset
+            && rec.syns_from_client > 0
+            && !rec.server_side_unseen
+        {
             f.syn_unanswered = true;
             f.from = rec.start;
             f.signs.push(syn_text(rec.syns_from_client));
@@ -202,7 +228,10 @@ impl Failure {
         if f.signs.is_empty() {
             if let Some(tail) = gave_up_tail(rec) {
                 let slow = slow_phases(rec, slow_server);
-                if tail >= slow_server {
+                // In plaintext every request is visible: a client that had none outstanding
+                // when it closed was not waiting for the server (a pause of its own).
+                let waiting = rec.tls != TlsMode::None || rec.client_waiting_at_close.is_some();
+                if tail >= slow_server && waiting {
                     f.client_gave_up = Some(tail);
                     f.from = rec.client_closed_at.unwrap_or(rec.end).minus(tail);
                     f.signs.push(format!(
@@ -247,6 +276,10 @@ pub struct Case<'a> {
     /// Earlier sessions of the encrypted refused-login shape from this client to this server
     /// within the window (their end times).
     pub earlier_shapes: Vec<Timestamp>,
+    /// This session's reply that differed from the server's usual answer to the same request.
+    pub reply_differs: Option<ReplyDiffers>,
+    /// Another port of this server that answered a connection around the failure (port, when).
+    pub other_port_answered: Option<(u16, Timestamp)>,
     /// Probe results for this server around the failure (the window on both sides).
     probes: Vec<&'a super::timeline::ProbeMark>,
     /// The client's last lookup of this server before the session (looked up only for a
@@ -262,6 +295,7 @@ impl<'a> Case<'a> {
         config: &'a DiagnosisConfig,
         failure: Failure,
         earlier_shapes: Vec<Timestamp>,
+        reply_differs: Option<ReplyDiffers>,
     ) -> Self {
         let w = config.window;
         let probes = timeline.probes_for(
@@ -290,9 +324,27 @@ impl<'a> Case<'a> {
             config,
             failure,
             earlier_shapes,
+            reply_differs,
+            other_port_answered: None,
             probes,
             lookup,
         }
+    }
+
+    /// What is known of the WAN link at the time: "WAN link up" only when a link state was
+    /// heard (replay without a journal has no link timeline and must not claim it).
+    fn wan_note(&self) -> String {
+        match self.timeline.wan_state() {
+            "unknown" => {
+                "WAN link state not known (no link timeline); no WAN change recorded".into()
+            }
+            _ => "WAN link up".into(),
+        }
+    }
+
+    /// The refused-login shape of this session, described.
+    pub fn shape(&self) -> Option<String> {
+        refused_login_shape(self.rec, self.reply_differs)
     }
 
     fn name(&self) -> Option<&str> {
@@ -430,6 +482,7 @@ const RULES: &[fn(&Case) -> Option<Finding>] = &[
     wan_down,
     wan_address_changed,
     state_expired,
+    port_blocked,
     upstream_unreachable,
     dns_failure,
     dns_slow,
@@ -454,7 +507,16 @@ pub fn judge(case: &Case) -> Finding {
         }
         return winner;
     }
-    if let Some(shape) = refused_login_shape(case.rec) {
+    if case.rec.server_side_unseen {
+        return Finding::new(
+            Verdict::Unknown,
+            vec![
+                "the capture holds only the client's packets: its acknowledgements show the server answered".into(),
+                "missing: the server's side of the session".into(),
+            ],
+        );
+    }
+    if let Some(shape) = case.shape() {
         let why = if case.earlier_shapes.is_empty() {
             format!(
                 "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
@@ -473,15 +535,28 @@ pub fn judge(case: &Case) -> Finding {
     if !case.failure.failed() {
         return ok(case);
     }
+    if case.rec.login_required && case.rec.auth != AuthOutcome::Ok {
+        let mut evidence = case.failure.signs.clone();
+        evidence.push(
+            "no password was tried: the client is not set to log in (or to start TLS) before sending"
+                .into(),
+        );
+        return Finding::new(Verdict::Unknown, evidence);
+    }
     unknown(case)
 }
 
 fn ok(case: &Case) -> Finding {
     let rec = case.rec;
     let mut evidence = Vec::new();
-    match rec.auth {
-        AuthOutcome::Ok => evidence.push("login accepted (seen)".into()),
-        _ => evidence.push("login outcome not visible".into()),
+    match (rec.auth, rec.tls) {
+        (AuthOutcome::Ok, _) => evidence.push("login accepted (seen)".into()),
+        // In plaintext a login would have been read: there was none (a capability check, a
+        // client that left, mail sent without logging in).
+        (_, TlsMode::None) => {
+            evidence.push("no login in this session (plaintext, none seen)".into())
+        }
+        _ => evidence.push("login outcome not visible (encrypted)".into()),
     }
     evidence.push(match rec.close {
         Close::Rst if rec.closed_by == Some(Side::Server) => {
@@ -540,6 +615,16 @@ pub fn auth_rejected_seen(case: &Case) -> Option<Finding> {
 /// Microsoft endpoint and then closed at once (Microsoft's way of refusing TLS 1.0/1.1).
 pub fn tls_rejected(case: &Case) -> Option<Finding> {
     let rec = case.rec;
+    if let Some(mismatch) = &rec.tls_mismatch {
+        let fix = match rec.tls {
+            TlsMode::Implicit => "the client is set to SSL/TLS on a port where this server expects plaintext or STARTTLS: set it to STARTTLS, or use the server's SSL/TLS port",
+            _ => "the client is set to SSL/TLS on a plaintext port: set it to STARTTLS, or use the server's SSL/TLS port (993, 995, 465)",
+        };
+        return Some(Finding::new(
+            Verdict::TlsRejected,
+            vec![clip(mismatch, MAX_QUOTE), fix.to_string()],
+        ));
+    }
     let offered = rec
         .tls_client_max
         .map(|v| format!("the client offered at most TLS {v}"));
@@ -667,7 +752,7 @@ pub fn state_expired(case: &Case) -> Option<Finding> {
         ),
     }
     evidence.extend(f.signs.iter().cloned());
-    evidence.push("WAN up".into());
+    evidence.push(case.wan_note());
     if let Some(ok) = case.ok_probe() {
         evidence.push(ok);
     }
@@ -708,6 +793,28 @@ fn idle_state_forgotten(case: &Case) -> Option<Finding> {
     ))
 }
 
+/// `server-refused` for a blocked port: SYNs to this port went unanswered while the same host
+/// answered a connection on another port around that time, with no WAN change. Something on
+/// the way (a firewall, the provider's) drops this port silently; the host is up.
+pub fn port_blocked(case: &Case) -> Option<Finding> {
+    let f = &case.failure;
+    let (port, at) = case.other_port_answered?;
+    if !f.syn_unanswered || case.wan_trouble() {
+        return None;
+    }
+    let mut evidence = f.signs.clone();
+    evidence.push(format!(
+        "the same host ({}) answered a connection on port {port} at {}",
+        case.rec.server.ip(),
+        hms(at)
+    ));
+    evidence.push(format!(
+        "port {} is blocked: dropped silently on the way (a firewall), not refused by a host that is down",
+        case.rec.server.port()
+    ));
+    Some(Finding::new(Verdict::ServerRefused, evidence))
+}
+
 /// `upstream-unreachable`: link up, SYNs or data unanswered, and no probe said the server was
 /// reachable.
 pub fn upstream_unreachable(case: &Case) -> Option<Finding> {
@@ -716,7 +823,7 @@ pub fn upstream_unreachable(case: &Case) -> Option<Finding> {
         return None;
     }
     let mut evidence = f.signs.clone();
-    evidence.push("WAN link up".into());
+    evidence.push(case.wan_note());
     let failed = case.failed_probes();
     if failed.is_empty() {
         evidence.push("no probe of this server ran in the window".into());
@@ -767,7 +874,12 @@ pub fn dns_slow(case: &Case) -> Option<Finding> {
 /// the greeting) while the WAN was fine.
 pub fn server_refused(case: &Case) -> Option<Finding> {
     let rec = case.rec;
-    if rec.close != Close::Rst
+    // A session picked up mid-stream must have carried data both ways before a reset can say
+    // anything about the server (a spoofed reset says nothing).
+    let plausible =
+        rec.syns_from_client > 0 || (rec.bytes_from_client > 0 && rec.bytes_from_server > 0);
+    if !plausible
+        || rec.close != Close::Rst
         || rec.closed_by != Some(Side::Server)
         || exchange_finished(rec)
         || case.failure.transfer_cut
@@ -784,7 +896,7 @@ pub fn server_refused(case: &Case) -> Option<Finding> {
             rec.bytes_from_server
         )
     }];
-    evidence.push("WAN link up".into());
+    evidence.push(case.wan_note());
     evidence.extend(case.probes().last().map(|m| m.describe()));
     Some(Finding::new(Verdict::ServerRefused, evidence))
 }
@@ -827,7 +939,7 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
 /// `auth-rejected`, inferred: the encrypted refused-login shape, repeated by this client to this
 /// server within the window, on a healthy path.
 pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
-    let shape = refused_login_shape(case.rec)?;
+    let shape = case.shape()?;
     if case.earlier_shapes.is_empty() || case.wan_trouble() || case.probes_failing_at_failure() {
         return None;
     }
@@ -846,7 +958,7 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        "WAN up, no failed probe".to_string(),
+        format!("{}; no failed probe", case.wan_note()),
     ];
     if let Some((reply, _)) = case.rec.slowest_reply {
         if reply >= Duration::from_millis(1500) {
@@ -859,36 +971,120 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
     Some(Finding::new(Verdict::AuthRejected, evidence))
 }
 
-/// The encrypted refused-login shape, described, or `None` when the session does not have it:
-/// handshake done, one short client request, a short answer, closed within a few seconds.
-pub fn refused_login_shape(rec: &SessionRecord) -> Option<String> {
+/// The encrypted refused-login shape, described feature by feature, or `None` when the session
+/// does not have it. It needs: TLS (implicit or STARTTLS) with the handshake done, no alert, no
+/// login seen, nothing unanswered, closed (FIN or RST) within [`SHAPE_MAX_AFTER_HANDSHAKE`] of
+/// the handshake, and a client that said little after the handshake (at most
+/// [`LOGIN_MAX_CLIENT_RECORDS`] records and [`LOGIN_MAX_CLIENT_BYTES`] bytes: a capability
+/// query, a login, a goodbye). Then one of three signs that the server refused rather than
+/// accepted:
+/// - a short exchange on both sides (the narrow shape: at most [`SHAPE_MAX_CLIENT_RECORDS`]
+///   client records of [`SHAPE_MAX_CLIENT_BYTES`], [`SHAPE_MAX_SERVER_RECORDS`] server records
+///   of [`SHAPE_MAX_SERVER_BYTES`]);
+/// - a delayed answer: one reply took at least [`REFUSAL_DELAY`] while every other reply in
+///   the session came in under a quarter of that (servers hold back a refusal, not the path),
+///   and the session closed within [`CLOSE_AFTER_ANSWER`] of it;
+/// - a reply of another size than the one this server gave the same request in a session that
+///   went on past the login.
+pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -> Option<String> {
     let app = &rec.app;
     let encrypted = matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls);
     let closed = matches!(rec.close, Close::Fin | Close::Rst);
     let after = after_handshake(rec)?;
-    let fits = encrypted
+    let said_little = (1..=LOGIN_MAX_CLIENT_RECORDS).contains(&app.client_records)
+        && app.client_bytes <= LOGIN_MAX_CLIENT_BYTES
+        && app.server_records >= 1;
+    let base = encrypted
         && closed
         && rec.tls_alert.is_none()
         && rec.auth == AuthOutcome::Unknown
         && rec.unanswered_since.is_none()
-        && (1..=SHAPE_MAX_CLIENT_RECORDS).contains(&app.client_records)
-        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
-        && (1..=SHAPE_MAX_SERVER_RECORDS).contains(&app.server_records)
-        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES
+        && said_little
         && after <= SHAPE_MAX_AFTER_HANDSHAKE;
-    fits.then(|| {
-        format!(
-            "TLS handshake done, then {} client record{} ({} bytes) and {} server record{} ({} bytes), closed by the {} {} after the handshake",
-            app.client_records,
-            plural(app.client_records),
-            app.client_bytes,
-            app.server_records,
-            plural(app.server_records),
-            app.server_bytes,
-            side_name(rec.closed_by),
-            secs_precise(after)
-        )
-    })
+    if !base {
+        return None;
+    }
+    let narrow = app.client_records <= SHAPE_MAX_CLIENT_RECORDS
+        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
+        && app.server_records <= SHAPE_MAX_SERVER_RECORDS
+        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES;
+    let delayed = delayed_answer(rec);
+    if !narrow && delayed.is_none() && differs.is_none() {
+        return None;
+    }
+    let mut text = format!(
+        "TLS handshake done, then {} client record{} ({} bytes) and {} server record{} ({} bytes), closed by the {} ({}) {} after the handshake",
+        app.client_records,
+        plural(app.client_records),
+        app.client_bytes,
+        app.server_records,
+        plural(app.server_records),
+        app.server_bytes,
+        side_name(rec.closed_by),
+        if rec.close == Close::Rst { "reset" } else { "FIN" },
+        secs_precise(after)
+    );
+    if let Some(d) = delayed {
+        text.push_str(&format!("; {d}"));
+    }
+    if let Some(d) = differs {
+        text.push_str(&format!(
+            "; the server answered request {} with {} bytes, where it answered the same request with {} bytes in a session that went on",
+            d.request, d.reply, d.usual
+        ));
+    }
+    Some(text)
+}
+
+/// The delayed-answer sign, described: the slowest reply took at least [`REFUSAL_DELAY`] and
+/// at least four times the path's own delays (TCP connect, TLS handshake), every other reply
+/// came in under a quarter of it, it answered one of the session's last two requests (the
+/// login, then perhaps a goodbye), and the session closed within [`CLOSE_AFTER_ANSWER`] after
+/// it. Without a per-request record (an older record), the slowest reply alone.
+fn delayed_answer(rec: &SessionRecord) -> Option<String> {
+    let (wait, at) = rec.slowest_reply?;
+    let path = rec
+        .tcp_connect
+        .unwrap_or_default()
+        .max(rec.tls_handshake.unwrap_or_default());
+    if wait < REFUSAL_DELAY
+        || wait < path.saturating_mul(4)
+        || rec.end.saturating_since(at) > CLOSE_AFTER_ANSWER
+    {
+        return None;
+    }
+    let closed_after = secs_precise(rec.end.saturating_since(at));
+    let kept = rec.app.exchanges.kept();
+    let answered: Vec<(usize, u32)> = kept
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.reply > 0)
+        .map(|(i, e)| (i, e.wait_ms))
+        .collect();
+    let Some(&(slow_at, slowest)) = answered.iter().max_by_key(|(i, w)| (*w, usize::MAX - i))
+    else {
+        return Some(format!(
+            "the server took {} to answer a request, and the session closed {closed_after} later",
+            secs_precise(wait)
+        ));
+    };
+    let others = answered
+        .iter()
+        .filter(|(i, _)| *i != slow_at)
+        .map(|(_, w)| *w)
+        .max();
+    let last_two = (rec.app.exchanges.total as usize) <= kept.len() && slow_at + 2 >= kept.len();
+    if !last_two || others.is_some_and(|o| o.saturating_mul(4) >= slowest) {
+        return None;
+    }
+    Some(format!(
+        "the server took {} to answer request {} of {}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later",
+        secs_precise(Duration::from_millis(u64::from(slowest))),
+        slow_at + 1,
+        kept.len(),
+        others.unwrap_or(0),
+        path.as_millis(),
+    ))
 }
 
 /// How long before its end the client closed a short, unfinished exchange after the server's
@@ -928,6 +1124,15 @@ fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
     let gave_up_at = rec.client_closed_at.unwrap_or(rec.end);
     let tail = gave_up_at.saturating_since(last_answer);
     (short && tail <= GAVE_UP_MAX_TAIL).then_some(tail)
+}
+
+/// An encrypted session that went past the login (the client said more after the handshake
+/// than a login takes), whose replies show what this server answers when it accepts one.
+pub fn went_past_login(rec: &SessionRecord) -> bool {
+    matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls)
+        && rec.tls_alert.is_none()
+        && (rec.app.client_records > LOGIN_MAX_CLIENT_RECORDS
+            || rec.app.client_bytes > LOGIN_MAX_CLIENT_BYTES)
 }
 
 /// The exchange went past the login: a login was seen to succeed, or the client sent more

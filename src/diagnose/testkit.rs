@@ -348,6 +348,7 @@ impl Session {
                 server_bytes: 48_000,
                 handshake_done_at: Some(start.plus(ms(150))),
                 server_stopped_mid_record: None,
+                exchanges: Default::default(),
             },
             greeting: Some(ms(60)),
             slowest_reply: Some((ms(90), start.plus(secs(1)))),
@@ -365,6 +366,10 @@ impl Session {
             close: Close::Fin,
             auth: AuthOutcome::Unknown,
             auth_reply: None,
+            login_required: false,
+            tls_mismatch: None,
+            client_waiting_at_close: None,
+            server_side_unseen: false,
         })
     }
 
@@ -475,6 +480,7 @@ impl Session {
             server_bytes: 150,
             handshake_done_at: Some(done),
             server_stopped_mid_record: None,
+            exchanges: Default::default(),
         };
         s.slowest_reply = Some((reply, done.plus(reply)));
         s.end = done.plus(after);
@@ -482,6 +488,20 @@ impl Session {
         s.close = Close::Fin;
         s.bytes_from_client = 600;
         s.bytes_from_server = 4200;
+        self
+    }
+
+    /// The requests after the handshake and the server's replies: (request bytes, reply bytes,
+    /// milliseconds the reply took; a reply of 0 bytes is none).
+    pub fn exchanges(mut self, list: &[(usize, usize, u64)]) -> Self {
+        let mut log = crate::track::record::Exchanges::default();
+        for &(request, reply, wait) in list {
+            log.client_data(request);
+            if reply > 0 {
+                log.server_data(reply, ms(wait));
+            }
+        }
+        self.0.app.exchanges = log;
         self
     }
 

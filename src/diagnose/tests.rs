@@ -1498,6 +1498,24 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
                     std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(i)))
                 },
             }),
+            9 if i % 20 == 9 => ObservationKind::SessionEnded(
+                // A session that went on, to ever more servers: what they answered is learnt.
+                Session::imaps(
+                    i,
+                    &client,
+                    GMAIL,
+                    &format!("172.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff),
+                    now,
+                )
+                .exchanges(&[(40, 200, 1), (60, 400, 5), (40, 300, 2), (40, 9000, 3)])
+                .0,
+            ),
+            9 => ObservationKind::SessionEnded(
+                // ...and to one server, many times.
+                Session::imaps(i, &client, GMAIL, GMAIL_IP, now)
+                    .exchanges(&[(40, 200, 1), (60, 400, 5), (40, 300, 2)])
+                    .0,
+            ),
             _ => ObservationKind::Tick,
         };
         s.engine
@@ -1518,6 +1536,9 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
         ("judged", super::MAX_JUDGED),
         ("judged_order", super::MAX_JUDGED),
         ("shapes", super::MAX_SHAPES),
+        ("reply_servers", super::replies::MAX_SERVERS),
+        ("reply_sessions_max", super::replies::MAX_PER_SERVER),
+        ("answered_ports", super::MAX_ANSWERED_PORTS),
         ("reported", super::MAX_REPORTED),
         ("session_names", super::MAX_SESSION_NAMES),
         ("session_name_set", super::MAX_SESSION_NAMES),
@@ -1541,4 +1562,232 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
     );
     let addresses = s.engine.status().wan.interfaces[0].addresses.len();
     assert!(addresses <= MAX_ADDRESSES, "{addresses}");
+}
+
+// ---- the refused-login inference on encrypted sessions ---------------------------------------
+
+/// Python's imaplib against dovecot over IMAPS (tests/data/imaps-imaplib-wrong-password.pcap):
+/// CAPABILITY, LOGIN, LOGOUT; the server's TLS 1.3 tickets, greeting and capability replies make
+/// nine records, more than the narrow shape's eight; the NO came 2 s after the LOGIN.
+fn imaplib_refused(id: u64, start: Timestamp, reply: Duration) -> Session {
+    let mut s = Session::imaps(id, CLIENT, "imap.mail.test", "198.51.100.10", start)
+        .refused_login_shape(reply, reply.saturating_add(ms(5)))
+        .exchanges(&[
+            (40, 214, 0),
+            (60, 78, reply.as_millis() as u64),
+            (36, 115, 0),
+        ]);
+    s.0.app.client_records = 3;
+    s.0.app.client_bytes = 121;
+    s.0.app.server_records = 9;
+    s.0.app.server_bytes = 1048;
+    s
+}
+
+#[test]
+fn a_delayed_refusal_from_a_chatty_server_is_never_ok_and_is_inferred_when_repeated() {
+    let mut s = Scenario::new();
+    let first = imaplib_refused(1, t("14:00:00"), ms(2000));
+    let e = s.ended(t("14:00:03"), &first);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &[
+            "a refused login looks like this",
+            "9 server records",
+            "the server took 2.0 s to answer request 2 of 3",
+            "closed by the server (FIN)",
+        ],
+    );
+    let second = imaplib_refused(2, t("14:00:05"), ms(6000));
+    let e = s.ended(t("14:00:12"), &second);
+    assert_verdict(
+        &e[0],
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &[
+            "inferred from the session's shape",
+            "2 sessions of this shape",
+        ],
+    );
+}
+
+#[test]
+fn a_delay_that_the_path_shares_is_not_a_refusal_sign() {
+    // A congested line: the handshake took as long as the slow reply.
+    let mut s = Scenario::new();
+    for (id, start) in [(1, "14:00:00"), (2, "14:00:10")] {
+        let mut session = imaplib_refused(id, t(start), ms(2000));
+        session.0.tls_handshake = Some(ms(1100));
+        let e = s.ended(t(start).plus(secs(3)), &session);
+        assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
+    }
+}
+
+/// A session that went on past the login: CAPABILITY, LOGIN (answered with 431 bytes), SELECT,
+/// FETCH..., to the same server.
+fn went_on(id: u64, start: Timestamp) -> Session {
+    let mut s = Session::imaps(id, CLIENT, "imap.mail.test", "198.51.100.10", start).exchanges(&[
+        (40, 214, 0),
+        (60, 431, 4),
+        (43, 323, 5),
+        (40, 9000, 3),
+    ]);
+    s.0.app.client_records = 9;
+    s
+}
+
+#[test]
+fn a_login_reply_unlike_the_servers_usual_one_is_a_refusal_sign() {
+    let mut s = Scenario::new();
+    s.ended(t("13:59:00"), &went_on(1, t("13:58:30")));
+    // This server answers a refusal at once; its reply has another size than the usual one.
+    for (id, start) in [(2, "14:00:00"), (3, "14:00:10")] {
+        let session = imaplib_refused(id, t(start), ms(2)).exchanges(&[
+            (40, 214, 0),
+            (60, 78, 2),
+            (36, 115, 0),
+        ]);
+        s.ended(t(start).plus(secs(1)), &session);
+    }
+    let last = &s.events[s.events.len() - 2];
+    assert_verdict(
+        last,
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &["the server answered request 2 with 78 bytes, where it answered the same request with 431 bytes in a session that went on"],
+    );
+}
+
+#[test]
+fn a_short_login_and_logout_answered_as_usual_stays_ok() {
+    let mut s = Scenario::new();
+    s.ended(t("13:59:00"), &went_on(1, t("13:58:30")));
+    for (id, start) in [(2, "14:00:00"), (3, "14:00:10")] {
+        let session = imaplib_refused(id, t(start), ms(2)).exchanges(&[
+            (40, 214, 0),
+            (60, 431, 4),
+            (36, 115, 0),
+        ]);
+        let e = s.ended(t(start).plus(secs(1)), &session);
+        assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
+    }
+}
+
+#[test]
+fn smtp_submission_refused_for_want_of_a_login_is_not_ok_and_not_a_rejected_password() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, "smtp.example.org", GMAIL_IP, t("14:00:00"))
+        .ends(t("14:00:01"))
+        .closed(Close::Fin, Some(Side::Client));
+    session.0.server = std::net::SocketAddr::new(ip(GMAIL_IP), 587);
+    session.0.protocol = crate::track::record::Protocol::Smtp;
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = Some("530 5.7.0 Must issue a STARTTLS command first".into());
+    session.0.login_required = true;
+    let e = s.ended(t("14:00:01"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &[
+            "the server would not go on before a login: 530 5.7.0 Must issue a STARTTLS command first",
+            "no password was tried",
+        ],
+    );
+}
+
+#[test]
+fn a_reset_on_a_session_picked_up_without_a_plausible_start_is_not_server_refused() {
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).server_reset(ms(5));
+    session.0.syns_from_client = 0;
+    session.0.tcp_connect = None;
+    session.0.bytes_from_client = 0;
+    session.0.packets_from_client = 0;
+    let e = s.ended(t("14:00:01"), &session);
+    assert_ne!(
+        only_session(&e).verdict,
+        Some(Verdict::ServerRefused),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_plaintext_session_without_a_login_does_not_speak_of_one() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"));
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = None;
+    let e = s.ended(t("14:00:21"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Ok,
+        Credentials::Unknown,
+        &["no login in this session"],
+    );
+    assert!(!only_session(&e)
+        .evidence
+        .iter()
+        .any(|l| l.contains("login outcome")));
+}
+
+/// A plaintext client that paused on its own (nothing asked of the server) and then closed:
+/// the quiet tail is the client's, not a server too slow to answer.
+#[test]
+fn a_plaintext_client_closing_after_its_own_pause_is_not_server_slow() {
+    let mut s = Scenario::new();
+    let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
+        .closed(Close::Fin, Some(Side::Client));
+    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth_reply = None;
+    session.0.bytes_from_server = 300;
+    session.0.slowest_reply = Some((ms(20), t("14:00:01")));
+    session.0.end = t("14:00:31");
+    session.0.client_waiting_at_close = None;
+    let e = s.ended(t("14:00:31"), &session);
+    assert_ne!(
+        only_session(&e).verdict,
+        Some(Verdict::ServerSlow),
+        "{e:#?}"
+    );
+    // The same with a request outstanding when the client closed is the client giving up.
+    let mut s = Scenario::new();
+    session.0.client_waiting_at_close = Some(t("14:00:02"));
+    let e = s.ended(t("14:00:31"), &session);
+    assert_eq!(
+        only_session(&e).verdict,
+        Some(Verdict::ServerSlow),
+        "{e:#?}"
+    );
+}
+
+/// A port dropped on the way while the same host answers on another: the host is up and the
+/// port is blocked — not an unreachable upstream.
+#[test]
+fn syns_dropped_on_one_port_while_the_host_answers_another_are_a_blocked_port() {
+    let mut s = Scenario::new();
+    s.ended(
+        t("14:00:05"),
+        &Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).ends(t("14:00:05")),
+    );
+    let mut blocked =
+        Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:00:10")).syns_unanswered(3, t("14:00:13"));
+    blocked.0.server = std::net::SocketAddr::new(ip(GMAIL_IP), 587);
+    let e = s.ended(t("14:00:40"), &blocked);
+    assert_verdict(
+        only_session(&e),
+        Verdict::ServerRefused,
+        Credentials::NotAtFault,
+        &[
+            "3 SYNs, no answer",
+            "answered a connection on port 993 at 14:00:00",
+            "port 587 is blocked",
+        ],
+    );
+    // Alone, the same silence is an unreachable upstream.
+    let mut s = Scenario::new();
+    let e = s.ended(t("14:00:40"), &blocked);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::UpstreamUnreachable));
 }

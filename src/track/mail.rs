@@ -65,10 +65,15 @@ pub struct MailTrack {
     client_lines: LineFramer,
     server_lines: LineFramer,
     login_tag: Option<Tag>,
+    /// The pending login is an AUTHENTICATE (a mechanism), not a LOGIN.
+    login_is_authenticate: bool,
     starttls_tag: Option<Tag>,
     pending: [Pending; MAX_PENDING],
     pending_len: usize,
     greeted: bool,
+    /// The server refused mail because the client had not logged in (SMTP 530, 553 "not
+    /// logged in"); `auth_reply` holds the reply.
+    pub login_required: bool,
     pub auth: AuthOutcome,
     pub auth_reply: Option<String>,
 }
@@ -80,10 +85,12 @@ impl MailTrack {
             client_lines: LineFramer::new(MAX_LINE),
             server_lines: LineFramer::new(MAX_LINE),
             login_tag: None,
+            login_is_authenticate: false,
             starttls_tag: None,
             pending: [Pending::Other; MAX_PENDING],
             pending_len: 0,
             greeted: false,
+            login_required: false,
             auth: AuthOutcome::Unknown,
             auth_reply: None,
         }
@@ -151,6 +158,7 @@ impl MailTrack {
                 match cmd.kind {
                     imap::CommandKind::Login | imap::CommandKind::Authenticate => {
                         self.login_tag = Tag::from(cmd.tag);
+                        self.login_is_authenticate = cmd.kind == imap::CommandKind::Authenticate;
                     }
                     imap::CommandKind::Starttls => self.starttls_tag = Tag::from(cmd.tag),
                     _ => {}
@@ -158,6 +166,8 @@ impl MailTrack {
             }
             Protocol::Pop3 => {
                 let pending = match pop3::Command::parse(line.text) {
+                    // A bare `AUTH` lists the mechanisms (RFC 5034): a probe, not a login.
+                    pop3::Command::Auth if !has_argument(line.text) => Pending::Other,
                     pop3::Command::Pass | pop3::Command::Apop | pop3::Command::Auth => {
                         Pending::Login
                     }
@@ -175,6 +185,7 @@ impl MailTrack {
             }
             Protocol::Smtp => {
                 let pending = match smtp::Command::parse(line.text) {
+                    smtp::Command::Auth if !has_argument(line.text) => Pending::Other,
                     smtp::Command::Auth => Pending::Login,
                     smtp::Command::Starttls => Pending::StartTls,
                     _ => Pending::Other,
@@ -206,8 +217,17 @@ impl MailTrack {
         };
         if self.login_tag.is_some_and(|t| t.is(tag)) {
             self.login_tag = None;
+            // An AUTHENTICATE refused for its mechanism (a client trying what the server
+            // offers) is a capability answer, not a refused password.
+            let mechanism_refused = self.login_is_authenticate
+                && resp.code.is_none()
+                && text
+                    .to_ascii_lowercase()
+                    .windows(9)
+                    .any(|w| w == b"mechanism");
             let outcome = match (resp.status, resp.code) {
                 (Some(imap::Status::Ok), _) => AuthOutcome::Ok,
+                _ if mechanism_refused => AuthOutcome::Unknown,
                 (_, Some(code)) if code.is_transient() => AuthOutcome::Unknown,
                 (Some(imap::Status::No), _) => AuthOutcome::Failed,
                 _ => AuthOutcome::Unknown,
@@ -272,6 +292,11 @@ impl MailTrack {
                     smtp::reply::CREDENTIALS_INVALID | smtp::reply::MECHANISM_TOO_WEAK => {
                         AuthOutcome::Failed
                     }
+                    // "Must issue a STARTTLS command first": no password was tried.
+                    smtp::reply::AUTH_REQUIRED => {
+                        self.login_required = true;
+                        AuthOutcome::Unknown
+                    }
                     _ => AuthOutcome::Unknown,
                 };
                 self.set_auth(outcome, text);
@@ -279,9 +304,26 @@ impl MailTrack {
             Some(Pending::StartTls) if reply.code == smtp::reply::READY => {
                 return MailEvent::StartTls
             }
+            // Mail refused because the client has not logged in (or not secured the session
+            // first): no password was tried, so the outcome stays unknown; the reply is kept
+            // for the verdict's evidence.
+            _ if self.auth == AuthOutcome::Unknown && needs_login(reply.code, text) => {
+                self.login_required = true;
+                self.auth_reply = Some(printable(text));
+            }
             _ => {}
         }
         MailEvent::Nothing
+    }
+
+    /// The client is securing the session: whatever was refused in the clear (a mechanism
+    /// probe, plaintext logins disallowed) is not the answer to the login that follows inside
+    /// TLS.
+    pub fn forget_cleartext_refusal(&mut self) {
+        if self.auth == AuthOutcome::Failed {
+            self.auth = AuthOutcome::Unknown;
+            self.auth_reply = None;
+        }
     }
 
     fn set_auth(&mut self, outcome: AuthOutcome, reply: &[u8]) {
@@ -292,6 +334,24 @@ impl MailTrack {
 }
 
 /// The reply as printable text, trimmed and bounded.
+/// Whether a command line carries an argument after its verb.
+fn has_argument(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    line.iter().position(|b| *b == b' ').is_some_and(|i| {
+        line.get(i..)
+            .is_some_and(|rest| !rest.trim_ascii().is_empty())
+    })
+}
+
+/// An SMTP refusal that says the client must log in (or start TLS) first: 530 (RFC 4954
+/// "Authentication required", also "Must issue a STARTTLS command first"), or 553 saying the
+/// sender is refused because the client is "not logged in" (Postfix, Exim).
+fn needs_login(code: u16, text: &[u8]) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let says = |what: &[u8]| lower.windows(what.len()).any(|w| w == what);
+    code == smtp::reply::AUTH_REQUIRED || (code == 553 && says(b"not logged in"))
+}
+
 fn printable(line: &[u8]) -> String {
     let line = line.get(..MAX_REPLY).unwrap_or(line);
     crate::text::clean(line.trim_ascii())
@@ -387,6 +447,98 @@ mod tests {
         assert_eq!(
             m.feed(Side::Server, b"220 2.0.0 Ready to start TLS\r\n"),
             MailEvent::StartTls
+        );
+    }
+
+    #[test]
+    fn a_pop3_mechanism_listing_refused_is_not_a_refused_login() {
+        let mut m = MailTrack::new(Protocol::Pop3);
+        m.feed(Side::Server, b"+OK Dovecot ready.\r\n");
+        m.feed(Side::Client, b"AUTH\r\n");
+        m.feed(Side::Server, b"-ERR Unknown command.\r\n");
+        assert_eq!(m.auth, AuthOutcome::Unknown);
+        m.feed(Side::Client, b"AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+        m.feed(Side::Server, b"-ERR [AUTH] Authentication failed.\r\n");
+        assert_eq!(
+            m.auth,
+            AuthOutcome::Failed,
+            "a mechanism with data is a login"
+        );
+    }
+
+    #[test]
+    fn a_cleartext_refusal_is_forgotten_when_the_client_starts_tls() {
+        let mut m = MailTrack::new(Protocol::Pop3);
+        m.feed(Side::Server, b"+OK Dovecot ready.\r\n");
+        m.feed(Side::Client, b"AUTH PLAIN AGFsaWNlAHg=\r\n");
+        m.feed(
+            Side::Server,
+            b"-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n",
+        );
+        m.feed(Side::Client, b"STLS\r\n");
+        assert_eq!(
+            m.feed(Side::Server, b"+OK Begin TLS negotiation now.\r\n"),
+            MailEvent::StartTls
+        );
+        m.forget_cleartext_refusal();
+        assert_eq!(m.auth, AuthOutcome::Unknown);
+        assert_eq!(m.auth_reply, None);
+    }
+
+    #[test]
+    fn smtp_mail_refused_for_want_of_a_login_is_kept_apart_from_a_refused_password() {
+        for (command, reply) in [
+            (
+                &b"MAIL FROM:<a@example.org>\r\n"[..],
+                &b"530 5.7.0 Must issue a STARTTLS command first\r\n"[..],
+            ),
+            (
+                b"MAIL FROM:<a@example.org>\r\n",
+                b"530 5.7.0 Authentication required\r\n",
+            ),
+            (
+                b"RCPT TO:<b@example.net>\r\n",
+                b"553 5.7.1 <a@example.org>: Sender address rejected: not logged in\r\n",
+            ),
+            (
+                b"AUTH PLAIN AGFsaWNlAHg=\r\n",
+                b"530 5.7.0 Must issue a STARTTLS command first\r\n",
+            ),
+        ] {
+            let mut m = MailTrack::new(Protocol::Smtp);
+            m.feed(Side::Server, b"220 mail.example.org ESMTP\r\n");
+            m.feed(Side::Client, command);
+            m.feed(Side::Server, reply);
+            assert_eq!(m.auth, AuthOutcome::Unknown);
+            assert!(m.login_required, "{}", String::from_utf8_lossy(reply));
+            assert!(m.auth_reply.as_deref().is_some_and(|r| r.starts_with("5")));
+        }
+        let mut m = MailTrack::new(Protocol::Smtp);
+        m.feed(Side::Server, b"220 mail.example.org ESMTP\r\n");
+        m.feed(Side::Client, b"RCPT TO:<b@example.net>\r\n");
+        m.feed(
+            Side::Server,
+            b"550 5.1.1 <b@example.net>: Recipient address rejected\r\n",
+        );
+        assert!(!m.login_required);
+    }
+
+    #[test]
+    fn an_imap_mechanism_the_server_does_not_offer_is_not_a_refused_login() {
+        let mut m = MailTrack::new(Protocol::Imap);
+        m.feed(Side::Server, b"* OK Dovecot ready.\r\n");
+        m.feed(Side::Client, b"a1 AUTHENTICATE CRAM-MD5\r\n");
+        m.feed(
+            Side::Server,
+            b"a1 NO Unsupported authentication mechanism.\r\n",
+        );
+        assert_eq!(m.auth, AuthOutcome::Unknown);
+        m.feed(Side::Client, b"a2 LOGIN alice wrong\r\n");
+        m.feed(Side::Server, b"a2 NO LOGIN failed.\r\n");
+        assert_eq!(
+            m.auth,
+            AuthOutcome::Failed,
+            "a refused LOGIN without a code still counts"
         );
     }
 }

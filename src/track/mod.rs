@@ -265,8 +265,13 @@ impl Tracker {
         let Some((client, server, protocol, tls)) = orient(src_sock, dst_sock, is_syn) else {
             return;
         };
-        // Mid-stream pickups that are only a RST or a lone ACK say nothing.
-        if !is_syn && seg.payload.is_empty() && !seg.has(flags::FIN) {
+        // A session needs a plausible start: a clean SYN (no FIN or RST beside it), or a
+        // mid-stream pickup carrying data or a FIN and no SYN or RST. A lone RST, a lone ACK
+        // or a crafted segment with contradictory flags (every flag set) starts nothing: live,
+        // a spoofed reset would otherwise make a failed session out of nothing.
+        let contradictory = seg.has(flags::RST) || (seg.has(flags::SYN) && seg.has(flags::FIN));
+        let pickup = !seg.has(flags::SYN) && (!seg.payload.is_empty() || seg.has(flags::FIN));
+        if contradictory || !(is_syn || pickup) {
             return;
         }
         self.make_room(client.ip(), now, out);

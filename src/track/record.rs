@@ -212,6 +212,78 @@ pub struct AppDataShape {
     /// and every byte it sent was seen in order: the server was cut off mid-transfer (servers
     /// write whole records), not finished.
     pub server_stopped_mid_record: Option<Timestamp>,
+    /// The client's first requests after the handshake and the server's replies to them.
+    pub exchanges: Exchanges,
+}
+
+/// Requests remembered per session (a refused login comes within the first few).
+pub const MAX_EXCHANGES: usize = 8;
+
+/// One request of the client after the TLS handshake (all it sent until the server answered)
+/// and the server's reply (all it sent until the client spoke again): payload bytes each way,
+/// saturating, and how long the server took to start answering, counted from the client's
+/// last segment of the request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exchange {
+    pub request: u16,
+    /// 0 while unanswered.
+    pub reply: u16,
+    pub wait_ms: u32,
+}
+
+/// The first [`MAX_EXCHANGES`] exchanges of a session and how many there were in all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exchanges {
+    kept: [Exchange; MAX_EXCHANGES],
+    /// Exchanges seen in all (saturating); beyond the first ones only counted.
+    pub total: u32,
+}
+
+impl Exchanges {
+    /// The exchanges kept, oldest first.
+    pub fn kept(&self) -> &[Exchange] {
+        let n = (self.total as usize).min(MAX_EXCHANGES);
+        &self.kept[..n]
+    }
+
+    /// Client payload of `len` bytes: part of the open request, or a new one once the server
+    /// has answered (beyond the kept ones, every segment counts as one).
+    pub fn client_data(&mut self, len: usize) {
+        let open = self.last().is_some_and(|e| e.reply == 0);
+        if !open {
+            self.total = self.total.saturating_add(1);
+        }
+        if let Some(e) = self.last_mut() {
+            e.request = e.request.saturating_add(clamp16(len));
+        }
+    }
+
+    /// Server payload of `len` bytes, `wait` after the client's last request segment: the
+    /// reply to the open request (nothing before the first request counts: greeting, session
+    /// tickets).
+    pub fn server_data(&mut self, len: usize, wait: Duration) {
+        if let Some(e) = self.last_mut() {
+            if e.reply == 0 {
+                e.wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
+            }
+            e.reply = e.reply.saturating_add(clamp16(len)).max(1);
+        }
+    }
+
+    /// The open or last exchange, while it is among the kept ones.
+    fn last(&self) -> Option<&Exchange> {
+        let n = usize::try_from(self.total).ok()?;
+        self.kept.get(n.checked_sub(1)?)
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Exchange> {
+        let n = usize::try_from(self.total).ok()?;
+        self.kept.get_mut(n.checked_sub(1)?)
+    }
+}
+
+fn clamp16(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or(u16::MAX)
 }
 
 /// Everything the router saw of one TCP session to a mail port.
@@ -266,6 +338,19 @@ pub struct SessionRecord {
     pub auth: AuthOutcome,
     /// The server reply the login outcome was read from (trimmed, printable).
     pub auth_reply: Option<String>,
+    /// The server refused to go on until the client logged in or started TLS (SMTP 530, 553
+    /// "not logged in"), seen in plaintext; `auth_reply` then quotes that refusal.
+    pub login_required: bool,
+    /// TLS on one side and plaintext on the other, described: the server answered an
+    /// implicit-TLS ClientHello with a plaintext banner (quoted), or the client opened TLS on
+    /// a plaintext port.
+    pub tls_mismatch: Option<String>,
+    /// When the client first closed (FIN or RST): the time of its last data that no server
+    /// data had followed yet, i.e. whether it was still waiting for an answer.
+    pub client_waiting_at_close: Option<Timestamp>,
+    /// No packet from the server was seen, yet the client acknowledged something from it: the
+    /// capture holds the client's direction only (an asymmetric route or capture filter).
+    pub server_side_unseen: bool,
 }
 
 /// DNS response code (RFC 1035 §4.1.1; unknown values kept).

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::time::Timestamp;
 use crate::track::mail::{MailEvent, MailTrack};
 use crate::track::record::{
-    AppDataShape, AuthOutcome, Close, Protocol, SessionRecord, Side, TlsMode,
+    AppDataShape, AuthOutcome, Close, Exchanges, Protocol, SessionRecord, Side, TlsMode,
 };
 use crate::track::stream::{seq_le, seq_lt, Stream};
 use crate::track::tls::TlsTrack;
@@ -16,6 +16,44 @@ use crate::wire::TcpSegment;
 /// Bytes per direction handed to the analyzers; after that only counters run (TLS record
 /// headers are still walked for the application-data shape while delivery stays in order).
 const ANALYZE_LIMIT: u64 = 16 * 1024;
+/// Characters of a plaintext banner quoted in a record.
+const MAX_BANNER_QUOTE: usize = 80;
+
+/// A mail server's plaintext greeting (`* OK`, `+OK`, `220 `), not a TLS record (whose first
+/// byte is a content type, 20-24).
+fn plaintext_banner(payload: &[u8]) -> bool {
+    [
+        &b"* OK"[..],
+        b"* BYE",
+        b"+OK",
+        b"-ERR",
+        b"220",
+        b"421",
+        b"554",
+    ]
+    .iter()
+    .any(|p| payload.starts_with(p))
+}
+
+/// The highest TLS version a ClientHello at the start of `payload` offers.
+fn offered_max(payload: &[u8]) -> Option<crate::track::record::TlsVersion> {
+    use crate::wire::tls::{split_handshake, split_record, ClientHello};
+    let (_, fragment, _) = split_record(payload).ok()?;
+    let (kind, body, _) = split_handshake(fragment).ok()?;
+    (kind == 1).then_some(())?;
+    let hello = ClientHello::parse(body).ok()?;
+    hello
+        .max_offered_version()
+        .map(crate::track::record::TlsVersion)
+}
+
+/// A TLS handshake record header (content type 22, version 3.x).
+fn tls_handshake_record(payload: &[u8]) -> bool {
+    matches!(payload, [22, 3, ..])
+}
+
+/// A client reset this soon after its own FIN closes a connection the client dropped.
+const FIN_THEN_RESET: Duration = Duration::from_secs(1);
 
 /// What reads the session's bytes.
 #[derive(Debug)]
@@ -34,8 +72,13 @@ pub struct Session {
     syn_at: Option<Timestamp>,
     syn_ack_at: Option<Timestamp>,
     established_at: Option<Timestamp>,
-    /// First client data since the server last sent data.
+    /// The client's last data since the server last sent data: a server's delay runs from
+    /// the end of the request it answers (a body sent line by line, or a client pausing
+    /// before it finishes a command, is the client's time, not the server's).
     awaiting_reply: Option<Timestamp>,
+    /// Requests and replies after the TLS handshake, and when the client last sent one.
+    exchanges: Exchanges,
+    last_request_at: Option<Timestamp>,
     /// When the server last sent data.
     server_data_at: Option<Timestamp>,
     /// The highest acknowledgment the client sent (of the server's bytes).
@@ -45,6 +88,8 @@ pub struct Session {
     missing_at_client_close: Option<Option<Timestamp>>,
     /// Client data the server has not acknowledged: since when, and up to which sequence.
     unacked: Option<(Timestamp, u32)>,
+    /// The unacknowledged client data is the FIN alone (no payload waits with it).
+    unacked_is_fin_only: bool,
     /// The sequence number the client's FIN took.
     client_fin_seq: Option<u32>,
     client_fin: bool,
@@ -106,6 +151,10 @@ impl Session {
                 close: Close::Open,
                 auth: AuthOutcome::Unknown,
                 auth_reply: None,
+                login_required: false,
+                tls_mismatch: None,
+                client_waiting_at_close: None,
+                server_side_unseen: false,
             },
             client: Stream::delivering(),
             server: Stream::delivering(),
@@ -114,10 +163,13 @@ impl Session {
             syn_ack_at: None,
             established_at: None,
             awaiting_reply: None,
+            exchanges: Exchanges::default(),
+            last_request_at: None,
             server_data_at: None,
             client_acked: None,
             missing_at_client_close: None,
             unacked: None,
+            unacked_is_fin_only: false,
             client_fin_seq: None,
             client_fin: false,
             server_fin: false,
@@ -164,6 +216,9 @@ impl Session {
         if side == Side::Server && seg.has(flags::RST) {
             self.unacked = None;
         }
+        if side == Side::Client && seg.has(flags::RST) {
+            self.client_reset_after_fin(now);
+        }
         if !seg.payload.is_empty() {
             self.data(side, seg, now, idle_before);
         }
@@ -205,9 +260,22 @@ impl Session {
             }
             None => {
                 self.unacked = Some((now, fin_end));
+                self.unacked_is_fin_only = seg.payload.is_empty();
                 if seg.payload.is_empty() {
                     self.record.idle_before_unanswered = Some(idle_before);
                 }
+            }
+        }
+    }
+
+    /// A client that resets right after its FIN, with nothing but the FIN unacknowledged,
+    /// dropped the connection itself (unread data in its buffer): no ACK will come for the FIN,
+    /// and none is missing. A reset long after the FIN is a client giving up on a silent path.
+    fn client_reset_after_fin(&mut self, now: Timestamp) {
+        if let (Some((since, high)), Some(fin)) = (self.unacked, self.client_fin_seq) {
+            let only_fin = high == fin.wrapping_add(1) && self.unacked_is_fin_only;
+            if only_fin && now.saturating_since(since) < FIN_THEN_RESET {
+                self.unacked = None;
             }
         }
     }
@@ -245,10 +313,11 @@ impl Session {
     }
 
     fn data(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp, idle_before: Duration) {
+        self.note_tls_mismatch(side, seg.payload);
         let end = seg.seq.wrapping_add(seg.payload.len() as u32);
         match side {
             Side::Client => {
-                self.awaiting_reply.get_or_insert(now);
+                self.awaiting_reply = Some(now);
                 match &mut self.unacked {
                     Some((_, high)) => {
                         if seq_le(*high, end) {
@@ -257,6 +326,7 @@ impl Session {
                     }
                     None => {
                         self.unacked = Some((now, end));
+                        self.unacked_is_fin_only = false;
                         self.record.idle_before_unanswered = Some(idle_before);
                     }
                 }
@@ -279,6 +349,7 @@ impl Session {
             Side::Client => (&mut self.client, &mut self.client_analyzed),
             Side::Server => (&mut self.server, &mut self.server_analyzed),
         };
+        let after_handshake = matches!(&self.analyzer, Analyzer::Tls(t) if t.done_at.is_some());
         let analyzer = &mut self.analyzer;
         let mut starttls = false;
         let accepted = stream.accept(seg.seq, seg.payload, |bytes| {
@@ -297,6 +368,8 @@ impl Session {
                 Side::Client => self.record.retransmits_from_client += 1,
                 Side::Server => self.record.retransmits_from_server += 1,
             }
+        } else if after_handshake {
+            self.note_exchange(side, seg.payload.len(), now);
         }
         if starttls {
             self.start_tls();
@@ -304,10 +377,70 @@ impl Session {
         self.maybe_stop_delivery(side);
     }
 
+    /// The first bytes each side sends say which language it speaks: a plaintext banner where
+    /// TLS was expected, or a TLS handshake where plaintext was.
+    fn note_tls_mismatch(&mut self, side: Side, payload: &[u8]) {
+        let first = match side {
+            Side::Client => self.record.bytes_from_client == payload.len() as u64,
+            Side::Server => self.record.bytes_from_server == payload.len() as u64,
+        };
+        if !first || self.record.tls_mismatch.is_some() {
+            return;
+        }
+        match (side, self.record.tls) {
+            (Side::Server, TlsMode::Implicit) if plaintext_banner(payload) => {
+                let line = payload.split(|b| *b == b'\n').next().unwrap_or_default();
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let quoted: String = line
+                    .iter()
+                    .take(MAX_BANNER_QUOTE)
+                    .map(|&b| {
+                        if b.is_ascii_graphic() || b == b' ' {
+                            b as char
+                        } else {
+                            '?'
+                        }
+                    })
+                    .collect();
+                self.record.tls_mismatch = Some(format!(
+                    "the server answered the TLS ClientHello in plaintext: {}",
+                    quoted.trim()
+                ));
+            }
+            (Side::Client, TlsMode::None) if tls_handshake_record(payload) => {
+                // What the client offered, read off its first record (a ClientHello split
+                // over segments is not reassembled here: the mismatch is the point).
+                self.record.tls_client_max = offered_max(payload);
+                self.record.tls_mismatch = Some(
+                    "the client opened TLS (a ClientHello) on a port where the server speaks plaintext first"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts a segment of application data towards the request or the reply it belongs to.
+    fn note_exchange(&mut self, side: Side, len: usize, now: Timestamp) {
+        match side {
+            Side::Client => {
+                self.exchanges.client_data(len);
+                self.last_request_at = Some(now);
+            }
+            Side::Server => {
+                if let Some(asked) = self.last_request_at {
+                    self.exchanges.server_data(len, now.saturating_since(asked));
+                }
+            }
+        }
+    }
+
     fn start_tls(&mut self) {
-        if let Analyzer::Mail(mail) = &self.analyzer {
+        if let Analyzer::Mail(mail) = &mut self.analyzer {
+            mail.forget_cleartext_refusal();
             self.record.auth = mail.auth;
             self.record.auth_reply = mail.auth_reply.clone();
+            self.record.login_required = mail.login_required;
         }
         self.record.tls = TlsMode::Starttls;
         self.analyzer = Analyzer::Tls(Box::default());
@@ -342,6 +475,7 @@ impl Session {
             self.record.client_closed_at.get_or_insert(now);
             if self.missing_at_client_close.is_none() {
                 self.missing_at_client_close = Some(self.server_data_missing());
+                self.record.client_waiting_at_close = self.awaiting_reply;
             }
             // Whatever the server sends after this answers nobody: a slow login reply that
             // arrives after the client gave up is not a reply the client got (F5).
@@ -444,17 +578,27 @@ impl Session {
                     server_stopped_mid_record: self.server_data_at.filter(|_| {
                         tls.record_incomplete(Side::Server) && self.server.all_delivered()
                     }),
+                    exchanges: self.exchanges,
                 };
             }
             Analyzer::Mail(mail) => {
                 record.auth = mail.auth;
                 record.auth_reply = mail.auth_reply.clone();
+                record.login_required = mail.login_required;
             }
         }
         record.server_data_missing = self
             .missing_at_client_close
             .unwrap_or_else(|| self.server_data_missing());
-        if let Some(since) = self.waiting_since() {
+        // A client acknowledges only what it received: its ACKs with nothing seen from the
+        // server mean the capture misses that direction, not that the server was silent.
+        record.server_side_unseen = record.packets_from_server == 0
+            && self.established_at.is_none()
+            && self.client_acked.is_some();
+        if record.server_side_unseen {
+            record.unanswered_since = None;
+            record.idle_before_unanswered = None;
+        } else if let Some(since) = self.waiting_since() {
             record.unanswered_since = Some(since);
             if self.syn_unanswered() {
                 record.idle_before_unanswered = None;

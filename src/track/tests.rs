@@ -820,3 +820,106 @@ fn a_name_learned_by_one_client_does_not_name_anothers_session() {
         Some("outlook.office365.com")
     );
 }
+
+/// Python's imaplib after a refused login (lab capture imaps-imaplib-wrong-password): the
+/// server's last records acknowledge the LOGOUT, the client sends its FIN and resets the
+/// connection a fraction of a millisecond later, before the server could acknowledge the FIN.
+/// The client dropped the connection itself: nothing waits for an answer.
+#[test]
+fn a_client_reset_right_after_its_own_fin_leaves_nothing_unanswered() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.handshake(993, c, s);
+    w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &[0x17; 36]);
+    w.s2c(4, 993, 40000, s + 1, c + 37, PSH_ACK, &[0x17; 41]);
+    w.c2s(5, 40000, 993, c + 37, s + 42, FIN_ACK, b"");
+    w.c2s(5, 40000, 993, c + 38, 0, flags::RST, b"");
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].unanswered_since, None);
+    assert_eq!(ended[0].closed_by, Some(Side::Client));
+}
+
+/// A reset long after an unanswered FIN is a client giving up on a silent path: still waiting.
+#[test]
+fn a_client_reset_long_after_an_unanswered_fin_still_waits() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.handshake(993, c, s);
+    w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &[0x17; 36]);
+    w.s2c(4, 993, 40000, s + 1, c + 37, PSH_ACK, &[0x17; 41]);
+    w.c2s(5, 40000, 993, c + 37, s + 42, FIN_ACK, b"");
+    w.c2s(3_000, 40000, 993, c + 38, 0, flags::RST, b"");
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].unanswered_since, Some(t(5)));
+}
+
+/// A request the client sends in pieces (a DATA body line by line, a command typed slowly):
+/// the server's delay runs from the last piece, not the first.
+#[test]
+fn the_servers_delay_is_counted_from_the_end_of_the_request() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.handshake(143, c, s);
+    let greeting = b"* OK ready\r\n";
+    w.s2c(3, 143, 40000, s + 1, c + 1, PSH_ACK, greeting);
+    let s1 = s + 1 + greeting.len() as u32;
+    w.c2s(10, 40000, 143, c + 1, s1, PSH_ACK, b"a1 NOOP");
+    w.s2c(11, 143, 40000, s1, c + 8, ACK, b"");
+    w.c2s(4_010, 40000, 143, c + 8, s1, PSH_ACK, b"\r\n");
+    w.s2c(4_020, 143, 40000, s1, c + 10, PSH_ACK, b"a1 OK\r\n");
+    w.c2s(4_030, 40000, 143, c + 10, s1 + 7, FIN_ACK, b"");
+    w.s2c(4_031, 143, 40000, s1 + 7, c + 11, FIN_ACK, b"");
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    let last = ended.first().expect("a record");
+    assert_eq!(
+        last.slowest_reply.map(|(wait, _)| wait),
+        Some(Duration::from_millis(10))
+    );
+}
+
+/// A lone crafted segment (every flag set) or a reset from a mail port with nothing before it
+/// starts no session: live, any spoofed reset would otherwise become a failed session.
+#[test]
+fn a_lone_crafted_segment_or_reset_starts_no_session() {
+    let mut w = Wire::new(16);
+    let every_flag = flags::FIN | flags::SYN | flags::RST | flags::PSH | flags::ACK | 0x20;
+    w.c2s(0, 40000, 993, 1000, 1, every_flag, b"");
+    w.s2c(1, 993, 40001, 5000, 7, flags::RST | ACK, b"");
+    w.s2c(2, 993, 40002, 5000, 7, flags::RST, b"");
+    w.c2s(3, 40003, 110, 1000, 1, SYN | flags::FIN, b"");
+    w.tracker.poll(t(60_000), &mut w.out);
+    w.tracker.finish(t(60_000), &mut w.out);
+    assert!(
+        w.ended().is_empty() && w.updates().is_empty(),
+        "{:?}",
+        w.out
+    );
+    assert_eq!(w.tracker.stats().sessions_total, 0);
+}
+
+/// A server that answers an implicit-TLS ClientHello with a plaintext greeting (a client set to
+/// SSL/TLS on a port where the server speaks plaintext): the record says so, quoting it.
+#[test]
+fn a_plaintext_banner_on_an_implicit_tls_port_is_recorded() {
+    let mut w = Wire::new(16);
+    let (c, s) = (1000u32, 5000u32);
+    w.handshake(993, c, s);
+    let hello = client_hello("imap.example.org");
+    w.c2s(3, 40000, 993, c + 1, s + 1, PSH_ACK, &hello);
+    let banner = b"* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n";
+    let c1 = c + 1 + hello.len() as u32;
+    w.s2c(4, 993, 40000, s + 1, c1, PSH_ACK, banner);
+    w.c2s(5, 40000, 993, c1, 0, flags::RST, b"");
+    w.tracker.poll(t(20_000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        ended[0].tls_mismatch.as_deref(),
+        Some("the server answered the TLS ClientHello in plaintext: * OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.")
+    );
+}
