@@ -50,7 +50,7 @@ unset _s
 live_write_config() {
     mkdir -p "$LIVE_DIR/state"
     cat >"$LIVE_CONF" <<EOF
-# Written by tests/lab/live.sh for the lab's router (mpl-rtr).
+# Written by tests/lab/live.sh for the lab's router ($NS_RTR).
 [daemon]
 socket = "$LIVE_SOCK"
 state_dir = "$LIVE_DIR/state"
