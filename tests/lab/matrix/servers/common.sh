@@ -57,8 +57,8 @@ profile_down() {
     profile_known "$name"
     if declare -F "down_${PROFILE_KIND[$name]}" >/dev/null; then "down_${PROFILE_KIND[$name]}" "$name"; fi
     if [[ -d $PIDDIR ]]; then
-        for f in "$PIDDIR/matrix-$name".pid "$PIDDIR/matrix-$name"--*.pid; do
-            [[ -e $f ]] && bg_stop "$(basename "$f" .pid)"
+        for f in "$PIDDIR/matrix-$name"--*.pid; do
+            [[ -e $f ]] && profile_stop_part "$(basename "$f" .pid)"
         done
     fi
     if lab_is_up; then
@@ -69,9 +69,48 @@ profile_down() {
 }
 
 # bg_start under the profile's name, so that `server down` and the lab's teardown stop it.
+# Daemons leave the process group bg_stop signals (postfix's master, couriertcpd start sessions
+# of their own), but not the mount namespace that `ip netns exec` made for the command: its id,
+# noted beside the pid file, finds every process of the part when it is stopped.
 profile_bg() { # profile_bg NAME PART CMD...
-    local name=$1 part=$2; shift 2
+    local name=$1 part=$2 pid mine i ns=""; shift 2
     bg_start "matrix-$name--$part" "$NS_NET" "$(profile_dir "$name")/$part.stdout" "$@"
+    pid=$(cat "$PIDDIR/matrix-$name--$part.pid")
+    mine=$(readlink /proc/self/ns/mnt)
+    for ((i = 0; i < 50; i++)); do
+        ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) || break
+        [[ $ns != "$mine" ]] && break
+        sleep 0.05
+    done
+    [[ -n $ns && $ns != "$mine" ]] || die "$name: $part did not start in a mount namespace of its own"
+    echo "$ns" >"$PIDDIR/matrix-$name--$part.mntns"
+}
+
+mntns_pids() { # every process in mount namespace $1
+    local p
+    for p in /proc/[0-9]*; do
+        [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$1" ]] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+profile_stop_part() { # profile_stop_part PIDNAME
+    local ns="" f=$PIDDIR/$1.mntns pids i
+    [[ -f $f ]] && ns=$(cat "$f")
+    bg_stop "$1"
+    if [[ -n $ns ]]; then
+        for ((i = 0; i < 30; i++)); do
+            pids=$(mntns_pids "$ns")
+            [[ -z $pids ]] && break
+            # shellcheck disable=SC2086
+            kill -TERM $pids 2>/dev/null || true
+            sleep 0.1
+        done
+        pids=$(mntns_pids "$ns")
+        # shellcheck disable=SC2086
+        [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+    fi
+    rm -f "$f"
 }
 
 wait_listening() { # wait_listening NAME PORT...

@@ -27,6 +27,9 @@ sasl_mech_list: PLAIN LOGIN
 tls_server_cert: $d/tls.crt
 tls_server_key: $d/tls.key
 tls_versions: tls1_2 tls1_3
+proc_path: $d/run/proc
+mboxname_lockpath: $d/run/lock
+sievedir: $d/lib/sieve
 lmtpsocket: $d/run/lmtp
 idlesocket: $d/run/idle
 notifysocket: $d/run/notify
@@ -35,16 +38,17 @@ autocreate_quota: 0
 autocreate_post: 1
 syslog_prefix: matrix-$name
 EOF
+    # Each command names the configuration: the services would read /etc/imapd.conf otherwise.
     cat >"$d/cyrus.conf" <<EOF
 START {
-  recover cmd="/usr/lib/cyrus/bin/ctl_cyrusdb -r"
+  recover cmd="/usr/lib/cyrus/bin/ctl_cyrusdb -C $d/imapd.conf -r"
 }
 SERVICES {
-  imap     cmd="$bin/imapd" listen="$addr:143" prefork=0
-  imaps    cmd="$bin/imapd -s" listen="$addr:993" prefork=0
-  pop3     cmd="$bin/pop3d" listen="$addr:110" prefork=0
-  pop3s    cmd="$bin/pop3d -s" listen="$addr:995" prefork=0
-  lmtpunix cmd="/usr/lib/cyrus/bin/lmtpd" listen="$d/run/lmtp" prefork=0
+  imap     cmd="$bin/imapd -C $d/imapd.conf" listen="$addr:143" prefork=0
+  imaps    cmd="$bin/imapd -s -C $d/imapd.conf" listen="$addr:993" prefork=0
+  pop3     cmd="$bin/pop3d -C $d/imapd.conf" listen="$addr:110" prefork=0
+  pop3s    cmd="$bin/pop3d -s -C $d/imapd.conf" listen="$addr:995" prefork=0
+  lmtpunix cmd="/usr/lib/cyrus/bin/lmtpd -C $d/imapd.conf" listen="$d/run/lmtp" prefork=0
 }
 EVENTS {
 }
@@ -71,15 +75,18 @@ EOF
 }
 
 # Cyrus's own syslog messages (servers/cyrus-run gives it a /dev/log of its own):
-#   1733340000 Dec  4 20:40:00 matrix-cyrus/imap[123]: login: unknown[203.0.113.2] alice plaintext User logged in ...
-#   1733340000 Dec  4 20:40:00 matrix-cyrus/pop3s[123]: badlogin: unknown[203.0.113.2] plaintext alice SASL(-13): ...
+#   1733340000 Dec  4 20:40:00 matrix-cyrus/imap[123]: login: [203.0.113.2] alice plaintext User logged in SESSIONID=<...>
+#   1733340000 Dec  4 20:40:00 matrix-cyrus/pop3s[123]: badlogin: [203.0.113.2] plaintext (alice) [SASL(-13): authentication failure: checkpass failed]
 # The service name in the tag (imap, imaps, pop3, pop3s: cyrus.conf) gives the protocol.
 truth_cyrus() {
     local log
     log=$(profile_dir "$1")/cyrus.log
     [[ -f $log ]] || return 0
     awk '
-        function ip() { if (match($0, /\[[0-9.:a-fA-F]+\]/)) return substr($0, RSTART + 1, RLENGTH - 2); return "?" }
+        function ip() {   # the client address: [digits.dots] or [hex:colons], not the [pid]
+            if (match($0, /\[([0-9]+\.[0-9.]+|[0-9a-fA-F]*:[0-9a-fA-F:.]*)\]/)) return substr($0, RSTART + 1, RLENGTH - 2)
+            return "?"
+        }
         function proto() { if (match($0, /\/(imaps?|pop3s?)\[/)) { p = substr($0, RSTART + 1, RLENGTH - 2); sub(/s$/, "", p); return p } return "?" }
         / badlogin: / { print $1, proto(), "failed", ip(); next }
         / login: .* User logged in/ { print $1, proto(), "ok", ip() }' "$log"
