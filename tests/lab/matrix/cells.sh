@@ -24,12 +24,30 @@ CLIENT_VARIANTS=(
 # would otherwise count against the cells that follow within its window).
 MATRIX_SCENARIOS=(good wrong-once wrong-retry polite-retry wrong-again tls-refused server-slow wan-down)
 
-# What the runner knows of a server profile beyond the contract: the lowest TLS version it accepts
-# (default 1.0) and whether its logins are slow by construction (the lab's slow dovecot).
-read -r -a TLS12_SERVERS <<<"${MATRIX_TLS12_SERVERS:-tls12}"
+# What the runner knows of a server beyond the contract: whether its logins are slow by
+# construction (the lab's slow dovecot), and the lowest TLS version it accepts, measured once at
+# start with openssl s_client from the internet namespace (the server's own answer, not mailpulse's).
 read -r -a SLOW_SERVERS <<<"${MATRIX_SLOW_SERVERS:-slow}"
 in_list() { local x=$1 y; shift; for y in "$@"; do [[ $x == "$y" ]] && return 0; done; return 1; }
-server_tls_min() { if in_list "$1" "${TLS12_SERVERS[@]}"; then echo 1.2; else echo 1.0; fi; }
+declare -A TLS_MIN_OF=()
+measure_tls_min() { # measure_tls_min NAME   -> TLS_MIN_OF[NAME] = 1.0 | 1.1 | 1.2 (1.2: refuses older)
+    local addr port v flag
+    addr=$(server_addr "$1")
+    TLS_MIN_OF[$1]=1.2
+    for port in 993 995 465; do
+        grep -qxE -- "($addr|0\.0\.0\.0|\*|\[::\]):$port" <<<"$(in_ns "$NS_NET" ss -ltnH | awk '{print $4}')" || continue
+        for v in 1.0:-tls1 1.1:-tls1_1; do
+            flag=${v#*:}
+            if in_ns "$NS_NET" env OPENSSL_CONF="$STATE/openssl-legacy.cnf" timeout 10 openssl s_client \
+                "$flag" -cipher 'DEFAULT:@SECLEVEL=0' -connect "$addr:$port" -servername "$1.mail.test" \
+                </dev/null >/dev/null 2>&1; then
+                TLS_MIN_OF[$1]=${v%%:*}; break
+            fi
+        done
+        return 0
+    done
+}
+server_tls_min() { echo "${TLS_MIN_OF[$1]:-1.0}"; }
 
 port_for() { # port_for PROTO TLS-MODE
     case $1/$2 in
@@ -39,7 +57,11 @@ port_for() { # port_for PROTO TLS-MODE
     esac
 }
 
-client_caps() { "$MATRIX_DIR/clients/$1" --caps; }
+declare -A CAPS_OF=()
+client_caps() {
+    [[ -n ${CAPS_OF[$1]:-} ]] || CAPS_OF[$1]=$("$MATRIX_DIR/clients/$1" --caps)
+    echo "${CAPS_OF[$1]}"
+}
 cap_of() { # cap_of CAPS KEY
     tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {print $2}'
 }
@@ -72,12 +94,23 @@ matrix_servers_init() {
         fi
     done
     SERVER_NAMES=("${up[@]}")
+    for n in "${SERVER_NAMES[@]}"; do
+        measure_tls_min "$n"
+        say "server $n accepts TLS $(server_tls_min "$n") and newer"
+    done
 }
 server() { local name=$1 action=$2; shift 2; "${SERVER_OF[$name]}" "$action" "$name" "$@"; }
-
-server_listens() { # server_listens ADDR PORT
-    in_ns "$NS_NET" ss -ltnH | awk '{print $4}' | grep -qxE -- "($1|0\.0\.0\.0|\*|\[::\]):$2"
+declare -A ADDR_OF=()
+server_addr() {
+    [[ -n ${ADDR_OF[$1]:-} ]] || ADDR_OF[$1]=$(server "$1" addr)
+    echo "${ADDR_OF[$1]}"
 }
+# The ports the internet namespace listens on, read once per list of cells.
+LISTENING=""
+server_listens() { # server_listens ADDR PORT
+    grep -qxE -- "($1|0\.0\.0\.0|\*|\[::\]):$2" <<<"$LISTENING"
+}
+
 
 # ---------------------------------------------------------------------------------------------
 # The live daemon: live.sh's configuration with the engine's default window (60 s: the matrix's
@@ -100,6 +133,7 @@ matrix_live_start() { live_start "$1"; }
 
 matrix_all_cells() {
     local scen v id client proto tls caps port srv addr tmin cmax
+    LISTENING=$(in_ns "$NS_NET" ss -ltnH | awk '{print $4}')
     for scen in "${MATRIX_SCENARIOS[@]}"; do
         [[ -z $ONLY_SCENARIOS || ,$ONLY_SCENARIOS, == *,$scen,* ]] || continue
         for v in "${CLIENT_VARIANTS[@]}"; do
@@ -110,7 +144,7 @@ matrix_all_cells() {
             cmax=$(cap_of "$caps" tlsmax); cmax=${cmax:-1.3}
             for srv in "${SERVER_NAMES[@]}"; do
                 [[ -z $ONLY_SERVERS || ,$ONLY_SERVERS, == *,$srv,* ]] || continue
-                addr=$(server "$srv" addr)
+                addr=$(server_addr "$srv")
                 server_listens "$addr" "$port" || continue
                 tmin=$(server_tls_min "$srv")
                 case $scen in
@@ -174,7 +208,7 @@ cell_wan-down() {
     in_ns "$NS_RTR" tc qdisc replace dev wan0 root tbf rate 32kbit burst 4kb latency 2s
     printf '=== %s: %s %s %s %s %s alice *** no (WAN cut after login)\n' "$(date +%T.%N)" \
         "$C_CLIENT" "$C_HOST" "$C_PORT" "$C_PROTO" "$C_TLS" >>"$CELL_DIR/client.log"
-    in_ns "$NS_CLI" env MATRIX_CA="$STATE/pki/ca.crt" MATRIX_WORK="$CELL_DIR/work0" \
+    in_ns "$NS_CLI" env MATRIX_CA="$STATE/pki/ca.crt" MATRIX_WORK="$CELL_DIR/work0" MATRIX_LARGE=1 \
         OPENSSL_CONF="$STATE/openssl-legacy.cnf" timeout 60 "$MATRIX_DIR/clients/$C_CLIENT" \
         "$C_HOST" "$C_PORT" "$C_PROTO" "$C_TLS" "$USER_A" "$PASS_A" no >>"$CELL_DIR/client.log" 2>&1 &
     pid=$!
@@ -225,7 +259,7 @@ run_cell() { # run_cell "VARIANT SERVER SCENARIO"; sets CELL_DIR
     CLI4=192.168.77.$((20 + CELL_NO % 200)); CLI6=fd77::$((20 + CELL_NO % 200))
     CELL_DIR=$OUT/cells/$(printf '%03d' "$CELL_NO")-$C_VARIANT-$C_SERVER-$C_SCENARIO
     mkdir -p "$CELL_DIR"
-    C_HOST=$C_SERVER.mail.test; C_ADDR=$(server "$C_SERVER" addr); C_PORT=$(port_for "$C_PROTO" "$C_TLS")
+    C_HOST=$C_SERVER.mail.test; C_ADDR=$(server_addr "$C_SERVER"); C_PORT=$(port_for "$C_PROTO" "$C_TLS")
     C_FAULT=""; C_NOTE=""; FAULT_AT=""; RCS=()
     tmark start
     all_faults_off

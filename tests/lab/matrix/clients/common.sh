@@ -12,9 +12,9 @@
 #             pressing "try again" would); no: one attempt
 #
 # Environment (set by tests/lab/matrix/run-matrix): MATRIX_CA (the lab CA), MATRIX_WORK (an empty
-# directory for the client's configuration and mail), MATRIX_TLS10_CNF (an OpenSSL configuration
-# allowing TLS 1.0 only, for clients that have no option of their own), OPENSSL_CONF (the lab's
-# legacy configuration: TLS 1.0 may be offered at all).
+# directory for the client's configuration and mail), OPENSSL_CONF (the lab's legacy
+# configuration: TLS 1.0 may be offered at all), MATRIX_LARGE (set: a sending client sends ~180 KB,
+# so that a fault can cut it in the middle).
 #
 # Exit status 0 when the client fetched (or sent) mail, non-zero otherwise. `--caps` prints
 # "protocols=... tls=... tls10=yes|no" so the runner knows which cells a client can fill.

@@ -76,8 +76,10 @@ def smtp(host, port, mode, ctx, user, password):
     except smtplib.SMTPException:
         conn.quit()
         raise
+    body = "hello\r\n" + ("The quick brown fox jumps over the lazy dog.\r\n" * 4000
+                            if os.environ.get("MATRIX_LARGE") else "")
     conn.sendmail("alice@mail.test", ["alice@mail.test"],
-                  "From: alice@mail.test\r\nTo: alice@mail.test\r\nSubject: matrix\r\n\r\nhello\r\n")
+                  "From: alice@mail.test\r\nTo: alice@mail.test\r\nSubject: matrix\r\n\r\n" + body)
     conn.quit()
 
 
