@@ -86,29 +86,43 @@ profile_bg() { # profile_bg NAME PART CMD...
     echo "$ns" >"$PIDDIR/matrix-$name--$part.mntns"
 }
 
-mntns_pids() { # every process in mount namespace $1
+# Every process in mount namespace $1 that is also in the lab's internet namespace (network
+# namespace id $2). Namespace ids are inode numbers that the kernel hands out again once a
+# namespace is gone: both must match, and profile_stop_part pins the namespace while it kills.
+mntns_pids() {
     local p
     for p in /proc/[0-9]*; do
-        [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$1" ]] && echo "${p#/proc/}"
+        [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$1" && $(readlink "$p/ns/net" 2>/dev/null) == "$2" ]] \
+            && echo "${p#/proc/}"
     done
     return 0
 }
 
 profile_stop_part() { # profile_stop_part PIDNAME
-    local ns="" f=$PIDDIR/$1.mntns pids i
+    local ns="" f=$PIDDIR/$1.mntns pids i netns="" pin first
     [[ -f $f ]] && ns=$(cat "$f")
+    netns=$(in_ns "$NS_NET" readlink /proc/self/ns/net 2>/dev/null) || netns=""
     bg_stop "$1"
-    if [[ -n $ns ]]; then
-        for ((i = 0; i < 30; i++)); do
-            pids=$(mntns_pids "$ns")
-            [[ -z $pids ]] && break
-            # shellcheck disable=SC2086
-            kill -TERM $pids 2>/dev/null || true
-            sleep 0.1
-        done
-        pids=$(mntns_pids "$ns")
-        # shellcheck disable=SC2086
-        [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+    if [[ -n $ns && -n $netns ]]; then
+        pids=$(mntns_pids "$ns" "$netns")
+        first=${pids%%$'\n'*}
+        # Hold the namespace open while its processes are stopped, so its id cannot pass to a
+        # new namespace (and a new process) half-way.
+        if [[ -n $first ]] && exec {pin}<"/proc/$first/ns/mnt" 2>/dev/null; then
+            if [[ $(readlink "/proc/self/fd/$pin") == "$ns" ]]; then
+                for ((i = 0; i < 30; i++)); do
+                    pids=$(mntns_pids "$ns" "$netns")
+                    [[ -z $pids ]] && break
+                    # shellcheck disable=SC2086
+                    kill -TERM $pids 2>/dev/null || true
+                    sleep 0.1
+                done
+                pids=$(mntns_pids "$ns" "$netns")
+                # shellcheck disable=SC2086
+                [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+            fi
+            exec {pin}<&-
+        fi
     fi
     rm -f "$f"
 }
