@@ -6,6 +6,7 @@
 #   bench/matrix.sh                  MAILPULSE defaults to target/release/mailpulse, else target/debug
 #   bench/matrix.sh --jobs 3         the servers split over 3 labs run side by side (prefixes mpm,
 #                                    mpf, mpg), then judged together; default 1
+#   bench/matrix.sh --groups "imap,cyrus tls12,courier"   the split by hand (one job per group)
 #   bench/matrix.sh --gap 60 ...     further options go to every run-matrix (--clients, --scenarios)
 #
 # The last line is "N passed, N failed"; the exit status is non-zero if a cell failed.
@@ -17,11 +18,12 @@ if [[ -z ${MAILPULSE:-} ]]; then
     [[ -x $MAILPULSE ]] || MAILPULSE=$REPO/target/debug/mailpulse
 fi
 export MAILPULSE
-jobs=1; gap=${MATRIX_GAP:-60}; pass=()
+jobs=1; gap=${MATRIX_GAP:-60}; pass=(); groups=()
 while (($#)); do
     case $1 in
     --jobs) jobs=${2:?--jobs N}; shift 2 ;;
     --gap) gap=${2:?--gap SECONDS}; shift 2 ;;
+    --groups) read -r -a groups <<<"${2:?--groups \"A,B C,D\"}"; jobs=${#groups[@]}; shift 2 ;;
     *) pass+=("$1"); shift ;;
     esac
 done
@@ -34,10 +36,11 @@ if ((jobs == 1)); then
     set -e
 else
     # Every server profile, dealt round-robin to the jobs.
-    mapfile -t names < <({ [[ -x $MATRIX/server ]] && MPL_PREFIX=mpm "$MATRIX/server" list; \
-                           MPL_PREFIX=mpm "$MATRIX/server-lab.sh" list; } | sort -u)
-    groups=()
-    for i in "${!names[@]}"; do groups[i % jobs]+="${groups[i % jobs]:+,}${names[i]}"; done
+    if ((${#groups[@]} == 0)); then
+        mapfile -t names < <({ [[ -x $MATRIX/server ]] && MPL_PREFIX=mpm "$MATRIX/server" list; \
+                               MPL_PREFIX=mpm "$MATRIX/server-lab.sh" list; } | sort -u)
+        for i in "${!names[@]}"; do groups[i % jobs]+="${groups[i % jobs]:+,}${names[i]}"; done
+    fi
     prefixes=(mpm mpf mpg)
     pids=()
     for ((j = 0; j < jobs; j++)); do
