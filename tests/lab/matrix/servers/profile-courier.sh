@@ -52,6 +52,8 @@ EOF
     printf '%s\tuid=65534|gid=65534|home=%s|mail=%s|systempw=%s\n' "$MX_USER" \
         "$d/mail/$MX_USER" "$d/mail/$MX_USER/Maildir" "$(openssl passwd -6 "$MX_PASS")" >"$d/etc/userdb"
     chmod 600 "$d/etc/userdb"
+    # imaplogin runs STARTTLS's couriertls after dropping root: the key must be courier's too.
+    chgrp courier "$d/tls.pem"
     openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out "$d/dhparams.pem" 2>/dev/null
     profile_bg "$name" courier "$MATRIX_DIR/servers/courier-run" "$d" "$MX_ROOT"
     wait_listening "$name" 143 993 110 995
