@@ -9,7 +9,8 @@ PROTO is imap, pop3 (plain LOGIN / USER+PASS on the given port, no TLS), imaps, 
 
     attempt=N seconds=S reply=<the server's final reply line>
 
-then `closed-after=N` if the server closed the connection after attempt N (within 3 s of its
+(and `unsolicited=<line>` for anything the server sends unasked, e.g. before closing), then
+`closed-after=N` if the server closed the connection after attempt N (within 3 s of its
 reply), or `closed-after=none`. Only the standard library: it runs in any lab namespace.
 """
 import base64
@@ -55,6 +56,7 @@ class Conn:
                 return True
             if got is None:
                 return False
+            print("unsolicited=%s" % got, flush=True)
         return False
 
 

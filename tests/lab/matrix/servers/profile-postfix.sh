@@ -39,6 +39,9 @@ smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_tls_auth_only = yes
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
+# Like providers that drop a client after a few failed AUTHs: every 535 counts as an error, and
+# at the third postfix answers "421 4.7.0 ... Error: too many errors" and closes (default: 20).
+smtpd_hard_error_limit = 3
 alias_maps =
 alias_database =
 local_recipient_maps =
