@@ -23,6 +23,16 @@ profile_known() {
 
 profile_dir() { echo "$MX_STATE/$1"; }
 
+# need_tools PROGRAM:PACKAGE...: a missing prerequisite fails with the package to install.
+need_tools() {
+    local pair bin missing=()
+    for pair in "$@"; do
+        bin=${pair%%:*}
+        [[ $bin == /* && -x $bin ]] || command -v "$bin" >/dev/null 2>&1 || missing+=("$bin (package ${pair#*:})")
+    done
+    ((${#missing[@]} == 0)) || die "MISSING prerequisite: ${missing[*]} (see tests/lab/matrix/servers/packages.txt)"
+}
+
 # need_unpacked PATH...: files from servers/install-debs (run it once if they are missing).
 need_unpacked() {
     local p
@@ -209,6 +219,16 @@ dns_reload() {
     kill -HUP "$pid"
 }
 
+# Rewrite and reload, one writer at a time (profiles of one lab may be started in parallel).
+dns_update() {
+    local lk
+    exec {lk}>"$MX_STATE/dns.lock"
+    flock "$lk"
+    dns_records_write
+    dns_reload
+    exec {lk}>&-
+}
+
 dns_answer() { # dns_answer NAME   what the internet's server says now
     in_ns "$NS_NET" dig +short +time=1 +tries=1 @"$DNS4" "$1.mail.test" A 2>/dev/null || true
 }
@@ -221,8 +241,7 @@ rtr_forget() { # the router's resolver must not keep an old answer (or a negativ
 dns_publish() {
     local name=$1 i
     touch "$MX_STATE/$name/dns-published"
-    dns_records_write
-    dns_reload
+    dns_update
     for ((i = 0; i < 100; i++)); do
         [[ $(dns_answer "$name") == "${PROFILE_ADDR[$name]}" ]] && break
         sleep 0.1
@@ -235,7 +254,6 @@ dns_withdraw() {
     local name=$1
     [[ -e $MX_STATE/$name/dns-published ]] || return 0
     rm -f "$MX_STATE/$name/dns-published"
-    dns_records_write
-    dns_reload
+    dns_update
     rtr_forget "$name"
 }

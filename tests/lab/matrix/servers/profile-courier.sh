@@ -12,6 +12,9 @@ PROFILE_KIND[courier]=courier
 up_courier() {
     local name=$1 d addr f
     d=$(profile_dir "$name"); addr=${PROFILE_ADDR[$name]}
+    need_tools couriertcpd:courier-base couriertls:courier-base makeuserdb:courier-authlib-userdb \
+        /usr/lib/courier/courier-authlib/authdaemond:courier-authdaemon \
+        /usr/lib/courier-authlib/libauthuserdb.so:courier-authlib-userdb openssl:openssl
     need_unpacked usr/lib/courier/courier/imaplogin usr/lib/courier/courier/courierpop3login
     mkdir -p "$d/etc" "$d/authdaemon" "$d/mail/$MX_USER"
     chmod 755 "$d/mail"

@@ -10,6 +10,8 @@ PROFILE_KIND[cyrus]=cyrus
 up_cyrus() {
     local name=$1 d addr bin=$MX_ROOT/usr/lib/cyrus/bin i
     d=$(profile_dir "$name"); addr=${PROFILE_ADDR[$name]}
+    need_tools /usr/lib/cyrus/bin/master:cyrus-common /usr/lib/cyrus/bin/lmtpd:cyrus-common \
+        saslpasswd2:sasl2-bin python3:python3
     need_unpacked usr/lib/cyrus/bin/imapd usr/lib/cyrus/bin/pop3d
     mkdir -p "$d/lib" "$d/spool" "$d/run"
     cat >"$d/imapd.conf" <<EOF

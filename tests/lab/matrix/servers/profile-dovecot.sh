@@ -60,6 +60,8 @@ EOF
 up_dovecot() {
     local name=$1 d addr
     d=$(profile_dir "$name"); addr=${PROFILE_ADDR[$name]}
+    need_tools dovecot:dovecot-core /usr/lib/dovecot/imap-login:dovecot-imapd \
+        /usr/lib/dovecot/pop3-login:dovecot-pop3d /usr/lib/dovecot/checkpassword-reply:dovecot-core
     mkdir -p "$d/run" "$d/state" "$d/mail"
     chmod 755 "$d/run" "$d/mail"
     printf '%s:{PLAIN}%s::::::\n' "$MX_USER" "$MX_PASS" >"$d/users"

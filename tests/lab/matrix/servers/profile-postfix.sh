@@ -11,6 +11,7 @@ PROFILE_KIND[postfix]=postfix
 up_postfix() {
     local name=$1 d addr
     d=$(profile_dir "$name"); addr=${PROFILE_ADDR[$name]}
+    need_tools postfix:postfix dovecot:dovecot-core
     mkdir -p "$d/etc" "$d/spool" "$d/data" "$d/auth/run" "$d/auth/state"
     chmod 755 "$d/spool" "$d/auth/run"
     chown postfix:postfix "$d/data"
@@ -121,6 +122,7 @@ truth_postfix() {
     local log
     log=$(profile_dir "$1")/postfix.log
     [[ -f $log ]] || return 0
+    need_tools gawk:gawk
     gawk -v year="$(date +%Y)" '
         BEGIN { split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", m, " "); for (i in m) mon[m[i]] = i }
         function epoch() { split($3, t, ":"); return mktime(year " " mon[$1] " " $2 " " t[1] " " t[2] " " t[3]) }
