@@ -28,7 +28,7 @@ need_tools() {
     local pair bin missing=()
     for pair in "$@"; do
         bin=${pair%%:*}
-        [[ $bin == /* && -x $bin ]] || command -v "$bin" >/dev/null 2>&1 || missing+=("$bin (package ${pair#*:})")
+        [[ $bin == /* && -e $bin ]] || command -v "$bin" >/dev/null 2>&1 || missing+=("$bin (package ${pair#*:})")
     done
     ((${#missing[@]} == 0)) || die "MISSING prerequisite: ${missing[*]} (see tests/lab/matrix/servers/packages.txt)"
 }
