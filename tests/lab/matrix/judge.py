@@ -237,8 +237,10 @@ def subset(lines):
         for value in values:
             if not any(c[axis] == value for c in chosen):
                 chosen.append(next(c for c in cells if c[axis] == value))
+    # Here the one wrong-again cell runs before the WAN outage: no window's pause is needed after it.
+    first = ["good", "wrong-once", "wrong-retry", "polite-retry", "wrong-again"]
     order = {c: i for i, c in enumerate(cells)}
-    for c in sorted(set(chosen), key=lambda c: order[c]):
+    for c in sorted(set(chosen), key=lambda c: (c[2] not in first, order[c])):
         print(" ".join(c))
 
 
