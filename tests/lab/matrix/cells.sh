@@ -225,7 +225,10 @@ cell_wan-down() {
         fault wan-link-down on
         FAULT_AT=$(now_epoch); C_FAULT="wan-link-down at $FAULT_AT"
         for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -TERM "$pid" 2>/dev/null || true
+        # The user gives up: every process of the client (the wrapper, the program it runs).
+        # $pid is only the background subshell; killing it alone would leave the client running.
+        local p
+        for p in $(ip netns pids "$NS_CLI" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
     else
         C_NOTE="the client finished before the WAN was cut"
     fi
