@@ -37,11 +37,12 @@ need() { # need PROGRAM PACKAGE
     command -v "$1" >/dev/null 2>&1 || { echo "MISSING prerequisite: $1 (package $2)" >&2; exit 69; }
 }
 
-# with_retry CMD...   run CMD; with RETRY=yes and a failure, once more a second later.
+# with_retry CMD...   run CMD; with RETRY=yes and a failure, once more a second later. (Its local
+# variable is "status": a wrapper's own variables keep their names inside CMD.)
 with_retry() {
     "$@" && return 0
-    local rc=$?
-    [[ $RETRY == yes ]] || return "$rc"
+    local status=$?
+    [[ $RETRY == yes ]] || return "$status"
     sleep 1
     "$@"
 }
