@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # mailpulse lab: WAN faults, each switched on and off in the router (or internet) namespace.
-# Each fault that uses nftables gets a table of its own (mpl_fault_NAME), so faults combine and
+# Each fault that uses nftables gets a table of its own (PREFIX_fault_NAME, mpl_fault_NAME by default), so faults combine and
 # switching one off deletes exactly its table.
 #
 #   wan-link-down            ip link set wan0 down (the router's default routes go with it)
@@ -32,8 +32,8 @@ fault_wan-link-down() {
 
 fault_wan-blackhole() {
     case $1 in
-    on) nft_table_add <<'EOF' ;;
-table inet mpl_fault_blackhole {
+    on) nft_table_add <<EOF ;;
+table inet ${NFT_PREFIX}fault_blackhole {
     chain forward {
         type filter hook forward priority -10; policy accept;
         iifname "wan0" drop
@@ -49,7 +49,7 @@ table inet mpl_fault_blackhole {
     }
 }
 EOF
-    off) nft_table_del mpl_fault_blackhole ;;
+    off) nft_table_del ${NFT_PREFIX}fault_blackhole ;;
     esac
 }
 
@@ -57,7 +57,7 @@ fault_wan-loss() {
     local pct=${2:-30}
     case $1 in
     on) nft_table_add <<EOF ;;
-table inet mpl_fault_loss {
+table inet ${NFT_PREFIX}fault_loss {
     chain forward {
         type filter hook forward priority -10; policy accept;
         iifname "wan0" numgen random mod 100 < $pct counter drop
@@ -65,13 +65,13 @@ table inet mpl_fault_loss {
     }
 }
 EOF
-    off) nft_table_del mpl_fault_loss ;;
+    off) nft_table_del ${NFT_PREFIX}fault_loss ;;
     esac
 }
 
 # How many packets the wan-loss fault has dropped so far (both directions); 0 when it is off.
 wan_loss_dropped() {
-    in_ns "$NS_RTR" nft list table inet mpl_fault_loss 2>/dev/null |
+    in_ns "$NS_RTR" nft list table inet ${NFT_PREFIX}fault_loss 2>/dev/null |
         awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) }
              END { print n + 0 }'
 }
@@ -99,7 +99,7 @@ fault_congestion() {
 fault_dns-upstream-dead() {
     case $1 in
     on) in_ns "$NS_NET" nft -f - <<EOF ;;
-table inet mpl_fault_dnsdead {
+table inet ${NFT_PREFIX}fault_dnsdead {
     chain input {
         type filter hook input priority -10; policy accept;
         ip daddr $DNS4 meta l4proto { tcp, udp } th dport 53 drop
@@ -107,7 +107,7 @@ table inet mpl_fault_dnsdead {
     }
 }
 EOF
-    off) in_ns "$NS_NET" nft delete table inet mpl_fault_dnsdead 2>/dev/null || true ;;
+    off) in_ns "$NS_NET" nft delete table inet ${NFT_PREFIX}fault_dnsdead 2>/dev/null || true ;;
     esac
     # Either way start from a cold cache: the fault is meant to hit a lookup.
     flush_router_dns
@@ -138,8 +138,8 @@ fault_short-conntrack-timeout() {
     case $1 in
     on)
         ns_sysctl "$NS_RTR" net.netfilter.nf_conntrack_tcp_timeout_established=5
-        nft_table_add <<'EOF'
-table inet mpl_fault_ctexpire {
+        nft_table_add <<EOF
+table inet ${NFT_PREFIX}fault_ctexpire {
     # A packet that belongs to no tracked session and is not a SYN opens nothing: dropped.
     chain forward {
         type filter hook forward priority -10; policy accept;
@@ -155,7 +155,7 @@ table inet mpl_fault_ctexpire {
 EOF
         ;;
     off)
-        nft_table_del mpl_fault_ctexpire
+        nft_table_del ${NFT_PREFIX}fault_ctexpire
         ns_sysctl "$NS_RTR" net.netfilter.nf_conntrack_tcp_timeout_established=432000
         ;;
     esac
@@ -163,7 +163,7 @@ EOF
 
 # Packets dropped so far by the stateless-packet rules of short-conntrack-timeout.
 ctexpire_drops() {
-    in_ns "$NS_RTR" nft list table inet mpl_fault_ctexpire 2>/dev/null \
+    in_ns "$NS_RTR" nft list table inet ${NFT_PREFIX}fault_ctexpire 2>/dev/null \
         | grep -o 'packets [0-9]*' | awk '{n += $2} END {print n + 0}'
 }
 

@@ -30,15 +30,21 @@ set -euo pipefail
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
 
-# All namespaces carry this prefix; teardown removes exactly these and nothing else.
-NS_NET=mpl-net
-NS_RTR=mpl-rtr
-NS_CLI=mpl-cli
-NS_CLI2=mpl-cli2
+# Every name the lab gives out derives from one prefix: namespaces PREFIX-net, -rtr, -cli, -cli2,
+# nftables tables PREFIX_..., dovecot instances PREFIX-NAME, state /tmp/PREFIX-lab. Teardown
+# removes exactly these and nothing else, so a second lab with another prefix (MPL_PREFIX=mpm, the
+# client matrix's) can run beside the default one.
+MPL_PREFIX=${MPL_PREFIX:-mpl}
+[[ $MPL_PREFIX =~ ^[a-z][a-z0-9]{1,7}$ ]] || { echo "MPL_PREFIX must be 2-8 of a-z0-9" >&2; exit 64; }
+NFT_PREFIX=${MPL_PREFIX}_
+NS_NET=$MPL_PREFIX-net
+NS_RTR=$MPL_PREFIX-rtr
+NS_CLI=$MPL_PREFIX-cli
+NS_CLI2=$MPL_PREFIX-cli2
 ALL_NS=("$NS_CLI" "$NS_CLI2" "$NS_RTR" "$NS_NET")
 
 # State (configs, logs, pid registry). A fixed path so that `lab down` finds it after a crash.
-STATE=${MPL_STATE:-/tmp/mpl-lab}
+STATE=${MPL_STATE:-/tmp/$MPL_PREFIX-lab}
 PIDDIR=$STATE/pids
 # Network-namespace ids of the lab (outside $STATE: it must outlive teardown for the check).
 NSIDS=${STATE}.nsids
@@ -60,7 +66,7 @@ DNS4=$SRV4.53;   DNS6=$SRV6:53
 DEAD4=$SRV4.99;  DEAD6=$SRV6:99
 
 # Mail accounts (passwd-file, PLAIN scheme: this is a lab).
-USER_A=alice; PASS_A=Correct-Horse-77
+USER_A=alice; PASS_A=${MPL_ALICE_PASSWORD:-Correct-Horse-77}
 USER_B=bob;   PASS_B=Battery-Staple-77
 WRONG_PASS=not-the-password
 
@@ -174,9 +180,9 @@ lab_down() {
 # daemons that belong to someone else on the same machine are never reported or touched.
 lab_leftovers() {
     local ns pid id
-    ip netns list 2>/dev/null | awk '$1 ~ /^mpl-/ {print "namespace " $1}'
-    ip -o link show 2>/dev/null | awk -F': ' '$2 ~ /^(mpl-|wan0|lan0|lan2|isp0|br-lan|srv0)/ {print "host interface " $2}'
-    nft list tables 2>/dev/null | awk '$3 ~ /^mpl_/ {print "host nft table " $2 " " $3}'
+    ip netns list 2>/dev/null | awk -v p="^$MPL_PREFIX-" '$1 ~ p {print "namespace " $1}'
+    ip -o link show 2>/dev/null | awk -F': ' -v p="^($MPL_PREFIX-|wan0|lan0|lan2|isp0|br-lan|srv0)" '$2 ~ p {print "host interface " $2}'
+    nft list tables 2>/dev/null | awk -v p="^$NFT_PREFIX" '$3 ~ p {print "host nft table " $2 " " $3}'
     for ns in "${ALL_NS[@]}"; do [[ -e /etc/netns/$ns ]] && echo "file /etc/netns/$ns"; done
     for pid in $(pgrep -f -- "$STATE/" 2>/dev/null); do
         [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
@@ -231,7 +237,7 @@ lab_selftest() {
 
 lab_status() {
     local ns
-    ip netns list | grep '^mpl-' || { echo "lab is down"; return 0; }
+    ip netns list | grep "^$MPL_PREFIX-" || { echo "lab is down"; return 0; }
     for ns in "${ALL_NS[@]}"; do
         echo "== $ns"; in_ns "$ns" ip -br addr 2>/dev/null | grep -v '^lo' || true
     done

@@ -58,7 +58,7 @@ live_write_config() {
     chown "$LIVE_USER:" "$LIVE_DIR/state"
     chmod 750 "$LIVE_DIR/state"
     cat >"$LIVE_CONF" <<EOF
-# Written by tests/lab/live.sh for the lab's router (mpl-rtr).
+# Written by tests/lab/live.sh for the lab's router ($NS_RTR).
 [daemon]
 socket = "$LIVE_SOCK"
 state_dir = "$LIVE_DIR/state"

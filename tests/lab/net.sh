@@ -16,7 +16,7 @@ make_namespaces() {
         ns_sysctl "$ns" net.ipv6.conf.all.accept_ra=0
         ns_sysctl "$ns" net.ipv6.conf.default.accept_ra=0
     done
-    ip netns list | awk '{print $1}' | grep '^mpl-' | while read -r ns; do
+    ip netns list | awk '{print $1}' | grep "^$MPL_PREFIX-" | while read -r ns; do
         in_ns "$ns" readlink /proc/self/ns/net
     done >"$NSIDS"
 }
@@ -57,7 +57,7 @@ make_internet() {
 
     # dead.mail.test: its address answers nothing, not even an ICMP error; SYNs vanish.
     in_ns "$NS_NET" nft -f - <<EOF
-table inet mpl_dead {
+table inet ${NFT_PREFIX}dead {
     chain pre {
         type filter hook prerouting priority -300; policy accept;
         ip daddr $DEAD4 drop
@@ -93,8 +93,8 @@ make_router() {
 
     # IPv4 NAT in a table of its own. IPv6 is routed without translation: the internet
     # namespace has a route to fd77::/64 (a lab shortcut for a delegated prefix).
-    in_ns "$NS_RTR" nft -f - <<'EOF'
-table ip mpl_nat {
+    in_ns "$NS_RTR" nft -f - <<EOF
+table ip ${NFT_PREFIX}nat {
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
         oifname "wan0" masquerade

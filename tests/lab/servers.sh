@@ -101,7 +101,7 @@ write_dovecot_conf() {
     chmod 755 "$d" "$d/run"
     cat >"$d/dovecot.conf" <<EOF
 # dovecot instance "$name" of the mailpulse lab (generated; see tests/lab/servers.sh)
-instance_name = mpl-$name
+instance_name = $MPL_PREFIX-$name
 base_dir = $d/run
 state_dir = $d/state
 log_path = $STATE/dovecot-$name.log
