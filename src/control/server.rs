@@ -37,8 +37,11 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const IDLE_GRACE: Duration = Duration::from_millis(100);
 /// The most connections ever open, as a multiple of `max_clients`.
 const HARD_CAP_FACTOR: usize = 8;
-/// Connections the kernel queues before they are accepted.
-const LISTEN_BACKLOG: i32 = 32;
+/// Connections the kernel queues before they are accepted. Short enough that a flood of
+/// connects cannot put thousands ahead of an honest client, long enough that a hundred clients
+/// connecting at once are queued: a non-blocking connect to a full Unix socket queue fails with
+/// EAGAIN at once instead of waiting (the web UI's PHP and Python clients connect that way).
+const LISTEN_BACKLOG: i32 = 128;
 /// Back-off when the process is out of descriptors or memory.
 const BACKOFF: Duration = Duration::from_millis(500);
 
