@@ -704,6 +704,7 @@ mod tests {
             app: Default::default(),
             greeting: None,
             slowest_reply: None,
+            last_reply_at: None,
             bytes_from_client: 10,
             bytes_from_server: 20,
             packets_from_client: 3,

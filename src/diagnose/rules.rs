@@ -1112,7 +1112,7 @@ fn gave_up_tail(rec: &SessionRecord) -> Option<Duration> {
         TlsMode::None => rec.bytes_from_server <= SHAPE_MAX_SERVER_BYTES,
     };
     let last_answer = [
-        rec.slowest_reply.map(|(_, at)| at),
+        rec.last_reply_at,
         rec.app.handshake_done_at,
         rec.greeting
             .map(|g| rec.start.plus(rec.tcp_connect.unwrap_or_default()).plus(g)),

@@ -352,6 +352,7 @@ impl Session {
             },
             greeting: Some(ms(60)),
             slowest_reply: Some((ms(90), start.plus(secs(1)))),
+            last_reply_at: Some(start.plus(secs(1))),
             bytes_from_client: 2200,
             bytes_from_server: 52_000,
             packets_from_client: 30,
@@ -416,6 +417,7 @@ impl Session {
         s.app = AppDataShape::default();
         s.greeting = None;
         s.slowest_reply = None;
+        s.last_reply_at = None;
         s.bytes_from_client = 0;
         s.bytes_from_server = 0;
         s.packets_from_client = u64::from(syns);
@@ -483,6 +485,7 @@ impl Session {
             exchanges: Default::default(),
         };
         s.slowest_reply = Some((reply, done.plus(reply)));
+        s.last_reply_at = Some(done.plus(reply));
         s.end = done.plus(after);
         s.closed_by = Some(Side::Server);
         s.close = Close::Fin;
@@ -530,6 +533,7 @@ impl Session {
     pub fn reply(mut self, took: Duration) -> Self {
         let at = self.0.start.plus(took);
         self.0.slowest_reply = Some((took, at));
+        self.0.last_reply_at = Some(at);
         self
     }
 

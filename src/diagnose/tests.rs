@@ -688,6 +688,7 @@ fn login_never_answered(id: u64, start: Timestamp) -> Session {
     let mut s = Session::imaps(id, CLIENT, "slow.mail.test", "198.51.100.13", start)
         .refused_login_shape(ms(40), ms(6850));
     s.0.slowest_reply = Some((ms(40), start.plus(ms(400))));
+    s.0.last_reply_at = Some(start.plus(ms(400)));
     s.0.closed_by = Some(Side::Client);
     s.0.app.client_records = 3;
     s
@@ -845,6 +846,7 @@ fn a_plaintext_client_leaving_after_a_slow_greeting_is_server_slow() {
         .closed(Close::Fin, Some(Side::Client));
     session.0.greeting = Some(ms(6200));
     session.0.slowest_reply = None;
+    session.0.last_reply_at = None;
     session.0.auth = crate::track::record::AuthOutcome::Unknown;
     session.0.auth_reply = None;
     session.0.bytes_from_server = 120;
@@ -1744,6 +1746,7 @@ fn a_plaintext_client_closing_after_its_own_pause_is_not_server_slow() {
     session.0.auth_reply = None;
     session.0.bytes_from_server = 300;
     session.0.slowest_reply = Some((ms(20), t("14:00:01")));
+    session.0.last_reply_at = Some(t("14:00:01"));
     session.0.end = t("14:00:31");
     session.0.client_waiting_at_close = None;
     let e = s.ended(t("14:00:31"), &session);

@@ -318,6 +318,9 @@ pub struct SessionRecord {
     pub greeting: Option<Duration>,
     /// The longest the server took to answer client data, and when that answer came.
     pub slowest_reply: Option<(Duration, Timestamp)>,
+    /// When the server last answered client data: a client that closes long after it was
+    /// answered had no request outstanding, whatever the slowest answer was.
+    pub last_reply_at: Option<Timestamp>,
     pub bytes_from_client: u64,
     pub bytes_from_server: u64,
     pub packets_from_client: u64,

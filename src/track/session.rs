@@ -137,6 +137,7 @@ impl Session {
                 app: AppDataShape::default(),
                 greeting: None,
                 slowest_reply: None,
+                last_reply_at: None,
                 bytes_from_client: 0,
                 bytes_from_server: 0,
                 packets_from_client: 0,
@@ -342,6 +343,7 @@ impl Session {
                     if self.record.slowest_reply.is_none_or(|(w, _)| wait > w) {
                         self.record.slowest_reply = Some((wait, now));
                     }
+                    self.record.last_reply_at = Some(now);
                 }
             }
         }
