@@ -642,6 +642,23 @@ pub fn tls_rejected(case: &Case) -> Option<Finding> {
         evidence.extend(offered);
         return Some(Finding::new(Verdict::TlsRejected, evidence));
     }
+    // A server that closes after the ClientHello without a ServerHello refused the handshake
+    // (dovecot does this to a TLS 1.0 client, with no alert), on an implicit port as after
+    // STARTTLS.
+    if rec.tls_client_max.is_some()
+        && rec.tcp_connect.is_some()
+        && rec.tls_version.is_none()
+        && !handshake_done(rec)
+        && rec.closed_by == Some(Side::Server)
+        && rec.close == Close::Fin
+    {
+        let mut evidence = vec![
+            "the server closed the connection after the client's ClientHello without answering it (no ServerHello, no alert)"
+                .to_string(),
+        ];
+        evidence.extend(offered);
+        return Some(Finding::new(Verdict::TlsRejected, evidence));
+    }
     let old = rec.tls_version.is_some_and(|v| v < TlsVersion::TLS1_2);
     let microsoft = case
         .name()

@@ -425,6 +425,9 @@ impl Session {
     /// Counts a segment of application data towards the request or the reply it belongs to.
     fn note_exchange(&mut self, side: Side, len: usize, now: Timestamp) {
         match side {
+            // After the server's FIN nothing can answer: what the client still sends is its
+            // goodbye (a TLS 1.3 close_notify is an application-data record), not a request.
+            Side::Client if self.server_fin => {}
             Side::Client => {
                 self.exchanges.client_data(len);
                 self.last_request_at = Some(now);
