@@ -11,6 +11,9 @@ use std::net::IpAddr;
 const CLIENT_SHARE_DIVISOR: usize = 4;
 
 /// The last `capacity` events, oldest first, of which no client holds more than a quarter.
+/// When full, failed sessions the server never sent a byte to go first: that is what a host
+/// spoofing many addresses fabricates in bulk, and a flood of them must not push out the
+/// verdicts of sessions that really reached a server.
 pub struct History {
     /// Kept events by id, oldest first; `None` marks one dropped for its client's share,
     /// compacted away once they outnumber the kept ones.
@@ -20,6 +23,9 @@ pub struct History {
     client_share: usize,
     /// Each client's kept event ids, oldest first.
     by_client: HashMap<IpAddr, VecDeque<u64>>,
+    /// Kept events of sessions the server never answered, oldest first (ids of events already
+    /// gone are skipped when met).
+    unanswered: VecDeque<u64>,
 }
 
 impl History {
@@ -32,6 +38,7 @@ impl History {
             capacity,
             client_share: (capacity / CLIENT_SHARE_DIVISOR).max(1),
             by_client: HashMap::new(),
+            unanswered: VecDeque::new(),
         }
     }
 
@@ -48,14 +55,28 @@ impl History {
                 }
             }
         }
+        if event
+            .session
+            .as_ref()
+            .is_some_and(|s| s.bytes_from_server == 0)
+        {
+            self.unanswered.push_back(id);
+        }
         self.events.push_back((id, Some(event)));
         self.kept += 1;
         while self.kept > self.capacity {
-            self.pop_oldest();
+            if !self.forget_oldest_unanswered() {
+                self.pop_oldest();
+            }
         }
         self.drop_leading_gaps();
         if self.events.len() > 2 * self.kept + 64 {
             self.events.retain(|(_, e)| e.is_some());
+        }
+        if self.unanswered.len() > 2 * self.kept + 64 {
+            let mut ids = std::mem::take(&mut self.unanswered);
+            ids.retain(|id| self.holds(*id));
+            self.unanswered = ids;
         }
     }
 
@@ -79,16 +100,45 @@ impl History {
 
     /// Drops the event `id` (ids increase, so it is found by bisection; a journal written by
     /// another version may not be ordered, hence the scan as a fallback).
-    fn forget(&mut self, id: u64) {
+    fn forget(&mut self, id: u64) -> bool {
         let at = match self.events.binary_search_by_key(&id, |(i, _)| *i) {
             Ok(at) => Some(at),
             Err(_) => self.events.iter().position(|(i, _)| *i == id),
         };
-        if let Some((_, slot)) = at.and_then(|at| self.events.get_mut(at)) {
-            if slot.take().is_some() {
-                self.kept -= 1;
+        let Some(event) = at
+            .and_then(|at| self.events.get_mut(at))
+            .and_then(|(_, slot)| slot.take())
+        else {
+            return false;
+        };
+        self.kept -= 1;
+        if let Some(client) = event.client {
+            if let Some(ids) = self.by_client.get_mut(&client) {
+                ids.retain(|i| *i != id);
+                if ids.is_empty() {
+                    self.by_client.remove(&client);
+                }
             }
         }
+        true
+    }
+
+    /// Whether the event `id` is still kept.
+    fn holds(&self, id: u64) -> bool {
+        match self.events.binary_search_by_key(&id, |(i, _)| *i) {
+            Ok(at) => self.events.get(at).is_some_and(|(_, e)| e.is_some()),
+            Err(_) => false,
+        }
+    }
+
+    /// Drops the oldest kept event of a session the server never answered; false when none.
+    fn forget_oldest_unanswered(&mut self) -> bool {
+        while let Some(id) = self.unanswered.pop_front() {
+            if self.forget(id) {
+                return true;
+            }
+        }
+        false
     }
 
     fn pop_oldest(&mut self) {
@@ -231,5 +281,52 @@ mod tests {
             per_client, 8,
             "the per-client index holds exactly the kept events"
         );
+    }
+
+    fn unanswered_session(id: u64, client: &str) -> Event {
+        let mut e = event(id, id as i64, EventKind::SessionFailed, Some(client));
+        let view: crate::diagnose::event::SessionView = serde_json::from_value(serde_json::json!({
+            "type": "session", "client": client, "client_port": 40000,
+            "server": "198.51.100.10",
+            "server_port": 993, "protocol": "imap", "tls": "implicit", "server_name": null,
+            "start": "2026-12-04T14:00:00Z", "end": "2026-12-04T14:00:05Z", "duration_ms": 5000,
+            "tcp_connect_ms": 10, "tls_handshake_ms": null, "tls_version": null,
+            "tls_alert": null, "bytes_from_client": 517, "bytes_from_server": 0,
+            "retransmits_from_client": 3, "closed_by": "none", "close": "timeout",
+            "auth": "unknown", "verdict": "upstream-unreachable",
+            "credentials": "not-at-fault", "evidence": []
+        }))
+        .unwrap();
+        e.session = Some(view);
+        e
+    }
+
+    #[test]
+    fn a_flood_of_unanswered_sessions_from_many_addresses_keeps_the_answered_verdicts() {
+        let mut history = History::new(100);
+        history.push(event(1, 1, EventKind::SessionFailed, Some("192.168.1.2")));
+        for id in 2..=10_000u64 {
+            let spoofed = format!("10.{}.{}.{}", id >> 16, (id >> 8) & 0xff, id & 0xff);
+            history.push(unanswered_session(id, &spoofed));
+        }
+        history.push(event(
+            10_001,
+            10_001,
+            EventKind::SessionOk,
+            Some("192.168.1.2"),
+        ));
+        let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 100);
+        assert_eq!(
+            ids[0], 1,
+            "the answered session's verdict outlives the flood"
+        );
+        assert_eq!(*ids.last().unwrap(), 10_001);
+        assert!(
+            history.by_client.len() <= 100,
+            "the per-client index follows the kept events: {}",
+            history.by_client.len()
+        );
+        assert!(history.unanswered.len() <= 2 * history.len() + 64);
     }
 }
