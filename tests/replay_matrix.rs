@@ -12,18 +12,7 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Captures whose verdicts are still wrong, and why.
-const KNOWN: &[(&str, &str)] = &[
-    (
-        "imaps-wrong-retry-ios-mail-dovecot-stunnel.pcap",
-        "iOS Mail's AUTHENTICATE then LOGIN fallback gets two delayed answers per connection \
-         (dovecot's penalty delays the continuation too), so no single delayed answer stands out",
-    ),
-    (
-        "submission-starttls-wrong-once-python-smtplib-postfix.pcap",
-        "smtplib tries several AUTH mechanisms in one STARTTLS session; the refusals inside TLS \
-         leave no shape the engine reads yet",
-    ),
-];
+const KNOWN: &[(&str, &str)] = &[];
 
 /// The window within which a repeat confirms a refused login (the engine's default).
 const WINDOW_SECS: u64 = 60;

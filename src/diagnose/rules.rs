@@ -41,6 +41,11 @@ pub const LOGIN_MAX_CLIENT_BYTES: u64 = 1024;
 pub const REFUSAL_DELAY: Duration = Duration::from_secs(1);
 /// A session that closed within this long after a delayed answer ended on it.
 pub const CLOSE_AFTER_ANSWER: Duration = Duration::from_secs(5);
+/// The requests a login can take at the end of a session: a SASL mechanism and its response,
+/// a LOGIN fallback after it, then a goodbye. A server that penalises failed logins holds back
+/// its answers to any of them (dovecot delays an AUTHENTICATE's continuation too once an
+/// address has failed), so a delayed answer counts when it falls among these last requests.
+pub const LOGIN_TAIL_REQUESTS: usize = 4;
 /// A session whose SYN or client data has gone unacknowledged this long is visibly failing and
 /// is judged from an update, without waiting for its end (the tracker reports a stall once,
 /// 1.5 s after it starts; an ACK normally comes within a round trip plus the delayed-ACK 200 ms).
@@ -998,9 +1003,9 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
 /// - a short exchange on both sides (the narrow shape: at most [`SHAPE_MAX_CLIENT_RECORDS`]
 ///   client records of [`SHAPE_MAX_CLIENT_BYTES`], [`SHAPE_MAX_SERVER_RECORDS`] server records
 ///   of [`SHAPE_MAX_SERVER_BYTES`]);
-/// - a delayed answer: one reply took at least [`REFUSAL_DELAY`] while every other reply in
-///   the session came in under a quarter of that (servers hold back a refusal, not the path),
-///   and the session closed within [`CLOSE_AFTER_ANSWER`] of it;
+/// - a delayed answer: one reply took at least [`REFUSAL_DELAY`] while every reply before the
+///   login's last [`LOGIN_TAIL_REQUESTS`] requests came in under a quarter of that (servers hold
+///   back a refusal, not the path), and the session closed within [`CLOSE_AFTER_ANSWER`] of it;
 /// - a reply of another size than the one this server gave the same request in a session that
 ///   went on past the login.
 pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -> Option<String> {
@@ -1054,10 +1059,12 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
 }
 
 /// The delayed-answer sign, described: the slowest reply took at least [`REFUSAL_DELAY`] and
-/// at least four times the path's own delays (TCP connect, TLS handshake), every other reply
-/// came in under a quarter of it, it answered one of the session's last two requests (the
-/// login, then perhaps a goodbye), and the session closed within [`CLOSE_AFTER_ANSWER`] after
-/// it. Without a per-request record (an older record), the slowest reply alone.
+/// at least four times the path's own delays (TCP connect, TLS handshake), every reply held
+/// back as long (a quarter of it or more) answered one of the session's last
+/// [`LOGIN_TAIL_REQUESTS`] requests (the login's steps, then perhaps a goodbye), at least one
+/// reply came quickly (the path itself is fast), and the session closed within
+/// [`CLOSE_AFTER_ANSWER`] after it. Without a per-request record (an older record), the slowest
+/// reply alone.
 fn delayed_answer(rec: &SessionRecord) -> Option<String> {
     let (wait, at) = rec.slowest_reply?;
     let path = rec
@@ -1085,17 +1092,31 @@ fn delayed_answer(rec: &SessionRecord) -> Option<String> {
             secs_precise(wait)
         ));
     };
+    let tail_from = kept.len().saturating_sub(LOGIN_TAIL_REQUESTS);
+    let held_back = |w: u32| w.saturating_mul(4) >= slowest;
+    let complete = (rec.app.exchanges.total as usize) <= kept.len();
+    let held_back_in_tail = answered
+        .iter()
+        .all(|(i, w)| !held_back(*w) || *i >= tail_from);
     let others = answered
         .iter()
-        .filter(|(i, _)| *i != slow_at)
+        .filter(|(i, w)| *i != slow_at && !held_back(*w))
         .map(|(_, w)| *w)
         .max();
-    let last_two = (rec.app.exchanges.total as usize) <= kept.len() && slow_at + 2 >= kept.len();
-    if !last_two || others.is_some_and(|o| o.saturating_mul(4) >= slowest) {
+    let quick_somewhere = answered.len() == 1 || others.is_some();
+    if !complete || !held_back_in_tail || !quick_somewhere {
         return None;
     }
+    let also_held = answered
+        .iter()
+        .filter(|(i, w)| *i != slow_at && held_back(*w))
+        .count();
+    let also = match also_held {
+        0 => String::new(),
+        n => format!(" (it held back {n} more of the login's last requests too)"),
+    };
     Some(format!(
-        "the server took {} to answer request {} of {}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later",
+        "the server took {} to answer request {} of {}{also}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later",
         secs_precise(Duration::from_millis(u64::from(slowest))),
         slow_at + 1,
         kept.len(),
