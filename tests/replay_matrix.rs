@@ -14,8 +14,8 @@ use serde_json::Value;
 /// Captures whose verdicts are still wrong, and why.
 const KNOWN: &[(&str, &str)] = &[];
 
-/// The window within which a repeat confirms a refused login (the engine's default).
-const WINDOW_SECS: u64 = 60;
+/// The span within which a repeat confirms a refused login (the engine's LOGIN_RETRY_WINDOW).
+const WINDOW_SECS: u64 = 300;
 
 fn replay(file: &Path) -> Vec<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_mailpulse"))

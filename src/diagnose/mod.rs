@@ -202,6 +202,18 @@ pub struct DiagnosisConfig {
     pub slow_server: Duration,
 }
 
+/// How long a refused-login shape waits for its repeat: a user told "incorrect password"
+/// retries within minutes, often after more than the evidence window (the matrix's "again after
+/// a minute" lands exactly on a 60 s window's edge).
+pub const LOGIN_RETRY_WINDOW: Duration = Duration::from_secs(300);
+
+impl DiagnosisConfig {
+    /// The span within which a second session of the refused-login shape confirms the first.
+    pub fn repeat_window(&self) -> Duration {
+        self.window.max(LOGIN_RETRY_WINDOW)
+    }
+}
+
 impl Default for DiagnosisConfig {
     fn default() -> Self {
         Self {
@@ -508,7 +520,7 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
-        let window = self.config.window;
+        let window = self.config.repeat_window();
         let confirmed: Vec<usize> = self
             .shapes
             .iter()
@@ -706,7 +718,7 @@ impl Engine {
         if rules::refused_login_shape(rec, differs).is_none() {
             return Vec::new();
         }
-        let window = self.config.window;
+        let window = self.config.repeat_window();
         self.shapes
             .iter()
             .filter(|s| s.precedes(rec, window))
@@ -751,7 +763,7 @@ impl Engine {
     /// Drops what is too old to matter.
     fn forget_old(&mut self) {
         let now = self.timeline.now();
-        let shape_cut = now.minus(self.config.window.saturating_mul(2));
+        let shape_cut = now.minus(self.config.repeat_window().saturating_mul(2));
         while self.shapes.front().is_some_and(|s| s.end() < shape_cut) {
             self.shapes.pop_front();
         }

@@ -525,7 +525,7 @@ pub fn judge(case: &Case) -> Finding {
         let why = if case.earlier_shapes.is_empty() {
             format!(
                 "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
-                secs(case.config.window)
+                secs(case.config.repeat_window())
             )
         } else {
             "a refused login looks like this and it was repeated, but the WAN or the probes \
@@ -973,7 +973,7 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
             case.earlier_shapes.len().saturating_add(1),
             case.rec.client.ip(),
             case.server_label(),
-            secs(case.config.window),
+            secs(case.config.repeat_window()),
             case.earlier_shapes
                 .iter()
                 .map(|t| hms(*t))

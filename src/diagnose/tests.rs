@@ -86,7 +86,7 @@ fn repeated_short_encrypted_sessions_on_a_healthy_path_are_inferred_auth_rejecte
         only_session(&e1),
         Verdict::Unknown,
         Credentials::Unknown,
-        &["one short encrypted session", "not repeated within 60 s"],
+        &["one short encrypted session", "not repeated within 300 s"],
     );
     let second = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:00:20"))
         .refused_login_shape(ms(2000), ms(2300));
@@ -154,9 +154,9 @@ fn short_encrypted_sessions_far_apart_are_not_inferred() {
     let first = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
         .refused_login_shape(ms(300), ms(1000));
     s.ended(t("14:00:02"), &first);
-    let second = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:05:00"))
+    let second = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:10:00"))
         .refused_login_shape(ms(300), ms(1000));
-    let e = s.ended(t("14:05:02"), &second);
+    let e = s.ended(t("14:10:02"), &second);
     assert_verdict(
         only_session(&e),
         Verdict::Unknown,
