@@ -81,20 +81,29 @@ pub fn cli_main(url: &str, options: &CliOptions) -> i32 {
 /// [`cli_main`] writing to the given streams (so it can be tested).
 pub fn cli_main_to(url: &str, cli: &CliOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let (json, ca_file) = (cli.json, cli.ca_file.as_deref());
+    // With --json a refused request still answers in JSON (configd hands stdout to the web UI).
+    let refuse = |out: &mut dyn Write, err: &mut dyn Write, message: String| {
+        if json {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({ "url": url, "error": message })
+            );
+        }
+        let _ = writeln!(err, "mailpulse probe: {message}");
+        exit::USAGE
+    };
     let target = match Target::parse(url) {
         Ok(t) => t,
-        Err(e) => {
-            let _ = writeln!(err, "mailpulse probe: {e}");
-            return exit::USAGE;
-        }
+        Err(e) => return refuse(out, err, e.to_string()),
     };
     if !cli.allow_any_target {
         if let Some(why) = target.refusal() {
-            let _ = writeln!(
+            return refuse(
+                out,
                 err,
-                "mailpulse probe: {target} is refused: {why} (--allow-any-target allows it)"
+                format!("{target} is refused: {why} (--allow-any-target allows it)"),
             );
-            return exit::USAGE;
         }
     }
     if let Some(path) = ca_file {

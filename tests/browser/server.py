@@ -89,6 +89,8 @@ class Configd:
         if INSTALLED_BINARY not in command:
             raise RuntimeError(f"configd action [{action}] does not run {INSTALLED_BINARY}: {command}")
         command = command.replace(INSTALLED_BINARY, str(self.wrapper))
+        # The plugin installs configd/'s helper scripts (stdout_reason.sh, apply.sh) there.
+        command = command.replace("/usr/local/opnsense/scripts/Mailpulse", str(ROOT / "configd"))
         done = subprocess.run(
             ["/bin/sh", "-c", command], capture_output=True, text=True, timeout=30, check=False
         )
