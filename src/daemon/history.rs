@@ -1,7 +1,8 @@
 //! The recent events the control socket answers from: a bounded ring, seeded from the journal
 //! on start so history survives restarts.
 
-use crate::diagnose::event::Event;
+use crate::diagnose::event::{Event, SessionView};
+use crate::track::record::TlsMode;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -11,8 +12,9 @@ use std::net::IpAddr;
 const CLIENT_SHARE_DIVISOR: usize = 4;
 
 /// The last `capacity` events, oldest first, of which no client holds more than a quarter.
-/// When full, failed sessions the server never sent a byte to go first: that is what a host
-/// spoofing many addresses fabricates in bulk, and a flood of them must not push out the
+/// When full, failed sessions that never got as far as a server's answer go first — nothing
+/// from the server, or an encrypted session whose TLS handshake never finished: that is what a
+/// host spoofing many addresses fabricates in bulk, and a flood of them must not push out the
 /// verdicts of sessions that really reached a server.
 pub struct History {
     /// Kept events by id, oldest first; `None` marks one dropped for its client's share,
@@ -23,8 +25,8 @@ pub struct History {
     client_share: usize,
     /// Each client's kept event ids, oldest first.
     by_client: HashMap<IpAddr, VecDeque<u64>>,
-    /// Kept events of sessions the server never answered, oldest first (ids of events already
-    /// gone are skipped when met).
+    /// Kept events of sessions that never reached a server's answer, oldest first (ids of
+    /// events already gone are skipped when met).
     unanswered: VecDeque<u64>,
 }
 
@@ -55,11 +57,7 @@ impl History {
                 }
             }
         }
-        if event
-            .session
-            .as_ref()
-            .is_some_and(|s| s.bytes_from_server == 0)
-        {
+        if event.session.as_ref().is_some_and(never_answered) {
             self.unanswered.push_back(id);
         }
         self.events.push_back((id, Some(event)));
@@ -162,6 +160,13 @@ impl History {
             self.events.pop_front();
         }
     }
+}
+
+/// A session that never got as far as a server's answer: no byte from the server, or TLS
+/// that never finished its handshake.
+fn never_answered(session: &SessionView) -> bool {
+    session.bytes_from_server == 0
+        || (session.tls != TlsMode::None && session.tls_handshake_ms.is_none())
 }
 
 #[cfg(test)]
@@ -291,7 +296,7 @@ mod tests {
             "server_port": 993, "protocol": "imap", "tls": "implicit", "server_name": null,
             "start": "2026-12-04T14:00:00Z", "end": "2026-12-04T14:00:05Z", "duration_ms": 5000,
             "tcp_connect_ms": 10, "tls_handshake_ms": null, "tls_version": null,
-            "tls_alert": null, "bytes_from_client": 517, "bytes_from_server": 0,
+            "tls_alert": null, "bytes_from_client": 517, "bytes_from_server": 1448,
             "retransmits_from_client": 3, "closed_by": "none", "close": "timeout",
             "auth": "unknown", "verdict": "upstream-unreachable",
             "credentials": "not-at-fault", "evidence": []
@@ -302,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn a_flood_of_unanswered_sessions_from_many_addresses_keeps_the_answered_verdicts() {
+    fn a_flood_of_half_open_sessions_from_many_addresses_keeps_the_answered_verdicts() {
         let mut history = History::new(100);
         history.push(event(1, 1, EventKind::SessionFailed, Some("192.168.1.2")));
         for id in 2..=10_000u64 {
