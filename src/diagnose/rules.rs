@@ -538,6 +538,9 @@ pub fn judge(case: &Case) -> Finding {
         );
     }
     if !case.failure.failed() {
+        if let Some(finding) = shape_unreadable(case) {
+            return finding;
+        }
         return ok(case);
     }
     if case.rec.login_required && case.rec.auth != AuthOutcome::Ok {
@@ -549,6 +552,26 @@ pub fn judge(case: &Case) -> Finding {
         return Finding::new(Verdict::Unknown, evidence);
     }
     unknown(case)
+}
+
+/// A session that would have the refused-login shape, but some of whose bytes were never read
+/// in order (a gap, a buffer budget spent under a flood): its counts are a lower bound, so it
+/// is neither a refused login nor `ok`.
+fn shape_unreadable(case: &Case) -> Option<Finding> {
+    let rec = case.rec;
+    if !rec.app.incomplete || rec.auth != AuthOutcome::Unknown {
+        return None;
+    }
+    let mut whole = rec.clone();
+    whole.app.incomplete = false;
+    let shape = refused_login_shape(&whole, case.reply_differs)?;
+    Some(Finding::new(
+        Verdict::Unknown,
+        vec![
+            format!("a short encrypted session: {shape}"),
+            "not all of its bytes were read in order (a gap, or the buffers spent under a flood), so a refused login cannot be told from an accepted one".into(),
+        ],
+    ))
 }
 
 fn ok(case: &Case) -> Finding {
@@ -1018,6 +1041,7 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
         && app.server_records >= 1;
     let base = encrypted
         && closed
+        && !app.incomplete
         && rec.tls_alert.is_none()
         && rec.auth == AuthOutcome::Unknown
         && rec.unanswered_since.is_none()

@@ -349,6 +349,7 @@ impl Session {
                 handshake_done_at: Some(start.plus(ms(150))),
                 server_stopped_mid_record: None,
                 exchanges: Default::default(),
+                incomplete: false,
             },
             greeting: Some(ms(60)),
             slowest_reply: Some((ms(90), start.plus(secs(1)))),
@@ -483,6 +484,7 @@ impl Session {
             handshake_done_at: Some(done),
             server_stopped_mid_record: None,
             exchanges: Default::default(),
+            incomplete: false,
         };
         s.slowest_reply = Some((reply, done.plus(reply)));
         s.last_reply_at = Some(done.plus(reply));

@@ -148,6 +148,32 @@ fn repeated_short_encrypted_sessions_on_a_healthy_path_are_inferred_auth_rejecte
     );
 }
 
+/// Under a flood the tracker's buffers run out and a good session's bytes are not all read:
+/// its record counts look like a short refused login. Such a session is neither blamed on the
+/// password, even when repeated, nor called `ok`.
+#[test]
+fn sessions_whose_bytes_were_not_all_read_are_not_inferred() {
+    let mut s = Scenario::new();
+    let mut verdicts = Vec::new();
+    for (id, at) in [(1, "14:00:00"), (2, "14:00:10")] {
+        let mut session = Session::imaps(id, CLIENT, GMAIL, GMAIL_IP, t(at))
+            .refused_login_shape(ms(300), ms(1000));
+        session.0.app.incomplete = true;
+        let e = s.ended(t(at).plus(secs(2)), &session);
+        let event = only_session(&e);
+        assert!(
+            event
+                .evidence
+                .iter()
+                .any(|e| e.contains("not all of its bytes were read")),
+            "{:?}",
+            event.evidence
+        );
+        verdicts.push(event.verdict);
+    }
+    assert_eq!(verdicts, [Some(Verdict::Unknown), Some(Verdict::Unknown)]);
+}
+
 #[test]
 fn short_encrypted_sessions_far_apart_are_not_inferred() {
     let mut s = Scenario::new();

@@ -214,6 +214,10 @@ pub struct AppDataShape {
     pub server_stopped_mid_record: Option<Timestamp>,
     /// The client's first requests after the handshake and the server's replies to them.
     pub exchanges: Exchanges,
+    /// Some of the session's bytes were never read in order (a gap not bridged, the buffer
+    /// budget spent under a flood, a record walk lost): the counts above are a lower bound,
+    /// and a short shape proves nothing.
+    pub incomplete: bool,
 }
 
 /// Requests remembered per session (a refused login comes within the first few).

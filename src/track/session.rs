@@ -584,6 +584,10 @@ impl Session {
                         tls.record_incomplete(Side::Server) && self.server.all_delivered()
                     }),
                     exchanges: self.exchanges,
+                    incomplete: self.client.is_lost()
+                        || self.server.is_lost()
+                        || tls.is_broken(Side::Client)
+                        || tls.is_broken(Side::Server),
                 };
             }
             Analyzer::Mail(mail) => {

@@ -104,8 +104,8 @@ impl Stream {
             && self.next == self.high
     }
 
-    /// Delivery stopped at a gap it could not bridge.
-    #[cfg(test)]
+    /// Delivery stopped: a gap it could not bridge, a budget that could not pay, or the
+    /// analyzers asked it to.
     pub fn is_lost(&self) -> bool {
         self.lost
     }
