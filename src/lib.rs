@@ -1,7 +1,7 @@
 //! mailpulse: tells a router's owner whether a mail client's "incorrect password" was the
 //! password, or the WAN, DNS, the server, TLS or the firewall.
 //!
-//! The layers, from bytes to reports (see DESIGN.md for the data flow):
+//! The layers, from bytes to reports (README.md, "What it is made of", has the data flow):
 //!
 //! - [`wire`] parses untrusted bytes (link layers, IP, TCP, UDP, DNS, TLS, IMAP/POP3/SMTP lines).
 //!   Zero-copy views with checked lengths; never panics on input.

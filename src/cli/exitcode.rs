@@ -1,4 +1,4 @@
-//! Process exit codes (sysexits(3)), as DESIGN.md fixes them.
+//! Process exit codes (sysexits(3)), as mailpulse(8) fixes them.
 
 /// Success.
 pub const OK: i32 = 0;

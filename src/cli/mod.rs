@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md, "Command line"): one binary, one subcommand per job, exit codes
+//! The command line (mailpulse(8), "Command line"): one binary, one subcommand per job, exit codes
 //! from sysexits.
 
 pub mod exitcode;

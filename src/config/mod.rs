@@ -1,7 +1,7 @@
-//! The configuration file (DESIGN.md, "Configuration"): TOML, snake_case keys, every key
+//! The configuration file (mailpulse.toml(5), "Configuration"): TOML, snake_case keys, every key
 //! optional with a named default, unknown keys refused.
 //!
-//! Extensions beyond DESIGN.md, all optional:
+//! Keys beyond the first design, documented in mailpulse.toml(5), all optional:
 //!
 //! - `[daemon] syslog_format = "rfc3164" | "rfc5424"` (default `rfc3164`),
 //!   `syslog_socket` (default: the system's local syslog socket, for a chroot or a test),
@@ -148,7 +148,7 @@ pub struct DiagnosisSection {
     pub slow_server: Duration,
 }
 
-/// `[capture]` (an extension of DESIGN.md).
+/// `[capture]` (documented in mailpulse.toml(5)).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureConfig {

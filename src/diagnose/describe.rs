@@ -40,7 +40,7 @@ pub fn credentials(verdict: Verdict, rec: &SessionRecord) -> Credentials {
     }
 }
 
-/// The session object of DESIGN.md, built from the record and its verdict.
+/// The session object of mailpulse(8), built from the record and its verdict.
 pub fn session_view(rec: &SessionRecord, finding: &Finding) -> SessionView {
     SessionView {
         object_type: "session".to_string(),

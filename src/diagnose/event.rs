@@ -1,6 +1,6 @@
 //! The engine's output: events, with the verdict and the evidence it rests on.
 //!
-//! These types are the JSON contract of DESIGN.md ("Session and event JSON"): the journal, the
+//! These types are the JSON contract of mailpulse(8) ("Session and event JSON"): the journal, the
 //! control socket, configd and the web UI read them. Extend, do not rename.
 
 use std::fmt;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Timestamp;
 use crate::track::record::{Close, Protocol, Side, TlsMode, TlsVersion};
 
-/// What the engine concluded about a session (DESIGN.md, "Verdicts").
+/// What the engine concluded about a session (mailpulse(8), "Verdicts").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
@@ -30,7 +30,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Every verdict, in DESIGN.md's order.
+    /// Every verdict, in mailpulse(8)'s order.
     pub const ALL: [Verdict; 12] = [
         Verdict::Ok,
         Verdict::AuthRejected,
@@ -64,7 +64,7 @@ impl Verdict {
         }
     }
 
-    /// The credentials judgement that goes with this verdict (DESIGN.md's table); `ok` sessions
+    /// The credentials judgement that goes with this verdict (mailpulse(8)'s table); `ok` sessions
     /// say `ok` only when a successful login was seen, which the caller decides.
     pub fn credentials(self) -> Credentials {
         match self {
@@ -113,7 +113,7 @@ pub enum Severity {
     Debug,
 }
 
-/// Kinds of events (DESIGN.md lists the first ones; more may be added, never renamed).
+/// Kinds of events (mailpulse(8) lists the first ones; more may be added, never renamed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
@@ -177,7 +177,7 @@ impl EventKind {
     }
 }
 
-/// The session object of DESIGN.md (`"type": "session"` in `replay --json`).
+/// The session object of mailpulse(8) (`"type": "session"` in `replay --json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
     /// Always `"session"`.
@@ -229,7 +229,7 @@ impl From<Option<Side>> for ClosedBy {
     }
 }
 
-/// One event (DESIGN.md, "Event object").
+/// One event (mailpulse(8), "Event object").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Increasing; continues across restarts (the journal remembers the last one).

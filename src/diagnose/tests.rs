@@ -1,6 +1,6 @@
 //! Engine scenarios: scripted timelines in, expected events, verdicts and evidence out.
-//! Expected strings come from DESIGN.md and the brief's examples (the reply text is Dovecot's
-//! and iCloud's real `NO [AUTHENTICATIONFAILED]` line from mail-providers.md §2.1).
+//! Expected strings come from mailpulse(8) and its examples (the reply text is Dovecot's
+//! and iCloud's real `NO [AUTHENTICATIONFAILED]` line as those servers send it).
 
 use std::time::Duration;
 

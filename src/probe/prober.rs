@@ -43,7 +43,7 @@ pub struct ProbeOptions {
 }
 
 impl Default for ProbeOptions {
-    /// DESIGN.md's defaults: 10 s, the system resolver, the system roots.
+    /// mailpulse.toml(5)'s defaults: 10 s, the system resolver, the system roots.
     fn default() -> Self {
         ProbeOptions {
             timeout: Duration::from_secs(10),

@@ -1,4 +1,4 @@
-//! Probe targets: `imaps://host[:port]` and friends (DESIGN.md, "Probe targets").
+//! Probe targets: `imaps://host[:port]` and friends (mailpulse(8), "Probe targets").
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};

@@ -1,4 +1,4 @@
-//! Gateway latency and loss from dpinger's status sockets (freebsd-packaging.md §6).
+//! Gateway latency and loss from dpinger's status sockets, as OPNsense and pfSense run dpinger.
 //!
 //! dpinger (OPNsense and pfSense run one per gateway) listens on a Unix stream socket; on each
 //! connection it writes one line, `[<identifier> ]<avg latency µs> <stddev µs> <loss %>\n`, and

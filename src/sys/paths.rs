@@ -1,5 +1,5 @@
 //! Default paths per operating system: the one place outside the per-OS directories that says
-//! `target_os`. The values are the contract in DESIGN.md ("Configuration").
+//! `target_os`. The values are the contract in mailpulse.toml(5) ("Configuration").
 
 /// The configuration file read when `-c` is not given.
 #[cfg(target_os = "freebsd")]

@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn rfc5530_codes_on_tagged_responses() {
-        // Gmail's and iCloud's wire strings (mail-providers.md §2.1).
+        // Gmail's and iCloud's wire strings.
         let r =
             Response::parse(b"a1 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)").unwrap();
         assert_eq!(r.tag, Tag::Tagged(b"a1"));

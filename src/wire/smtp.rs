@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn auth_failure_replies() {
-        // RFC 4954 §6 and Gmail's 534 (mail-providers.md §2.1).
+        // RFC 4954 §6 and Gmail's 534.
         let r = ReplyLine::parse(b"535 5.7.8  Authentication credentials invalid").unwrap();
         assert_eq!(r.code, reply::CREDENTIALS_INVALID);
         let r = ReplyLine::parse(b"534-5.7.9 Application-specific password required").unwrap();

@@ -1,4 +1,4 @@
-//! Syslog lines for events (DESIGN.md, "Syslog"): ident `mailpulse`; the kind, then
+//! Syslog lines for events (mailpulse(8), "Syslog"): ident `mailpulse`; the kind, then
 //! `key=value` tokens (`client=`, `server=`, `verdict=`, `credentials=`), then `: ` and the
 //! plain sentence. Severity comes from the event.
 //!

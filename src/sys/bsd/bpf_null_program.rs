@@ -1,7 +1,7 @@
 //! The mail/DNS capture filter for DLT_NULL interfaces (lo0, tun, ovpn, wg, gif).
 //!
 //! The shared program in `sys::bpf_program` expects Ethernet; on DLT_NULL the link header is a
-//! 4-byte address family in host order (kernel-interfaces.md §3, "Pitfalls"), so the same
+//! 4-byte address family in host order (bpf(4), DLT_NULL), so the same
 //! expression is compiled again for that link type. Generated with tcpdump 4.99.3 / libpcap
 //! 1.10.3 on a little-endian host from an empty DLT_NULL capture file:
 //!
@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn within_freebsd_limits() {
-        // net.bpf.maxinsns defaults to 512 (kernel-interfaces.md §3).
+        // net.bpf.maxinsns defaults to 512 (bpf(4), sysctl net.bpf.maxinsns).
         assert!(NULL_MAIL_DNS_PROGRAM.len() <= 512);
         assert_eq!(std::mem::size_of::<Insn>(), 8);
         assert_eq!(null_program(0).last(), Some(&Insn::new(0x6, 0, 0, 0)));

@@ -3,7 +3,7 @@
 //! ioccom.h: `_IOC(inout, group, num, len) = inout | ((len & IOCPARM_MASK) << 16) |
 //! (group << 8) | num`, with `IOCPARM_MASK = (1 << 13) - 1`, `IOC_VOID 0x20000000`,
 //! `IOC_OUT 0x40000000`, `IOC_IN 0x80000000`. Sizes are LP64. The tests check the results
-//! against the numbers published in kernel-interfaces.md §3 and §6 and in the libc crate.
+//! against the numbers checked against FreeBSD's headers by scripts/check-freebsd-abi, and in the libc crate.
 
 const IOCPARM_MASK: u64 = (1 << 13) - 1;
 const IOC_VOID: u64 = 0x2000_0000;
@@ -99,7 +99,7 @@ pub fn ifreq_with_name(interface: &str) -> Result<[u8; IFREQ], String> {
 mod tests {
     use super::*;
 
-    /// Every value below is published in kernel-interfaces.md §3 / §6 (LP64).
+    /// Every value below is checked by scripts/check-freebsd-abi (LP64).
     #[test]
     fn matches_published_numbers() {
         assert_eq!(BIOCSBLEN, 0xc004_4266);

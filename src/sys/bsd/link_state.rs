@@ -1,7 +1,7 @@
 //! Turns routing messages into [`LinkChange`]s and [`LinkSnapshot`]s.
 //!
 //! Live RTM_IFINFO messages carry only an interface index (`rt_ifmsg` sends no sockaddrs), and
-//! rapid flaps are coalesced by the kernel (kernel-interfaces.md §1.3), so every RTM_IFINFO is
+//! rapid flaps are coalesced by the kernel (route(4)), so every RTM_IFINFO is
 //! treated as "compare with the cache" and only an edge is reported. The index → name table is
 //! filled from the NET_RT_IFLIST dump, from RTA_IFP sockaddrs and from RTM_IFANNOUNCE; a
 //! caller-supplied resolver (`if_indextoname` on FreeBSD) covers the rest. Memory is bounded:

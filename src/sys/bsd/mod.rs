@@ -2,7 +2,7 @@
 //!
 //! Nothing here makes a syscall: `sys::freebsd` reads the bytes and hands them to these parsers.
 //! Layouts are FreeBSD 14 LP64 (amd64, aarch64; both little-endian), as given in
-//! `shared/reference/kernel-interfaces.md` §1.2 and §3, and read in the host's byte order
+//! route(4) and bpf(4) (the headers are listed in docs/freebsd-abi.md), and read in the host's byte order
 //! because the kernel writes them in its own. Every read is bounds-checked and unaligned-safe
 //! (`from_ne_bytes` on copied slices); none of these parsers panics on any input.
 

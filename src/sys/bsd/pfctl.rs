@@ -1,4 +1,4 @@
-//! Parses `pfctl -st` (pf's timeouts), the text fallback of kernel-interfaces.md §6.
+//! Parses `pfctl -st` (pf's timeouts), the text fallback of the DIOCGETTIMEOUT ioctl (pfctl(8))
 //!
 //! pfctl.c `pfctl_show_timeouts` prints one line per timeout, `printf("%-20s %10d", name,
 //! seconds)` followed by `"s"`, or by `" states"` for `adaptive.start`/`adaptive.end`; with

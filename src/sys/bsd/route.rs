@@ -4,7 +4,7 @@
 //! u_char type` (route.h `struct rt_msghdr`, "to skip over non-understood messages"). The fixed
 //! header depends on the type; the sockaddrs named by its `*_addrs` bitmask follow in RTAX order,
 //! each padded to `SA_SIZE` (route.h `#define SA_SIZE`). Offsets are FreeBSD 14 LP64, from
-//! route.h and if.h as tabulated in kernel-interfaces.md §1.2.
+//! route.h and if.h as checked against the headers by scripts/check-freebsd-abi
 //!
 //! The walker checks every length against `msglen` and `msglen` against the buffer; a message
 //! of an unknown type or version is skipped by its `msglen`; a framing error ends the walk.
@@ -64,7 +64,7 @@ const AF_INET6: u8 = 28;
 /// `sizeof(long)` on LP64: the `SA_SIZE` rounding unit (route.h).
 const LONG: usize = 8;
 
-// Fixed header sizes (kernel-interfaces.md §1.2).
+// Fixed header sizes (checked by scripts/check-freebsd-abi).
 /// `struct rt_msghdr`: 40 bytes of fields plus `struct rt_metrics` (14 × u_long) at 40.
 pub const RT_MSGHDR_LEN: usize = 152;
 /// `struct if_msghdr`: 16 bytes plus the 152-byte `struct if_data` at 16.
@@ -194,7 +194,7 @@ impl Sockaddrs {
     }
 
     /// The prefix length of the netmask for an address of `family_is_v6`, treating bytes past a
-    /// short `sa_len` as zero (kernel-interfaces.md §1.3). `None` without a netmask.
+    /// short `sa_len` as zero (route(4)). `None` without a netmask.
     pub fn prefix_len(&self, family_is_v6: bool) -> Option<u8> {
         let raw = self.netmask_raw.as_ref()?;
         // The address bytes start at 4 in sockaddr_in and at 8 in sockaddr_in6.

@@ -1,6 +1,6 @@
 //! Test-only writer of FreeBSD 14 LP64 routing messages, from the header layouts alone.
 //!
-//! Every offset below is copied from kernel-interfaces.md §1.2 (route.h `struct rt_msghdr`,
+//! Every offset below is copied from FreeBSD's headers (route.h `struct rt_msghdr`,
 //! if.h `struct if_msghdr`, `struct if_data`, `struct ifa_msghdr`, `struct
 //! if_announcemsghdr`) and if_dl.h / netinet/in.h / netinet6/in6.h for the sockaddrs. It shares
 //! no code with the parser, so a parser mistake cannot hide behind a matching writer mistake.

@@ -1,6 +1,6 @@
 //! Live capture with FreeBSD BPF: one cloned /dev/bpf descriptor per interface.
 //!
-//! Setup order (kernel-interfaces.md §3): `BIOCSBLEN` (only allowed before an interface is
+//! Setup order (bpf(4)): `BIOCSBLEN` (only allowed before an interface is
 //! attached), `BIOCSTSTAMP`, `BIOCSETF` with the Ethernet mail/DNS program *before*
 //! `BIOCSETIF`, so nothing is queued unfiltered, then `BIOCSETIF`, `BIOCGDLT`, and for DLT_NULL
 //! interfaces (lo0, tun, ovpn, wg) `BIOCSETF` again with the DLT_NULL program (which also resets

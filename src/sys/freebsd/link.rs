@@ -2,7 +2,7 @@
 //!
 //! `socket(PF_ROUTE, SOCK_RAW, 0)`: protocol 0 (AF_UNSPEC), because RTM_IFINFO and
 //! RTM_IFANNOUNCE are dispatched with AF_UNSPEC and a socket opened for AF_INET never sees them
-//! (kernel-interfaces.md §1.1). Each `recv` returns one message; the bytes go to the pure
+//! (route(4)). Each `recv` returns one message; the bytes go to the pure
 //! parser in `sys::bsd::route` and the edge detector in `sys::bsd::link_state`. `snapshot`
 //! reads the NET_RT_IFLIST and NET_RT_DUMP sysctls, parsed by the same code.
 //!

@@ -1,7 +1,7 @@
 //! Live capture with AF_PACKET: one raw packet socket per interface, the shared mail/DNS
 //! filter attached before the socket is bound, nanosecond kernel timestamps.
 //!
-//! Setup order (kernel-interfaces.md §4): the socket is created with protocol 0, so the kernel
+//! Setup order (packet(7)): the socket is created with protocol 0, so the kernel
 //! hooks it to no traffic and nothing can be queued unfiltered; the filter is attached; then
 //! `bind` with `ETH_P_ALL` and the interface index starts delivery. No drain is needed.
 //!

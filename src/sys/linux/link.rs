@@ -1,4 +1,4 @@
-//! Link, address and default-route changes from rtnetlink (kernel-interfaces.md §5).
+//! Link, address and default-route changes from rtnetlink (rtnetlink(7)).
 //!
 //! One socket subscribed to RTMGRP_LINK, IPV4_IFADDR, IPV6_IFADDR, IPV4_ROUTE and IPV6_ROUTE
 //! carries the changes; each snapshot uses a separate short-lived socket for the RTM_GET* dumps,
