@@ -50,8 +50,9 @@ fn expect_tag(input: &[u8], tag: u8) -> Option<Element<'_>> {
     element(input).filter(|e| e.tag == tag)
 }
 
-/// The `notAfter` of a DER certificate, or `None` when the structure is not one.
-pub fn not_after(der: &[u8]) -> Option<Timestamp> {
+/// The issuer of a DER certificate's TBSCertificate (version, serial and signature skipped);
+/// the elements after it are the validity and the subject.
+fn issuer(der: &[u8]) -> Option<Element<'_>> {
     let cert = expect_tag(der, TAG_SEQUENCE)?;
     let tbs = expect_tag(cert.contents, TAG_SEQUENCE)?;
     let mut fields = tbs.contents;
@@ -60,8 +61,12 @@ pub fn not_after(der: &[u8]) -> Option<Timestamp> {
     }
     let serial = expect_tag(fields, TAG_INTEGER)?;
     let signature = expect_tag(serial.rest, TAG_SEQUENCE)?;
-    let issuer = expect_tag(signature.rest, TAG_SEQUENCE)?;
-    let validity = expect_tag(issuer.rest, TAG_SEQUENCE)?;
+    expect_tag(signature.rest, TAG_SEQUENCE)
+}
+
+/// The `notAfter` of a DER certificate, or `None` when the structure is not one.
+pub fn not_after(der: &[u8]) -> Option<Timestamp> {
+    let validity = expect_tag(issuer(der)?.rest, TAG_SEQUENCE)?;
     let not_before = element(validity.contents)?;
     let not_after = element(not_before.rest)?;
     parse_time(not_after.tag, not_after.contents)
@@ -71,15 +76,7 @@ pub fn not_after(der: &[u8]) -> Option<Timestamp> {
 /// certificate has it); `false` when the structure is not a certificate.
 pub fn is_self_issued(der: &[u8]) -> bool {
     let issued = || -> Option<bool> {
-        let cert = expect_tag(der, TAG_SEQUENCE)?;
-        let tbs = expect_tag(cert.contents, TAG_SEQUENCE)?;
-        let mut fields = tbs.contents;
-        if fields.first() == Some(&TAG_VERSION) {
-            fields = element(fields)?.rest;
-        }
-        let serial = expect_tag(fields, TAG_INTEGER)?;
-        let signature = expect_tag(serial.rest, TAG_SEQUENCE)?;
-        let issuer = expect_tag(signature.rest, TAG_SEQUENCE)?;
+        let issuer = issuer(der)?;
         let validity = expect_tag(issuer.rest, TAG_SEQUENCE)?;
         let subject = expect_tag(validity.rest, TAG_SEQUENCE)?;
         Some(issuer.contents == subject.contents)
