@@ -116,7 +116,10 @@ EOF
 # postfix/submission/smtpd[N]: warning: unknown[203.0.113.2]: SASL PLAIN authentication failed: ...
 #   one failed attempt, logged when the server answers it;
 # postfix/submission/smtpd[N]: disconnect from unknown[203.0.113.2] ehlo=2 starttls=1 auth=1 ...
-#   "auth=S" or "auth=S/T": S successful AUTH commands in that session (logged at its end).
+#   "auth=S" or "auth=S/T": S successful AUTH commands in that session (logged at its end);
+# postfix/submission/smtpd[N]: QUEUEID: client=unknown[203.0.113.2], sasl_method=PLAIN, sasl_username=alice
+#   a successful login, logged as soon as the client's MAIL FROM is taken (long before the end of
+#   a large message): counted then, and not again at the disconnect of the same smtpd process.
 # The log's timestamps are postlogd's "Mmm dd hh:mm:ss" in local time, in the current year.
 truth_postfix() {
     local log
@@ -132,8 +135,10 @@ truth_postfix() {
         }
         $5 !~ /^postfix\/(submission|smtps)\/smtpd/ { next }
         / SASL [A-Z0-9-]+ authentication failed/ { print epoch(), "smtp", "failed", ip($0); next }
+        / sasl_username=/ { early[$5]++; print epoch(), "smtp", "ok", ip($0); next }
         / disconnect from / && match($0, / auth=[0-9]+/) {
             n = substr($0, RSTART + 6, RLENGTH - 6) + 0
-            for (i = 0; i < n; i++) print epoch(), "smtp", "ok", ip($0)
+            for (i = early[$5]; i < n; i++) print epoch(), "smtp", "ok", ip($0)
+            delete early[$5]
         }' "$log"
 }
