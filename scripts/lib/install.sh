@@ -3,7 +3,8 @@
 # missing: when everything is there it only asks dpkg, rustup and the venvs, in a second or two.
 # Sourced, not run. Every function returns non-zero on failure (callers may run without set -e).
 #
-#   install_for_check [--quick]  everything scripts/check uses (--quick: what the cargo stages use)
+#   install_for_check [--quick]  everything scripts/check uses (--quick: what the cargo stages use:
+#                                no fuzzing, npm or venvs)
 #   install_for_demo             what scripts/demo.sh uses: the lab's packages and Rust
 #
 # Package lists, one a line, # comments:
@@ -112,7 +113,8 @@ install_packaging_venv() {
 
 install_for_check() {
     if [ "${1:-}" = "--quick" ]; then
-        install_apt ci/build-packages.txt && install_rust
+        # The cargo tests run dovecot, tshark/editcap, openssl and ip: the lab's packages.
+        install_apt ci/build-packages.txt tests/lab/packages.txt && install_rust
         return
     fi
     install_apt ci/build-packages.txt ci/packages.txt tests/lab/packages.txt &&
