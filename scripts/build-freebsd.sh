@@ -70,15 +70,11 @@ if [ "$mode" = "check" ]; then
     exit 0
 fi
 
-# --- zig + cargo-zigbuild in a private venv ----------------------------------------------------
+# --- zig + cargo-zigbuild in a private venv (the installer scripts/check uses) -----------------
 venv="$repo_root/.venv-zig"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv" || die "could not create the Python venv $venv (apt-get install python3-venv)"
-fi
-if ! "$venv/bin/python" -c 'import ziglang' 2>/dev/null || [ ! -x "$venv/bin/cargo-zigbuild" ]; then
-    "$venv/bin/pip" install --quiet --upgrade pip
-    "$venv/bin/pip" install --quiet ziglang cargo-zigbuild
-fi
+# shellcheck source=scripts/lib/install.sh
+source "$repo_root/scripts/lib/install.sh"
+install_zig_venv || die "could not install ziglang and cargo-zigbuild into $venv"
 [ -x "$venv/bin/cargo-zigbuild" ] || die "cargo-zigbuild missing from $venv after install"
 export PATH="$venv/bin:$PATH"
 

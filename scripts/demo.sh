@@ -1,19 +1,46 @@
 #!/bin/bash
-# mailpulse demo (root, Linux): builds the lab (tests/lab), starts the real mailpulse daemon in
-# the lab's router, runs three real scenarios and shows, side by side, what really happened and
-# the event the daemon reported (over its control socket; the same line went to syslog):
+# mailpulse demo (root, Debian 12): installs what is missing, builds mailpulse, builds the lab
+# (tests/lab), starts the real mailpulse daemon in the lab's router, runs three real scenarios
+# and shows, side by side, what really happened and the event the daemon reported (over its
+# control socket; the same line went to syslog):
 #
 #   1. a good IMAPS fetch
 #   2. a WAN flap (link down 4 s) during a fetch
 #   3. a real wrong password (plaintext IMAP, the server says NO [AUTHENTICATIONFAILED])
 #
-#   scripts/demo.sh                      uses target/release/mailpulse, else target/debug/mailpulse
-#   MAILPULSE=path/to/mailpulse scripts/demo.sh
+#   scripts/demo.sh               install (the lab's Debian packages, Rust), cargo build --release,
+#                                 then the demo
+#   scripts/demo.sh --no-install  install nothing; build if cargo is there, else use
+#                                 target/release/mailpulse or target/debug/mailpulse
+#   MAILPULSE=path/to/mailpulse scripts/demo.sh   use that binary, build nothing
 #
-# The lab is always torn down at the end (also on Ctrl-C or failure). About 1 minute.
+# The first run on a fresh machine spends several minutes installing and building; after that
+# the demo itself takes about a minute. The lab is always torn down at the end (also on Ctrl-C
+# or failure).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+
+install=1
+for arg in "$@"; do
+    case $arg in
+    --no-install) install=0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "demo: unknown argument: $arg (see scripts/demo.sh --help)" >&2; exit 64 ;;
+    esac
+done
+[[ $(id -u) == 0 ]] || { echo "demo: run as root (apt, network namespaces)" >&2; exit 1; }
+
+# shellcheck source=scripts/lib/install.sh
+source "$REPO/scripts/lib/install.sh"
+if ((install)); then
+    install_for_demo || { echo "demo: installing the prerequisites failed" >&2; exit 1; }
+fi
 if [[ -z ${MAILPULSE:-} ]]; then
+    if command -v cargo >/dev/null; then
+        # Quick when the binary is up to date; a few minutes the first time.
+        echo "demo: cargo build --release" >&2
+        (cd "$REPO" && cargo build --release --locked --quiet)
+    fi
     MAILPULSE=target/release/mailpulse
     [[ -x $REPO/$MAILPULSE ]] || MAILPULSE=target/debug/mailpulse
 fi

@@ -9,7 +9,7 @@ MAN = PACKAGING / "man"
 SAMPLE = PACKAGING / "freebsd" / "files" / "mailpulse.toml.sample"
 SUBCOMMANDS = ("daemon", "check-config", "status", "events", "clients", "explain", "probe",
                "replay", "metrics", "reload")
-EXIT_CODES = ("0", "64", "66", "69", "70", "77", "78")  # sysexits, DESIGN.md
+EXIT_CODES = ("0", "64", "66", "69", "70", "77", "78")  # sysexits(3), as mailpulse(8) fixes them
 
 
 def test_mandoc_lint_clean():

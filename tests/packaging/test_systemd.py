@@ -1,4 +1,4 @@
-"""packaging/systemd: the unit passes systemd-analyze and has what DESIGN.md's Linux paths need."""
+"""packaging/systemd: the unit passes systemd-analyze and has what mailpulse.toml(5)'s Linux paths need."""
 
 import re
 import subprocess
@@ -38,7 +38,7 @@ def test_service_contract():
         "/usr/local/bin/mailpulse check-config -c /etc/mailpulse/mailpulse.toml"]
     assert d["ExecReload"][-1] == "/bin/kill -HUP $MAINPID"
     assert any("check-config" in r for r in d["ExecReload"][:-1]), "check before HUP"
-    # DESIGN.md's Linux state directory is /var/lib/mailpulse.
+    # The Linux state directory is /var/lib/mailpulse (mailpulse.toml(5), src/sys/paths.rs).
     assert d["StateDirectory"] == ["mailpulse"] and d["RuntimeDirectory"] == ["mailpulse"]
     assert d["Restart"] == ["on-failure"]
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the FreeBSD 14 LP64 byte fixtures in this directory from the C header layouts.
 
-Independent of the Rust parser: every offset is taken from kernel-interfaces.md section 1.2
-(route.h struct rt_msghdr, if.h struct if_msghdr / if_data / ifa_msghdr / if_announcemsghdr,
-if_dl.h struct sockaddr_dl) and section 3 (bpf.h struct bpf_xhdr, bpf.c catchpacket framing).
+Independent of the Rust parser: every offset is taken from FreeBSD's headers (route.h struct
+rt_msghdr, if.h struct if_msghdr / if_data / ifa_msghdr / if_announcemsghdr, if_dl.h struct
+sockaddr_dl; bpf.h struct bpf_xhdr and bpf.c catchpacket framing; see docs/freebsd-abi.md).
 Little-endian, as on amd64 and aarch64. Run it to regenerate: python3 make_fixtures.py
 """
 import ipaddress
