@@ -440,6 +440,7 @@ impl Engine {
             reply_differs,
         );
         case.other_port_answered = other_port;
+        case.answered_as_usual = self.replies.answered_as_usual(&rec);
         let shape = case.shape();
         let mut finding = rules::judge(&case);
         let confirms_shapes =
@@ -453,7 +454,9 @@ impl Engine {
             // Only sessions the shape could explain count towards a repeat (not one the
             // client gave up on, say).
             let shape_verdict = matches!(finding.verdict, Verdict::Unknown | Verdict::AuthRejected);
-            if shape_verdict && shape.is_some() {
+            // A weak shape never confirms another session's.
+            let weak = rules::weak_shape(&rec) && reply_differs.is_none();
+            if shape_verdict && shape.is_some() && !weak {
                 self.remember_shape(&rec, reply_differs, finding.verdict, now);
             }
             if finding.verdict == Verdict::Ok && rules::went_past_login(&rec) {

@@ -1,16 +1,20 @@
-//! What each server answered, request by request, in encrypted sessions that went on past the
-//! login: a refused login's reply is compared with them (a server answers the same request
-//! with the same number of bytes, so a reply of another size to the login is a different
-//! answer). Bounded: [`MAX_SERVERS`] servers, [`MAX_PER_SERVER`] sessions each.
+//! What each server answered each client, request by request, in encrypted sessions that went
+//! on past the login: a refused login's reply is compared with them (a server answers the same
+//! request with the same number of bytes, so a reply of another size to the login is a
+//! different answer). Kept per client as well as per server: only the same client (the same
+//! mail app, as a rule) sends the same requests in the same order — another app's first
+//! request may be another command of nearly the same size (POP3's `USER` and `CAPA`).
+//! Bounded: [`MAX_SERVERS`] client and server pairs, [`MAX_PER_SERVER`] sessions each.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::track::record::{Exchange, SessionRecord};
 
-/// Servers whose replies are remembered (the least recently taught is forgotten first).
+/// Client and server pairs whose replies are remembered (the least recently taught is
+/// forgotten first).
 pub const MAX_SERVERS: usize = 128;
-/// Sessions remembered per server (the latest).
+/// Sessions remembered per client and server (the latest).
 pub const MAX_PER_SERVER: usize = 4;
 /// Requests of sizes this close are taken for the same request (a longer tag, another
 /// password length).
@@ -28,9 +32,16 @@ pub struct ReplyDiffers {
     pub usual: u16,
 }
 
+/// The client's address and the server's address and port.
+type Pair = (IpAddr, SocketAddr);
+
+fn pair(rec: &SessionRecord) -> Pair {
+    (rec.client.ip(), rec.server)
+}
+
 #[derive(Debug, Default)]
 pub struct ServerReplies {
-    servers: VecDeque<(SocketAddr, VecDeque<Vec<Exchange>>)>,
+    servers: VecDeque<(Pair, VecDeque<Vec<Exchange>>)>,
 }
 
 impl ServerReplies {
@@ -40,14 +51,14 @@ impl ServerReplies {
         if kept.is_empty() {
             return;
         }
-        let at = self.servers.iter().position(|(s, _)| *s == rec.server);
+        let at = self.servers.iter().position(|(p, _)| *p == pair(rec));
         let mut entry = match at.and_then(|i| self.servers.remove(i)) {
             Some(entry) => entry,
             None => {
                 if self.servers.len() >= MAX_SERVERS {
                     self.servers.pop_front();
                 }
-                (rec.server, VecDeque::new())
+                (pair(rec), VecDeque::new())
             }
         };
         if entry.1.len() >= MAX_PER_SERVER {
@@ -58,11 +69,11 @@ impl ServerReplies {
     }
 
     /// The first request before the session's last one (its goodbye) that the server answered
-    /// differently from a session that went on, walking from the first request while the
-    /// requests have the same size.
+    /// differently from a session of the same client that went on, walking from the first
+    /// request while the requests have the same size.
     pub fn compare(&self, rec: &SessionRecord) -> Option<ReplyDiffers> {
         let kept = rec.app.exchanges.kept();
-        let (_, sessions) = self.servers.iter().find(|(s, _)| *s == rec.server)?;
+        let (_, sessions) = self.servers.iter().find(|(p, _)| *p == pair(rec))?;
         let before_last = &kept[..kept.len().saturating_sub(1)];
         sessions.iter().rev().find_map(|went_on| {
             for (i, (mine, usual)) in before_last.iter().zip(went_on).enumerate() {
@@ -79,6 +90,26 @@ impl ServerReplies {
             }
             None
         })
+    }
+
+    /// Whether the server answered every request of this session before its last (the
+    /// goodbye) as it answered the same client's requests in a session that went on: the
+    /// same request sizes and the same reply sizes, the login's included.
+    pub fn answered_as_usual(&self, rec: &SessionRecord) -> bool {
+        let kept = rec.app.exchanges.kept();
+        let Some((_, sessions)) = self.servers.iter().find(|(p, _)| *p == pair(rec)) else {
+            return false;
+        };
+        let before_last = &kept[..kept.len().saturating_sub(1)];
+        !before_last.is_empty()
+            && sessions.iter().any(|went_on| {
+                went_on.len() >= before_last.len()
+                    && before_last.iter().zip(went_on).all(|(mine, usual)| {
+                        mine.reply != 0
+                            && mine.request.abs_diff(usual.request) <= REQUEST_SLACK
+                            && mine.reply.abs_diff(usual.reply) <= REPLY_SLACK
+                    })
+            })
     }
 
     #[cfg(test)]

@@ -26,6 +26,11 @@ pub const SHAPE_MAX_CLIENT_BYTES: u64 = 800;
 /// …answered by at most this many server records (TLS 1.3 session tickets, greeting,
 /// CAPABILITY, NO, BYE),
 pub const SHAPE_MAX_SERVER_RECORDS: u32 = 8;
+/// A chattier server answers those requests with up to this many records: two for each (an
+/// untagged answer and the tagged one) and four for session tickets, greeting and
+/// close_notify. Such a session still looks like a refused login, but so does a short
+/// accepted one (a login, a SELECT, a LOGOUT): a weak shape, `unknown`, never concluded.
+pub const WEAK_SHAPE_MAX_SERVER_RECORDS: u32 = 2 * SHAPE_MAX_CLIENT_RECORDS + 4;
 /// …of at most this many bytes,
 pub const SHAPE_MAX_SERVER_BYTES: u64 = 4096;
 /// …and closed within this long after the handshake (dovecot waits ~2 s before `NO`, and up
@@ -285,6 +290,9 @@ pub struct Case<'a> {
     pub reply_differs: Option<ReplyDiffers>,
     /// Another port of this server that answered a connection around the failure (port, when).
     pub other_port_answered: Option<(u16, Timestamp)>,
+    /// The server answered every request of this session as it answered the same client's
+    /// requests in a session that went on past the login: an accepted login, not a refusal.
+    pub answered_as_usual: bool,
     /// Probe results for this server around the failure (the window on both sides).
     probes: Vec<&'a super::timeline::ProbeMark>,
     /// The client's last lookup of this server before the session (looked up only for a
@@ -331,6 +339,7 @@ impl<'a> Case<'a> {
             earlier_shapes,
             reply_differs,
             other_port_answered: None,
+            answered_as_usual: false,
             probes,
             lookup,
         }
@@ -349,6 +358,9 @@ impl<'a> Case<'a> {
 
     /// The refused-login shape of this session, described.
     pub fn shape(&self) -> Option<String> {
+        if self.answered_as_usual {
+            return None;
+        }
         refused_login_shape(self.rec, self.reply_differs)
     }
 
@@ -522,7 +534,11 @@ pub fn judge(case: &Case) -> Finding {
         );
     }
     if let Some(shape) = case.shape() {
-        let why = if case.earlier_shapes.is_empty() {
+        let why = if weak_shape(case.rec) && case.reply_differs.is_none() {
+            "a refused login looks like this, but so does a short accepted login on a server \
+             that answers with this many records, so it is not concluded, even when repeated"
+                .to_string()
+        } else if case.earlier_shapes.is_empty() {
             format!(
                 "a refused login looks like this, but it was not repeated within {}, so it is not concluded",
                 secs(case.config.repeat_window())
@@ -985,12 +1001,15 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
 /// server within the window, on a healthy path.
 pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
     let shape = case.shape()?;
-    if case.earlier_shapes.is_empty() || case.wan_trouble() || case.probes_failing_at_failure() {
+    let held_back = refusals_held_back(case.rec);
+    let repeated = !case.earlier_shapes.is_empty() || held_back >= 2;
+    let weak = weak_shape(case.rec) && case.reply_differs.is_none();
+    if !repeated || weak || case.wan_trouble() || case.probes_failing_at_failure() {
         return None;
     }
-    let mut evidence = vec![
-        "inferred from the session's shape, not seen".to_string(),
-        shape,
+    let repeat = if case.earlier_shapes.is_empty() {
+        format!("the server held back {held_back} of this session's login answers, as servers do after each failed login: the login was refused more than once")
+    } else {
         format!(
             "{} sessions of this shape from {} to {} within {} (earlier at {})",
             case.earlier_shapes.len().saturating_add(1),
@@ -1002,7 +1021,12 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
                 .map(|t| hms(*t))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
+        )
+    };
+    let mut evidence = vec![
+        "inferred from the session's shape, not seen".to_string(),
+        shape,
+        repeat,
         format!("{}; no failed probe", case.wan_note()),
     ];
     if let Some((reply, _)) = case.rec.slowest_reply {
@@ -1044,7 +1068,7 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
         && !app.incomplete
         && rec.tls_alert.is_none()
         && rec.auth == AuthOutcome::Unknown
-        && rec.unanswered_since.is_none()
+        && !stalled_at_end(rec)
         && said_little
         && after <= SHAPE_MAX_AFTER_HANDSHAKE;
     if !base {
@@ -1054,8 +1078,8 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
         && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
         && app.server_records <= SHAPE_MAX_SERVER_RECORDS
         && app.server_bytes <= SHAPE_MAX_SERVER_BYTES;
-    let delayed = delayed_answer(rec);
-    if !narrow && delayed.is_none() && differs.is_none() {
+    let delayed = delayed_answer(rec).map(|d| d.described);
+    if !narrow && delayed.is_none() && differs.is_none() && !weak_shape(rec) {
         return None;
     }
     let mut text = format!(
@@ -1082,6 +1106,27 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
     Some(text)
 }
 
+/// The narrow shape but for a chattier server ([`WEAK_SHAPE_MAX_SERVER_RECORDS`]), with no
+/// other sign: never `ok`, and never concluded, alone or repeated.
+pub fn weak_shape(rec: &SessionRecord) -> bool {
+    let app = &rec.app;
+    let narrow_but_server = app.client_records <= SHAPE_MAX_CLIENT_RECORDS
+        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
+        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES;
+    narrow_but_server
+        && app.server_records > SHAPE_MAX_SERVER_RECORDS
+        && app.server_records <= WEAK_SHAPE_MAX_SERVER_RECORDS
+        && delayed_answer(rec).is_none()
+}
+
+/// Client data that went unacknowledged for [`STALL_VISIBLE`] or more before the session ended.
+/// A goodbye the client sent a moment before it reset the connection itself is never
+/// acknowledged, and is no stall.
+fn stalled_at_end(rec: &SessionRecord) -> bool {
+    rec.unanswered_since
+        .is_some_and(|since| rec.end.saturating_since(since) >= STALL_VISIBLE)
+}
+
 /// The delayed-answer sign, described: the slowest reply took at least [`REFUSAL_DELAY`] and
 /// at least four times the path's own delays (TCP connect, TLS handshake), every reply held
 /// back as long (a quarter of it or more) answered one of the session's last
@@ -1089,7 +1134,7 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
 /// reply came quickly (the path itself is fast), and the session closed within
 /// [`CLOSE_AFTER_ANSWER`] after it. Without a per-request record (an older record), the slowest
 /// reply alone.
-fn delayed_answer(rec: &SessionRecord) -> Option<String> {
+fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
     let (wait, at) = rec.slowest_reply?;
     let path = rec
         .tcp_connect
@@ -1111,10 +1156,13 @@ fn delayed_answer(rec: &SessionRecord) -> Option<String> {
         .collect();
     let Some(&(slow_at, slowest)) = answered.iter().max_by_key(|(i, w)| (*w, usize::MAX - i))
     else {
-        return Some(format!(
-            "the server took {} to answer a request, and the session closed {closed_after} later",
-            secs_precise(wait)
-        ));
+        return Some(DelayedAnswer {
+            described: format!(
+                "the server took {} to answer a request, and the session closed {closed_after} later",
+                secs_precise(wait)
+            ),
+            held_back: 1,
+        });
     };
     let tail_from = kept.len().saturating_sub(LOGIN_TAIL_REQUESTS);
     let held_back = |w: u32| w.saturating_mul(4) >= slowest;
@@ -1139,14 +1187,40 @@ fn delayed_answer(rec: &SessionRecord) -> Option<String> {
         0 => String::new(),
         n => format!(" (it held back {n} more of the login's last requests too)"),
     };
-    Some(format!(
+    // Servers hold back the answers to failed logins (and, once an address has failed, the
+    // next login's steps): each answer held back a full refusal delay is a refusal counted.
+    let refusal_ms = u32::try_from(REFUSAL_DELAY.as_millis()).unwrap_or(u32::MAX);
+    let held_for_refusal = answered
+        .iter()
+        .filter(|(_, w)| held_back(*w) && *w >= refusal_ms)
+        .count();
+    let described = format!(
         "the server took {} to answer request {} of {}{also}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later",
         secs_precise(Duration::from_millis(u64::from(slowest))),
         slow_at + 1,
         kept.len(),
         others.unwrap_or(0),
         path.as_millis(),
-    ))
+    );
+    Some(DelayedAnswer {
+        described,
+        held_back: held_for_refusal,
+    })
+}
+
+/// The delayed-answer sign: what it looked like, and how many of the login's answers the
+/// server held back for a refusal's delay.
+struct DelayedAnswer {
+    described: String,
+    held_back: usize,
+}
+
+/// Refusals within this one session: answers the server held back for a refusal's delay,
+/// when the session has the refused-login shape with that sign. Two or more are a repeated
+/// refusal on their own (a client trying a second mechanism, or a server penalising an
+/// address that failed before).
+pub fn refusals_held_back(rec: &SessionRecord) -> usize {
+    delayed_answer(rec).map_or(0, |d| d.held_back)
 }
 
 /// How long before its end the client closed a short, unfinished exchange after the server's

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::event::{Credentials, EventKind, Severity, Verdict};
 use super::observation::{LinkChange, ObservationKind, ProbePhase};
+use super::rules::WEAK_SHAPE_MAX_SERVER_RECORDS;
 use super::testkit::*;
 use super::DiagnosisConfig;
 use crate::time::Timestamp;
@@ -1648,6 +1649,8 @@ fn a_delay_that_the_path_shares_is_not_a_refusal_sign() {
     for (id, start) in [(1, "14:00:00"), (2, "14:00:10")] {
         let mut session = imaplib_refused(id, t(start), ms(2000));
         session.0.tls_handshake = Some(ms(1100));
+        // More server records than even a weak shape allows: only the delay could make it one.
+        session.0.app.server_records = WEAK_SHAPE_MAX_SERVER_RECORDS + 1;
         let e = s.ended(t(start).plus(secs(3)), &session);
         assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
     }
@@ -1819,4 +1822,95 @@ fn syns_dropped_on_one_port_while_the_host_answers_another_are_a_blocked_port() 
     let mut s = Scenario::new();
     let e = s.ended(t("14:00:40"), &blocked);
     assert_eq!(only_session(&e).verdict, Some(Verdict::UpstreamUnreachable));
+}
+
+#[test]
+fn another_clients_session_that_went_on_is_no_measure_of_this_clients_replies() {
+    // Another app on another host sends other commands in the same order and sizes close to
+    // these (POP3's CAPA and USER): its replies say nothing about this client's login.
+    let mut s = Scenario::new();
+    let mut other = went_on(1, t("13:58:30"));
+    other.0.client = std::net::SocketAddr::new(ip("192.168.1.99"), 50001);
+    s.ended(t("13:59:00"), &other);
+    let mut session = imaplib_refused(2, t("14:00:00"), ms(2)).exchanges(&[
+        (40, 214, 0),
+        (60, 78, 2),
+        (36, 115, 0),
+    ]);
+    session.0.app.server_records = WEAK_SHAPE_MAX_SERVER_RECORDS + 1;
+    let e = s.ended(t("14:00:01"), &session);
+    let event = only_session(&e);
+    assert_eq!(event.verdict, Some(Verdict::Ok), "{e:#?}");
+    assert!(
+        !event
+            .evidence
+            .iter()
+            .any(|l| l.contains("in a session that went on")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_client_that_resets_right_after_its_goodbye_still_has_the_refused_login_shape() {
+    // fetchmail after `-ERR`: QUIT, close_notify, then a reset a moment later; the
+    // close_notify is never acknowledged. That is no stall.
+    let mut s = Scenario::new();
+    let mut session = imaplib_refused(1, t("14:00:00"), ms(3));
+    session.0.close = Close::Rst;
+    session.0.closed_by = Some(Side::Client);
+    session.0.unanswered_since = Some(session.0.end.minus(ms(1)));
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &["a refused login looks like this"],
+    );
+}
+
+#[test]
+fn two_login_answers_held_back_in_one_session_are_a_repeated_refusal() {
+    // A client that tries a second mechanism after the first is refused (AUTHENTICATE, then
+    // LOGIN): the server holds back both answers.
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:00"))
+        .refused_login_shape(ms(3000), ms(6500))
+        .exchanges(&[(40, 214, 0), (60, 60, 3000), (45, 55, 3000), (36, 115, 0)]);
+    session.0.app.client_records = 4;
+    session.0.app.client_bytes = 181;
+    session.0.app.server_records = 9;
+    session.0.app.server_bytes = 900;
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &["held back 2 of this session's login answers"],
+    );
+}
+
+#[test]
+fn one_login_answer_held_back_is_not_yet_a_repeat() {
+    let mut s = Scenario::new();
+    let session = imaplib_refused(1, t("14:00:00"), ms(2000));
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+}
+
+#[test]
+fn a_weak_shape_is_never_ok_and_never_concluded_even_when_repeated() {
+    // CAPABILITY, LOGIN, LOGOUT answered with nine records at once: a refusal on a server
+    // that does not delay it, or a short accepted login. Not `ok`, and not blamed on the
+    // password when a polling client does it again.
+    let mut s = Scenario::new();
+    for (id, start) in [(1, "14:00:00"), (2, "14:01:00"), (3, "14:02:00")] {
+        let session = imaplib_refused(id, t(start), ms(3));
+        let e = s.ended(session.0.end.plus(secs(1)), &session);
+        assert_verdict(
+            only_session(&e),
+            Verdict::Unknown,
+            Credentials::Unknown,
+            &["so does a short accepted login"],
+        );
+    }
 }

@@ -124,12 +124,24 @@ eval "$(declare -f live_write_config | sed '1s/^live_write_config/lab_live_write
 live_write_config() {
     lab_live_write_config
     local targets="" n
-    for n in "${SERVER_NAMES[@]}"; do targets+="\"imaps://$n.mail.test\", "; done
+    # Each server is probed on a port it serves (a probe of a port nobody listens on fails
+    # for ever, and failed probes rightly veto a refused-login conclusion).
+    LISTENING=$(in_ns "$NS_NET" ss -ltnH | awk '{print $4}')
+    for n in "${SERVER_NAMES[@]}"; do targets+="\"$(probe_scheme "$n")://$n.mail.test\", "; done
     sed -i -e "s|^window = .*|window = \"${MATRIX_WINDOW:-60s}\"|" \
         -e '/^targets = /,/]$/d' "$LIVE_CONF"
     sed -i "/^\[probe\]/a targets = [${targets%, }]" "$LIVE_CONF"
 }
 matrix_live_start() { live_start "$1"; }
+probe_scheme() { # probe_scheme SERVER: the first of imaps, pop3s, smtps, submission it serves
+    local addr port scheme
+    addr=$(server_addr "$1")
+    for port in 993:imaps 995:pop3s 465:smtps 587:submission; do
+        scheme=${port#*:}; port=${port%%:*}
+        server_listens "$addr" "$port" && { echo "$scheme"; return; }
+    done
+    echo imaps
+}
 
 # ---------------------------------------------------------------------------------------------
 # The list of cells: "VARIANT SERVER SCENARIO", one a line.
