@@ -63,8 +63,6 @@ pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
 /// After a RST or both FINs, how long to wait for the last packets (the final ACK, a RST
 /// after FIN) before reporting the session.
 pub const LAST_ACK_WAIT: Duration = Duration::from_millis(500);
-/// Ended sessions stay this long to absorb their last ACKs and retransmitted FINs.
-const LINGER: Duration = Duration::from_secs(5);
 /// Sessions looked at, oldest first, for an unanswered attempt to evict before them.
 const EVICTION_SCAN: usize = 32;
 /// DNS over TCP/UDP port.
@@ -239,11 +237,8 @@ impl Tracker {
         if let Some(slot) = self.sessions.get_mut(&key) {
             let session = &mut slot.session;
             // A new SYN on a closed connection's addresses is a new session (port reuse).
-            let reuse = (session.finished || session.is_closing()) && is_syn;
+            let reuse = session.is_closing() && is_syn;
             if !reuse {
-                if session.finished {
-                    return;
-                }
                 let side = if session.record.client == src_sock {
                     Side::Client
                 } else {
@@ -254,9 +249,7 @@ impl Tracker {
                 return;
             }
             if let Some(old) = self.take(&key) {
-                if !old.session.finished {
-                    self.emit_ended(old.session.into_record(None), now, out);
-                }
+                self.emit_ended(old.session.into_record(None), now, out);
             }
             self.stats.sessions_open = self.sessions.len() as u64;
         }
@@ -363,7 +356,7 @@ impl Tracker {
                 self.stats.client_cap_evicted += 1;
                 // A flood's fabricated sessions are counted, not reported, like unanswered
                 // attempts; one the server had talked in is a real session cut short.
-                if !session.finished && session.record.bytes_from_server > 0 {
+                if session.record.bytes_from_server > 0 {
                     let record = session.into_record(Some(Close::Open));
                     self.emit_ended(record, now, out);
                 }
@@ -408,7 +401,7 @@ impl Tracker {
             // An attempt nobody answered, pushed out to make room, is most likely one of
             // a SYN flood's (spoofed sources never get an answer): counted, not reported,
             // so a flood cannot bury real verdicts and rotate them out of the journal.
-            if !session.finished && !session.syn_unanswered() {
+            if !session.syn_unanswered() {
                 let record = session.into_record(Some(Close::Open));
                 self.emit_ended(record, now, out);
             }
@@ -434,19 +427,12 @@ impl Tracker {
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
         let mut ending = Vec::new();
         let mut updates = Vec::new();
-        let mut remove = Vec::new();
         for (key, slot) in self.sessions.iter_mut() {
             if now < slot.due {
                 continue;
             }
             let session = &mut slot.session;
             let quiet = now.saturating_since(session.last_packet);
-            if session.finished {
-                if quiet >= LINGER {
-                    remove.push(*key);
-                }
-                continue;
-            }
             let waiting = session.waiting_since().map(|t| now.saturating_since(t));
             let close = if session.is_closing() {
                 (quiet >= LAST_ACK_WAIT).then_some(session.record.close)
@@ -460,16 +446,12 @@ impl Tracker {
                 (quiet >= ESTABLISHED_IDLE).then_some(Close::Timeout)
             };
             if let Some(close) = close {
-                session.finished = true;
                 ending.push((*key, close));
             } else if waiting.is_some_and(|w| w >= STALL_AFTER) && !session.stall_reported {
                 session.stall_reported = true;
                 updates.push(session.snapshot(Some(Close::Open)));
             }
             slot.due = poll_due(&slot.session);
-        }
-        for key in remove {
-            self.take(&key);
         }
         let mut ended: Vec<SessionRecord> = Vec::with_capacity(ending.len());
         for (key, close) in ending {
@@ -502,7 +484,6 @@ impl Tracker {
             .sessions
             .drain()
             .map(|(_, slot)| slot.session)
-            .filter(|s| !s.finished)
             .map(|s| {
                 // A connection that never got past unanswered SYNs is not open: it failed.
                 // One whose side sent FIN was being closed: the first FIN names the close.
@@ -548,9 +529,6 @@ impl Tracker {
 /// skipping the session before it changes nothing.
 fn poll_due(s: &Session) -> Timestamp {
     let after_quiet = |d| s.last_packet.plus(d);
-    if s.finished {
-        return after_quiet(LINGER);
-    }
     let mut due = if s.is_closing() {
         after_quiet(LAST_ACK_WAIT)
     } else if s.syn_unanswered() {

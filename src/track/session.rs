@@ -99,8 +99,6 @@ pub struct Session {
     pub last_packet: Timestamp,
     /// A stall snapshot was sent for the current unanswered data.
     pub stall_reported: bool,
-    /// Reported as ended; kept briefly to absorb late packets.
-    pub finished: bool,
     client_analyzed: u64,
     server_analyzed: u64,
 }
@@ -177,7 +175,6 @@ impl Session {
             closing: false,
             last_packet: now,
             stall_reported: false,
-            finished: false,
             client_analyzed: 0,
             server_analyzed: 0,
         }
