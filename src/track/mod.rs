@@ -13,12 +13,14 @@
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | table full | the oldest unanswered attempt among the 32 oldest sessions, else the oldest session | `SessionEnded` (`open`), counted as evicted; an attempt whose SYNs got no answer is only counted |
 //! | one client at its cap ([`TrackerConfig::max_sessions_per_client`]) | that client's oldest session | counted (`client_cap_evicted`); reported (`open`) only when its server had sent data |
+//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
+//!
+//! Which of these timers applies is read off the session's [`session::Lifecycle`].
 //!
 //! Memory: every byte buffered for a session (out-of-order data, a part-read TLS hello) is paid
 //! from one byte budget ([`TrackerConfig::buffer_budget`]); a buffer the budget cannot pay for
 //! is not kept (counted as `buffer_refused`), and the stream or hello it was for is no longer
 //! followed. Tables are hashed with a per-process random key ([`flow::KeyedHasher`]).
-//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
 //! that a firewall silently drops is still here when the client speaks again.
@@ -43,7 +45,7 @@ use crate::wire::tcp::flags;
 use crate::wire::{self, Frame, TcpSegment, Transport};
 use flow::FlowKey;
 use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
-use session::Session;
+use session::{Lifecycle, Session};
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
 /// The tracker's keyed fast hasher, for other bounded tables keyed by what the wire brings.
@@ -237,8 +239,8 @@ impl Tracker {
         if let Some(slot) = self.sessions.get_mut(&key) {
             let session = &mut slot.session;
             // A new SYN on a closed connection's addresses is a new session (port reuse).
-            let reuse = session.is_closing() && is_syn;
-            if !reuse {
+            let closed = matches!(session.lifecycle(), Lifecycle::Closed { .. });
+            if !(closed && is_syn) {
                 let side = if session.record.client == src_sock {
                     Side::Client
                 } else {
@@ -434,16 +436,16 @@ impl Tracker {
             let session = &mut slot.session;
             let quiet = now.saturating_since(session.last_packet);
             let waiting = session.waiting_since().map(|t| now.saturating_since(t));
-            let close = if session.is_closing() {
-                (quiet >= LAST_ACK_WAIT).then_some(session.record.close)
-            } else if session.syn_unanswered() {
-                (quiet >= SYN_GIVE_UP).then_some(Close::Timeout)
-            } else if waiting.is_some_and(|w| w >= UNANSWERED_GIVE_UP) {
+            let state = session.lifecycle();
+            let (limit, close_when_quiet) = quiet_limit(state);
+            // Data unanswered too long ends an open or half-closed session; an attempt has
+            // its own limit, and a closed session ends soon anyway.
+            let gave_up = matches!(state, Lifecycle::Open | Lifecycle::HalfClosed)
+                && waiting.is_some_and(|w| w >= UNANSWERED_GIVE_UP);
+            let close = if gave_up {
                 Some(Close::Timeout)
-            } else if session.half_closed() {
-                (quiet >= HALF_CLOSED_IDLE).then_some(Close::Fin)
             } else {
-                (quiet >= ESTABLISHED_IDLE).then_some(Close::Timeout)
+                (quiet >= limit).then_some(close_when_quiet)
             };
             if let Some(close) = close {
                 ending.push((*key, close));
@@ -483,20 +485,9 @@ impl Tracker {
         let mut open: Vec<SessionRecord> = self
             .sessions
             .drain()
-            .map(|(_, slot)| slot.session)
-            .map(|s| {
-                // A connection that never got past unanswered SYNs is not open: it failed.
-                // One whose side sent FIN was being closed: the first FIN names the close.
-                let close = if s.is_closing() {
-                    s.record.close
-                } else if s.syn_unanswered() {
-                    Close::Timeout
-                } else if s.half_closed() {
-                    Close::Fin
-                } else {
-                    Close::Open
-                };
-                s.into_record(Some(close))
+            .map(|(_, slot)| {
+                let close = end_of_input_close(slot.session.lifecycle());
+                slot.session.into_record(Some(close))
             })
             .collect();
         self.order.clear();
@@ -528,16 +519,8 @@ impl Tracker {
 /// (`quiet` counts from the last packet, `waiting` from the first unanswered data), so
 /// skipping the session before it changes nothing.
 fn poll_due(s: &Session) -> Timestamp {
-    let after_quiet = |d| s.last_packet.plus(d);
-    let mut due = if s.is_closing() {
-        after_quiet(LAST_ACK_WAIT)
-    } else if s.syn_unanswered() {
-        after_quiet(SYN_GIVE_UP)
-    } else if s.half_closed() {
-        after_quiet(HALF_CLOSED_IDLE)
-    } else {
-        after_quiet(ESTABLISHED_IDLE)
-    };
+    let (limit, _) = quiet_limit(s.lifecycle());
+    let mut due = s.last_packet.plus(limit);
     if let Some(waiting) = s.waiting_since() {
         due = due.min(waiting.plus(UNANSWERED_GIVE_UP));
         if !s.stall_reported {
@@ -545,6 +528,29 @@ fn poll_due(s: &Session) -> Timestamp {
         }
     }
     due
+}
+
+/// How long a session may stay quiet in `state` before `poll` reports it ended, and the
+/// close it is reported with then.
+fn quiet_limit(state: Lifecycle) -> (Duration, Close) {
+    match state {
+        Lifecycle::Closed { how } => (LAST_ACK_WAIT, how),
+        Lifecycle::SynSent => (SYN_GIVE_UP, Close::Timeout),
+        Lifecycle::HalfClosed => (HALF_CLOSED_IDLE, Close::Fin),
+        Lifecycle::Open => (ESTABLISHED_IDLE, Close::Timeout),
+    }
+}
+
+/// The close a session in `state` is reported with when the input ends.
+fn end_of_input_close(state: Lifecycle) -> Close {
+    match state {
+        Lifecycle::Closed { how } => how,
+        // A connection that never got past unanswered SYNs is not open: it failed.
+        Lifecycle::SynSent => Close::Timeout,
+        // One whose side sent FIN was being closed: the first FIN names the close.
+        Lifecycle::HalfClosed => Close::Fin,
+        Lifecycle::Open => Close::Open,
+    }
 }
 
 fn push(out: &mut Vec<Observation>, time: Timestamp, kind: ObservationKind) {
