@@ -1,6 +1,6 @@
 //! The verdict rules: one small function per verdict, each returning a [`Finding`] with its
 //! evidence or `None`, and [`judge`], the single place that applies their precedence.
-//! The thresholds and the order are documented in the module doc of `diagnose`.
+//! The order, the thresholds and what each rule rests on are documented in docs/verdicts.md.
 
 use std::time::Duration;
 
