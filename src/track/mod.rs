@@ -15,7 +15,7 @@
 //! | one client at its cap ([`TrackerConfig::max_sessions_per_client`]) | that client's oldest session | counted (`client_cap_evicted`); reported (`open`) only when its server had sent data |
 //! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
 //!
-//! Which of these timers applies is read off the session's [`session::Lifecycle`].
+//! Which of these timers applies is read off the session's lifecycle (`session::Lifecycle`).
 //!
 //! Memory: every byte buffered for a session (out-of-order data, a part-read TLS hello) is paid
 //! from one byte budget ([`TrackerConfig::buffer_budget`]); a buffer the budget cannot pay for

@@ -514,7 +514,7 @@ impl Session {
             self.record.client_waiting_at_close = self.awaiting_reply;
         }
         // Whatever the server sends after this answers nobody: a slow login reply that
-        // arrives after the client gave up is not a reply the client got (F5).
+        // arrives after the client gave up is not a reply the client got (LIVE-FINDINGS F5).
         self.awaiting_reply = None;
     }
 
