@@ -55,6 +55,84 @@ struct Client {
     dns_held: u32,
 }
 
+impl Client {
+    /// Session verdicts, then DNS events.
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.history.iter().chain(self.dns.iter()).map(|e| &**e)
+    }
+
+    /// The earliest and the latest moment the client's events speak of.
+    fn span(&self) -> (Timestamp, Timestamp) {
+        let first = self
+            .entries()
+            .map(|e| e.at.min(e.event.time))
+            .min()
+            .unwrap_or_default();
+        let last = self
+            .entries()
+            .map(|e| e.at.max(e.event.time))
+            .max()
+            .unwrap_or_default();
+        (first, last)
+    }
+
+    /// The client's own events, told; a DNS failure seen again says how often.
+    fn story(&self) -> impl Iterator<Item = StoryItem> + '_ {
+        self.entries().map(|entry| {
+            let mut sentences = entry.story.clone();
+            let mut event = entry.event.clone();
+            if entry.seen > 1 {
+                let repeats = format!("seen {} times within {}", entry.seen, secs(DNS_REPEAT));
+                sentences.push(format!("The same lookup failed again: {repeats}."));
+                event.evidence.push(repeats);
+            }
+            StoryItem {
+                at: entry.at,
+                sentences,
+                event,
+            }
+        })
+    }
+}
+
+/// Sentences of `explain`'s story and the event they tell, placed in time at `at` (ties go to
+/// the lower event id).
+struct StoryItem {
+    at: Timestamp,
+    sentences: Vec<String>,
+    event: Event,
+}
+
+/// "At 14:03:12 the WAN link wan0 went down for 29 s.", when the outage is remembered.
+fn wan_down_sentence(timeline: &Timeline, interface: &str, time: Timestamp) -> String {
+    match timeline.outage_started(interface, time) {
+        Some(o) => match o.end {
+            Some(end) => format!(
+                "At {} the WAN link {interface} went down for {}.",
+                hms(time),
+                secs(end.saturating_since(time))
+            ),
+            None => format!(
+                "At {} the WAN link {interface} went down, and it is still down.",
+                hms(time)
+            ),
+        },
+        None => format!("At {} the WAN link {interface} went down.", hms(time)),
+    }
+}
+
+/// "At 14:03:41 the WAN link wan0 came back up after 29 s."
+fn wan_up_sentence(interface: &str, down_for: Option<Duration>, time: Timestamp) -> String {
+    match down_for {
+        Some(d) => format!(
+            "At {} the WAN link {interface} came back up after {}.",
+            hms(time),
+            secs(d)
+        ),
+        None => format!("At {} the WAN link {interface} came back up.", hms(time)),
+    }
+}
+
 /// A token bucket: `burst` at once, one more every `every`.
 #[derive(Clone, Copy, Debug)]
 struct TokenBucket {
@@ -350,20 +428,24 @@ impl Clients {
                 Vec::new(),
             );
         };
-        let entries = || client.history.iter().chain(client.dns.iter());
-        let first = entries()
-            .map(|e| e.at.min(e.event.time))
-            .min()
-            .unwrap_or_default();
-        let last = entries()
-            .map(|e| e.at.max(e.event.time))
-            .max()
-            .unwrap_or_default();
-        let (from, to) = (first.minus(window), last.plus(window));
+        let (first, last) = client.span();
+        let mut items = self.network_story(timeline, first.minus(window), last.plus(window));
+        items.extend(client.story());
+        items.sort_by_key(|item| (item.at, item.event.id));
+        let mut story = vec!["Times are UTC.".to_string()];
+        let mut events = Vec::new();
+        for item in items {
+            story.extend(item.sentences);
+            events.push(item.event);
+        }
+        (story, events)
+    }
 
-        // (order time, tie-break, sentences, event)
-        let mut items: Vec<(Timestamp, u64, Vec<String>, Event)> = Vec::new();
-        let mut told_outages: Vec<(String, Timestamp)> = Vec::new();
+    /// The WAN, probe and gateway events within `[from, to]`, told. A link that came back up
+    /// is not told again when its going down was (that sentence says for how long).
+    fn network_story(&self, timeline: &Timeline, from: Timestamp, to: Timestamp) -> Vec<StoryItem> {
+        let mut items = Vec::new();
+        let mut told_outages: Vec<(&str, Timestamp)> = Vec::new();
         for entry in self
             .network
             .iter()
@@ -372,21 +454,8 @@ impl Clients {
             let time = entry.event.time;
             let sentence = match &entry.notice {
                 Notice::WanDown { interface } => {
-                    told_outages.push((interface.clone(), time));
-                    match timeline.outage_started(interface, time) {
-                        Some(o) => match o.end {
-                            Some(end) => format!(
-                                "At {} the WAN link {interface} went down for {}.",
-                                hms(time),
-                                secs(end.saturating_since(time))
-                            ),
-                            None => format!(
-                                "At {} the WAN link {interface} went down, and it is still down.",
-                                hms(time)
-                            ),
-                        },
-                        None => format!("At {} the WAN link {interface} went down.", hms(time)),
-                    }
+                    told_outages.push((interface, time));
+                    wan_down_sentence(timeline, interface, time)
                 }
                 Notice::WanUp {
                     interface,
@@ -398,37 +467,17 @@ impl Clients {
                     }) {
                         continue;
                     }
-                    match down_for {
-                        Some(d) => format!(
-                            "At {} the WAN link {interface} came back up after {}.",
-                            hms(time),
-                            secs(*d)
-                        ),
-                        None => format!("At {} the WAN link {interface} came back up.", hms(time)),
-                    }
+                    wan_up_sentence(interface, *down_for, time)
                 }
                 _ => format!("At {} {}", hms(time), lower_first(&entry.event.message)),
             };
-            items.push((time, entry.event.id, vec![sentence], entry.event.clone()));
+            items.push(StoryItem {
+                at: time,
+                sentences: vec![sentence],
+                event: entry.event.clone(),
+            });
         }
-        for entry in entries() {
-            let mut story = entry.story.clone();
-            let mut event = entry.event.clone();
-            if entry.seen > 1 {
-                let repeats = format!("seen {} times within {}", entry.seen, secs(DNS_REPEAT));
-                story.push(format!("The same lookup failed again: {repeats}."));
-                event.evidence.push(repeats);
-            }
-            items.push((entry.at, entry.event.id, story, event));
-        }
-        items.sort_by_key(|(at, id, _, _)| (*at, *id));
-        let mut story = vec!["Times are UTC.".to_string()];
-        let mut events = Vec::new();
-        for (_, _, sentences, event) in items {
-            story.extend(sentences);
-            events.push(event);
-        }
-        (story, events)
+        items
     }
 
     /// Sizes of every list, for the boundedness tests.

@@ -289,13 +289,36 @@ pub fn dns_event(
 
 /// The event for a timeline notice.
 pub fn notice_event(ids: &mut Ids, time: Timestamp, notice: &Notice) -> Event {
-    let (kind, severity, message, evidence, server_name) = match notice {
+    let (kind, severity, message, evidence) = notice_wording(time, notice);
+    let mut event = base(ids, time, kind, severity, message);
+    event.evidence = evidence;
+    event.server_name = probed_host(notice).map(str::to_string);
+    event
+}
+
+/// The host a probe notice is about; other notices are about no server.
+fn probed_host(notice: &Notice) -> Option<&str> {
+    match notice {
+        Notice::ProbeFailed { host, .. }
+        | Notice::ProbeSlow { host, .. }
+        | Notice::ProbeCertInvalid { host, .. }
+        | Notice::ProbeRecovered { host, .. } => Some(host),
+        Notice::WanDown { .. }
+        | Notice::WanUp { .. }
+        | Notice::WanAddressChanged { .. }
+        | Notice::GatewayLoss { .. }
+        | Notice::GatewayRecovered { .. } => None,
+    }
+}
+
+/// A timeline notice's event kind, severity, plain sentence and evidence.
+fn notice_wording(time: Timestamp, notice: &Notice) -> (EventKind, Severity, String, Vec<String>) {
+    match notice {
         Notice::WanDown { interface } => (
             EventKind::WanDown,
             Severity::Warning,
             format!("The WAN link {interface} went down at {}; mail apps on the LAN cannot reach their servers until it is back.", hms(time)),
             vec![format!("{interface} down at {}", hms(time))],
-            None,
         ),
         Notice::WanUp { interface, down_for } => {
             let length = down_for.map(secs);
@@ -310,7 +333,6 @@ pub fn notice_event(ids: &mut Ids, time: Timestamp, notice: &Notice) -> Event {
                     Some(l) => format!("{interface} up at {} after {l} down", hms(time)),
                     None => format!("{interface} up at {}", hms(time)),
                 }],
-                None,
             )
         }
         Notice::WanAddressChanged { description, .. } => (
@@ -318,7 +340,6 @@ pub fn notice_event(ids: &mut Ids, time: Timestamp, notice: &Notice) -> Event {
             Severity::Warning,
             format!("The WAN address or default route changed ({description}); mail sessions open at that moment lose their connection."),
             vec![format!("{description} at {}", hms(time))],
-            None,
         ),
         Notice::GatewayLoss { gateway, loss_percent, latency } => (
             EventKind::GatewayLoss,
@@ -328,46 +349,36 @@ pub fn notice_event(ids: &mut Ids, time: Timestamp, notice: &Notice) -> Event {
                 Some(l) => format!("{gateway}: loss {loss_percent:.0}%, latency {} ms", millis(*l)),
                 None => format!("{gateway}: loss {loss_percent:.0}%"),
             }],
-            None,
         ),
         Notice::GatewayRecovered { gateway, loss_percent, after } => (
             EventKind::GatewayRecovered,
             Severity::Notice,
             format!("The gateway {gateway} answers its pings again (loss {loss_percent:.0}%) after {}.", secs(*after)),
             vec![format!("{gateway}: loss {loss_percent:.0}% after {} of loss", secs(*after))],
-            None,
         ),
-        Notice::ProbeFailed { target, host, failure } => (
+        Notice::ProbeFailed { target, failure, .. } => (
             EventKind::ProbeFailed,
             Severity::Warning,
             format!("The router's own check of {target} failed at the {} step ({}).", phase_name(failure.phase), failure.error),
             vec![format!("probe {target} failed at {}: {}", phase_name(failure.phase), failure.error)],
-            Some(host.clone()),
         ),
-        Notice::ProbeSlow { target, host, phase, took } => (
+        Notice::ProbeSlow { target, phase, took, .. } => (
             EventKind::ProbeSlow,
             Severity::Warning,
             format!("The router's own check of {target} was slow at the {} step ({}).", phase_name(*phase), secs_precise(*took)),
             vec![format!("probe {target} slow at {}: {}", phase_name(*phase), secs_precise(*took))],
-            Some(host.clone()),
         ),
-        Notice::ProbeCertInvalid { target, host, error } => (
+        Notice::ProbeCertInvalid { target, error, .. } => (
             EventKind::ProbeCertInvalid,
             Severity::Warning,
             format!("The router's own check of {target} reached the server, but its TLS certificate is not valid ({error}); mail clients that check certificates will refuse to log in."),
             vec![format!("probe {target} certificate not valid: {error}")],
-            Some(host.clone()),
         ),
-        Notice::ProbeRecovered { target, host, after } => (
+        Notice::ProbeRecovered { target, after, .. } => (
             EventKind::ProbeRecovered,
             Severity::Notice,
             format!("The router's own check of {target} works again after {}.", secs(*after)),
             vec![format!("probe {target} ok after {} of trouble", secs(*after))],
-            Some(host.clone()),
         ),
-    };
-    let mut event = base(ids, time, kind, severity, message);
-    event.evidence = evidence;
-    event.server_name = server_name;
-    event
+    }
 }

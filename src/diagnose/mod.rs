@@ -11,98 +11,19 @@
 //! - [`describe`] builds events and their plain sentences; [`advice`] holds the provider table;
 //!   [`clients`] keeps the LAN clients and tells `explain`'s story.
 //!
-//! # When a session is judged
+//! # Verdicts
 //!
-//! Every `SessionEnded` is judged. A `SessionUpdate` is judged early only when the session is
-//! visibly failing — its SYN or client data unacknowledged for at least 1 s
-//! ([`rules::STALL_VISIBLE`]; the tracker reports a stall once, 1.5 s in) — and the rules
-//! reach a verdict other than `ok`/`unknown`, so a stall is reported within about 2 s of
-//! becoming visible. A session is never reported twice with the same verdict: when its
-//! `SessionEnded` arrives after an early verdict it is judged again (probe results may have
-//! arrived meanwhile) and produces a second event only when the verdict changed; that event's
-//! evidence says which verdict it revises, and the counters move the session from the old
-//! verdict to the new one (it is counted once). [`Engine::reported_verdict`] tells a caller that
-//! prints every ended session (replay) the verdict already reported for it.
+//! Every `SessionEnded` is judged; a `SessionUpdate` only when the session is visibly failing
+//! ([`rules::Failure::visible_stall`]) and the rules reach a verdict other than `ok`/`unknown`.
+//! A session is never reported twice with the same verdict: when its end changes an early
+//! verdict, a second event revises it (the session is counted once), and
+//! [`Engine::reported_verdict`] tells replay the verdict already reported.
 //!
-//! # What a failure is
-//!
-//! Read off the record ([`rules::Failure`]): the server refused the login (plaintext); a TLS
-//! alert; SYNs with no answer; client data the server never acknowledged (the tracker's
-//! `unanswered_since`: no ACK means lost packets); a reset from the server; a connected server
-//! that sent nothing; an implicit-TLS handshake that never finished; a short, unfinished
-//! exchange (no login seen, at most 4 client records and 4 KiB from the server) that the
-//! client closed at least `slow_server` after the server's last answer — the tracker cannot
-//! see a reply that never came, so this quiet tail is how a client giving up on a slow server
-//! shows; and, on plaintext, a client leaving without logging in after a slow greeting or
-//! reply. The failure window runs from the first unanswered SYN/data (or the start, or the
-//! last packet for resets and alerts) to the last packet (to "now" for a session still open).
-//! Besides these, a session open when a WAN outage or address change began that ended during
-//! the outage or within 15 s after it ([`rules::CUT_TAIL`]) counts as cut by it (a download
-//! cut off leaves no sign on the record: the client only ACKs, then gives up).
-//!
-//! # Verdict rules, in precedence order (the first that applies wins)
-//!
-//! 1. `auth-rejected` (seen): `auth == failed`; the evidence quotes the server's reply. What
-//!    the server said beats everything else.
-//! 2. `tls-rejected`: a TLS alert other than close_notify/user_canceled before the handshake
-//!    finished (evidence: alert name, level, sender, the client's highest version); or, to a
-//!    Microsoft host, TLS 1.0/1.1 negotiated and then closed by the server within 5 s after at
-//!    most two records (Microsoft's way of refusing old TLS); or TLS on one side and
-//!    plaintext on the other (a plaintext banner answering an implicit-TLS ClientHello, or a
-//!    ClientHello on a plaintext port), quoted, with the client's setting as the fix.
-//! 3. `wan-down`: a WAN link outage overlapping the failure window (2 s of slack before it),
-//!    or a session cut by an outage (above). It beats everything below: with the link down
-//!    nothing else can be judged.
-//! 4. `wan-address-changed`: a WAN address removed/replaced or a default route removed/added
-//!    between the session's start and the end of its failure, or a session cut by such a
-//!    change (NAT mappings lost).
-//! 5. `state-expired`: client data unanswered after an idle gap at least the firewall's
-//!    established-TCP timeout (when known) or at least 600 s ([`rules::LONG_QUIET`]), with no
-//!    WAN change and no failed probe of the server in the window; or, when the firewall's
-//!    timeout is known, a session still open (or expired by the tracker) with no failure sign
-//!    that has been quiet longer than that timeout (an IMAP IDLE the router forgot).
-//! 6. `server-refused` for a blocked port: SYNs unanswered on this port while the same host
-//!    answered a connection on another port within `window`, no WAN change (the port is
-//!    dropped on the way; the host is up).
-//! 6. `upstream-unreachable`: SYNs unanswered, or client data never acknowledged, and no
-//!    successful probe of the server in the window (failed probes and gateway loss are quoted;
-//!    "no probe ran" is said when none did). When a probe did reach the server at the time,
-//!    this rule does not apply: the server may be ignoring this client, and that is `unknown`.
-//! 7. `dns-failure`: the session failed and the client's last lookup of the server (by name,
-//!    or by an answer holding the server's address) in the window before it failed (timeout,
-//!    SERVFAIL, REFUSED, NXDOMAIN).
-//! 8. `dns-slow`: same, but the lookup answered slower than `slow_dns`.
-//! 9. `server-refused`: the server reset the connection (a reset instead of SYN-ACK, or after
-//!    opening, before the exchange went past the login) and the WAN did not change during the
-//!    session; a SYN, or data both ways, must have been seen before the reset. A reset after a finished exchange (a login seen, or more client records than a
-//!    refused login takes) is an ordinary end: servers closing with unread data reset.
-//! 10. `server-slow`: the session failed on a healthy path (no WAN change, no failed probe)
-//!     and the greeting, the TLS handshake or a reply took longer than `slow_server`, or the
-//!     client gave up after a quiet tail of at least `slow_server`, or no greeting came in
-//!     `slow_server`. Gateway loss at the time is quoted as a caveat. A session that completed
-//!     despite a slow phase stays `ok`, with a note.
-//! 11. `auth-rejected` (inferred): the encrypted refused-login shape (see
-//!     [`rules::refused_login_shape`] and docs/verdicts.md) — TLS (implicit or STARTTLS)
-//!     handshake done, no alert, no login seen, nothing unanswered, closed (FIN/RST) within
-//!     20 s of the handshake, the client saying at most 8 records / 1024 bytes after the
-//!     handshake; and one sign of a refusal: the narrow shape (1–4 client records of at most
-//!     800 bytes, 1–8 server records of at most 4096 bytes), a delayed answer (one reply at
-//!     least 1 s and four times the connect/handshake time, every other reply under a quarter
-//!     of it, on one of the last two requests, the session closing within 5 s of it), or a
-//!     reply of another size than the one this server gave the same request in a session that
-//!     went on past the login ([`replies`], bounded) — seen at least twice from the same client
-//!     to the same server (address or name) within `window`, on a healthy path. The reply's
-//!     latency is not limited, so an auth-penalty delay does not turn it into `server-slow`.
-//!     Evidence says "inferred from the session's shape, not seen" and names each feature.
-//!     The first session of a repeated series stays `unknown` (it is revised when the second
-//!     arrives).
-//!
-//! None applies: a session whose capture holds only the client's packets (its ACKs show the
-//! server answered) is `unknown`, saying so; a single session of the refused-login shape is
-//! `unknown` (the evidence says it was not repeated); a session with no failure sign is `ok`
-//! (credentials `ok` only when a successful login was seen); SMTP mail refused for want of a
-//! login (530, 553 "not logged in") is `unknown`, saying no password was tried; any other
-//! failure is `unknown`, with the signs and what is missing. The verdicts that also matched are listed in the evidence as lower precedence.
+//! [`rules::Failure::of`] reads the failure signs off the record; [`rules::judge`] applies the
+//! rules in precedence order (the first that finds something wins) and falls back to `ok` or
+//! `unknown`. docs/verdicts.md is the reference: when a session is judged, what a failure is,
+//! each rule in precedence order with its thresholds, what happens when none applies, and what
+//! each rule rests on.
 //!
 //! # Standalone events
 //!

@@ -1,6 +1,6 @@
 //! The verdict rules: one small function per verdict, each returning a [`Finding`] with its
 //! evidence or `None`, and [`judge`], the single place that applies their precedence.
-//! The thresholds and the order are documented in the module doc of `diagnose`.
+//! The order, the thresholds and what each rule rests on are documented in docs/verdicts.md.
 
 use std::time::Duration;
 
@@ -105,6 +105,31 @@ pub struct Failure {
     pub transfer_cut: bool,
 }
 
+/// What the failure signs read: the record, and what [`Failure::of`] works out once for all.
+struct Reading<'a> {
+    rec: &'a SessionRecord,
+    /// The server reset the connection before the exchange finished. A server that closes
+    /// with unread data in its buffer resets (dovecot after LOGOUT does): after a finished
+    /// exchange that is an ending, not a refusal.
+    server_reset: bool,
+    /// How long a client may wait for an answer before giving up counts.
+    slow_server: Duration,
+}
+
+/// The failure signs, in the order their statements are told. Each adds its statement when it
+/// applies and may move the start of the failure window (a later sign's start wins).
+const SIGNS: &[fn(&mut Failure, &Reading)] = &[
+    Failure::login_refused,
+    Failure::login_required,
+    Failure::tls_alert_sent,
+    Failure::syns_unanswered,
+    Failure::client_data_unanswered,
+    Failure::server_data_cut,
+    Failure::reset_by_server,
+    Failure::server_silent,
+    Failure::gave_up_or_left,
+];
+
 impl Failure {
     /// Reads the failure signs off a record; `now` bounds a session that is still open and
     /// `slow_server` is how long a client may wait for an answer before giving up counts.
@@ -118,17 +143,33 @@ impl Failure {
             },
             ..Failure::default()
         };
-        // A server that closes with unread data in its buffer resets (dovecot after LOGOUT
-        // does): after a finished exchange that is an ending, not a refusal.
-        let server_reset = rec.close == Close::Rst
-            && rec.closed_by == Some(Side::Server)
-            && !exchange_finished(rec);
-        if rec.auth == AuthOutcome::Failed {
-            f.signs.push("the server refused the login".into());
+        let reading = Reading {
+            rec,
+            server_reset: rec.close == Close::Rst
+                && rec.closed_by == Some(Side::Server)
+                && !exchange_finished(rec),
+            slow_server,
+        };
+        for sign in SIGNS {
+            sign(&mut f, &reading);
         }
+        f.from = f.from.min(f.to);
+        f
+    }
+
+    /// The server refused the login, in plaintext.
+    fn login_refused(&mut self, r: &Reading) {
+        if r.rec.auth == AuthOutcome::Failed {
+            self.signs.push("the server refused the login".into());
+        }
+    }
+
+    /// The server would not go on before a login the client never tried.
+    fn login_required(&mut self, r: &Reading) {
+        let rec = r.rec;
         if rec.login_required && rec.auth != AuthOutcome::Ok {
-            f.from = rec.start;
-            f.signs.push(format!(
+            self.from = rec.start;
+            self.signs.push(format!(
                 "the server would not go on before a login: {}",
                 clip(
                     rec.auth_reply.as_deref().unwrap_or("(reply not kept)"),
@@ -136,50 +177,69 @@ impl Failure {
                 )
             ));
         }
-        if let Some(alert) = rec.tls_alert {
-            f.signs.push(format!("TLS alert {}", alert.name()));
+    }
+
+    fn tls_alert_sent(&mut self, r: &Reading) {
+        if let Some(alert) = r.rec.tls_alert {
+            self.signs.push(format!("TLS alert {}", alert.name()));
         }
+    }
+
+    /// The client's SYNs got no answer (a reset is the server's answer; a capture without the
+    /// server's side cannot tell).
+    fn syns_unanswered(&mut self, r: &Reading) {
+        let rec = r.rec;
         if rec.tcp_connect.is_none()
-            && !server_reset
+            && !r.server_reset
             && rec.syns_from_client > 0
             && !rec.server_side_unseen
         {
-            f.syn_unanswered = true;
-            f.from = rec.start;
-            f.signs.push(syn_text(rec.syns_from_client));
+            self.syn_unanswered = true;
+            self.from = rec.start;
+            self.signs.push(syn_text(rec.syns_from_client));
         }
-        // Data still unacknowledged when the last packet was seen is a failure when the server
-        // never closed (its side went silent) or after a while; in a session both sides closed,
-        // the final close_notify may simply not have been ACKed yet.
+    }
+
+    /// Data still unacknowledged when the last packet was seen is a failure when the server
+    /// never closed (its side went silent) or after a while; in a session both sides closed,
+    /// the final close_notify may simply not have been ACKed yet.
+    fn client_data_unanswered(&mut self, r: &Reading) {
+        let rec = r.rec;
         let server_never_closed = matches!(rec.close, Close::Open | Close::Timeout);
+        let to = self.to;
         let stuck =
-            |since: Timestamp| server_never_closed || f.to.saturating_since(since) >= STALL_VISIBLE;
-        if let Some(since) = rec
+            |since: Timestamp| server_never_closed || to.saturating_since(since) >= STALL_VISIBLE;
+        let Some(since) = rec
             .unanswered_since
-            .filter(|s| !f.syn_unanswered && stuck(*s))
-        {
-            f.data_unanswered = true;
-            f.from = since;
-            // The tracker calls data unanswered until the server ACKs it: no ACK is loss.
-            f.data_lost = true;
-            let mut text = format!(
-                "client data unanswered for {}",
-                secs(f.to.saturating_since(since))
-            );
-            if rec.retransmits_from_client > 0 {
-                text.push_str(&format!(
-                    " ({} retransmission{})",
-                    rec.retransmits_from_client,
-                    plural(rec.retransmits_from_client)
-                ));
-            }
-            f.signs.push(text);
+            .filter(|s| !self.syn_unanswered && stuck(*s))
+        else {
+            return;
+        };
+        self.data_unanswered = true;
+        self.from = since;
+        // The tracker calls data unanswered until the server ACKs it: no ACK is loss.
+        self.data_lost = true;
+        let mut text = format!(
+            "client data unanswered for {}",
+            secs(self.to.saturating_since(since))
+        );
+        if rec.retransmits_from_client > 0 {
+            text.push_str(&format!(
+                " ({} retransmission{})",
+                rec.retransmits_from_client,
+                plural(rec.retransmits_from_client)
+            ));
         }
-        // Servers write whole TLS records: data that stopped inside one was cut off, by a reset
-        // from the server's side or by a silence the client finally gave up on. So was data the
-        // client never got all of, when the server never resent the gap.
-        // (Data in flight when a server resets is not yet acknowledged either: a gap counts
-        // only after a silence.)
+        self.signs.push(text);
+    }
+
+    /// Servers write whole TLS records: data that stopped inside one was cut off, by a reset
+    /// from the server's side or by a silence the client finally gave up on. So was data the
+    /// client never got all of, when the server never resent the gap.
+    /// (Data in flight when a server resets is not yet acknowledged either: a gap counts
+    /// only after a silence.)
+    fn server_data_cut(&mut self, r: &Reading) {
+        let rec = r.rec;
         let cut = match (rec.app.server_stopped_mid_record, rec.server_data_missing) {
             (Some(at), _) => Some((at, "the server's data stopped in the middle of a TLS record", true)),
             (None, Some(at)) => Some((
@@ -189,39 +249,51 @@ impl Failure {
             )),
             (None, None) => None,
         };
-        if let Some((stopped, what, reset_is_enough)) = cut.filter(|_| rec.close != Close::Open) {
-            let quiet = rec.end.saturating_since(stopped);
-            let reset_from_server = rec.close == Close::Rst && rec.closed_by == Some(Side::Server);
-            if quiet >= CUT_QUIET || (reset_from_server && reset_is_enough) {
-                f.transfer_cut = true;
-                if !f.data_unanswered {
-                    f.from = stopped;
-                    // After such a silence, a goodbye that is not acknowledged either (however
-                    // briefly it was watched) means the path was still dead.
-                    f.data_lost = quiet >= CUT_QUIET && rec.unanswered_since.is_some();
-                }
-                f.signs.push(if quiet >= CUT_QUIET {
-                    format!(
-                        "{what} at {}, {} before the session ended",
-                        hms(stopped),
-                        secs(quiet)
-                    )
-                } else {
-                    format!("{what} and the connection was reset")
-                });
-                if f.data_lost && !f.data_unanswered {
-                    f.signs
-                        .push("the client's goodbye was not acknowledged either".into());
-                }
-            }
+        let Some((stopped, what, reset_is_enough)) = cut.filter(|_| rec.close != Close::Open)
+        else {
+            return;
+        };
+        let quiet = rec.end.saturating_since(stopped);
+        let reset_from_server = rec.close == Close::Rst && rec.closed_by == Some(Side::Server);
+        if quiet < CUT_QUIET && !(reset_from_server && reset_is_enough) {
+            return;
         }
-        if server_reset {
-            f.signs.push("reset by the server".into());
+        self.transfer_cut = true;
+        if !self.data_unanswered {
+            self.from = stopped;
+            // After such a silence, a goodbye that is not acknowledged either (however
+            // briefly it was watched) means the path was still dead.
+            self.data_lost = quiet >= CUT_QUIET && rec.unanswered_since.is_some();
         }
+        self.signs.push(if quiet >= CUT_QUIET {
+            format!(
+                "{what} at {}, {} before the session ended",
+                hms(stopped),
+                secs(quiet)
+            )
+        } else {
+            format!("{what} and the connection was reset")
+        });
+        if self.data_lost && !self.data_unanswered {
+            self.signs
+                .push("the client's goodbye was not acknowledged either".into());
+        }
+    }
+
+    fn reset_by_server(&mut self, r: &Reading) {
+        if r.server_reset {
+            self.signs.push("reset by the server".into());
+        }
+    }
+
+    /// A connected server that sent nothing, or an implicit-TLS handshake that never finished
+    /// (without an alert saying why, and over: an open session may still finish it).
+    fn server_silent(&mut self, r: &Reading) {
+        let rec = r.rec;
         let connected = rec.tcp_connect.is_some();
-        if connected && rec.bytes_from_server == 0 && !server_reset {
-            f.from = rec.start;
-            f.signs.push(format!(
+        if connected && rec.bytes_from_server == 0 && !r.server_reset {
+            self.from = rec.start;
+            self.signs.push(format!(
                 "the server sent nothing in {}",
                 secs(rec.end.saturating_since(rec.start))
             ));
@@ -229,40 +301,45 @@ impl Failure {
             && rec.tls == TlsMode::Implicit
             && !handshake_done(rec)
             && rec.tls_alert.is_none()
-            && !server_reset
+            && !r.server_reset
             && rec.close != Close::Open
         {
-            f.from = rec.start;
-            f.signs.push("the TLS handshake never finished".into());
+            self.from = rec.start;
+            self.signs.push("the TLS handshake never finished".into());
         }
-        if f.signs.is_empty() {
-            if let Some(tail) = gave_up_tail(rec) {
-                let slow = slow_phases(rec, slow_server);
-                // In plaintext every request is visible: a client that had none outstanding
-                // when it closed was not waiting for the server (a pause of its own).
-                let waiting = rec.tls != TlsMode::None || rec.client_waiting_at_close.is_some();
-                if tail >= slow_server && waiting {
-                    f.client_gave_up = Some(tail);
-                    f.from = rec.client_closed_at.unwrap_or(rec.end).minus(tail);
-                    f.signs.push(format!(
-                        "the client closed {} after the server's last answer, as if it gave up waiting for a reply",
-                        secs_precise(tail)
-                    ));
-                } else if rec.tls == TlsMode::None && !slow.is_empty() {
-                    // Plaintext shows that no login happened: the client left after a slow
-                    // greeting or reply. (Inside TLS a slow answer may be a delayed refusal.)
-                    f.from = rec.start;
-                    f.signs.push(format!(
-                        "the client left without logging in after: {}",
-                        slow.join(", ")
-                    ));
-                }
-            }
+    }
+
+    /// With no other sign: a client that closed a short exchange at least `slow_server` after
+    /// the server's last answer gave up waiting (the tracker cannot see a reply that never
+    /// came); on plaintext, one that left after a slow greeting or reply never logged in.
+    fn gave_up_or_left(&mut self, r: &Reading) {
+        let rec = r.rec;
+        if !self.signs.is_empty() {
+            return;
         }
-        if f.from > f.to {
-            f.from = f.to;
+        let Some(tail) = gave_up_tail(rec) else {
+            return;
+        };
+        let slow = slow_phases(rec, r.slow_server);
+        // In plaintext every request is visible: a client that had none outstanding
+        // when it closed was not waiting for the server (a pause of its own).
+        let waiting = rec.tls != TlsMode::None || rec.client_waiting_at_close.is_some();
+        if tail >= r.slow_server && waiting {
+            self.client_gave_up = Some(tail);
+            self.from = rec.client_closed_at.unwrap_or(rec.end).minus(tail);
+            self.signs.push(format!(
+                "the client closed {} after the server's last answer, as if it gave up waiting for a reply",
+                secs_precise(tail)
+            ));
+        } else if rec.tls == TlsMode::None && !slow.is_empty() {
+            // Plaintext shows that no login happened: the client left after a slow
+            // greeting or reply. (Inside TLS a slow answer may be a delayed refusal.)
+            self.from = rec.start;
+            self.signs.push(format!(
+                "the client left without logging in after: {}",
+                slow.join(", ")
+            ));
         }
-        f
     }
 
     pub fn failed(&self) -> bool {

@@ -197,6 +197,41 @@ pub struct ProbeMark {
 }
 
 impl ProbeMark {
+    /// A probe result reduced: its health, its first phase slower than its limit (`slow_dns`
+    /// for the lookup, `slow_server` for the rest), and the addresses it tried.
+    fn of(result: &ProbeResult, at: Timestamp, slow_server: Duration, slow_dns: Duration) -> Self {
+        let slow = result.phases.iter().find_map(|p| {
+            let limit = if p.phase == ProbePhase::Dns {
+                slow_dns
+            } else {
+                slow_server
+            };
+            (p.duration > limit).then_some((p.phase, p.duration))
+        });
+        let health = match (&result.failure, slow) {
+            (Some(_), _) => ProbeHealth::Failed,
+            (None, _) if result.cert_valid == Some(false) => ProbeHealth::CertInvalid,
+            (None, Some(_)) => ProbeHealth::Slow,
+            (None, None) => ProbeHealth::Ok,
+        };
+        let mut addresses: Vec<IpAddr> =
+            result.addresses.iter().copied().take(MAX_ANSWERS).collect();
+        if let Some(peer) = result.connected_to {
+            if !addresses.contains(&peer.ip()) {
+                addresses.push(peer.ip());
+            }
+        }
+        ProbeMark {
+            target: result.target.clone(),
+            host: result.host.to_ascii_lowercase(),
+            at,
+            health,
+            failure: result.failure.clone(),
+            slow,
+            addresses,
+        }
+    }
+
     /// "probe imaps://imap.gmail.com failed at connect at 14:03:20: timed out".
     pub fn describe(&self) -> String {
         match (&self.failure, self.slow) {
@@ -234,6 +269,88 @@ pub struct Target {
     trouble_since: Option<Timestamp>,
     touched: Timestamp,
     history: VecDeque<ProbeMark>,
+}
+
+impl Target {
+    /// Takes the target's latest result; returns its health before, `None` for a target
+    /// never probed.
+    fn record(&mut self, result: ProbeResult, mark: ProbeMark) -> Option<ProbeHealth> {
+        let previous = if self.history.is_empty() && self.last_ok.is_none() {
+            None
+        } else {
+            Some(self.health)
+        };
+        let (at, health) = (mark.at, mark.health);
+        self.last = result;
+        self.touched = at;
+        self.health = health;
+        if self.history.len() >= MAX_PROBE_HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(mark);
+        match health {
+            ProbeHealth::Ok => {
+                self.last_ok = Some(at);
+                self.consecutive_failures = 0;
+            }
+            ProbeHealth::Failed => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1)
+            }
+            ProbeHealth::Slow | ProbeHealth::CertInvalid => self.consecutive_failures = 0,
+        }
+        previous
+    }
+
+    /// The notice for the target's health becoming `mark`'s: trouble starts (or goes on in
+    /// another form), or it ends.
+    fn health_changed(&mut self, mark: ProbeMark, cert_error: Option<String>) -> Option<Notice> {
+        let ProbeMark {
+            target,
+            host,
+            at,
+            health,
+            failure,
+            slow,
+            ..
+        } = mark;
+        match (health, failure, slow) {
+            (ProbeHealth::Failed, Some(failure), _) => {
+                self.trouble_since.get_or_insert(at);
+                Some(Notice::ProbeFailed {
+                    target,
+                    host,
+                    failure,
+                })
+            }
+            (ProbeHealth::Slow, _, Some((phase, took))) => {
+                self.trouble_since.get_or_insert(at);
+                Some(Notice::ProbeSlow {
+                    target,
+                    host,
+                    phase,
+                    took,
+                })
+            }
+            (ProbeHealth::CertInvalid, _, _) => {
+                self.trouble_since.get_or_insert(at);
+                Some(Notice::ProbeCertInvalid {
+                    target,
+                    host,
+                    error: cert_error.unwrap_or_else(|| "no reason given".into()),
+                })
+            }
+            (ProbeHealth::Ok, _, _) => {
+                self.trouble_since
+                    .take()
+                    .map(|since| Notice::ProbeRecovered {
+                        target,
+                        host,
+                        after: at.saturating_since(since),
+                    })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One client DNS lookup, reduced.
@@ -694,7 +811,8 @@ impl Timeline {
         worst
     }
 
-    /// Records a probe result; `slow_server`/`slow_dns` decide what counts as slow.
+    /// Records a probe result; `slow_server`/`slow_dns` decide what counts as slow. A change
+    /// of the target's health is a notice.
     pub fn probe(
         &mut self,
         result: ProbeResult,
@@ -702,52 +820,12 @@ impl Timeline {
         slow_server: Duration,
         slow_dns: Duration,
     ) -> Vec<Notice> {
-        if !self.targets.contains_key(&result.target) && self.targets.len() >= MAX_TARGETS {
-            let oldest = self
-                .targets
-                .iter()
-                .min_by_key(|(_, t)| t.touched)
-                .map(|(n, _)| n.clone());
-            if let Some(oldest) = oldest {
-                self.targets.remove(&oldest);
-            }
-        }
-        let slow = result.phases.iter().find_map(|p| {
-            let limit = if p.phase == ProbePhase::Dns {
-                slow_dns
-            } else {
-                slow_server
-            };
-            (p.duration > limit).then_some((p.phase, p.duration))
-        });
-        let health = match (&result.failure, slow) {
-            (Some(_), _) => ProbeHealth::Failed,
-            (None, _) if result.cert_valid == Some(false) => ProbeHealth::CertInvalid,
-            (None, Some(_)) => ProbeHealth::Slow,
-            (None, None) => ProbeHealth::Ok,
-        };
+        self.make_room_for_target(&result.target);
+        let mark = ProbeMark::of(&result, at, slow_server, slow_dns);
         let cert_error = result.cert_error.clone();
-        let mut addresses: Vec<IpAddr> =
-            result.addresses.iter().copied().take(MAX_ANSWERS).collect();
-        if let Some(peer) = result.connected_to {
-            if !addresses.contains(&peer.ip()) {
-                addresses.push(peer.ip());
-            }
-        }
-        let mark = ProbeMark {
-            target: result.target.clone(),
-            host: result.host.to_ascii_lowercase(),
-            at,
-            health,
-            failure: result.failure.clone(),
-            slow,
-            addresses,
-        };
-        let target_name = result.target.clone();
-        let host = mark.host.clone();
         let entry = self
             .targets
-            .entry(target_name.clone())
+            .entry(result.target.clone())
             .or_insert_with(|| Target {
                 last: result.clone(),
                 health: ProbeHealth::Ok,
@@ -757,66 +835,25 @@ impl Timeline {
                 touched: at,
                 history: VecDeque::new(),
             });
-        let previous = if entry.history.is_empty() && entry.last_ok.is_none() {
-            None
-        } else {
-            Some(entry.health)
-        };
-        entry.last = result;
-        entry.touched = at;
-        entry.health = health;
-        if entry.history.len() >= MAX_PROBE_HISTORY {
-            entry.history.pop_front();
-        }
-        entry.history.push_back(mark.clone());
-        match health {
-            ProbeHealth::Ok => {
-                entry.last_ok = Some(at);
-                entry.consecutive_failures = 0;
-            }
-            ProbeHealth::Failed => {
-                entry.consecutive_failures = entry.consecutive_failures.saturating_add(1)
-            }
-            ProbeHealth::Slow | ProbeHealth::CertInvalid => entry.consecutive_failures = 0,
-        }
-        if previous == Some(health) {
+        let previous = entry.record(result, mark.clone());
+        if previous == Some(mark.health) {
             return Vec::new();
         }
-        match (health, mark.failure, slow) {
-            (ProbeHealth::Failed, Some(failure), _) => {
-                entry.trouble_since.get_or_insert(at);
-                vec![Notice::ProbeFailed {
-                    target: target_name,
-                    host,
-                    failure,
-                }]
-            }
-            (ProbeHealth::Slow, _, Some((phase, took))) => {
-                entry.trouble_since.get_or_insert(at);
-                vec![Notice::ProbeSlow {
-                    target: target_name,
-                    host,
-                    phase,
-                    took,
-                }]
-            }
-            (ProbeHealth::CertInvalid, _, _) => {
-                entry.trouble_since.get_or_insert(at);
-                vec![Notice::ProbeCertInvalid {
-                    target: target_name,
-                    host,
-                    error: cert_error.unwrap_or_else(|| "no reason given".into()),
-                }]
-            }
-            (ProbeHealth::Ok, _, _) => match entry.trouble_since.take() {
-                Some(since) => vec![Notice::ProbeRecovered {
-                    target: target_name,
-                    host,
-                    after: at.saturating_since(since),
-                }],
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
+        entry.health_changed(mark, cert_error).into_iter().collect()
+    }
+
+    /// A new target takes the place of the least recently probed one when the table is full.
+    fn make_room_for_target(&mut self, target: &str) {
+        if self.targets.contains_key(target) || self.targets.len() < MAX_TARGETS {
+            return;
+        }
+        let oldest = self
+            .targets
+            .iter()
+            .min_by_key(|(_, t)| t.touched)
+            .map(|(n, _)| n.clone());
+        if let Some(oldest) = oldest {
+            self.targets.remove(&oldest);
         }
     }
 

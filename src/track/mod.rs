@@ -13,12 +13,14 @@
 //! | established and quiet for [`ESTABLISHED_IDLE`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | table full | the oldest unanswered attempt among the 32 oldest sessions, else the oldest session | `SessionEnded` (`open`), counted as evicted; an attempt whose SYNs got no answer is only counted |
 //! | one client at its cap ([`TrackerConfig::max_sessions_per_client`]) | that client's oldest session | counted (`client_cap_evicted`); reported (`open`) only when its server had sent data |
+//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
+//!
+//! Which of these timers applies is read off the session's lifecycle (`session::Lifecycle`).
 //!
 //! Memory: every byte buffered for a session (out-of-order data, a part-read TLS hello) is paid
 //! from one byte budget ([`TrackerConfig::buffer_budget`]); a buffer the budget cannot pay for
 //! is not kept (counted as `buffer_refused`), and the stream or hello it was for is no longer
 //! followed. Tables are hashed with a per-process random key ([`flow::KeyedHasher`]).
-//! | end of input (`finish`) | every open session | `SessionEnded` (`open`; `timeout` when only unanswered SYNs were seen, `fin` when one side had sent FIN) |
 //!
 //! `ESTABLISHED_IDLE` is longer than an IMAP IDLE period (29 min, RFC 2177) so an idle session
 //! that a firewall silently drops is still here when the client speaks again.
@@ -43,7 +45,7 @@ use crate::wire::tcp::flags;
 use crate::wire::{self, Frame, TcpSegment, Transport};
 use flow::FlowKey;
 use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
-use session::Session;
+use session::{Lifecycle, Session};
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
 /// The tracker's keyed fast hasher, for other bounded tables keyed by what the wire brings.
@@ -63,8 +65,6 @@ pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
 /// After a RST or both FINs, how long to wait for the last packets (the final ACK, a RST
 /// after FIN) before reporting the session.
 pub const LAST_ACK_WAIT: Duration = Duration::from_millis(500);
-/// Ended sessions stay this long to absorb their last ACKs and retransmitted FINs.
-const LINGER: Duration = Duration::from_secs(5);
 /// Sessions looked at, oldest first, for an unanswered attempt to evict before them.
 const EVICTION_SCAN: usize = 32;
 /// DNS over TCP/UDP port.
@@ -239,11 +239,8 @@ impl Tracker {
         if let Some(slot) = self.sessions.get_mut(&key) {
             let session = &mut slot.session;
             // A new SYN on a closed connection's addresses is a new session (port reuse).
-            let reuse = (session.finished || session.is_closing()) && is_syn;
-            if !reuse {
-                if session.finished {
-                    return;
-                }
+            let closed = matches!(session.lifecycle(), Lifecycle::Closed { .. });
+            if !(closed && is_syn) {
                 let side = if session.record.client == src_sock {
                     Side::Client
                 } else {
@@ -254,9 +251,7 @@ impl Tracker {
                 return;
             }
             if let Some(old) = self.take(&key) {
-                if !old.session.finished {
-                    self.emit_ended(old.session.into_record(None), now, out);
-                }
+                self.emit_ended(old.session.into_record(None), now, out);
             }
             self.stats.sessions_open = self.sessions.len() as u64;
         }
@@ -363,7 +358,7 @@ impl Tracker {
                 self.stats.client_cap_evicted += 1;
                 // A flood's fabricated sessions are counted, not reported, like unanswered
                 // attempts; one the server had talked in is a real session cut short.
-                if !session.finished && session.record.bytes_from_server > 0 {
+                if session.record.bytes_from_server > 0 {
                     let record = session.into_record(Some(Close::Open));
                     self.emit_ended(record, now, out);
                 }
@@ -408,7 +403,7 @@ impl Tracker {
             // An attempt nobody answered, pushed out to make room, is most likely one of
             // a SYN flood's (spoofed sources never get an answer): counted, not reported,
             // so a flood cannot bury real verdicts and rotate them out of the journal.
-            if !session.finished && !session.syn_unanswered() {
+            if !session.syn_unanswered() {
                 let record = session.into_record(Some(Close::Open));
                 self.emit_ended(record, now, out);
             }
@@ -434,42 +429,31 @@ impl Tracker {
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
         let mut ending = Vec::new();
         let mut updates = Vec::new();
-        let mut remove = Vec::new();
         for (key, slot) in self.sessions.iter_mut() {
             if now < slot.due {
                 continue;
             }
             let session = &mut slot.session;
             let quiet = now.saturating_since(session.last_packet);
-            if session.finished {
-                if quiet >= LINGER {
-                    remove.push(*key);
-                }
-                continue;
-            }
             let waiting = session.waiting_since().map(|t| now.saturating_since(t));
-            let close = if session.is_closing() {
-                (quiet >= LAST_ACK_WAIT).then_some(session.record.close)
-            } else if session.syn_unanswered() {
-                (quiet >= SYN_GIVE_UP).then_some(Close::Timeout)
-            } else if waiting.is_some_and(|w| w >= UNANSWERED_GIVE_UP) {
+            let state = session.lifecycle();
+            let (limit, close_when_quiet) = quiet_limit(state);
+            // Data unanswered too long ends an open or half-closed session; an attempt has
+            // its own limit, and a closed session ends soon anyway.
+            let gave_up = matches!(state, Lifecycle::Open | Lifecycle::HalfClosed)
+                && waiting.is_some_and(|w| w >= UNANSWERED_GIVE_UP);
+            let close = if gave_up {
                 Some(Close::Timeout)
-            } else if session.half_closed() {
-                (quiet >= HALF_CLOSED_IDLE).then_some(Close::Fin)
             } else {
-                (quiet >= ESTABLISHED_IDLE).then_some(Close::Timeout)
+                (quiet >= limit).then_some(close_when_quiet)
             };
             if let Some(close) = close {
-                session.finished = true;
                 ending.push((*key, close));
             } else if waiting.is_some_and(|w| w >= STALL_AFTER) && !session.stall_reported {
                 session.stall_reported = true;
                 updates.push(session.snapshot(Some(Close::Open)));
             }
             slot.due = poll_due(&slot.session);
-        }
-        for key in remove {
-            self.take(&key);
         }
         let mut ended: Vec<SessionRecord> = Vec::with_capacity(ending.len());
         for (key, close) in ending {
@@ -501,21 +485,9 @@ impl Tracker {
         let mut open: Vec<SessionRecord> = self
             .sessions
             .drain()
-            .map(|(_, slot)| slot.session)
-            .filter(|s| !s.finished)
-            .map(|s| {
-                // A connection that never got past unanswered SYNs is not open: it failed.
-                // One whose side sent FIN was being closed: the first FIN names the close.
-                let close = if s.is_closing() {
-                    s.record.close
-                } else if s.syn_unanswered() {
-                    Close::Timeout
-                } else if s.half_closed() {
-                    Close::Fin
-                } else {
-                    Close::Open
-                };
-                s.into_record(Some(close))
+            .map(|(_, slot)| {
+                let close = end_of_input_close(slot.session.lifecycle());
+                slot.session.into_record(Some(close))
             })
             .collect();
         self.order.clear();
@@ -547,19 +519,8 @@ impl Tracker {
 /// (`quiet` counts from the last packet, `waiting` from the first unanswered data), so
 /// skipping the session before it changes nothing.
 fn poll_due(s: &Session) -> Timestamp {
-    let after_quiet = |d| s.last_packet.plus(d);
-    if s.finished {
-        return after_quiet(LINGER);
-    }
-    let mut due = if s.is_closing() {
-        after_quiet(LAST_ACK_WAIT)
-    } else if s.syn_unanswered() {
-        after_quiet(SYN_GIVE_UP)
-    } else if s.half_closed() {
-        after_quiet(HALF_CLOSED_IDLE)
-    } else {
-        after_quiet(ESTABLISHED_IDLE)
-    };
+    let (limit, _) = quiet_limit(s.lifecycle());
+    let mut due = s.last_packet.plus(limit);
     if let Some(waiting) = s.waiting_since() {
         due = due.min(waiting.plus(UNANSWERED_GIVE_UP));
         if !s.stall_reported {
@@ -567,6 +528,29 @@ fn poll_due(s: &Session) -> Timestamp {
         }
     }
     due
+}
+
+/// How long a session may stay quiet in `state` before `poll` reports it ended, and the
+/// close it is reported with then.
+fn quiet_limit(state: Lifecycle) -> (Duration, Close) {
+    match state {
+        Lifecycle::Closed { how } => (LAST_ACK_WAIT, how),
+        Lifecycle::SynSent => (SYN_GIVE_UP, Close::Timeout),
+        Lifecycle::HalfClosed => (HALF_CLOSED_IDLE, Close::Fin),
+        Lifecycle::Open => (ESTABLISHED_IDLE, Close::Timeout),
+    }
+}
+
+/// The close a session in `state` is reported with when the input ends.
+fn end_of_input_close(state: Lifecycle) -> Close {
+    match state {
+        Lifecycle::Closed { how } => how,
+        // A connection that never got past unanswered SYNs is not open: it failed.
+        Lifecycle::SynSent => Close::Timeout,
+        // One whose side sent FIN was being closed: the first FIN names the close.
+        Lifecycle::HalfClosed => Close::Fin,
+        Lifecycle::Open => Close::Open,
+    }
 }
 
 fn push(out: &mut Vec<Observation>, time: Timestamp, kind: ObservationKind) {

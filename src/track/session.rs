@@ -55,6 +55,34 @@ fn tls_handshake_record(payload: &[u8]) -> bool {
 /// A client reset this soon after its own FIN closes a connection the client dropped.
 const FIN_THEN_RESET: Duration = Duration::from_secs(1);
 
+/// Where a connection is in its life, as far as the tracker's timers are concerned.
+/// [`Session::advance`] is the one place it moves; `poll`, `poll_due` and `finish` read
+/// nothing else to decide when and how a session ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The client's SYNs, none answered: a connection attempt (a FIN beside them does not
+    /// change that).
+    SynSent,
+    /// The server answered the SYN, or the session was picked up mid-stream; nobody has
+    /// closed.
+    Open,
+    /// One side sent FIN, the other has not closed.
+    HalfClosed,
+    /// RST, or FIN both ways: only stragglers (the last ACK, a RST after FIN) are still to
+    /// come. `how` is the first FIN or RST's (`Fin` or `Rst`).
+    Closed { how: Close },
+}
+
+impl Lifecycle {
+    /// The close the segments so far tell: `Open` until the connection is closed.
+    fn close(self) -> Close {
+        match self {
+            Lifecycle::Closed { how } => how,
+            _ => Close::Open,
+        }
+    }
+}
+
 /// What reads the session's bytes.
 #[derive(Debug)]
 enum Analyzer {
@@ -65,6 +93,7 @@ enum Analyzer {
 /// The live state of one session.
 #[derive(Debug)]
 pub struct Session {
+    /// The record so far; its `close` is the lifecycle's, filled in by [`Session::snapshot`].
     pub record: SessionRecord,
     client: Stream,
     server: Stream,
@@ -83,24 +112,23 @@ pub struct Session {
     server_data_at: Option<Timestamp>,
     /// The highest acknowledgment the client sent (of the server's bytes).
     client_acked: Option<u32>,
-    /// [`Self::server_data_missing`] when the client closed: what the server sends after
-    /// that is not waited for.
-    missing_at_client_close: Option<Option<Timestamp>>,
+    /// [`Self::server_data_missing`] when the client closed (`record.client_closed_at`): what
+    /// the server sends after that is not waited for.
+    missing_at_client_close: Option<Timestamp>,
     /// Client data the server has not acknowledged: since when, and up to which sequence.
     unacked: Option<(Timestamp, u32)>,
     /// The unacknowledged client data is the FIN alone (no payload waits with it).
     unacked_is_fin_only: bool,
     /// The sequence number the client's FIN took.
     client_fin_seq: Option<u32>,
+    /// Each side has sent a FIN. Kept apart from the lifecycle: a FIN after a RST, or beside
+    /// unanswered SYNs, still makes a later copy a retransmit and ends the client's requests.
     client_fin: bool,
     server_fin: bool,
-    /// RST, or FIN both ways: the session is over but its last packets still count.
-    closing: bool,
+    lifecycle: Lifecycle,
     pub last_packet: Timestamp,
     /// A stall snapshot was sent for the current unanswered data.
     pub stall_reported: bool,
-    /// Reported as ended; kept briefly to absorb late packets.
-    pub finished: bool,
     client_analyzed: u64,
     server_analyzed: u64,
 }
@@ -174,10 +202,10 @@ impl Session {
             client_fin_seq: None,
             client_fin: false,
             server_fin: false,
-            closing: false,
+            // Moved by the first segment, which always follows.
+            lifecycle: Lifecycle::Open,
             last_packet: now,
             stall_reported: false,
-            finished: false,
             client_analyzed: 0,
             server_analyzed: 0,
         }
@@ -226,7 +254,10 @@ impl Session {
         if side == Side::Client && seg.has(flags::FIN) && !seg.has(flags::RST) {
             self.client_fin_sent(seg, now, idle_before);
         }
-        self.close_flags(side, seg, now);
+        if side == Side::Client && seg.has(flags::FIN | flags::RST) {
+            self.client_closed(now);
+        }
+        self.advance(side, seg);
     }
 
     /// A server segment that acknowledges all the client's data but not its FIN, when only the
@@ -475,53 +506,52 @@ impl Session {
         }
     }
 
-    fn close_flags(&mut self, side: Side, seg: &TcpSegment<'_>, now: Timestamp) {
-        if side == Side::Client && seg.has(flags::FIN | flags::RST) {
-            self.record.client_closed_at.get_or_insert(now);
-            if self.missing_at_client_close.is_none() {
-                self.missing_at_client_close = Some(self.server_data_missing());
-                self.record.client_waiting_at_close = self.awaiting_reply;
-            }
-            // Whatever the server sends after this answers nobody: a slow login reply that
-            // arrives after the client gave up is not a reply the client got (F5).
-            self.awaiting_reply = None;
+    /// The client's FIN or RST: what it was still waiting for is noted once, at its first.
+    fn client_closed(&mut self, now: Timestamp) {
+        if self.record.client_closed_at.is_none() {
+            self.record.client_closed_at = Some(now);
+            self.missing_at_client_close = self.server_data_missing();
+            self.record.client_waiting_at_close = self.awaiting_reply;
         }
-        // The first FIN or RST names the close: a RST after an orderly FIN (a client
-        // dropping unread data on close) does not turn the close into a reset.
-        if seg.has(flags::RST) {
+        // Whatever the server sends after this answers nobody: a slow login reply that
+        // arrives after the client gave up is not a reply the client got (LIVE-FINDINGS F5).
+        self.awaiting_reply = None;
+    }
+
+    /// Moves the lifecycle on after a segment (its SYN or SYN-ACK already noted by
+    /// [`Self::handshake`]). The first FIN or RST names the close: a RST after an orderly FIN
+    /// (a client dropping unread data on close) does not turn the close into a reset, and
+    /// nothing reopens a closed connection.
+    fn advance(&mut self, side: Side, seg: &TcpSegment<'_>) {
+        let rst = seg.has(flags::RST);
+        let fin = seg.has(flags::FIN) && !rst;
+        if rst || fin {
             self.record.closed_by.get_or_insert(side);
-            if self.record.close == Close::Open {
-                self.record.close = if self.client_fin || self.server_fin {
-                    Close::Fin
-                } else {
-                    Close::Rst
-                };
-            }
-            self.closing = true;
-            return;
         }
-        if seg.has(flags::FIN) {
-            self.record.closed_by.get_or_insert(side);
+        if fin {
             match side {
                 Side::Client => self.client_fin = true,
                 Side::Server => self.server_fin = true,
             }
-            if self.client_fin && self.server_fin {
-                if self.record.close == Close::Open {
-                    self.record.close = Close::Fin;
-                }
-                self.closing = true;
-            }
         }
+        let any_fin = self.client_fin || self.server_fin;
+        self.lifecycle = match self.lifecycle {
+            closed @ Lifecycle::Closed { .. } => closed,
+            _ if rst && any_fin => Lifecycle::Closed { how: Close::Fin },
+            _ if rst => Lifecycle::Closed { how: Close::Rst },
+            _ if self.client_fin && self.server_fin => Lifecycle::Closed { how: Close::Fin },
+            _ if self.syn_unanswered() => Lifecycle::SynSent,
+            _ if any_fin => Lifecycle::HalfClosed,
+            _ => Lifecycle::Open,
+        };
     }
 
-    /// RST seen, or FIN from both sides: only stragglers (the last ACK, a RST after FIN)
-    /// are still to come.
-    pub fn is_closing(&self) -> bool {
-        self.closing
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle
     }
 
-    /// Only SYNs so far, never answered.
+    /// The client's SYNs got no answer. Unlike [`Lifecycle::SynSent`] this stays true after a
+    /// RST: the session is still an attempt nobody answered.
     pub fn syn_unanswered(&self) -> bool {
         self.syn_at.is_some() && self.syn_ack_at.is_none()
     }
@@ -535,11 +565,10 @@ impl Session {
     }
 
     /// One side sent FIN, the other has not.
-    pub fn half_closed(&self) -> bool {
+    fn half_closed(&self) -> bool {
         self.client_fin != self.server_fin
     }
 
-    /// The record as of now, with `close` set by the caller's reason.
     /// The record as [`Session::snapshot`] gives it, for a session that ends here: the
     /// analyzers' strings (SNI, the login reply) are moved, not copied.
     pub fn into_record(mut self, close: Option<Close>) -> SessionRecord {
@@ -557,8 +586,11 @@ impl Session {
         record
     }
 
+    /// The record as of now, with `close` set by the caller's reason (an `Open` reason does
+    /// not reopen a closed session).
     pub fn snapshot(&self, close: Option<Close>) -> SessionRecord {
         let mut record = self.record.clone();
+        record.close = self.lifecycle.close();
         if let Some(close) = close {
             if record.close == Close::Open || close != Close::Open {
                 record.close = close;
@@ -596,9 +628,11 @@ impl Session {
                 record.login_required = mail.login_required;
             }
         }
-        record.server_data_missing = self
-            .missing_at_client_close
-            .unwrap_or_else(|| self.server_data_missing());
+        record.server_data_missing = if record.client_closed_at.is_some() {
+            self.missing_at_client_close
+        } else {
+            self.server_data_missing()
+        };
         // A client acknowledges only what it received: its ACKs with nothing seen from the
         // server mean the capture misses that direction, not that the server was silent.
         record.server_side_unseen = record.packets_from_server == 0

@@ -923,3 +923,65 @@ fn a_plaintext_banner_on_an_implicit_tls_port_is_recorded() {
         Some("the server answered the TLS ClientHello in plaintext: * OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.")
     );
 }
+
+/// A FIN beside SYNs nobody answered leaves the session an attempt: it ends on the attempt's
+/// limit ([`SYN_GIVE_UP`], not [`HALF_CLOSED_IDLE`]), reported closed by that FIN.
+#[test]
+fn a_fin_beside_unanswered_syns_keeps_the_attempts_limit() {
+    let mut w = Wire::new(16);
+    w.c2s(0, 40000, 993, 1, 0, SYN, b"");
+    w.c2s(100, 40000, 993, 2, 0, flags::FIN, b"");
+    w.tracker
+        .poll(t(100 + SYN_GIVE_UP.as_millis() as i64 - 1), &mut w.out);
+    assert!(w.ended().is_empty());
+    w.tracker
+        .poll(t(100 + SYN_GIVE_UP.as_millis() as i64), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].close, Close::Fin);
+    assert_eq!(ended[0].closed_by, Some(Side::Client));
+    assert_eq!(ended[0].tcp_connect, None);
+}
+
+/// The SYN-ACK that finally answers such an attempt makes it half-closed.
+#[test]
+fn a_syn_ack_after_the_clients_fin_makes_the_session_half_closed() {
+    let mut w = Wire::new(16);
+    w.c2s(0, 40000, 993, 1, 0, SYN, b"");
+    w.c2s(100, 40000, 993, 2, 0, flags::FIN, b"");
+    w.s2c(200, 993, 40000, 7, 2, SYN | ACK, b"");
+    w.tracker
+        .poll(t(200 + SYN_GIVE_UP.as_millis() as i64), &mut w.out);
+    assert!(w.ended().is_empty(), "no longer an attempt");
+    w.tracker.finish(t(1000), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].close, Close::Fin);
+}
+
+/// A reset closes the session whatever came before, and a new SYN on its addresses is a new
+/// session; the reset one is reported first.
+#[test]
+fn a_reset_attempt_is_closed_and_its_ports_reused() {
+    let mut w = Wire::new(16);
+    w.c2s(0, 40000, 993, 1, 0, SYN, b"");
+    w.s2c(10, 993, 40000, 0, 2, flags::RST | ACK, b"");
+    w.c2s(100, 40000, 993, 50, 0, SYN, b"");
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].close, Close::Rst);
+    assert_eq!(ended[0].closed_by, Some(Side::Server));
+    assert_eq!(w.tracker.stats().sessions_open, 1);
+}
+
+/// A session picked up mid-stream that then shows a SYN nobody answers is an attempt again.
+#[test]
+fn a_picked_up_session_that_sends_a_syn_is_an_attempt_again() {
+    let mut w = Wire::new(16);
+    w.c2s(0, 40000, 993, 1, 0, PSH_ACK, &[0x17; 20]);
+    w.c2s(100, 40000, 993, 500, 0, SYN, b"");
+    w.tracker.finish(t(200), &mut w.out);
+    let ended = w.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].close, Close::Timeout);
+}
