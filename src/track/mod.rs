@@ -67,6 +67,10 @@ pub const ESTABLISHED_IDLE: Duration = Duration::from_secs(2 * 3600);
 pub const LAST_ACK_WAIT: Duration = Duration::from_millis(500);
 /// Sessions looked at, oldest first, for an unanswered attempt to evict before them.
 const EVICTION_SCAN: usize = 32;
+/// Sessions one `poll` ends, and stalls it reports, at most (each); the rest stay due for the
+/// next poll (a tenth of a second later, live). Bounds the records made at once when a
+/// flood's fabricated sessions all time out together.
+pub const MAX_POLL_BATCH: usize = 1024;
 /// DNS over TCP/UDP port.
 const DNS_PORT: u16 = 53;
 
@@ -427,13 +431,15 @@ impl Tracker {
 
     /// Expires idle sessions and lookups as of `now`, and reports stalling ones.
     pub fn poll(&mut self, now: Timestamp, out: &mut Vec<Observation>) {
-        let mut ending = Vec::new();
-        let mut updates = Vec::new();
+        // What is due, decided without touching a session yet: a flood's sessions all time
+        // out together, and their records (half a KiB each) are only made for one batch.
+        let mut ending: Vec<(Timestamp, u64, FlowKey, Close)> = Vec::new();
+        let mut stalled: Vec<(u64, FlowKey)> = Vec::new();
         for (key, slot) in self.sessions.iter_mut() {
             if now < slot.due {
                 continue;
             }
-            let session = &mut slot.session;
+            let session = &slot.session;
             let quiet = now.saturating_since(session.last_packet);
             let waiting = session.waiting_since().map(|t| now.saturating_since(t));
             let state = session.lifecycle();
@@ -448,28 +454,32 @@ impl Tracker {
                 (quiet >= limit).then_some(close_when_quiet)
             };
             if let Some(close) = close {
-                ending.push((*key, close));
+                ending.push((session.record.end, slot.id, *key, close));
             } else if waiting.is_some_and(|w| w >= STALL_AFTER) && !session.stall_reported {
-                session.stall_reported = true;
-                updates.push(session.snapshot(Some(Close::Open)));
+                stalled.push((slot.id, *key));
+            } else {
+                slot.due = poll_due(&slot.session);
             }
-            slot.due = poll_due(&slot.session);
         }
-        let mut ended: Vec<SessionRecord> = Vec::with_capacity(ending.len());
-        for (key, close) in ending {
+        // The oldest first, at most a batch of each; the rest stay due for the next poll.
+        stalled.sort_unstable_by_key(|(id, _)| *id);
+        stalled.truncate(MAX_POLL_BATCH);
+        ending.sort_unstable_by_key(|(end, id, _, _)| (*end, *id));
+        ending.truncate(MAX_POLL_BATCH);
+        for (_, key) in stalled {
+            if let Some(slot) = self.sessions.get_mut(&key) {
+                slot.session.stall_reported = true;
+                let mut record = slot.session.snapshot(Some(Close::Open));
+                slot.due = poll_due(&slot.session);
+                self.name_from_dns(&mut record);
+                push(out, now, ObservationKind::SessionUpdate(record));
+            }
+        }
+        for (_, _, key, close) in ending {
             if let Some(slot) = self.take(&key) {
-                ended.push(slot.session.into_record(Some(close)));
+                let record = slot.session.into_record(Some(close));
+                self.emit_ended(record, now, out);
             }
-        }
-        // Ids are unique: an unstable sort gives the same order without a scratch buffer.
-        updates.sort_unstable_by_key(|r: &SessionRecord| r.id);
-        for mut record in updates {
-            self.name_from_dns(&mut record);
-            push(out, now, ObservationKind::SessionUpdate(record));
-        }
-        ended.sort_unstable_by_key(|r| (r.end, r.id));
-        for record in ended {
-            self.emit_ended(record, now, out);
         }
         let mut lookups = Vec::new();
         self.dns.expire(now, &mut |l| lookups.push(l));
