@@ -18,11 +18,12 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
-use super::{syscall, with_context};
+use super::with_context;
 use crate::sys::bpf_program;
 use crate::sys::bsd::bpf_buffer::{self, TimestampFormat, BPF_T_NANOTIME, BPF_T_NORMAL};
 use crate::sys::bsd::bpf_null_program::{null_program, Insn};
 use crate::sys::bsd::ioctl;
+use crate::sys::syscall::syscall;
 use crate::sys::{CaptureOptions, CaptureStats};
 use crate::wire::{Frame, LinkType};
 
