@@ -39,13 +39,11 @@ proptest! {
     }
 
     #[test]
-    fn tcp_options_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+    fn tcp_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
         if let Ok(p) = tcp::Packet::new_checked(&bytes[..]) {
-            let n = p.option_iter().count();
-            prop_assert!(n <= 40);
-            let _ = p.payload();
+            prop_assert!(p.header_len() >= 20);
+            prop_assert_eq!(p.payload().len(), bytes.len() - p.header_len());
         }
-        let _ = tcp::TcpOption::parse(&bytes);
     }
 
     #[test]
