@@ -203,11 +203,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         ((self.flags() >> 11) & 0x0f) as u8
     }
 
-    /// TC: the answer was truncated (the client will retry over TCP).
-    pub fn truncated(&self) -> bool {
-        self.flags() & 0x0200 != 0
-    }
-
     /// The four-bit RCODE (extended RCODEs live in EDNS, not followed here).
     pub fn rcode(&self) -> u8 {
         (self.flags() & 0x000f) as u8

@@ -19,9 +19,10 @@ pub mod flags {
     pub const FIN: u8 = 0x01;
     pub const SYN: u8 = 0x02;
     pub const RST: u8 = 0x04;
+    /// Only tests build segments with it; the tracker ignores it.
+    #[cfg(test)]
     pub const PSH: u8 = 0x08;
     pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
 }
 
 /// A zero-copy view of a TCP segment.
@@ -87,22 +88,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()[field::FLAGS]
     }
 
-    pub fn syn(&self) -> bool {
-        self.flags() & flags::SYN != 0
-    }
-
-    pub fn ack(&self) -> bool {
-        self.flags() & flags::ACK != 0
-    }
-
-    pub fn fin(&self) -> bool {
-        self.flags() & flags::FIN != 0
-    }
-
-    pub fn rst(&self) -> bool {
-        self.flags() & flags::RST != 0
-    }
-
     pub fn window_len(&self) -> u16 {
         let b = &self.buffer.as_ref()[field::WIN_SIZE];
         u16::from_be_bytes([b[0], b[1]])
@@ -136,7 +121,7 @@ mod tests {
         assert_eq!(p.seq_number(), 0x5e2a_110c);
         assert_eq!(p.ack_number(), 0);
         assert_eq!(p.header_len(), 40);
-        assert!(p.syn() && !p.ack() && !p.fin() && !p.rst());
+        assert_eq!(p.flags(), flags::SYN);
         assert_eq!(p.window_len(), 65_495);
         assert!(p.payload().is_empty());
     }
