@@ -40,8 +40,7 @@
 //! Portable pieces (no OS knowledge, compiled everywhere):
 //!
 //! - [`paths`]: `DEFAULT_CONFIG`, `DEFAULT_SOCKET`, `DEFAULT_STATE_DIR`, `DEFAULT_SYSLOG_SOCKET`
-//!   (also named `SYSLOG_SOCKET`) — the one place outside the per-OS directories that picks
-//!   values by OS.
+//!   — the one place outside the per-OS directories that picks values by OS.
 //! - [`bpf_program`]: the shared classic BPF program, with the snap length patched in.
 //! - [`discover`]: WAN and LAN interfaces from a [`LinkSnapshot`] when the config names none.
 //! - [`dpinger`]: reads dpinger's gateway status sockets into `GatewaySample`s.
