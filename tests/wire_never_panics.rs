@@ -28,7 +28,7 @@ proptest! {
         let _ = wire::decode(LINK_TYPES[lt], &bytes);
         let _ = ethernet::untag(&bytes);
         if let Ok(p) = ipv4::Packet::new_checked(&bytes[..]) {
-            let _ = (p.payload(), p.options(), p.frag_offset(), p.src_addr());
+            let _ = (p.payload(), p.frag_offset(), p.src_addr());
         }
         if let Ok(p) = ipv6::Packet::new_checked(&bytes[..]) {
             let _ = p.upper_layer();
@@ -39,20 +39,18 @@ proptest! {
     }
 
     #[test]
-    fn tcp_options_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+    fn tcp_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
         if let Ok(p) = tcp::Packet::new_checked(&bytes[..]) {
-            let n = p.option_iter().count();
-            prop_assert!(n <= 40);
-            let _ = p.payload();
+            prop_assert!(p.header_len() >= 20);
+            prop_assert_eq!(p.payload().len(), bytes.len() - p.header_len());
         }
-        let _ = tcp::TcpOption::parse(&bytes);
     }
 
     #[test]
     fn dns_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         if let Ok(p) = dns::Packet::new_checked(&bytes[..]) {
             let _ = p.question();
-            if let Ok(answers) = p.answers() {
+            if let Ok(answers) = p.answer_addresses() {
                 prop_assert!(answers.count() <= usize::from(p.answer_count()));
             }
         }
@@ -68,7 +66,7 @@ proptest! {
         let _ = tls::split_record(&bytes);
         let _ = tls::split_handshake(&bytes);
         if let Ok(hello) = tls::ClientHello::parse(&bytes) {
-            let _ = (hello.max_offered_version(), hello.server_name_str(), hello.alpn_protocols().count());
+            let _ = hello.max_offered_version();
         }
         let _ = tls::ServerHello::parse(&bytes);
         let _ = tls::Alert::parse(&bytes);

@@ -7,10 +7,8 @@ use mailpulse::wire::dns;
 fuzz_target!(|data: &[u8]| {
     if let Ok(packet) = dns::Packet::new_checked(data) {
         let _ = packet.question().map(|(q, _)| q.name.to_text());
-        if let Ok(answers) = packet.answers() {
-            for record in answers.flatten() {
-                let _ = record.data.address();
-            }
+        if let Ok(answers) = packet.answer_addresses() {
+            assert!(answers.count() <= usize::from(packet.answer_count()));
         }
     }
     for offset in 0..data.len().min(32) {

@@ -13,8 +13,6 @@ fuzz_target!(|data: &[u8]| {
                     tls::handshake_type::CLIENT_HELLO => {
                         if let Ok(hello) = tls::ClientHello::parse(body) {
                             let _ = hello.max_offered_version();
-                            let _ = hello.server_name_str();
-                            let _ = hello.alpn_protocols().count();
                         }
                     }
                     tls::handshake_type::SERVER_HELLO => {

@@ -26,9 +26,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-pub use crate::probe::{Target, TargetError};
+pub use crate::probe::Target;
 pub use error::ConfigError;
-pub use values::{parse_duration, ByteSize, Facility, LogLevel, SyslogFormat};
+pub use values::{ByteSize, Facility, LogLevel, SyslogFormat};
 
 use crate::diagnose::DiagnosisConfig;
 use crate::sys::paths;
@@ -181,15 +181,6 @@ pub struct UserSetting {
 impl UserSetting {
     /// The default account, `mailpulse`.
     pub const DEFAULT: &'static str = "mailpulse";
-
-    /// An explicitly configured user (for tests and tools that build a config by hand).
-    pub fn explicit(name: &str) -> Self {
-        Self {
-            name: name.to_string(),
-            explicit: true,
-            span: None,
-        }
-    }
 
     /// True when the daemon should keep its privileges (`user = ""`).
     pub fn stays_root(&self) -> bool {
@@ -517,11 +508,7 @@ impl Loaded {
 /// Loads the configuration. `None`: the default path, and built-in defaults when no file is
 /// there. An explicit path that does not exist is an error naming it.
 pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
-    load_with(path, &|name| {
-        nix::unistd::User::from_name(name)
-            .map(|u| u.is_some())
-            .unwrap_or(false)
-    })
+    load_with(path, &crate::sys::privs::user_exists)
 }
 
 /// [`load`] with the account lookup supplied (tests use a fixed list).

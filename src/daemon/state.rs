@@ -287,3 +287,99 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixDatagram;
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Facility, SyslogFormat};
+    use crate::diagnose::event::EventKind;
+    use crate::diagnose::DiagnosisConfig;
+    use crate::report::journal::JournalOptions;
+    use crate::track::TrackerConfig;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_763_800_000, 0);
+
+    /// A state that sends its syslog lines to `log` and keeps its files in `dir`.
+    fn state(dir: &Path, log: &Path) -> State {
+        let syslog = Syslog::new(log, true, Facility::Daemon, SyslogFormat::Rfc3164, false)
+            .expect("syslog sender");
+        let (journal, _) = Journal::open(dir, JournalOptions::default());
+        let outputs = Outputs {
+            syslog,
+            journal,
+            timeline: TimelineWriter::new(dir, 1 << 20),
+            evidence: None,
+        };
+        let core = Core::new(
+            TrackerConfig::default(),
+            DiagnosisConfig::default(),
+            Vec::new(),
+            NOW,
+        );
+        State::new(core, outputs, NOW, None, mpsc::channel(1).0)
+    }
+
+    /// The messages of the lines syslog has received so far (after the `mailpulse[pid]: ` tag).
+    fn received(server: &UnixDatagram) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = server.recv(&mut buf) {
+            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let message = line.split_once("]: ").map_or(line.as_str(), |(_, m)| m);
+            lines.push(message.to_string());
+        }
+        lines
+    }
+
+    fn wan_down_event(severity: Severity) -> Event {
+        Event {
+            id: 1,
+            time: NOW,
+            kind: EventKind::WanDown,
+            severity,
+            verdict: None,
+            credentials: None,
+            client: None,
+            server_name: None,
+            server: None,
+            server_port: None,
+            protocol: None,
+            message: "WAN link wan0 went down.".into(),
+            advice: None,
+            session: None,
+            evidence: Vec::new(),
+        }
+    }
+
+    /// `[daemon] log_level` (set at start-up and by a reload, as here) decides which of the
+    /// daemon's own messages reach syslog; events are sent whatever it says.
+    #[test]
+    fn log_level_filters_the_daemons_own_messages_never_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let server = UnixDatagram::bind(&log).unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut st = state(dir.path(), &log);
+
+        // `info`, the default: debug lines are dropped.
+        st.notice(Severity::Debug, "capturing on lan0", NOW);
+        st.notice(Severity::Notice, "started", NOW);
+        assert_eq!(received(&server), ["started"]);
+
+        st.log_level = LogLevel::Debug;
+        st.notice(Severity::Debug, "capturing on lan0", NOW);
+        assert_eq!(received(&server), ["capturing on lan0"]);
+
+        st.log_level = LogLevel::Error;
+        st.notice(Severity::Warning, "link monitor: no buffer space", NOW);
+        st.notice(Severity::Err, "probes disabled", NOW);
+        st.report(vec![wan_down_event(Severity::Info)], NOW);
+        let lines = received(&server);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0], "probes disabled");
+        assert!(lines[1].starts_with("wan-down"), "{lines:?}");
+    }
+}

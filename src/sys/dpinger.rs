@@ -26,7 +26,6 @@ const MAX_LINE: usize = 256;
 /// One socket's outcome.
 #[derive(Debug)]
 pub struct GatewayReading {
-    pub socket: PathBuf,
     /// From the socket's file name.
     pub gateway: String,
     /// `Ok(None)`: dpinger is still warming up (it reports stddev 0 and loss 0 until it has
@@ -43,11 +42,7 @@ pub fn read_gateways(pattern: &str, timeout: Duration) -> io::Result<Vec<Gateway
             let file = socket.file_name().map(|f| f.to_string_lossy().into_owned());
             let gateway = gateway_name(file.as_deref().unwrap_or_default());
             let sample = read_socket(&socket, &gateway, timeout);
-            GatewayReading {
-                socket,
-                gateway,
-                sample,
-            }
+            GatewayReading { gateway, sample }
         })
         .collect())
 }

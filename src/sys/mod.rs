@@ -1,4 +1,5 @@
-//! The only module that knows an operating system, and the only one allowed `unsafe`.
+//! The only module that knows an operating system, and the only one allowed `unsafe` (each
+//! file that needs it says so at its `mod` line; everything else here forbids it).
 //!
 //! Each OS directory (`linux/`, `freebsd/`) provides the same items with the same signatures;
 //! `fallback.rs` provides them for any other OS, returning `ErrorKind::Unsupported`. Nothing
@@ -39,21 +40,28 @@
 //! Portable pieces (no OS knowledge, compiled everywhere):
 //!
 //! - [`paths`]: `DEFAULT_CONFIG`, `DEFAULT_SOCKET`, `DEFAULT_STATE_DIR`, `DEFAULT_SYSLOG_SOCKET`
-//!   (also named `SYSLOG_SOCKET`) — the one place outside the per-OS directories that picks
-//!   values by OS.
+//!   — the one place outside the per-OS directories that picks values by OS.
 //! - [`bpf_program`]: the shared classic BPF program, with the snap length patched in.
 //! - [`discover`]: WAN and LAN interfaces from a [`LinkSnapshot`] when the config names none.
 //! - [`dpinger`]: reads dpinger's gateway status sockets into `GatewaySample`s.
-#![allow(unsafe_code)]
 
+// tokio's `AsyncFd::register`, sound only for a descriptor that is never closed under it.
+#[allow(unsafe_code)]
 pub mod async_fd;
+#[forbid(unsafe_code)]
 pub mod bpf_program;
 /// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
 /// compiled everywhere so they are tested everywhere.
+#[forbid(unsafe_code)]
 pub mod bsd;
+#[forbid(unsafe_code)]
 pub mod discover;
+#[forbid(unsafe_code)]
 pub mod dpinger;
+#[forbid(unsafe_code)]
 pub mod paths;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod syscall;
 #[cfg(unix)]
 mod unix_privs;
 
@@ -70,6 +78,7 @@ pub use freebsd::{capture, firewall, link, privs};
 // Compiled in tests everywhere too, so its signatures keep matching the contract.
 #[cfg(any(test, not(any(target_os = "linux", target_os = "freebsd"))))]
 #[cfg_attr(test, allow(dead_code))]
+#[forbid(unsafe_code)]
 mod fallback;
 #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
 pub use fallback::{capture, firewall, link, privs};

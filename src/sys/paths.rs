@@ -29,9 +29,6 @@ pub const DEFAULT_SYSLOG_SOCKET: &str = "/var/run/log";
 #[cfg(not(target_os = "freebsd"))]
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 
-/// The same socket under the name the syslog reporter uses.
-pub const SYSLOG_SOCKET: &str = DEFAULT_SYSLOG_SOCKET;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,8 @@ pub fn verify_dropped(user: &str, uid: Uid, gid: Gid) -> io::Result<()> {
 }
 
 #[cfg(test)]
+// fork(2): the drop changes the whole process, so it runs in a child.
+#[allow(unsafe_code)]
 mod tests {
     use super::*;
 

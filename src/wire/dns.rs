@@ -1,6 +1,7 @@
-//! DNS messages (RFC 1035): header, the question, and A/AAAA/CNAME answers. Names are read
-//! with compression pointers (§4.1.4), each pointer required to point strictly backwards so a
-//! loop cannot form, and written lower-case without the trailing dot into a fixed buffer.
+//! DNS messages (RFC 1035): header, the question, and the addresses and TTLs of the answers.
+//! Names are read with compression pointers (§4.1.4), each pointer required to point strictly
+//! backwards so a loop cannot form, and written lower-case without the trailing dot into a fixed
+//! buffer.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -202,11 +203,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         ((self.flags() >> 11) & 0x0f) as u8
     }
 
-    /// TC: the answer was truncated (the client will retry over TCP).
-    pub fn truncated(&self) -> bool {
-        self.flags() & 0x0200 != 0
-    }
-
     /// The four-bit RCODE (extended RCODEs live in EDNS, not followed here).
     pub fn rcode(&self) -> u8 {
         (self.flags() & 0x000f) as u8
@@ -240,28 +236,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
         ))
     }
 
-    /// The answer section's records, after the first question. Further questions (never
-    /// seen in practice) make the iterator stop with an error.
-    pub fn answers(&self) -> Result<Answers<'_>, Error> {
-        if self.question_count() > 1 {
-            return Err(Error::Unsupported("DNS message with several questions"));
-        }
-        let start = if self.question_count() == 1 {
-            self.question()?.1
-        } else {
-            field::HEADER
-        };
-        Ok(Answers {
-            message: self.buffer.as_ref(),
-            offset: start,
-            remaining: self.answer_count(),
-        })
-    }
-}
-
-impl<T: AsRef<[u8]>> Packet<T> {
-    /// The A and AAAA answers with their TTLs: what `answers` yields as addresses, stopping
-    /// where it stops, without copying any names.
+    /// The answer section's records, after the first question, as addresses and TTLs, without
+    /// copying any names. Further questions (never seen in practice) are refused.
     pub fn answer_addresses(&self) -> Result<AnswerAddresses<'_>, Error> {
         if self.question_count() > 1 {
             return Err(Error::Unsupported("DNS message with several questions"));
@@ -283,8 +259,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// Iterator over the answer section's addresses and TTLs; yields an error once and stops on
-/// malformed input, as [`Answers`] does.
+/// Iterator over the answer section: each record's address (A, AAAA; `None` for any other
+/// type) and TTL. Yields an error once and stops on malformed input.
 #[derive(Clone, Debug)]
 pub struct AnswerAddresses<'a> {
     message: &'a [u8],
@@ -348,97 +324,6 @@ pub struct Question {
     pub qclass: u16,
 }
 
-/// The data of one resource record.
-// Records live briefly on the stack while an answer is read; boxing the name would allocate
-// per record for nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordData<'a> {
-    A(Ipv4Addr),
-    Aaaa(Ipv6Addr),
-    Cname(DnsName),
-    /// Any other type, kept as bytes.
-    Other {
-        rtype: u16,
-        data: &'a [u8],
-    },
-}
-
-impl RecordData<'_> {
-    /// The address of an A or AAAA record.
-    pub fn address(&self) -> Option<IpAddr> {
-        match self {
-            RecordData::A(a) => Some(IpAddr::V4(*a)),
-            RecordData::Aaaa(a) => Some(IpAddr::V6(*a)),
-            _ => None,
-        }
-    }
-}
-
-/// One resource record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record<'a> {
-    pub name: DnsName,
-    pub class: u16,
-    pub ttl: u32,
-    pub data: RecordData<'a>,
-}
-
-/// Iterator over the answer section; yields an error once and stops on malformed input.
-#[derive(Clone, Debug)]
-pub struct Answers<'a> {
-    message: &'a [u8],
-    offset: usize,
-    remaining: u16,
-}
-
-impl<'a> Answers<'a> {
-    fn read_record(&mut self) -> Result<Record<'a>, Error> {
-        let (name, after) = read_name(self.message, self.offset)?;
-        let mut r = Reader::new(self.message.get(after..).unwrap_or(&[]), "DNS record");
-        let rtype = r.u16()?;
-        let class = r.u16()?;
-        let ttl = r.u32()?;
-        let rdlength = usize::from(r.u16()?);
-        let rdata_start = after + 10;
-        let rdata = r.take(rdlength)?;
-        let data = match (rtype, rdata.len()) {
-            (rtype::A, 4) => RecordData::A(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3])),
-            (rtype::AAAA, 16) => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(rdata);
-                RecordData::Aaaa(Ipv6Addr::from(a))
-            }
-            (rtype::A | rtype::AAAA, _) => return Err(Error::BadLength("DNS address record")),
-            (rtype::CNAME, _) => RecordData::Cname(read_name(self.message, rdata_start)?.0),
-            (rtype, _) => RecordData::Other { rtype, data: rdata },
-        };
-        self.offset = rdata_start + rdlength;
-        Ok(Record {
-            name,
-            class,
-            ttl,
-            data,
-        })
-    }
-}
-
-impl<'a> Iterator for Answers<'a> {
-    type Item = Result<Record<'a>, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining == 0 {
-            return None;
-        }
-        self.remaining -= 1;
-        let record = self.read_record();
-        if record.is_err() {
-            self.remaining = 0;
-        }
-        Some(record)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,63 +351,54 @@ mod tests {
         let (q, _) = p.question().unwrap();
         assert_eq!(q.name.as_bytes(), b"imap.example.com");
         assert_eq!(q.qtype, rtype::A);
-        let answers: Vec<_> = p.answers().unwrap().collect::<Result<_, _>>().unwrap();
-        assert_eq!(answers.len(), 2);
-        assert_eq!(answers[0].name.as_bytes(), b"imap.example.com");
-        match answers[0].data {
-            RecordData::Cname(target) => assert_eq!(target.as_bytes(), b"mail.example.com"),
-            other => panic!("expected CNAME, got {other:?}"),
-        }
-        assert_eq!(answers[1].name.as_bytes(), b"mail.example.com");
-        assert_eq!(answers[1].ttl, 300);
+        let answers: Vec<_> = p.answer_addresses().unwrap().collect();
         assert_eq!(
-            answers[1].data.address(),
-            Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25)))
-        );
-    }
-
-    /// `answer_addresses` agrees with `answers` on every cut and every single-byte change of
-    /// a real response: the same addresses and TTLs, stopping at the same record.
-    #[test]
-    fn answer_addresses_agree_with_answers() {
-        /// Each record's address and TTL, or the error that stopped the walk.
-        type Walk = Option<Vec<Result<(Option<IpAddr>, u32), Error>>>;
-        fn via_answers(bytes: &[u8]) -> Walk {
-            let p = Packet::new_checked(bytes).ok()?;
-            let answers = p.answers().ok()?;
-            Some(
-                answers
-                    .map(|r| r.map(|r| (r.data.address(), r.ttl)))
-                    .collect(),
-            )
-        }
-        fn via_addresses(bytes: &[u8]) -> Walk {
-            let p = Packet::new_checked(bytes).ok()?;
-            Some(p.answer_addresses().ok()?.collect())
-        }
-        let full = via_addresses(&RESPONSE_BYTES).unwrap();
-        assert_eq!(
-            full,
+            answers,
             vec![
                 Ok((None, 3600)),
                 Ok((Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25))), 300))
             ]
         );
+    }
+
+    /// On every cut and every single-byte change of a real response, the walk yields at most
+    /// the header's answer count, and an error only as its last item.
+    #[test]
+    fn answer_addresses_stop_at_the_first_error() {
+        fn check(bytes: &[u8], what: &str) {
+            let Ok(p) = Packet::new_checked(bytes) else {
+                return;
+            };
+            let Ok(records) = p.answer_addresses() else {
+                return;
+            };
+            let walk: Vec<_> = records.collect();
+            assert!(walk.len() <= usize::from(p.answer_count()), "{what}");
+            if let Some(first_error) = walk.iter().position(Result::is_err) {
+                assert_eq!(first_error, walk.len() - 1, "{what}");
+            }
+        }
         for cut in 0..=RESPONSE_BYTES.len() {
-            let bytes = &RESPONSE_BYTES[..cut];
-            assert_eq!(via_addresses(bytes), via_answers(bytes), "cut at {cut}");
+            check(&RESPONSE_BYTES[..cut], &format!("cut at {cut}"));
         }
         for at in 0..RESPONSE_BYTES.len() {
             for value in [0x00, 0x01, 0x05, 0x1c, 0x3f, 0x40, 0xc0, 0xc1, 0xff] {
                 let mut bytes = RESPONSE_BYTES;
                 bytes[at] = value;
-                assert_eq!(
-                    via_addresses(&bytes),
-                    via_answers(&bytes),
-                    "byte {at} set to {value:#x}"
-                );
+                check(&bytes, &format!("byte {at} set to {value:#x}"));
             }
         }
+    }
+
+    /// A CNAME's target is checked like any name: a pointer loop in it stops the walk.
+    #[test]
+    fn a_bad_cname_target_stops_the_walk() {
+        let mut bytes = RESPONSE_BYTES;
+        // The CNAME's rdata ends in a pointer to "Example.COM" at 17; make it point at itself.
+        bytes[51..53].copy_from_slice(&[0xc0, 51]);
+        let p = Packet::new_checked(&bytes[..]).unwrap();
+        let walk: Vec<_> = p.answer_addresses().unwrap().collect();
+        assert_eq!(walk, vec![Err(Error::Malformed("DNS compression pointer"))]);
     }
 
     #[test]
@@ -574,7 +450,7 @@ mod tests {
         assert!(Packet::new_checked(&RESPONSE_BYTES[..11]).is_err());
         // The A record cut in its data.
         let p = Packet::new_checked(&RESPONSE_BYTES[..72]).unwrap();
-        let results: Vec<_> = p.answers().unwrap().collect();
+        let results: Vec<_> = p.answer_addresses().unwrap().collect();
         assert!(results[0].is_ok());
         assert!(results[1].is_err());
         // A name longer than 255 bytes is refused, not grown.

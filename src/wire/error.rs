@@ -19,19 +19,6 @@ pub enum Error {
     NotIp(&'static str),
 }
 
-impl Error {
-    /// The structure the error is about (`"TCP header"`).
-    pub fn what(self) -> &'static str {
-        match self {
-            Error::Truncated(w)
-            | Error::BadLength(w)
-            | Error::Malformed(w)
-            | Error::Unsupported(w)
-            | Error::NotIp(w) => w,
-        }
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

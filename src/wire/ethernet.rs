@@ -19,10 +19,9 @@ pub mod ethertype {
     pub const ERSPAN_III: u16 = 0x22eb;
 }
 
+/// Destination and source MAC (12 bytes, never read), then the EtherType.
 mod field {
     use std::ops::Range;
-    pub const DESTINATION: Range<usize> = 0..6;
-    pub const SOURCE: Range<usize> = 6..12;
     pub const ETHERTYPE: Range<usize> = 12..14;
     pub const PAYLOAD: usize = 14;
     /// A VLAN tag is TCI (2 bytes) then the inner EtherType (2 bytes).
@@ -58,22 +57,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    pub fn destination(&self) -> [u8; 6] {
-        let mut mac = [0; 6];
-        mac.copy_from_slice(&self.buffer.as_ref()[field::DESTINATION]);
-        mac
-    }
-
-    pub fn source(&self) -> [u8; 6] {
-        let mut mac = [0; 6];
-        mac.copy_from_slice(&self.buffer.as_ref()[field::SOURCE]);
-        mac
     }
 
     /// The outer EtherType (a VLAN TPID when tagged).
@@ -140,8 +123,6 @@ mod tests {
     #[test]
     fn test_deconstruct() {
         let packet = Packet::new_checked(&QINQ_BYTES[..]).unwrap();
-        assert_eq!(packet.destination(), [0x00, 0x11, 0x22, 0x33, 0x44, 0x55]);
-        assert_eq!(packet.source(), [0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb]);
         assert_eq!(packet.ethertype(), ethertype::QINQ);
     }
 

@@ -9,9 +9,7 @@ mod field {
     use std::ops::Range;
     pub const VER_IHL: usize = 0;
     pub const LENGTH: Range<usize> = 2..4;
-    pub const IDENT: Range<usize> = 4..6;
     pub const FLG_OFF: Range<usize> = 6..8;
-    pub const TTL: usize = 8;
     pub const PROTOCOL: usize = 9;
     pub const SRC_ADDR: Range<usize> = 12..16;
     pub const DST_ADDR: Range<usize> = 16..20;
@@ -75,27 +73,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
         u16::from_be_bytes([b[0], b[1]])
     }
 
-    pub fn ident(&self) -> u16 {
-        let b = &self.buffer.as_ref()[field::IDENT];
-        u16::from_be_bytes([b[0], b[1]])
-    }
-
-    pub fn dont_frag(&self) -> bool {
-        self.buffer.as_ref()[field::FLG_OFF.start] & 0x40 != 0
-    }
-
-    pub fn more_frags(&self) -> bool {
-        self.buffer.as_ref()[field::FLG_OFF.start] & 0x20 != 0
-    }
-
     /// Fragment offset in bytes.
     pub fn frag_offset(&self) -> u16 {
         let b = &self.buffer.as_ref()[field::FLG_OFF];
         (u16::from_be_bytes([b[0], b[1]]) & 0x1fff) << 3
-    }
-
-    pub fn hop_limit(&self) -> u8 {
-        self.buffer.as_ref()[field::TTL]
     }
 
     /// The IP protocol number of the payload (6 = TCP, 17 = UDP).
@@ -111,11 +92,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn dst_addr(&self) -> Ipv4Addr {
         let b = &self.buffer.as_ref()[field::DST_ADDR];
         Ipv4Addr::new(b[0], b[1], b[2], b[3])
-    }
-
-    /// The options bytes between the fixed header and the payload.
-    pub fn options(&self) -> &[u8] {
-        &self.buffer.as_ref()[field::MIN_HEADER..self.header_len()]
     }
 }
 
@@ -148,15 +124,11 @@ mod tests {
         let p = Packet::new_checked(&PACKET_BYTES[..]).unwrap();
         assert_eq!(p.header_len(), 24);
         assert_eq!(p.total_len(), 28);
-        assert_eq!(p.ident(), 0x1234);
-        assert!(p.dont_frag());
-        assert!(!p.more_frags());
         assert_eq!(p.frag_offset(), 0);
-        assert_eq!(p.hop_limit(), 64);
         assert_eq!(p.next_header(), 6);
         assert_eq!(p.src_addr(), Ipv4Addr::new(192, 0, 2, 1));
         assert_eq!(p.dst_addr(), Ipv4Addr::new(198, 51, 100, 7));
-        assert_eq!(p.options(), &[1, 1, 1, 0]);
+        // The payload starts after the option.
         assert_eq!(p.payload(), &[0xde, 0xad, 0xbe, 0xef]);
     }
 

@@ -10,7 +10,6 @@ mod field {
     pub const VER_TC_FLOW: usize = 0;
     pub const LENGTH: Range<usize> = 4..6;
     pub const NXT_HDR: usize = 6;
-    pub const HOP_LIMIT: usize = 7;
     pub const SRC_ADDR: Range<usize> = 8..24;
     pub const DST_ADDR: Range<usize> = 24..40;
     pub const PAYLOAD: usize = 40;
@@ -22,7 +21,6 @@ pub mod next_header {
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
     pub const AUTH: u8 = 51;
-    pub const NO_NEXT: u8 = 59;
     pub const DEST_OPTS: u8 = 60;
 }
 
@@ -64,10 +62,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[field::NXT_HDR]
-    }
-
-    pub fn hop_limit(&self) -> u8 {
-        self.buffer.as_ref()[field::HOP_LIMIT]
     }
 
     pub fn src_addr(&self) -> Ipv6Addr {
@@ -180,7 +174,6 @@ mod tests {
         let p = Packet::new_checked(&PACKET_BYTES[..]).unwrap();
         assert_eq!(p.payload_len(), 10);
         assert_eq!(p.next_header(), 0);
-        assert_eq!(p.hop_limit(), 64);
         assert_eq!(p.src_addr(), "2001:db8::1".parse::<Ipv6Addr>().unwrap());
         assert_eq!(p.dst_addr(), "2001:db8::2".parse::<Ipv6Addr>().unwrap());
         let upper = p.upper_layer().unwrap();

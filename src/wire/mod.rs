@@ -27,7 +27,6 @@ pub mod udp;
 
 pub use decode::{decode, Decoded, TcpSegment, Transport};
 pub use error::Error;
-pub use reader::Reader;
 
 /// A capture's link type (pcap LINKTYPE_* values; BSD DLT_* values agree for these).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -97,20 +97,6 @@ impl<'a> Reader<'a> {
     pub fn any_left(&self) -> bool {
         self.left() > 0
     }
-
-    /// How far into the buffer the reader is.
-    pub fn position(&self) -> usize {
-        self.offset
-    }
-
-    /// Fails with `BadLength` unless everything was read (a vector with trailing bytes).
-    pub fn expect_empty(&self) -> Result<(), Error> {
-        if self.any_left() {
-            Err(Error::BadLength(self.what))
-        } else {
-            Ok(())
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@ mod field {
     /// SLL: packet type, ARPHRD, address length, 8 address bytes, then the protocol.
     pub const SLL_PROTOCOL: Range<usize> = 14..16;
     pub const SLL_PAYLOAD: usize = 16;
-    /// SLL2: the protocol comes first.
+    /// SLL2: the protocol comes first (then the interface index, never read).
     pub const SLL2_PROTOCOL: Range<usize> = 0..2;
-    pub const SLL2_INTERFACE: Range<usize> = 4..8;
     pub const SLL2_PAYLOAD: usize = 20;
 }
 
@@ -83,11 +82,6 @@ impl<T: AsRef<[u8]>> Packet2<T> {
         let b = &self.buffer.as_ref()[field::SLL2_PROTOCOL];
         u16::from_be_bytes([b[0], b[1]])
     }
-
-    pub fn interface_index(&self) -> u32 {
-        let b = &self.buffer.as_ref()[field::SLL2_INTERFACE];
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-    }
 }
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet2<&'a T> {
@@ -117,7 +111,6 @@ mod tests {
         assert_eq!(v1.payload(), &[0x45, 0x00]);
         let v2 = Packet2::new_checked(&SLL2_BYTES[..]).unwrap();
         assert_eq!(v2.protocol(), 0x86dd);
-        assert_eq!(v2.interface_index(), 1);
         assert_eq!(v2.payload(), &[0x60, 0x00]);
     }
 

@@ -37,8 +37,6 @@ pub mod reply {
     pub const READY: u16 = 220;
     pub const AUTH_SUCCEEDED: u16 = 235;
     pub const AUTH_CONTINUE: u16 = 334;
-    /// Temporary authentication failure (or TLS not available).
-    pub const TEMP_AUTH_FAILURE: u16 = 454;
     /// Authentication required (often: must STARTTLS first).
     pub const AUTH_REQUIRED: u16 = 530;
     /// Authentication mechanism is too weak (Gmail: application-specific password required).
@@ -105,7 +103,7 @@ mod tests {
             ReplyLine::parse(b"454 4.7.0 Temporary authentication failure")
                 .unwrap()
                 .code,
-            reply::TEMP_AUTH_FAILURE
+            454
         );
         assert_eq!(ReplyLine::parse(b"hello"), None);
         assert_eq!(ReplyLine::parse(b"99 x"), None);

@@ -18,7 +18,6 @@ pub mod content_type {
 pub mod handshake_type {
     pub const CLIENT_HELLO: u8 = 1;
     pub const SERVER_HELLO: u8 = 2;
-    pub const FINISHED: u8 = 20;
 }
 
 /// Extension numbers (IANA "TLS ExtensionType Values").
@@ -114,8 +113,6 @@ pub struct ClientHello<'a> {
     pub server_name: Option<&'a [u8]>,
     /// The body of supported_versions (RFC 8446 §4.2.1): u16 versions.
     pub supported_versions: Option<&'a [u8]>,
-    /// The ProtocolNameList of ALPN (RFC 7301), without its length.
-    pub alpn: Option<&'a [u8]>,
     pub cipher_suite_count: usize,
 }
 
@@ -132,7 +129,6 @@ impl<'a> ClientHello<'a> {
             legacy_version,
             server_name: None,
             supported_versions: None,
-            alpn: None,
             cipher_suite_count: suites.left() / 2,
         };
         // Extensions are optional before TLS 1.2 (RFC 5246 §7.4.1.2).
@@ -148,21 +144,14 @@ impl<'a> ClientHello<'a> {
                 extension::SUPPORTED_VERSIONS => {
                     hello.supported_versions = Some(data.sub_u8()?.rest());
                 }
-                extension::ALPN => hello.alpn = Some(data.sub_u16()?.rest()),
+                // Not kept, but a ProtocolNameList (RFC 7301) cut short refuses the hello.
+                extension::ALPN => {
+                    data.sub_u16()?;
+                }
                 _ => {}
             }
         }
         Ok(hello)
-    }
-
-    /// The SNI as text, when it is printable ASCII (RFC 6066: a DNS host name).
-    pub fn server_name_str(&self) -> Option<&'a str> {
-        let name = self.server_name?;
-        if name.iter().all(|b| b.is_ascii_graphic()) {
-            std::str::from_utf8(name).ok()
-        } else {
-            None
-        }
     }
 
     /// The versions offered: supported_versions when present, else the legacy version.
@@ -181,12 +170,6 @@ impl<'a> ClientHello<'a> {
     /// The highest version offered.
     pub fn max_offered_version(&self) -> Option<u16> {
         self.offered_versions().max()
-    }
-
-    /// The ALPN protocol names offered.
-    pub fn alpn_protocols(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let mut r = Reader::new(self.alpn.unwrap_or(&[]), "ALPN");
-        std::iter::from_fn(move || r.sub_u8().ok().map(|s| s.rest()))
     }
 }
 

@@ -1,12 +1,13 @@
 //! Walking a FreeBSD BPF read buffer, and the link types a capture accepts.
 //!
-//! One `read()` on /dev/bpf returns zero or more records (bpf.c `catchpacket`, kernel-interfaces
-//! .md §3). Each record is a header, `bh_hdrlen` bytes long (not `sizeof` the header: the kernel
-//! pads it so the network header lands aligned), then `bh_caplen` captured bytes; the next
-//! record starts at `BPF_WORDALIGN(bh_hdrlen + bh_caplen)` with `BPF_ALIGNMENT = sizeof(long)
-//! = 8` on LP64. The header is `struct bpf_hdr` (timeval) for `BPF_T_MICROTIME` and
-//! `struct bpf_xhdr` (`struct bpf_ts {int64 bt_sec; uint64 bt_frac}`) otherwise; both put
-//! `bh_caplen u32@16`, `bh_datalen u32@20`, `bh_hdrlen u16@24` (26 meaningful bytes).
+//! One `read()` on /dev/bpf returns zero or more records (bpf(4), "BPF HEADER"; written by
+//! `catchpacket` in sys/net/bpf.c). Each record is a header, `bh_hdrlen` bytes long (not `sizeof`
+//! the header: the kernel pads it so the network header lands aligned), then `bh_caplen`
+//! captured bytes; the next record starts at `BPF_WORDALIGN(bh_hdrlen + bh_caplen)` with
+//! `BPF_ALIGNMENT = sizeof(long) = 8` on LP64. The capture sets `BPF_T_NANOTIME` with
+//! BIOCSTSTAMP, so every header is a `struct bpf_xhdr` (sys/net/bpf.h): `struct bpf_ts {int64
+//! bt_sec; uint64 bt_frac}` with `bt_frac` in nanoseconds, then `bh_caplen u32@16`,
+//! `bh_datalen u32@20`, `bh_hdrlen u16@24` (26 meaningful bytes).
 
 use std::fmt;
 
@@ -20,7 +21,8 @@ pub const BPF_ALIGNMENT: usize = 8;
 /// hdrlen.
 pub const BPF_HDR_MIN: usize = 26;
 
-// bpf.h timestamp formats for BIOCSTSTAMP.
+// bpf.h timestamp formats for BIOCSTSTAMP. The capture uses NANOTIME | NORMAL; the others are
+// kept with them so scripts/check-freebsd-abi checks the whole set against the headers.
 pub const BPF_T_MICROTIME: u32 = 0x0000;
 pub const BPF_T_NANOTIME: u32 = 0x0001;
 pub const BPF_T_BINTIME: u32 = 0x0002;
@@ -44,41 +46,11 @@ pub const fn bpf_wordalign(x: usize) -> Option<usize> {
     }
 }
 
-/// How the record headers in a buffer carry their timestamp (chosen with BIOCSTSTAMP).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimestampFormat {
-    /// `BPF_T_MICROTIME` (the default): `struct bpf_hdr` with a `struct timeval`.
-    Micro,
-    /// `BPF_T_NANOTIME`: `struct bpf_xhdr`, `bt_frac` in nanoseconds.
-    Nano,
-    /// `BPF_T_BINTIME`: `struct bpf_xhdr`, `bt_frac` in units of 2⁻⁶⁴ s.
-    Bin,
-    /// `BPF_T_NONE`: `struct bpf_hdr` with a zero timestamp.
-    None,
-}
-
-impl TimestampFormat {
-    /// The format a `BIOCSTSTAMP` value selects (flags such as MONOTONIC do not change it).
-    pub fn from_tstamp(value: u32) -> Self {
-        match value & 0x3 {
-            BPF_T_NANOTIME => Self::Nano,
-            BPF_T_BINTIME => Self::Bin,
-            BPF_T_NONE => Self::None,
-            _ => Self::Micro,
-        }
-    }
-
-    fn decode(self, sec: i64, frac: u64) -> Timestamp {
-        let nanos = match self {
-            Self::Micro => frac.saturating_mul(1_000),
-            Self::Nano => frac,
-            // (frac / 2^64) s in ns, as bintime2timespec: ((1e9 * (frac >> 32)) >> 32).
-            Self::Bin => (1_000_000_000u64 * (frac >> 32)) >> 32,
-            Self::None => return Timestamp::default(),
-        };
-        let nanos = u32::try_from(nanos.min(999_999_999)).unwrap_or(999_999_999);
-        Timestamp::from_unix(sec, nanos)
-    }
+/// A `BPF_T_NANOTIME` header's `bt_sec` and `bt_frac` (nanoseconds) as a timestamp; a fraction
+/// out of range is clamped, not wrapped.
+fn nanotime(sec: i64, frac: u64) -> Timestamp {
+    let nanos = u32::try_from(frac.min(999_999_999)).unwrap_or(999_999_999);
+    Timestamp::from_unix(sec, nanos)
 }
 
 /// One captured packet in a buffer.
@@ -138,16 +110,14 @@ impl std::error::Error for BpfWalkError {}
 pub struct Records<'a> {
     buf: &'a [u8],
     offset: usize,
-    format: TimestampFormat,
     error: Option<BpfWalkError>,
 }
 
-/// Walks `buf` (exactly the bytes one `read()` returned).
-pub fn records(buf: &[u8], format: TimestampFormat) -> Records<'_> {
+/// Walks `buf` (exactly the bytes one `read()` returned, headers in `BPF_T_NANOTIME` form).
+pub fn records(buf: &[u8]) -> Records<'_> {
     Records {
         buf,
         offset: 0,
-        format,
         error: None,
     }
 }
@@ -202,7 +172,7 @@ impl<'a> Iterator for Records<'a> {
         let step = end.and_then(bpf_wordalign).unwrap_or(usize::MAX);
         self.offset = offset.saturating_add(step);
         Some(Record {
-            time: self.format.decode(sec, frac),
+            time: nanotime(sec, frac),
             caplen,
             datalen,
             data,
@@ -289,7 +259,7 @@ mod tests {
         // DLT_NULL: bh_hdrlen 28 (WORDALIGN(26 + 4) - 4).
         push_record(&mut buf, 1_700_000_002, 0, 28, 44, &frame(44, 0xc3));
 
-        let mut walk = records(&buf, TimestampFormat::Nano);
+        let mut walk = records(&buf);
         let got: Vec<_> = walk.by_ref().collect();
         assert_eq!(walk.error(), None);
         assert_eq!(got.len(), 3);
@@ -311,7 +281,7 @@ mod tests {
         push_record(&mut buf, 1, 0, 26, 60, &frame(60, 1));
         push_record(&mut buf, 2, 0, 26, 60, &frame(60, 2));
         buf.truncate(buf.len() - 10);
-        let mut walk = records(&buf, TimestampFormat::Nano);
+        let mut walk = records(&buf);
         assert_eq!(walk.by_ref().count(), 1);
         assert_eq!(
             walk.error(),
@@ -328,7 +298,7 @@ mod tests {
         let mut buf = Vec::new();
         push_record(&mut buf, 1, 0, 26, 60, &frame(60, 1));
         buf[16..20].copy_from_slice(&u32::MAX.to_ne_bytes());
-        let mut walk = records(&buf, TimestampFormat::Nano);
+        let mut walk = records(&buf);
         assert_eq!(walk.next(), None);
         assert!(matches!(
             walk.error(),
@@ -341,7 +311,7 @@ mod tests {
 
     #[test]
     fn header_cut_short_and_bad_hdrlen() {
-        let mut walk = records(&[0u8; 20], TimestampFormat::Nano);
+        let mut walk = records(&[0u8; 20]);
         assert_eq!(walk.next(), None);
         assert_eq!(
             walk.error(),
@@ -351,7 +321,7 @@ mod tests {
         let mut buf = Vec::new();
         push_record(&mut buf, 1, 0, 26, 4, &frame(4, 1));
         buf[24..26].copy_from_slice(&4u16.to_ne_bytes());
-        let mut walk = records(&buf, TimestampFormat::Nano);
+        let mut walk = records(&buf);
         assert_eq!(walk.next(), None);
         assert_eq!(
             walk.error(),
@@ -364,36 +334,16 @@ mod tests {
 
     #[test]
     fn empty_buffer_yields_nothing() {
-        let mut walk = records(&[], TimestampFormat::Nano);
+        let mut walk = records(&[]);
         assert_eq!(walk.next(), None);
         assert_eq!(walk.error(), None);
     }
 
     #[test]
-    fn timestamp_formats() {
-        // bpf.h: BPF_T_MICROTIME 0, NANOTIME 1, BINTIME 2, NONE 3; flags do not change the
-        // header format.
-        assert_eq!(TimestampFormat::from_tstamp(0), TimestampFormat::Micro);
-        assert_eq!(
-            TimestampFormat::from_tstamp(BPF_T_NANOTIME | BPF_T_MONOTONIC),
-            TimestampFormat::Nano
-        );
-        assert_eq!(TimestampFormat::from_tstamp(2), TimestampFormat::Bin);
-        assert_eq!(TimestampFormat::from_tstamp(3), TimestampFormat::None);
-
-        let mut buf = Vec::new();
-        push_record(&mut buf, 10, 250_000, 26, 1, &[0]);
-        let micro: Vec<_> = records(&buf, TimestampFormat::Micro).collect();
-        assert_eq!(micro[0].time, Timestamp::from_unix(10, 250_000_000));
-        // BINTIME: bt_frac 2^63 is half a second.
-        let mut buf = Vec::new();
-        push_record(&mut buf, 10, 1 << 63, 26, 1, &[0]);
-        let bin: Vec<_> = records(&buf, TimestampFormat::Bin).collect();
-        assert_eq!(bin[0].time, Timestamp::from_unix(10, 500_000_000));
-        // A nanosecond field out of range is clamped, not wrapped.
+    fn a_nanosecond_fraction_out_of_range_is_clamped() {
         let mut buf = Vec::new();
         push_record(&mut buf, 10, u64::MAX, 26, 1, &[0]);
-        let nano: Vec<_> = records(&buf, TimestampFormat::Nano).collect();
+        let nano: Vec<_> = records(&buf).collect();
         assert_eq!(nano[0].time, Timestamp::from_unix(10, 999_999_999));
     }
 
@@ -418,7 +368,7 @@ mod tests {
     #[test]
     fn garbage_does_not_panic() {
         let garbage: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
-        let mut walk = records(&garbage, TimestampFormat::Nano);
+        let mut walk = records(&garbage);
         for r in walk.by_ref() {
             assert_eq!(r.data.len() as u32, r.caplen);
         }
@@ -430,7 +380,7 @@ mod tests {
 
     #[test]
     fn fixture_three_records() {
-        let mut walk = records(BPF_FIXTURE, TimestampFormat::Nano);
+        let mut walk = records(BPF_FIXTURE);
         let got: Vec<_> = walk.by_ref().collect();
         assert_eq!(walk.error(), None);
         assert_eq!(got.len(), 3);
@@ -448,7 +398,7 @@ mod tests {
         assert_eq!(&got[2].data[..4], &[2, 0, 0, 0]);
         // Every cut of the buffer yields a prefix of the records and never panics.
         for cut in 0..BPF_FIXTURE.len() {
-            let n = records(&BPF_FIXTURE[..cut], TimestampFormat::Nano).count();
+            let n = records(&BPF_FIXTURE[..cut]).count();
             assert!(n <= 3);
         }
     }
@@ -456,10 +406,8 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            for format in [TimestampFormat::Micro, TimestampFormat::Nano, TimestampFormat::Bin] {
-                for r in records(&buf, format) {
-                    prop_assert_eq!(r.data.len() as u64, u64::from(r.caplen));
-                }
+            for r in records(&buf) {
+                prop_assert_eq!(r.data.len() as u64, u64::from(r.caplen));
             }
         }
 
@@ -470,7 +418,7 @@ mod tests {
             for (i, len) in lens.iter().enumerate() {
                 push_record(&mut buf, i as i64, 7, 26, *len as u32, &frame(*len, i as u8));
             }
-            let mut walk = records(&buf, TimestampFormat::Nano);
+            let mut walk = records(&buf);
             let got: Vec<_> = walk.by_ref().map(|r| (r.caplen as usize, r.data.first().copied())).collect();
             prop_assert_eq!(walk.error(), None);
             let want: Vec<_> = lens.iter().enumerate()

@@ -302,7 +302,9 @@ impl RouteMessage {
         self.destination.is_some_and(|d| d.is_unspecified()) && self.prefix_len == Some(0)
     }
 
-    /// Whether the route forwards through a gateway (`RTF_GATEWAY`).
+    /// Whether the route forwards through a gateway (`RTF_GATEWAY`); the link monitor does not
+    /// ask, the tests check the flags with it.
+    #[cfg(test)]
     pub fn via_gateway(&self) -> bool {
         self.flags & RTF_GATEWAY != 0
     }

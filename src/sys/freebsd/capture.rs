@@ -18,11 +18,12 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
-use super::{syscall, with_context};
+use super::with_context;
 use crate::sys::bpf_program;
-use crate::sys::bsd::bpf_buffer::{self, TimestampFormat, BPF_T_NANOTIME, BPF_T_NORMAL};
+use crate::sys::bsd::bpf_buffer::{self, BPF_T_NANOTIME, BPF_T_NORMAL};
 use crate::sys::bsd::bpf_null_program::{null_program, Insn};
 use crate::sys::bsd::ioctl;
+use crate::sys::syscall::syscall;
 use crate::sys::{CaptureOptions, CaptureStats};
 use crate::wire::{Frame, LinkType};
 
@@ -221,10 +222,7 @@ impl Capture {
                 break;
             }
             let len = usize::try_from(n).unwrap_or(0).min(self.buf.len());
-            let mut walk = bpf_buffer::records(
-                self.buf.get(..len).unwrap_or_default(),
-                TimestampFormat::Nano,
-            );
+            let mut walk = bpf_buffer::records(self.buf.get(..len).unwrap_or_default());
             for record in walk.by_ref() {
                 on_frame(Frame {
                     time: record.time,

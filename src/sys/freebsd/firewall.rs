@@ -14,10 +14,10 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::syscall;
 use crate::diagnose::observation::FirewallTimeouts;
 use crate::sys::bsd::ioctl;
 use crate::sys::bsd::pfctl::{self, PfTimeouts, TimeoutUnit};
+use crate::sys::syscall::syscall;
 
 /// The pf control device.
 const PF_DEVICE: &[u8] = b"/dev/pf\0";

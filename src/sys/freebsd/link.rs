@@ -18,9 +18,10 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::{syscall, with_context};
+use super::with_context;
 use crate::sys::bsd::link_state::{self, LinkTracker};
 use crate::sys::bsd::route;
+use crate::sys::syscall::syscall;
 use crate::sys::{LinkRead, LinkSnapshot};
 
 /// Receive buffer for the routing socket: room for bursts (a PPPoE reconnect sends dozens).
@@ -45,6 +46,7 @@ impl LinkMonitor {
     /// Opens the routing socket and seeds the cache from a dump, so the first message is
     /// compared against the current state.
     pub fn open() -> io::Result<LinkMonitor> {
+        // SAFETY: socket(2) with constant arguments; the result is checked by `syscall!`.
         let fd = syscall!(socket(
             libc::PF_ROUTE,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,

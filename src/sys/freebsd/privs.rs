@@ -7,9 +7,9 @@
 //! timeouts (`firewall::open_before_drop`). BPF and PF_ROUTE check privilege at
 //! `open()`/`socket()` time only. Capsicum is discussed in scripts/README-freebsd.md.
 
-use super::syscall;
 use std::io;
 
+use crate::sys::syscall::syscall;
 use crate::sys::unix_privs;
 
 pub use crate::sys::unix_privs::user_exists;

@@ -20,8 +20,8 @@ use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::SystemTime;
 
-use super::syscall;
 use crate::sys::bpf_program;
+use crate::sys::syscall::syscall;
 use crate::sys::{CaptureOptions, CaptureStats};
 use crate::time::Timestamp;
 use crate::wire::{Frame, LinkType};

@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::link_state::LinkTable;
 use super::netlink::{self, Message, NLMSG_OVERRUN, NLM_F_DUMP_INTR};
-use super::syscall;
+use crate::sys::syscall::syscall;
 use crate::sys::{LinkRead, LinkSnapshot};
 
 /// Multicast groups (rtnetlink.h `RTMGRP_*`).

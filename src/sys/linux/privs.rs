@@ -10,9 +10,9 @@
 //! no-new-privs is set. conntrack's timeouts need nothing: /proc/sys/net/netfilter is
 //! readable by every user.
 
-use super::syscall;
 use std::io;
 
+use crate::sys::syscall::syscall;
 use crate::sys::unix_privs;
 
 pub use crate::sys::unix_privs::user_exists;
