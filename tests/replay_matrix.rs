@@ -59,6 +59,13 @@ fn judge(entry: &Value, sessions: &[Value]) -> Option<String> {
                 .then(|| t.split(' ').next().unwrap().parse().unwrap())
         })
         .collect();
+    if entry["scenario"] == "wan-down" {
+        // Replay has no link timeline: the outage may read as the path failing, or unknown,
+        // never as a healthy session or the password.
+        let allowed = ["wan-down", "upstream-unreachable", "unknown"];
+        return (verdicts.iter().any(|v| !allowed.contains(v)))
+            .then(|| format!("a WAN outage judged {verdicts:?}"));
+    }
     if entry["scenario"] == "tls-refused" {
         return (verdicts.iter().any(|v| *v != "tls-rejected"))
             .then(|| format!("a refused TLS version judged {verdicts:?}"));

@@ -128,6 +128,7 @@ const SIGNS: &[fn(&mut Failure, &Reading)] = &[
     Failure::reset_by_server,
     Failure::server_silent,
     Failure::gave_up_or_left,
+    Failure::left_after_a_stall,
 ];
 
 impl Failure {
@@ -312,6 +313,36 @@ impl Failure {
     /// With no other sign: a client that closed a short exchange at least `slow_server` after
     /// the server's last answer gave up waiting (the tracker cannot see a reply that never
     /// came); on plaintext, one that left after a slow greeting or reply never logged in.
+    /// The client's data went unacknowledged for a while, was retransmitted until the path
+    /// came back, and the client then closed without another answer from the server: it gave
+    /// up on a transfer the path had broken (a user stopping a send while the line was down).
+    fn left_after_a_stall(&mut self, r: &Reading) {
+        let rec = r.rec;
+        let Some((since, waited)) = rec.longest_stall else {
+            return;
+        };
+        let recovered_at = since.plus(waited);
+        let answered_after = rec.last_reply_at.is_some_and(|t| t > recovered_at);
+        if !self.signs.is_empty()
+            || rec.closed_by != Some(Side::Client)
+            || waited < CUT_QUIET
+            || rec.retransmits_from_client == 0
+            || answered_after
+        {
+            return;
+        }
+        self.data_lost = true;
+        self.from = since;
+        self.to = recovered_at;
+        self.signs.push(format!(
+            "client data unacknowledged for {} ({} retransmission{}) from {}, then the client closed without another answer from the server",
+            secs(waited),
+            rec.retransmits_from_client,
+            plural(rec.retransmits_from_client),
+            hms(since)
+        ));
+    }
+
     fn gave_up_or_left(&mut self, r: &Reading) {
         let rec = r.rec;
         if !self.signs.is_empty() {

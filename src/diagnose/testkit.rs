@@ -362,6 +362,7 @@ impl Session {
             retransmits_from_server: 0,
             unanswered_since: None,
             idle_before_unanswered: None,
+            longest_stall: None,
             closed_by: Some(Side::Client),
             server_data_missing: None,
             client_closed_at: None,

@@ -1914,3 +1914,32 @@ fn a_weak_shape_is_never_ok_and_never_concluded_even_when_repeated() {
         );
     }
 }
+
+#[test]
+fn a_client_that_leaves_after_its_data_stalled_and_got_no_answer_is_not_ok() {
+    // A message being sent when the line went down: the client's data was retransmitted for
+    // 4 s until the path came back, then the user stopped; the server answered nothing more.
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"));
+    let rec = &mut session.0;
+    rec.longest_stall = Some((t("14:00:02"), secs(4)));
+    rec.retransmits_from_client = 5;
+    rec.last_reply_at = Some(t("14:00:01"));
+    rec.closed_by = Some(Side::Client);
+    rec.close = Close::Fin;
+    rec.end = t("14:00:10");
+    let e = s.ended(t("14:00:11"), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::UpstreamUnreachable,
+        Credentials::NotAtFault,
+        &["then the client closed without another answer from the server"],
+    );
+    // The same stall followed by the server's answer is a path that recovered: ok.
+    let mut answered = Session::imaps(2, CLIENT, GMAIL, GMAIL_IP, t("14:01:00"));
+    answered.0.longest_stall = Some((t("14:01:02"), secs(4)));
+    answered.0.retransmits_from_client = 5;
+    answered.0.last_reply_at = Some(t("14:01:07"));
+    let e = s.ended(t("14:01:30"), &answered);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
+}

@@ -256,6 +256,7 @@ mod tests {
             retransmits_from_server: 0,
             unanswered_since: None,
             idle_before_unanswered: None,
+            longest_stall: None,
             closed_by: None,
             client_closed_at: None,
             server_data_missing: None,

@@ -335,6 +335,9 @@ pub struct SessionRecord {
     pub unanswered_since: Option<Timestamp>,
     /// How long the session had been quiet before that unanswered data (state expiry).
     pub idle_before_unanswered: Option<Duration>,
+    /// The longest time client data waited for the server's acknowledgment and then got it
+    /// (when it began, how long): a stall the path recovered from.
+    pub longest_stall: Option<(Timestamp, Duration)>,
     pub closed_by: Option<Side>,
     /// The time of the server's last data, when the client never acknowledged all the data the
     /// server was seen sending (a gap the server did not resend): the transfer did not arrive.

@@ -174,6 +174,7 @@ impl Session {
                 retransmits_from_server: 0,
                 unanswered_since: None,
                 idle_before_unanswered: None,
+                longest_stall: None,
                 closed_by: None,
                 server_data_missing: None,
                 client_closed_at: None,
@@ -235,8 +236,14 @@ impl Session {
             }
         }
         if side == Side::Server && seg.has(flags::ACK) {
-            if let Some((_, high)) = self.unacked {
+            if let Some((since, high)) = self.unacked {
                 if seq_le(high, seg.ack) || self.crossed_client_fin(seg, high) {
+                    let waited = now.saturating_since(since);
+                    // A FIN alone waiting is a goodbye, not a transfer.
+                    let data = !self.unacked_is_fin_only;
+                    if data && self.record.longest_stall.is_none_or(|(_, w)| waited > w) {
+                        self.record.longest_stall = Some((since, waited));
+                    }
                     self.unacked = None;
                     self.stall_reported = false;
                 }
