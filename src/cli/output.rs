@@ -6,19 +6,12 @@ use crate::control::StatusReport;
 use crate::diagnose::event::{Credentials, Event, Verdict};
 use crate::diagnose::status::ClientSummary;
 use crate::diagnose::Explanation;
-use crate::time::Timestamp;
+use crate::sys::clock::local_text;
 
 /// Text from the daemon (server names, messages) with control and invisible characters
 /// escaped (`crate::text`), so it cannot break a line or drive the terminal.
 fn clean(text: &str) -> String {
     crate::text::clean_str(text)
-}
-
-/// `2026-11-22 15:03:12` in the local time zone.
-pub fn local(t: Timestamp) -> String {
-    crate::report::syslog::local_time(t)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
 }
 
 /// The verdict as a person would say it.
@@ -97,7 +90,7 @@ pub fn events(events: &[Event]) -> String {
         .iter()
         .map(|e| {
             vec![
-                local(e.time),
+                local_text(e.time),
                 e.kind.as_str().to_string(),
                 or_dash(e.client.map(|c| c.to_string())),
                 or_dash(e.server_name.clone().or(e.server.map(|s| s.to_string()))),
@@ -133,7 +126,7 @@ pub fn clients(clients: &[ClientSummary]) -> String {
                 c.client.to_string(),
                 c.sessions.to_string(),
                 c.failures.to_string(),
-                local(c.last_seen),
+                local_text(c.last_seen),
                 or_dash(c.last_verdict.map(|v| verdict_words(v).to_string())),
                 or_dash(c.last_credentials.map(|v| credentials_words(v).to_string())),
                 or_dash(c.last_server_name.clone()),
@@ -219,14 +212,14 @@ pub fn status(s: &StatusReport) -> String {
         "mailpulse {}, up {} (since {}), config: {config}",
         s.version,
         duration_words(s.uptime_seconds),
-        local(s.started)
+        local_text(s.started)
     );
     out.push('\n');
 
     let wan = &s.engine.wan;
     let since = wan
         .last_change
-        .map_or(String::new(), |t| format!(" since {}", local(t)));
+        .map_or(String::new(), |t| format!(" since {}", local_text(t)));
     let _ = writeln!(
         out,
         "WAN: {}{since}",
@@ -295,7 +288,7 @@ pub fn status(s: &StatusReport) -> String {
                 vec![
                     p.target.clone(),
                     p.state.clone(),
-                    last.map_or("-".into(), |r| local(r.started)),
+                    last.map_or("-".into(), |r| local_text(r.started)),
                     last.map_or("-".into(), |r| format!("{} ms", r.total().as_millis())),
                     detail,
                 ]
@@ -398,6 +391,7 @@ mod tests {
     use crate::control::InterfaceCapture;
     use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
     use crate::diagnose::status::ProbeStatus;
+    use crate::time::Timestamp;
     use crate::track::record::{Protocol, TlsMode};
 
     #[test]

@@ -23,7 +23,6 @@ use crate::sys::discover::discover;
 use crate::sys::link::LinkMonitor;
 use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
 
-use super::clock::now;
 use super::core::Core;
 use super::evidence::EvidenceRing;
 use super::exitcode;
@@ -31,6 +30,7 @@ use super::link_state;
 use super::reload::Reloader;
 use super::state::{Outputs, State};
 use super::state_dir;
+use crate::sys::clock::now;
 
 /// How often a capture whose interface is missing is tried again.
 const CAPTURE_RETRY: Duration = Duration::from_secs(2);

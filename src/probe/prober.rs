@@ -22,7 +22,6 @@ use super::dialogue::Dialogue;
 use super::target::{address_refusal, Host, Target, TlsPolicy};
 use super::tls::{handshake_facts, TlsSetup, TrustError};
 use crate::diagnose::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
-use crate::time::Timestamp;
 use crate::track::record::TlsMode;
 
 /// The whole probe may take at most this many times the per-phase timeout, so a server that
@@ -338,7 +337,8 @@ pub(crate) fn empty_result(target: &Target) -> ProbeResult {
         port: target.port,
         protocol: target.protocol(),
         tls: TlsMode::None,
-        started: wall_clock_now(),
+        // The probe is an I/O module and may read the wall clock (the engine may not).
+        started: crate::sys::clock::now(),
         phases: Vec::new(),
         failure: None,
         addresses: Vec::new(),
@@ -441,14 +441,6 @@ pub fn human_duration(d: Duration) -> String {
     } else {
         format!("{} ms", d.as_millis())
     }
-}
-
-/// The wall-clock time now: the probe is an I/O module and may read it (the engine may not).
-fn wall_clock_now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix_nanos(i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

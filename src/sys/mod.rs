@@ -44,6 +44,7 @@
 //! - [`bpf_program`]: the shared classic BPF program, with the snap length patched in.
 //! - [`discover`]: WAN and LAN interfaces from a [`LinkSnapshot`] when the config names none.
 //! - [`dpinger`]: reads dpinger's gateway status sockets into `GatewaySample`s.
+//! - [`clock`]: the wall clock and the local time zone (never read by the engine).
 #![allow(unsafe_code)]
 
 pub mod async_fd;
@@ -51,6 +52,7 @@ pub mod bpf_program;
 /// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
 /// compiled everywhere so they are tested everywhere.
 pub mod bsd;
+pub mod clock;
 pub mod discover;
 pub mod dpinger;
 pub mod paths;
