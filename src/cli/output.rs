@@ -177,14 +177,6 @@ pub fn explanation(x: &Explanation) -> String {
     out
 }
 
-/// The probe phase as the JSON names it (`dns`, `connect`, `tls`, …).
-fn phase_name(phase: crate::diagnose::observation::ProbePhase) -> String {
-    serde_json::to_value(phase)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{phase:?}"))
-}
-
 /// "29 s", "4 min 10 s", "2 h 1 min", "5 days 3 h": the two largest units, as people say it.
 fn duration_words(secs: u64) -> String {
     let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
@@ -280,7 +272,7 @@ pub fn status(s: &StatusReport) -> String {
                 let last = p.last.as_ref();
                 let detail = match last {
                     Some(r) => match &r.failure {
-                        Some(f) => format!("{} failed: {}", phase_name(f.phase), f.error),
+                        Some(f) => format!("{} failed: {}", f.phase.name(), f.error),
                         None => r.tls_version.map_or(String::new(), |v| format!("TLS {v}")),
                     },
                     None => "not probed yet".into(),

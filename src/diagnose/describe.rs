@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::event::{Credentials, Event, EventKind, SessionView, Severity, Verdict};
 use super::rules::{Failure, Finding};
-use super::timeline::{hms, phase_name, secs, secs_precise, DnsMark, Notice};
+use super::timeline::{hms, secs, secs_precise, DnsMark, Notice};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, Protocol, SessionRecord};
 
@@ -340,15 +340,15 @@ pub fn notice_event(ids: &mut Ids, time: Timestamp, notice: &Notice) -> Event {
         Notice::ProbeFailed { target, host, failure } => (
             EventKind::ProbeFailed,
             Severity::Warning,
-            format!("The router's own check of {target} failed at the {} step ({}).", phase_name(failure.phase), failure.error),
-            vec![format!("probe {target} failed at {}: {}", phase_name(failure.phase), failure.error)],
+            format!("The router's own check of {target} failed at the {} step ({}).", failure.phase.name(), failure.error),
+            vec![format!("probe {target} failed at {}: {}", failure.phase.name(), failure.error)],
             Some(host.clone()),
         ),
         Notice::ProbeSlow { target, host, phase, took } => (
             EventKind::ProbeSlow,
             Severity::Warning,
-            format!("The router's own check of {target} was slow at the {} step ({}).", phase_name(*phase), secs_precise(*took)),
-            vec![format!("probe {target} slow at {}: {}", phase_name(*phase), secs_precise(*took))],
+            format!("The router's own check of {target} was slow at the {} step ({}).", phase.name(), secs_precise(*took)),
+            vec![format!("probe {target} slow at {}: {}", phase.name(), secs_precise(*took))],
             Some(host.clone()),
         ),
         Notice::ProbeCertInvalid { target, host, error } => (

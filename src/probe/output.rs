@@ -8,19 +8,6 @@ use std::time::Duration;
 use crate::diagnose::observation::{ProbePhase, ProbeResult};
 use crate::track::record::TlsMode;
 
-/// The phase's name as people and JSON see it.
-pub fn phase_name(phase: ProbePhase) -> &'static str {
-    match phase {
-        ProbePhase::Dns => "dns",
-        ProbePhase::Connect => "connect",
-        ProbePhase::Greeting => "greeting",
-        ProbePhase::Starttls => "starttls",
-        ProbePhase::Tls => "tls",
-        ProbePhase::Capabilities => "capabilities",
-        ProbePhase::Logout => "logout",
-    }
-}
-
 fn millis(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -52,7 +39,7 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
         let detail = if failed { "failed".into() } else { detail };
         let line = format!(
             "  {:<13}{:>11}  {}",
-            phase_name(timing.phase),
+            timing.phase.name(),
             millis(timing.duration),
             detail
         );
@@ -113,7 +100,7 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
             let _ = writeln!(out, "OK");
         }
         Some(f) => {
-            let _ = writeln!(out, "FAILED at {}: {}", phase_name(f.phase), f.error);
+            let _ = writeln!(out, "FAILED at {}: {}", f.phase.name(), f.error);
         }
     }
     out

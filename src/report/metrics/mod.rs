@@ -136,13 +136,9 @@ pub fn render(status: &StatusReport) -> String {
     for probe in &status.engine.probes {
         if let Some(last) = &probe.last {
             for phase in &last.phases {
-                let name = serde_json::to_value(phase.phase)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
                 x.sample(
                     "mailpulse_probe_phase_seconds",
-                    &[("target", &probe.target), ("phase", &name)],
+                    &[("target", &probe.target), ("phase", phase.phase.name())],
                     phase.duration.as_secs_f64(),
                 );
             }
