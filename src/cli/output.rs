@@ -7,6 +7,7 @@ use crate::diagnose::event::{Credentials, Event, Verdict};
 use crate::diagnose::status::ClientSummary;
 use crate::diagnose::Explanation;
 use crate::sys::clock::local_text;
+use crate::time::words::largest_two_units;
 
 /// Text from the daemon (server names, messages) with control and invisible characters
 /// escaped (`crate::text`), so it cannot break a line or drive the terminal.
@@ -177,21 +178,6 @@ pub fn explanation(x: &Explanation) -> String {
     out
 }
 
-/// "29 s", "4 min 10 s", "2 h 1 min", "5 days 3 h": the two largest units, as people say it.
-fn duration_words(secs: u64) -> String {
-    let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let day_word = if days == 1 { "day" } else { "days" };
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{s} s"),
-        (0, 0, _) if s == 0 => format!("{mins} min"),
-        (0, 0, _) => format!("{mins} min {s} s"),
-        (0, _, 0) => format!("{hours} h"),
-        (0, _, _) => format!("{hours} h {mins} min"),
-        (_, 0, _) => format!("{days} {day_word}"),
-        _ => format!("{days} {day_word} {hours} h"),
-    }
-}
-
 /// `status`.
 pub fn status(s: &StatusReport) -> String {
     let mut out = String::new();
@@ -203,7 +189,7 @@ pub fn status(s: &StatusReport) -> String {
         out,
         "mailpulse {}, up {} (since {}), config: {config}",
         s.version,
-        duration_words(s.uptime_seconds),
+        largest_two_units(s.uptime_seconds),
         local_text(s.started)
     );
     out.push('\n');
@@ -254,7 +240,7 @@ pub fn status(s: &StatusReport) -> String {
         let _ = writeln!(
             out,
             "  firewall keeps idle TCP states for {} ({})",
-            duration_words(fw.tcp_established.as_secs()),
+            largest_two_units(fw.tcp_established.as_secs()),
             fw.source
         );
     }
@@ -385,17 +371,6 @@ mod tests {
     use crate::diagnose::status::ProbeStatus;
     use crate::time::Timestamp;
     use crate::track::record::{Protocol, TlsMode};
-
-    #[test]
-    fn durations_in_words() {
-        assert_eq!(duration_words(29), "29 s");
-        assert_eq!(duration_words(60), "1 min");
-        assert_eq!(duration_words(250), "4 min 10 s");
-        assert_eq!(duration_words(7260), "2 h 1 min");
-        assert_eq!(duration_words(7200), "2 h");
-        assert_eq!(duration_words(432_000), "5 days");
-        assert_eq!(duration_words(86_400 + 3 * 3600 + 5), "1 day 3 h");
-    }
 
     #[test]
     fn explanation_tells_the_story_then_the_advice_once() {

@@ -459,8 +459,8 @@ pub(super) async fn capture_task(
         {
             let mut st = lock(&state);
             let message = format!(
-                "capture on {interface} stopped: {error}; retrying every {} s",
-                CAPTURE_RETRY.as_secs()
+                "capture on {interface} stopped: {error}; retrying every {}",
+                crate::time::words::secs(CAPTURE_RETRY)
             );
             st.set_capture(&interface, None, Some(message.clone()));
             st.notice(Severity::Warning, &message, now());

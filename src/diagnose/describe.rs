@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::event::{Credentials, Event, EventKind, SessionView, Severity, Verdict};
 use super::rules::{Failure, Finding};
-use super::timeline::{hms, secs, secs_precise, DnsMark, Notice};
+use super::timeline::{hms, DnsMark, Notice};
+use crate::time::words::{secs, secs_precise};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, Protocol, SessionRecord};
 

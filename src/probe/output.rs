@@ -3,14 +3,10 @@
 //! `CERTIFICATE NOT VALID: <why>` or `FAILED at <phase>: <why>`.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use crate::diagnose::observation::{ProbePhase, ProbeResult};
+use crate::time::words::millis_precise;
 use crate::track::record::TlsMode;
-
-fn millis(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// The whole report, ending with a newline. With `ignore_cert`, a certificate that does not
 /// validate is still shown as not valid, but the last line is `OK (certificate not valid,
@@ -40,7 +36,7 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
         let line = format!(
             "  {:<13}{:>11}  {}",
             timing.phase.name(),
-            millis(timing.duration),
+            millis_precise(timing.duration),
             detail
         );
         let _ = writeln!(out, "{}", line.trim_end());
@@ -84,7 +80,7 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
     let cert_invalid = result.cert_valid == Some(false);
     match &result.failure {
         None if cert_invalid && !ignore_cert => {
-            let _ = writeln!(out, "total        {}", millis(result.total()));
+            let _ = writeln!(out, "total        {}", millis_precise(result.total()));
             let _ = writeln!(
                 out,
                 "CERTIFICATE NOT VALID: {}",
@@ -92,11 +88,11 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
             );
         }
         None if cert_invalid => {
-            let _ = writeln!(out, "total        {}", millis(result.total()));
+            let _ = writeln!(out, "total        {}", millis_precise(result.total()));
             let _ = writeln!(out, "OK (certificate not valid, ignored)");
         }
         None => {
-            let _ = writeln!(out, "total        {}", millis(result.total()));
+            let _ = writeln!(out, "total        {}", millis_precise(result.total()));
             let _ = writeln!(out, "OK");
         }
         Some(f) => {

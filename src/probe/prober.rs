@@ -22,6 +22,7 @@ use super::dialogue::Dialogue;
 use super::target::{address_refusal, Host, Target, TlsPolicy};
 use super::tls::{handshake_facts, TlsSetup, TrustError};
 use crate::diagnose::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
+use crate::time::words::secs_or_millis;
 use crate::track::record::TlsMode;
 
 /// The whole probe may take at most this many times the per-phase timeout, so a server that
@@ -307,11 +308,11 @@ impl Run {
                 phase,
                 format!(
                     "timed out after {} (the whole probe may take {})",
-                    human_duration(limit),
-                    human_duration(self.timeout.saturating_mul(WHOLE_PROBE_FACTOR))
+                    secs_or_millis(limit),
+                    secs_or_millis(self.timeout.saturating_mul(WHOLE_PROBE_FACTOR))
                 ),
             )),
-            Err(_) => Err(self.fail(phase, format!("timed out after {}", human_duration(limit)))),
+            Err(_) => Err(self.fail(phase, format!("timed out after {}", secs_or_millis(limit)))),
         }
     }
 
@@ -428,29 +429,4 @@ fn describe_handshake_error(err: &std::io::Error) -> String {
         return "connection closed by the server during the handshake".into();
     }
     super::plain_io_error(err)
-}
-
-/// `10 s`, `2.5 s`, `300 ms`.
-pub fn human_duration(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        if d.subsec_millis() == 0 {
-            format!("{} s", d.as_secs())
-        } else {
-            format!("{:.1} s", d.as_secs_f64())
-        }
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_plainly() {
-        assert_eq!(human_duration(Duration::from_secs(10)), "10 s");
-        assert_eq!(human_duration(Duration::from_millis(2500)), "2.5 s");
-        assert_eq!(human_duration(Duration::from_millis(300)), "300 ms");
-    }
 }
