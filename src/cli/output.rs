@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn explanation_tells_the_story_then_the_advice_once() {
-        let mut a = crate::report::journal::tests_support::event(1);
+        let mut a = crate::control::tests_support::event(1);
         a.advice = Some("Outlook.com no longer accepts app passwords over IMAP.".into());
         let b = Event { id: 2, ..a.clone() };
         let x = Explanation {

@@ -12,8 +12,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
+use crate::control::JournalState;
 use crate::diagnose::event::Event;
 
 /// The live journal's file name.
@@ -78,22 +77,6 @@ impl Default for JournalOptions {
             recover_events: 10_000,
         }
     }
-}
-
-/// The journal's health, for `status`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JournalState {
-    pub path: PathBuf,
-    /// False after a failed write or sync until a later one succeeds.
-    pub healthy: bool,
-    /// The most recent error, kept after recovery so the owner can see what happened.
-    pub last_error: Option<String>,
-    pub events_written: u64,
-    /// Events that could not be written.
-    pub events_lost: u64,
-    /// Size of the live file.
-    pub bytes: u64,
-    pub rotations: u64,
 }
 
 /// What was read back on open.
@@ -373,9 +356,3 @@ impl Journal {
 
 #[cfg(test)]
 mod tests;
-
-/// Sample events shared by the report tests.
-#[cfg(test)]
-pub(crate) mod tests_support {
-    pub(crate) use super::tests::event;
-}
