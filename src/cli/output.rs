@@ -2,12 +2,13 @@
 
 use std::fmt::Write;
 
-use crate::control::StatusReport;
+use crate::control::{EvidenceRingState, InterfaceCapture, JournalState, StatusReport};
 use crate::diagnose::event::{Credentials, Event, Verdict};
-use crate::diagnose::status::ClientSummary;
+use crate::diagnose::status::{ClientSummary, Counters, EngineStatus, ProbeStatus};
 use crate::diagnose::Explanation;
 use crate::sys::clock::local_text;
 use crate::time::words::largest_two_units;
+use crate::track::record::TrackerStats;
 
 /// Text from the daemon (server names, messages) with control and invisible characters
 /// escaped (`crate::text`), so it cannot break a line or drive the terminal.
@@ -193,8 +194,22 @@ pub fn status(s: &StatusReport) -> String {
         local_text(s.started)
     );
     out.push('\n');
+    wan_status(&mut out, &s.engine);
+    out.push('\n');
+    probes_status(&mut out, &s.engine.probes);
+    out.push('\n');
+    sessions_status(&mut out, &s.engine.counters);
+    out.push('\n');
+    captures_status(&mut out, &s.captures);
+    tracker_status(&mut out, &s.tracker);
+    journal_status(&mut out, &s.journal);
+    evidence_status(&mut out, &s.evidence);
+    out
+}
 
-    let wan = &s.engine.wan;
+/// The WAN's state and interfaces, the gateways and the firewall's idle timeout.
+fn wan_status(out: &mut String, engine: &EngineStatus) {
+    let wan = &engine.wan;
     let since = wan
         .last_change
         .map_or(String::new(), |t| format!(" since {}", local_text(t)));
@@ -226,7 +241,7 @@ pub fn status(s: &StatusReport) -> String {
             }
         );
     }
-    for g in &s.engine.gateways {
+    for g in &engine.gateways {
         let latency = g
             .latency_ms
             .map_or("no reply".to_string(), |ms| format!("{ms:.1} ms"));
@@ -236,7 +251,7 @@ pub fn status(s: &StatusReport) -> String {
             g.name, g.loss_percent
         );
     }
-    if let Some(fw) = &s.engine.firewall {
+    if let Some(fw) = &engine.firewall {
         let _ = writeln!(
             out,
             "  firewall keeps idle TCP states for {} ({})",
@@ -244,41 +259,42 @@ pub fn status(s: &StatusReport) -> String {
             fw.source
         );
     }
-    out.push('\n');
+}
 
-    if s.engine.probes.is_empty() {
+/// A table of the probe targets and their last probe.
+fn probes_status(out: &mut String, probes: &[ProbeStatus]) {
+    if probes.is_empty() {
         out.push_str("Probes: none configured\n");
-    } else {
-        out.push_str("Probes:\n");
-        let rows: Vec<Vec<String>> = s
-            .engine
-            .probes
-            .iter()
-            .map(|p| {
-                let last = p.last.as_ref();
-                let detail = match last {
-                    Some(r) => match &r.failure {
-                        Some(f) => format!("{} failed: {}", f.phase.name(), f.error),
-                        None => r.tls_version.map_or(String::new(), |v| format!("TLS {v}")),
-                    },
-                    None => "not probed yet".into(),
-                };
-                vec![
-                    p.target.clone(),
-                    p.state.clone(),
-                    last.map_or("-".into(), |r| local_text(r.started)),
-                    last.map_or("-".into(), |r| format!("{} ms", r.total().as_millis())),
-                    detail,
-                ]
-            })
-            .collect();
-        for line in table(&["TARGET", "STATE", "LAST PROBE", "TOOK", "DETAIL"], &rows).lines() {
-            let _ = writeln!(out, "  {line}");
-        }
+        return;
     }
-    out.push('\n');
+    out.push_str("Probes:\n");
+    let rows: Vec<Vec<String>> = probes
+        .iter()
+        .map(|p| {
+            let last = p.last.as_ref();
+            let detail = match last {
+                Some(r) => match &r.failure {
+                    Some(f) => format!("{} failed: {}", f.phase.name(), f.error),
+                    None => r.tls_version.map_or(String::new(), |v| format!("TLS {v}")),
+                },
+                None => "not probed yet".into(),
+            };
+            vec![
+                p.target.clone(),
+                p.state.clone(),
+                last.map_or("-".into(), |r| local_text(r.started)),
+                last.map_or("-".into(), |r| format!("{} ms", r.total().as_millis())),
+                detail,
+            ]
+        })
+        .collect();
+    for line in table(&["TARGET", "STATE", "LAST PROBE", "TOOK", "DETAIL"], &rows).lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+}
 
-    let c = &s.engine.counters;
+/// Sessions judged and failed, by verdict, and the DNS lookups of mail hosts.
+fn sessions_status(out: &mut String, c: &Counters) {
     let failed: u64 = c
         .sessions_by_verdict
         .iter()
@@ -294,12 +310,13 @@ pub fn status(s: &StatusReport) -> String {
         "DNS: {} lookups of mail hosts, {} failed",
         c.dns_lookups, c.dns_failures
     );
-    out.push('\n');
+}
 
-    if s.captures.is_empty() {
+fn captures_status(out: &mut String, captures: &[InterfaceCapture]) {
+    if captures.is_empty() {
         out.push_str("Capture: no LAN interface is being watched\n");
     }
-    for cap in &s.captures {
+    for cap in captures {
         match (cap.stats, &cap.error) {
             (_, Some(e)) => {
                 let _ = writeln!(out, "Capture {}: FAILED: {e}", cap.interface);
@@ -316,7 +333,9 @@ pub fn status(s: &StatusReport) -> String {
             }
         }
     }
-    let t = &s.tracker;
+}
+
+fn tracker_status(out: &mut String, t: &TrackerStats) {
     let _ = writeln!(
         out,
         "Tracker: {} sessions open, {} evicted, {} packets, {} undecodable",
@@ -327,7 +346,9 @@ pub fn status(s: &StatusReport) -> String {
         "Tracker limits: {} evicted at the per-client cap, {} bytes buffered, {} buffers refused",
         t.client_cap_evicted, t.buffer_bytes, t.buffer_refused
     );
-    let j = &s.journal;
+}
+
+fn journal_status(out: &mut String, j: &JournalState) {
     let health = if j.healthy {
         "ok".to_string()
     } else {
@@ -343,32 +364,31 @@ pub fn status(s: &StatusReport) -> String {
         j.events_written,
         j.events_lost
     );
-    let e = &s.evidence;
-    if e.enabled {
-        let _ = writeln!(
-            out,
-            "Evidence ring: {} {} of {} bytes{}",
-            e.path
-                .as_ref()
-                .map_or("(no file yet)".into(), |p| p.display().to_string()),
-            e.bytes,
-            e.capacity_bytes,
-            e.error
-                .as_ref()
-                .map_or(String::new(), |err| format!(", FAILING: {err}"))
-        );
-    } else {
+}
+
+fn evidence_status(out: &mut String, e: &EvidenceRingState) {
+    if !e.enabled {
         out.push_str("Evidence ring: off\n");
+        return;
     }
-    out
+    let _ = writeln!(
+        out,
+        "Evidence ring: {} {} of {} bytes{}",
+        e.path
+            .as_ref()
+            .map_or("(no file yet)".into(), |p| p.display().to_string()),
+        e.bytes,
+        e.capacity_bytes,
+        e.error
+            .as_ref()
+            .map_or(String::new(), |err| format!(", FAILING: {err}"))
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::InterfaceCapture;
     use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
-    use crate::diagnose::status::ProbeStatus;
     use crate::time::Timestamp;
     use crate::track::record::{Protocol, TlsMode};
 
