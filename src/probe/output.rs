@@ -15,6 +15,14 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
     let _ = writeln!(out, "probe {}  (started {})", result.target, result.started);
+    phases(&mut out, result);
+    facts(&mut out, result);
+    outcome(&mut out, result, ignore_cert);
+    out
+}
+
+/// One line per phase: its name, how long it took, and what it found (or `failed`).
+fn phases(out: &mut String, result: &ProbeResult) {
     let last = result.phases.len().saturating_sub(1);
     for (i, timing) in result.phases.iter().enumerate() {
         // The failing phase is always the last one recorded.
@@ -41,6 +49,10 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
         );
         let _ = writeln!(out, "{}", line.trim_end());
     }
+}
+
+/// The TLS version and cipher, the certificate, the greeting and the capabilities.
+fn facts(out: &mut String, result: &ProbeResult) {
     if let Some(version) = result.tls_version {
         let mode = match result.tls {
             TlsMode::Starttls => " (after STARTTLS)",
@@ -77,27 +89,22 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
     if !result.capabilities.is_empty() {
         let _ = writeln!(out, "capabilities {}", result.capabilities.join(" "));
     }
-    let cert_invalid = result.cert_valid == Some(false);
-    match &result.failure {
-        None if cert_invalid && !ignore_cert => {
-            let _ = writeln!(out, "total        {}", millis_precise(result.total()));
-            let _ = writeln!(
-                out,
+}
+
+/// The total time, then `OK`, `CERTIFICATE NOT VALID: …` or `FAILED at …`.
+fn outcome(out: &mut String, result: &ProbeResult, ignore_cert: bool) {
+    let Some(failure) = &result.failure else {
+        let _ = writeln!(out, "total        {}", millis_precise(result.total()));
+        let last = match (result.cert_valid == Some(false), ignore_cert) {
+            (true, false) => format!(
                 "CERTIFICATE NOT VALID: {}",
                 result.cert_error.as_deref().unwrap_or("no reason given")
-            );
-        }
-        None if cert_invalid => {
-            let _ = writeln!(out, "total        {}", millis_precise(result.total()));
-            let _ = writeln!(out, "OK (certificate not valid, ignored)");
-        }
-        None => {
-            let _ = writeln!(out, "total        {}", millis_precise(result.total()));
-            let _ = writeln!(out, "OK");
-        }
-        Some(f) => {
-            let _ = writeln!(out, "FAILED at {}: {}", f.phase.name(), f.error);
-        }
-    }
-    out
+            ),
+            (true, true) => "OK (certificate not valid, ignored)".to_string(),
+            (false, _) => "OK".to_string(),
+        };
+        let _ = writeln!(out, "{last}");
+        return;
+    };
+    let _ = writeln!(out, "FAILED at {}: {}", failure.phase.name(), failure.error);
 }
