@@ -137,33 +137,7 @@ impl Prober {
 
     async fn phases(&self, target: &Target, run: &mut Run) -> Result<(), Stop> {
         let host = target.host_str();
-        let addresses = match &target.host {
-            Host::Ip(ip) => vec![*ip],
-            Host::Name(name) => run.phase(ProbePhase::Dns, self.resolve(name)).await?,
-        };
-        run.result.addresses.clone_from(&addresses);
-        // Checked again after DNS: a name may resolve to the router itself.
-        let addresses = if self.allow_any_target {
-            addresses
-        } else {
-            let refusal = target.refusal();
-            let (allowed, refused): (Vec<IpAddr>, Vec<IpAddr>) = addresses
-                .into_iter()
-                .partition(|ip| address_refusal(*ip).is_none());
-            let why = refusal.or_else(|| {
-                let ip = refused.first().filter(|_| allowed.is_empty())?;
-                address_refusal(*ip).map(|why| format!("{host} resolves to {ip}, {why}"))
-            });
-            if let Some(why) = why {
-                let why = format!(
-                    "target refused: {why} (set [probe] allow_any_target = true to probe it)"
-                );
-                let refused = run.phase(ProbePhase::Connect, async { Err::<(), _>(why) });
-                return refused.await;
-            }
-            allowed
-        };
-
+        let addresses = self.allowed_addresses(target, run).await?;
         let (tcp, peer) = run
             .phase(
                 ProbePhase::Connect,
@@ -199,23 +173,7 @@ impl Prober {
         let upgrade = policy != TlsPolicy::Implicit && dialogue.offers_starttls(&caps);
         run.result.capabilities = caps;
         if upgrade {
-            run.phase(ProbePhase::Starttls, dialogue.starttls(&mut conn))
-                .await?;
-            let (plain, received) = match conn.into_upgradable() {
-                Ok(parts) => parts,
-                Err(why) => return Err(run.fail(ProbePhase::Starttls, why)),
-            };
-            let io = run
-                .phase(ProbePhase::Tls, self.handshake(plain, &host))
-                .await?;
-            run.record_tls(io.1);
-            run.result.tls = TlsMode::Starttls;
-            conn = Conn::new(io.0, received);
-            // RFC 3207 §4.2 / RFC 2595 §3.1: forget what was learned before TLS and ask again.
-            let caps = run
-                .phase(ProbePhase::Capabilities, dialogue.capabilities(&mut conn))
-                .await?;
-            run.result.capabilities = caps;
+            conn = self.starttls(conn, &host, &mut dialogue, run).await?;
         } else if policy == TlsPolicy::StarttlsRequired {
             let word = "STARTTLS";
             return Err(run.fail(
@@ -230,6 +188,65 @@ impl Prober {
         // close_notify / FIN, without waiting long for it.
         let _ = tokio::time::timeout(Duration::from_millis(200), conn.shutdown()).await;
         logout
+    }
+
+    /// The addresses to connect to: the target's own, or its name's (the DNS phase). Unless any
+    /// target is allowed, a refused target or one whose name resolves only to refused addresses
+    /// fails the connect phase; refused addresses are dropped.
+    async fn allowed_addresses(&self, target: &Target, run: &mut Run) -> Result<Vec<IpAddr>, Stop> {
+        let addresses = match &target.host {
+            Host::Ip(ip) => vec![*ip],
+            Host::Name(name) => run.phase(ProbePhase::Dns, self.resolve(name)).await?,
+        };
+        run.result.addresses.clone_from(&addresses);
+        // Checked again after DNS: a name may resolve to the router itself.
+        if self.allow_any_target {
+            return Ok(addresses);
+        }
+        let refusal = target.refusal();
+        let (allowed, refused): (Vec<IpAddr>, Vec<IpAddr>) = addresses
+            .into_iter()
+            .partition(|ip| address_refusal(*ip).is_none());
+        let why = refusal.or_else(|| {
+            let ip = refused.first().filter(|_| allowed.is_empty())?;
+            let host = target.host_str();
+            address_refusal(*ip).map(|why| format!("{host} resolves to {ip}, {why}"))
+        });
+        if let Some(why) = why {
+            let why =
+                format!("target refused: {why} (set [probe] allow_any_target = true to probe it)");
+            let refused = run.phase(ProbePhase::Connect, async { Err::<Vec<IpAddr>, _>(why) });
+            return refused.await;
+        }
+        Ok(allowed)
+    }
+
+    /// STARTTLS, the TLS handshake over the same connection, and the capabilities asked again.
+    async fn starttls(
+        &self,
+        mut conn: Conn,
+        host: &str,
+        dialogue: &mut Dialogue,
+        run: &mut Run,
+    ) -> Result<Conn, Stop> {
+        run.phase(ProbePhase::Starttls, dialogue.starttls(&mut conn))
+            .await?;
+        let (plain, received) = match conn.into_upgradable() {
+            Ok(parts) => parts,
+            Err(why) => return Err(run.fail(ProbePhase::Starttls, why)),
+        };
+        let io = run
+            .phase(ProbePhase::Tls, self.handshake(plain, host))
+            .await?;
+        run.record_tls(io.1);
+        run.result.tls = TlsMode::Starttls;
+        let mut conn = Conn::new(io.0, received);
+        // RFC 3207 §4.2 / RFC 2595 §3.1: forget what was learned before TLS and ask again.
+        let caps = run
+            .phase(ProbePhase::Capabilities, dialogue.capabilities(&mut conn))
+            .await?;
+        run.result.capabilities = caps;
+        Ok(conn)
     }
 
     async fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
