@@ -26,7 +26,7 @@ use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
 use super::exitcode;
 use super::link_state;
 use super::reload::Reloader;
-use super::startup::{self, Opened};
+use super::startup::{self, LanCaptures, Opened};
 use super::state::State;
 
 /// How often a capture whose interface is missing is tried again.
@@ -160,7 +160,7 @@ fn spawn_tasks(
 
 /// A capture task per LAN interface, by name.
 fn spawn_captures(
-    captures: Vec<(String, Option<Capture>)>,
+    captures: LanCaptures,
     options: &CaptureOptions,
     state: &Shared,
     reopen: &broadcast::Sender<String>,

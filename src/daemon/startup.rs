@@ -43,6 +43,10 @@ pub(super) struct Refusal {
     pub message: String,
 }
 
+/// A capture per LAN interface, in order; `None` where it could not be opened (its task
+/// retries).
+pub(super) type LanCaptures = Vec<(String, Option<Capture>)>;
+
 /// What was opened as root, before the privilege drop.
 pub(super) struct Opened {
     pub monitor: Option<LinkMonitor>,
@@ -50,8 +54,7 @@ pub(super) struct Opened {
     pub snapshot: LinkSnapshot,
     pub wan: Vec<String>,
     pub lan: Vec<String>,
-    /// One per LAN interface; `None` where the capture could not be opened (its task retries).
-    pub captures: Vec<(String, Option<Capture>)>,
+    pub captures: LanCaptures,
     /// The captures that could not be opened: the interface and why.
     pub capture_errors: Vec<(String, String)>,
     pub listener: UnixListener,
@@ -200,10 +203,7 @@ fn open_link_monitor(notes: &mut Notes) -> (Option<LinkMonitor>, LinkSnapshot) {
 }
 
 /// A capture per LAN interface, in order, and the ones that failed with why.
-fn open_captures(
-    lan: &[String],
-    options: &CaptureOptions,
-) -> (Vec<(String, Option<Capture>)>, Vec<(String, String)>) {
+fn open_captures(lan: &[String], options: &CaptureOptions) -> (LanCaptures, Vec<(String, String)>) {
     let mut captures = Vec::new();
     let mut errors = Vec::new();
     for interface in lan {
