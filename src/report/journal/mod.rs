@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +47,25 @@ fn open_for_read_back(path: &Path, out: &mut Recovered) -> Option<File> {
         return None;
     }
     Some(file)
+}
+
+/// Reads the next line; returns its length in the file and whether it ended with its newline
+/// (`None` at the end of the file). An error comes with the number of the line being read.
+fn line_length(
+    lines: &mut LineReader<impl BufRead>,
+) -> Result<Option<(usize, bool)>, (usize, io::Error)> {
+    match lines.next_line() {
+        Ok(None) => Ok(None),
+        Ok(Some(Ending::Newline)) => Ok(Some((lines.bytes().len(), true))),
+        Ok(Some(Ending::Torn)) => Ok(Some((lines.bytes().len(), false))),
+        // Not kept whole: read past it to name its length; it is then dropped as an incomplete
+        // line is.
+        Ok(Some(Ending::TooLong)) => lines
+            .skip_rest()
+            .map(|rest| Some((lines.bytes().len() + rest, false)))
+            .map_err(|e| (lines.number(), e)),
+        Err(e) => Err((lines.number() + 1, e)),
+    }
 }
 
 /// Longest journal line read back; an event is a few KiB at most.
@@ -159,27 +178,16 @@ impl Journal {
         // Where the last whole line ends: an incomplete line after it is cut off there.
         let mut good_end = 0u64;
         loop {
-            let read = match lines.next_line() {
+            let (n, complete) = match line_length(&mut lines) {
+                Ok(Some(line)) => line,
                 Ok(None) => return,
-                Ok(Some(Ending::Newline)) => Ok((lines.bytes().len(), true)),
-                Ok(Some(Ending::Torn)) => Ok((lines.bytes().len(), false)),
-                // Not kept whole: read past it to name its length, and drop it as an
-                // incomplete line is.
-                Ok(Some(Ending::TooLong)) => lines
-                    .skip_rest()
-                    .map(|rest| (lines.bytes().len() + rest, false))
-                    .map_err(|e| (lines.number(), e)),
-                Err(e) => Err((lines.number() + 1, e)),
-            };
-            let number = lines.number();
-            let (n, complete) = match read {
-                Ok(read) => read,
                 Err((number, e)) => {
                     out.warnings
                         .push(format!("{}:{number}: cannot read: {e}", path.display()));
                     return;
                 }
             };
+            let number = lines.number();
             if !complete {
                 self.drop_incomplete_line(path, number, n, good_end, out);
                 return;
