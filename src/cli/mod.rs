@@ -156,7 +156,7 @@ fn parse_target_arg(text: &str) -> Result<String, String> {
 }
 
 fn parse_since_arg(text: &str) -> Result<Timestamp, String> {
-    parse_since(text, now())
+    parse_since(text, crate::sys::clock::now())
 }
 
 /// `--since`: an RFC 3339 time, or a duration back from `now`.
@@ -170,16 +170,6 @@ pub fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
             "{text:?} is neither an RFC 3339 time (2026-11-22T14:00:00Z) nor a duration (10m, 2h)"
         )),
     }
-}
-
-fn now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix(
-        i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
-        since_epoch.subsec_nanos(),
-    )
 }
 
 /// Runs the command line; returns the process exit code (sysexits).

@@ -2,23 +2,18 @@
 
 use std::fmt::Write;
 
-use crate::control::StatusReport;
+use crate::control::{EvidenceRingState, InterfaceCapture, JournalState, StatusReport};
 use crate::diagnose::event::{Credentials, Event, Verdict};
-use crate::diagnose::status::ClientSummary;
+use crate::diagnose::status::{ClientSummary, Counters, EngineStatus, ProbeStatus};
 use crate::diagnose::Explanation;
-use crate::time::Timestamp;
+use crate::sys::clock::local_text;
+use crate::time::words::largest_two_units;
+use crate::track::record::TrackerStats;
 
 /// Text from the daemon (server names, messages) with control and invisible characters
 /// escaped (`crate::text`), so it cannot break a line or drive the terminal.
 fn clean(text: &str) -> String {
     crate::text::clean_str(text)
-}
-
-/// `2026-11-22 15:03:12` in the local time zone.
-pub fn local(t: Timestamp) -> String {
-    crate::report::syslog::local_time(t)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
 }
 
 /// The verdict as a person would say it.
@@ -97,7 +92,7 @@ pub fn events(events: &[Event]) -> String {
         .iter()
         .map(|e| {
             vec![
-                local(e.time),
+                local_text(e.time),
                 e.kind.as_str().to_string(),
                 or_dash(e.client.map(|c| c.to_string())),
                 or_dash(e.server_name.clone().or(e.server.map(|s| s.to_string()))),
@@ -133,7 +128,7 @@ pub fn clients(clients: &[ClientSummary]) -> String {
                 c.client.to_string(),
                 c.sessions.to_string(),
                 c.failures.to_string(),
-                local(c.last_seen),
+                local_text(c.last_seen),
                 or_dash(c.last_verdict.map(|v| verdict_words(v).to_string())),
                 or_dash(c.last_credentials.map(|v| credentials_words(v).to_string())),
                 or_dash(c.last_server_name.clone()),
@@ -184,29 +179,6 @@ pub fn explanation(x: &Explanation) -> String {
     out
 }
 
-/// The probe phase as the JSON names it (`dns`, `connect`, `tls`, …).
-fn phase_name(phase: crate::diagnose::observation::ProbePhase) -> String {
-    serde_json::to_value(phase)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{phase:?}"))
-}
-
-/// "29 s", "4 min 10 s", "2 h 1 min", "5 days 3 h": the two largest units, as people say it.
-fn duration_words(secs: u64) -> String {
-    let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let day_word = if days == 1 { "day" } else { "days" };
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{s} s"),
-        (0, 0, _) if s == 0 => format!("{mins} min"),
-        (0, 0, _) => format!("{mins} min {s} s"),
-        (0, _, 0) => format!("{hours} h"),
-        (0, _, _) => format!("{hours} h {mins} min"),
-        (_, 0, _) => format!("{days} {day_word}"),
-        _ => format!("{days} {day_word} {hours} h"),
-    }
-}
-
 /// `status`.
 pub fn status(s: &StatusReport) -> String {
     let mut out = String::new();
@@ -218,15 +190,29 @@ pub fn status(s: &StatusReport) -> String {
         out,
         "mailpulse {}, up {} (since {}), config: {config}",
         s.version,
-        duration_words(s.uptime_seconds),
-        local(s.started)
+        largest_two_units(s.uptime_seconds),
+        local_text(s.started)
     );
     out.push('\n');
+    wan_status(&mut out, &s.engine);
+    out.push('\n');
+    probes_status(&mut out, &s.engine.probes);
+    out.push('\n');
+    sessions_status(&mut out, &s.engine.counters);
+    out.push('\n');
+    captures_status(&mut out, &s.captures);
+    tracker_status(&mut out, &s.tracker);
+    journal_status(&mut out, &s.journal);
+    evidence_status(&mut out, &s.evidence);
+    out
+}
 
-    let wan = &s.engine.wan;
+/// The WAN's state and interfaces, the gateways and the firewall's idle timeout.
+fn wan_status(out: &mut String, engine: &EngineStatus) {
+    let wan = &engine.wan;
     let since = wan
         .last_change
-        .map_or(String::new(), |t| format!(" since {}", local(t)));
+        .map_or(String::new(), |t| format!(" since {}", local_text(t)));
     let _ = writeln!(
         out,
         "WAN: {}{since}",
@@ -255,7 +241,7 @@ pub fn status(s: &StatusReport) -> String {
             }
         );
     }
-    for g in &s.engine.gateways {
+    for g in &engine.gateways {
         let latency = g
             .latency_ms
             .map_or("no reply".to_string(), |ms| format!("{ms:.1} ms"));
@@ -265,49 +251,50 @@ pub fn status(s: &StatusReport) -> String {
             g.name, g.loss_percent
         );
     }
-    if let Some(fw) = &s.engine.firewall {
+    if let Some(fw) = &engine.firewall {
         let _ = writeln!(
             out,
             "  firewall keeps idle TCP states for {} ({})",
-            duration_words(fw.tcp_established.as_secs()),
+            largest_two_units(fw.tcp_established.as_secs()),
             fw.source
         );
     }
-    out.push('\n');
+}
 
-    if s.engine.probes.is_empty() {
+/// A table of the probe targets and their last probe.
+fn probes_status(out: &mut String, probes: &[ProbeStatus]) {
+    if probes.is_empty() {
         out.push_str("Probes: none configured\n");
-    } else {
-        out.push_str("Probes:\n");
-        let rows: Vec<Vec<String>> = s
-            .engine
-            .probes
-            .iter()
-            .map(|p| {
-                let last = p.last.as_ref();
-                let detail = match last {
-                    Some(r) => match &r.failure {
-                        Some(f) => format!("{} failed: {}", phase_name(f.phase), f.error),
-                        None => r.tls_version.map_or(String::new(), |v| format!("TLS {v}")),
-                    },
-                    None => "not probed yet".into(),
-                };
-                vec![
-                    p.target.clone(),
-                    p.state.clone(),
-                    last.map_or("-".into(), |r| local(r.started)),
-                    last.map_or("-".into(), |r| format!("{} ms", r.total().as_millis())),
-                    detail,
-                ]
-            })
-            .collect();
-        for line in table(&["TARGET", "STATE", "LAST PROBE", "TOOK", "DETAIL"], &rows).lines() {
-            let _ = writeln!(out, "  {line}");
-        }
+        return;
     }
-    out.push('\n');
+    out.push_str("Probes:\n");
+    let rows: Vec<Vec<String>> = probes
+        .iter()
+        .map(|p| {
+            let last = p.last.as_ref();
+            let detail = match last {
+                Some(r) => match &r.failure {
+                    Some(f) => format!("{} failed: {}", f.phase.name(), f.error),
+                    None => r.tls_version.map_or(String::new(), |v| format!("TLS {v}")),
+                },
+                None => "not probed yet".into(),
+            };
+            vec![
+                p.target.clone(),
+                p.state.clone(),
+                last.map_or("-".into(), |r| local_text(r.started)),
+                last.map_or("-".into(), |r| format!("{} ms", r.total().as_millis())),
+                detail,
+            ]
+        })
+        .collect();
+    for line in table(&["TARGET", "STATE", "LAST PROBE", "TOOK", "DETAIL"], &rows).lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+}
 
-    let c = &s.engine.counters;
+/// Sessions judged and failed, by verdict, and the DNS lookups of mail hosts.
+fn sessions_status(out: &mut String, c: &Counters) {
     let failed: u64 = c
         .sessions_by_verdict
         .iter()
@@ -323,12 +310,13 @@ pub fn status(s: &StatusReport) -> String {
         "DNS: {} lookups of mail hosts, {} failed",
         c.dns_lookups, c.dns_failures
     );
-    out.push('\n');
+}
 
-    if s.captures.is_empty() {
+fn captures_status(out: &mut String, captures: &[InterfaceCapture]) {
+    if captures.is_empty() {
         out.push_str("Capture: no LAN interface is being watched\n");
     }
-    for cap in &s.captures {
+    for cap in captures {
         match (cap.stats, &cap.error) {
             (_, Some(e)) => {
                 let _ = writeln!(out, "Capture {}: FAILED: {e}", cap.interface);
@@ -345,7 +333,9 @@ pub fn status(s: &StatusReport) -> String {
             }
         }
     }
-    let t = &s.tracker;
+}
+
+fn tracker_status(out: &mut String, t: &TrackerStats) {
     let _ = writeln!(
         out,
         "Tracker: {} sessions open, {} evicted, {} packets, {} undecodable",
@@ -356,7 +346,9 @@ pub fn status(s: &StatusReport) -> String {
         "Tracker limits: {} evicted at the per-client cap, {} bytes buffered, {} buffers refused",
         t.client_cap_evicted, t.buffer_bytes, t.buffer_refused
     );
-    let j = &s.journal;
+}
+
+fn journal_status(out: &mut String, j: &JournalState) {
     let health = if j.healthy {
         "ok".to_string()
     } else {
@@ -372,48 +364,37 @@ pub fn status(s: &StatusReport) -> String {
         j.events_written,
         j.events_lost
     );
-    let e = &s.evidence;
-    if e.enabled {
-        let _ = writeln!(
-            out,
-            "Evidence ring: {} {} of {} bytes{}",
-            e.path
-                .as_ref()
-                .map_or("(no file yet)".into(), |p| p.display().to_string()),
-            e.bytes,
-            e.capacity_bytes,
-            e.error
-                .as_ref()
-                .map_or(String::new(), |err| format!(", FAILING: {err}"))
-        );
-    } else {
+}
+
+fn evidence_status(out: &mut String, e: &EvidenceRingState) {
+    if !e.enabled {
         out.push_str("Evidence ring: off\n");
+        return;
     }
-    out
+    let _ = writeln!(
+        out,
+        "Evidence ring: {} {} of {} bytes{}",
+        e.path
+            .as_ref()
+            .map_or("(no file yet)".into(), |p| p.display().to_string()),
+        e.bytes,
+        e.capacity_bytes,
+        e.error
+            .as_ref()
+            .map_or(String::new(), |err| format!(", FAILING: {err}"))
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::InterfaceCapture;
     use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
-    use crate::diagnose::status::ProbeStatus;
+    use crate::time::Timestamp;
     use crate::track::record::{Protocol, TlsMode};
 
     #[test]
-    fn durations_in_words() {
-        assert_eq!(duration_words(29), "29 s");
-        assert_eq!(duration_words(60), "1 min");
-        assert_eq!(duration_words(250), "4 min 10 s");
-        assert_eq!(duration_words(7260), "2 h 1 min");
-        assert_eq!(duration_words(7200), "2 h");
-        assert_eq!(duration_words(432_000), "5 days");
-        assert_eq!(duration_words(86_400 + 3 * 3600 + 5), "1 day 3 h");
-    }
-
-    #[test]
     fn explanation_tells_the_story_then_the_advice_once() {
-        let mut a = crate::report::journal::tests_support::event(1);
+        let mut a = crate::control::tests_support::event(1);
         a.advice = Some("Outlook.com no longer accepts app passwords over IMAP.".into());
         let b = Event { id: 2, ..a.clone() };
         let x = Explanation {

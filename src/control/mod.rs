@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use crate::diagnose::event::Event;
 use crate::diagnose::status::{ClientSummary, EngineStatus};
 use crate::diagnose::Explanation;
-use crate::report::journal::JournalState;
 use crate::sys::CaptureStats;
 use crate::time::Timestamp;
 use crate::track::record::TrackerStats;
@@ -143,6 +142,22 @@ pub struct InterfaceCapture {
     pub error: Option<String>,
 }
 
+/// The event journal's health, as the journal reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalState {
+    pub path: PathBuf,
+    /// False after a failed write or sync until a later one succeeds.
+    pub healthy: bool,
+    /// The most recent error, kept after recovery so the owner can see what happened.
+    pub last_error: Option<String>,
+    pub events_written: u64,
+    /// Events that could not be written.
+    pub events_lost: u64,
+    /// Size of the live file.
+    pub bytes: u64,
+    pub rotations: u64,
+}
+
 /// The pcapng ring of recent mail traffic kept for `replay`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRingState {
@@ -155,3 +170,5 @@ pub struct EvidenceRingState {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod tests_support;

@@ -225,8 +225,8 @@ async fn answer(mut stream: UnixStream, handler: &Handler, registration: &Regist
     registration.request_read();
     let response = match read {
         Err(_) => error(format!(
-            "no complete request within {} s",
-            IO_TIMEOUT.as_secs()
+            "no complete request within {}",
+            crate::time::words::secs(IO_TIMEOUT)
         )),
         Ok(Ok(request)) => handler(request),
         Ok(Err(FrameError::Io(_))) => return,

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use super::client::{self, ClientError};
 use super::server::{self, Handler};
+use super::tests_support::event;
 use super::*;
 use crate::diagnose::event::EventKind;
-use crate::report::journal::tests_support::event;
 
 /// Runs a server on its own thread and runtime; returns once it is listening.
 fn start(path: &Path, handler: Handler, max_clients: usize) -> std::io::Result<()> {

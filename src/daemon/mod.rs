@@ -11,6 +11,7 @@ pub mod link_state;
 pub mod redact;
 mod reload;
 mod run;
+mod startup;
 pub mod state;
 pub mod state_dir;
 

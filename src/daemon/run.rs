@@ -1,11 +1,13 @@
-//! The daemon's tasks: one per source (each LAN capture, the link monitor, the probes, dpinger),
-//! a one-second ticker, the control socket, and the signals. All of them feed [`State`].
+//! The daemon's run: the start ([`super::startup`]), then its tasks — one per source (each LAN
+//! capture, the link monitor, the probes, dpinger), a one-second ticker, the control socket, and
+//! the signals. All of them feed [`State`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::io::unix::AsyncFdReadyMutGuard;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -15,22 +17,17 @@ use crate::control::{server, Request, Response};
 use crate::diagnose::event::Severity;
 use crate::diagnose::observation::{LinkChange, ObservationKind};
 use crate::probe::{ProbeOptions, Prober, Target};
-use crate::report::journal::Journal;
-use crate::report::syslog::Syslog;
-use crate::report::timeline::TimelineWriter;
 use crate::sys::capture::Capture;
+use crate::sys::clock::now;
 use crate::sys::discover::discover;
 use crate::sys::link::LinkMonitor;
 use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
 
-use super::clock::now;
-use super::core::Core;
-use super::evidence::EvidenceRing;
 use super::exitcode;
 use super::link_state;
 use super::reload::Reloader;
-use super::state::{Outputs, State};
-use super::state_dir;
+use super::startup::{self, LanCaptures, Opened};
+use super::state::State;
 
 /// How often a capture whose interface is missing is tried again.
 const CAPTURE_RETRY: Duration = Duration::from_secs(2);
@@ -56,247 +53,64 @@ pub(super) fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Spare capture descriptors opened before the privilege drop where the OS needs them for
-/// captures opened later (FreeBSD's /dev/bpf): re-created interfaces and reloads use them up.
-const SPARE_CAPTURES: usize = 16;
-
 /// Runs the daemon until SIGTERM or SIGINT; returns the exit code.
 pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
-    let config = loaded.config.clone();
+    let config = &loaded.config;
     let started = now();
-    let mut syslog = match Syslog::new(
-        &config.daemon.syslog_socket,
-        config.daemon.syslog,
-        config.daemon.syslog_facility,
-        config.daemon.syslog_format,
-        foreground,
-    ) {
+    let mut syslog = match startup::open_syslog(config, foreground) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mailpulse: cannot open a syslog socket: {e}");
             return exitcode::OSERR;
         }
     };
-    // Said before the state exists; logged once it does (or on the way out).
-    let mut early: Vec<(Severity, String)> = loaded
-        .warnings
-        .iter()
-        .map(|w| (Severity::Warning, w.message.clone()))
-        .collect();
-    let fail = |syslog: &mut Syslog, code: i32, message: &str| {
-        if !foreground {
-            eprintln!("mailpulse: {message}");
-        }
-        let _ = syslog.message(Severity::Err, message, now());
-        code
-    };
-
-    let owner = match account(&config) {
+    let mut notes = startup::config_warnings(&loaded);
+    let owner = match startup::prepare_state_dir(config, &mut notes) {
         Ok(owner) => owner,
-        Err(message) => return fail(&mut syslog, exitcode::CONFIG, &message),
+        Err(refusal) => return startup::refuse(&mut syslog, foreground, refusal),
     };
-    if let Err(message) = state_dir::prepare(&config.daemon.state_dir, owner) {
-        return fail(&mut syslog, exitcode::CONFIG, &message);
-    }
-    if let Some(owner) = owner {
-        if !state_dir::writable_by(&config.daemon.state_dir, owner) {
-            early.push((
-                Severity::Err,
-                format!(
-                    "state directory {} is not writable by {}: the journal cannot be kept (the \
-                     package creates it owned by that user; chown it)",
-                    config.daemon.state_dir.display(),
-                    config.daemon.user.name
-                ),
-            ));
-        }
-    }
-
-    // Open everything that needs root before privileges are dropped.
-    let mut monitor = match LinkMonitor::open() {
-        Ok(m) => Some(m),
-        Err(e) => {
-            early.push((
-                Severity::Err,
-                format!("link monitor unavailable ({e}); WAN changes will not be seen"),
-            ));
-            None
-        }
-    };
-    let snapshot = match monitor.as_mut().map(LinkMonitor::snapshot) {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            early.push((Severity::Err, format!("cannot read the interfaces: {e}")));
-            LinkSnapshot::default()
-        }
-        None => LinkSnapshot::default(),
-    };
-    let found = discover(&snapshot);
-    let wan = if config.wan.interfaces.is_empty() {
-        found.wan.clone()
-    } else {
-        config.wan.interfaces.clone()
-    };
-    let lan = if config.lan.interfaces.is_empty() {
-        found.lan.clone()
-    } else {
-        config.lan.interfaces.clone()
-    };
-    let capture_options = config.capture.options();
-    let mut captures = Vec::new();
-    let mut capture_errors = Vec::new();
-    for interface in &lan {
-        let opened = Capture::open(interface, &capture_options);
-        if let Err(e) = &opened {
-            capture_errors.push((
-                interface.clone(),
-                format!("cannot capture on {interface}: {e}"),
-            ));
-        }
-        captures.push((interface.clone(), opened.ok()));
-    }
     let dropping = owner.is_some();
-    if dropping {
-        if let Err(e) = sys::capture::reserve_for_reopen(SPARE_CAPTURES) {
-            early.push((
-                Severity::Warning,
-                format!(
-                    "cannot keep capture descriptors for later: {e}; a LAN interface that is \
-                     re-created or added by a reload needs a restart to be captured"
-                ),
-            ));
-        }
-    }
-    sys::firewall::open_before_drop();
-    let listener = match server::bind(&config.daemon.socket, config.daemon.socket_mode) {
-        Ok(l) => l,
-        Err(e) => {
-            let code = if e.kind() == io::ErrorKind::PermissionDenied {
-                exitcode::NOPERM
-            } else {
-                exitcode::UNAVAILABLE
-            };
-            return fail(&mut syslog, code, &e.to_string());
-        }
+    let capture_options = config.capture.options();
+    let opened = match startup::open_as_root(config, &capture_options, dropping, &mut notes) {
+        Ok(opened) => opened,
+        Err(refusal) => return startup::refuse(&mut syslog, foreground, refusal),
     };
-    let dropped = if dropping {
-        sys::privs::drop_privileges(&config.daemon.user.name)
-            .map_err(|e| format!("cannot drop privileges to {}: {e}", config.daemon.user.name))
-    } else {
-        sys::privs::harden().map_err(|e| format!("cannot harden the process: {e}"))
-    };
-    if let Err(message) = dropped {
-        let _ = std::fs::remove_file(&config.daemon.socket);
-        return fail(&mut syslog, exitcode::NOPERM, &message);
-    }
+    // From here on the daemon runs as its user.
+    let (state, bursts) = startup::open_state(&loaded, syslog, started, &mut notes);
+    startup::announce(&mut lock(&state), config, &opened, dropping, notes);
+    let (tasks, reloader) =
+        spawn_tasks(&loaded, foreground, opened, capture_options, &state, bursts);
+    let code = wait_for_signals(&reloader).await;
+    shut_down(tasks, &reloader, &state);
+    code
+}
 
-    // From here on the daemon runs as its user: the state files are opened now, so nothing
-    // planted in the state directory is ever opened with root's rights.
-    let (journal, recovered) =
-        Journal::open(&config.daemon.state_dir, config.daemon.journal_options());
-    early.extend(
-        recovered
-            .warnings
-            .into_iter()
-            .map(|w| (Severity::Warning, w)),
-    );
-    let (burst_tx, burst_rx) = mpsc::channel(64);
-    let core = Core::new(
-        config.capture.tracker(),
-        config.diagnosis.to_engine(),
-        recovered.events,
-        started,
-    );
-    let evidence = (config.capture.evidence_ring.0 > 0).then(|| {
-        let size = config.capture.evidence_ring.0;
-        (EvidenceRing::new(&config.daemon.state_dir, size), size)
-    });
-    let config_path =
-        matches!(loaded.source, config::Source::File(_)).then(|| loaded.path().to_path_buf());
-    // As much room as the journal gets: the two are read together.
-    let timeline = TimelineWriter::new(
-        &config.daemon.state_dir,
-        config.daemon.journal_max_size.0.saturating_mul(2),
-    );
-    let outputs = Outputs {
-        syslog,
-        journal,
-        timeline,
-        evidence,
-    };
-    let state: Shared = Arc::new(Mutex::new(State::new(
-        core,
-        outputs,
-        started,
-        config_path,
-        burst_tx,
-    )));
-    {
-        let mut st = lock(&state);
-        st.log_level = config.daemon.log_level;
-        let t = now();
-        for (severity, message) in early {
-            st.notice(severity, &message, t);
-        }
-        for (interface, message) in capture_errors {
-            st.set_capture(&interface, None, Some(message.clone()));
-            st.notice(Severity::Err, &message, t);
-        }
-        st.notice(
-            Severity::Notice,
-            &format!(
-                "started: WAN {}, LAN {}, {} probe target(s), socket {}",
-                list_or_none(&wan),
-                list_or_none(&lan),
-                config.probe.targets.len(),
-                config.daemon.socket.display()
-            ),
-            t,
-        );
-        st.notice(
-            Severity::Debug,
-            &format!(
-                "running as {}; state directory {}",
-                if dropping {
-                    config.daemon.user.name.as_str()
-                } else {
-                    "the starting user"
-                },
-                config.daemon.state_dir.display()
-            ),
-            t,
-        );
-        st.observe(t, ObservationKind::WanInterfaces(wan.clone()));
-        for change in link_state::diff(&LinkSnapshot::default(), &snapshot) {
-            st.observe(t, ObservationKind::Link(change));
-        }
-        if let Some(timeouts) = sys::firewall::tcp_established_timeout() {
-            st.observe(t, ObservationKind::FirewallTimeouts(timeouts));
-        }
-        st.core.set_probe_targets(
-            config
-                .probe
-                .targets
-                .iter()
-                .map(|t| (t.host_str(), t.to_string())),
-        );
-    }
-
+/// Starts a task per LAN capture, the link monitor's, the ticker, dpinger's, the probes and
+/// the control socket. Returns the tasks only a stop ends, and the reloader, which owns the
+/// others (a reload replaces them).
+fn spawn_tasks(
+    loaded: &Loaded,
+    foreground: bool,
+    opened: Opened,
+    capture_options: CaptureOptions,
+    state: &Shared,
+    bursts: mpsc::Receiver<String>,
+) -> (Vec<JoinHandle<()>>, Arc<Mutex<Reloader>>) {
+    let config = &loaded.config;
+    let Opened {
+        monitor,
+        snapshot,
+        wan,
+        lan,
+        captures,
+        listener,
+        ..
+    } = opened;
     let (reopen_tx, _) = broadcast::channel(16);
     let (wan_tx, wan_rx) = watch::channel(config.wan.interfaces.clone());
     let (snapshot_tx, snapshot_rx) = watch::channel(snapshot.clone());
+    let capture_tasks = spawn_captures(captures, &capture_options, state, &reopen_tx);
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
-    let mut capture_tasks = BTreeMap::new();
-    for (interface, opened) in captures {
-        let handle = tokio::spawn(capture_task(
-            interface.clone(),
-            opened,
-            capture_options.clone(),
-            state.clone(),
-            reopen_tx.subscribe(),
-        ));
-        capture_tasks.insert(interface, handle);
-    }
     if let Some(monitor) = monitor {
         tasks.push(tokio::spawn(link_task(
             monitor,
@@ -313,8 +127,8 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         config.wan.dpinger_sockets.clone(),
         state.clone(),
     ));
-    let bursts: Bursts = Arc::new(tokio::sync::Mutex::new(burst_rx));
-    let probes = spawn_probes(&config, state.clone(), bursts.clone());
+    let bursts: Bursts = Arc::new(tokio::sync::Mutex::new(bursts));
+    let probes = spawn_probes(config, state.clone(), bursts.clone());
     let reloader = Arc::new(Mutex::new(Reloader {
         path: match &loaded.source {
             config::Source::File(p) => Some(p.clone()),
@@ -335,8 +149,46 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         control: None,
         handler: None,
     }));
+    start_control(
+        &reloader,
+        listener,
+        config.daemon.max_control_clients,
+        state,
+    );
+    (tasks, reloader)
+}
+
+/// A capture task per LAN interface, by name.
+fn spawn_captures(
+    captures: LanCaptures,
+    options: &CaptureOptions,
+    state: &Shared,
+    reopen: &broadcast::Sender<String>,
+) -> BTreeMap<String, JoinHandle<()>> {
+    let mut tasks = BTreeMap::new();
+    for (interface, opened) in captures {
+        let handle = tokio::spawn(capture_task(
+            interface.clone(),
+            opened,
+            options.clone(),
+            state.clone(),
+            reopen.subscribe(),
+        ));
+        tasks.insert(interface, handle);
+    }
+    tasks
+}
+
+/// Serves the control socket: a reload goes to the reloader while there is one, every other
+/// request to the state.
+fn start_control(
+    reloader: &Arc<Mutex<Reloader>>,
+    listener: tokio::net::UnixListener,
+    max_clients: usize,
+    state: &Shared,
+) {
     let handler_state = state.clone();
-    let handler_reloader = Arc::downgrade(&reloader);
+    let handler_reloader = Arc::downgrade(reloader);
     let handler: server::Handler = Arc::new(move |request| match request {
         Request::Reload => match handler_reloader.upgrade() {
             Some(reloader) => lock(&reloader).reload_file(),
@@ -346,61 +198,30 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
         },
         other => lock(&handler_state).answer(other, now()),
     });
-    {
-        let mut r = lock(&reloader);
-        r.control = Some(tokio::spawn(serve(
-            listener,
-            handler.clone(),
-            config.daemon.max_control_clients,
-            state.clone(),
-        )));
-        r.handler = Some(handler);
-    }
+    let mut r = lock(reloader);
+    r.control = Some(tokio::spawn(serve(
+        listener,
+        handler.clone(),
+        max_clients,
+        state.clone(),
+    )));
+    r.handler = Some(handler);
+}
 
-    let code = wait_for_signals(&reloader).await;
+/// Stops every task, takes a last tick, says so, and removes the control socket.
+fn shut_down(tasks: Vec<JoinHandle<()>>, reloader: &Arc<Mutex<Reloader>>, state: &Shared) {
     for task in tasks {
         task.abort();
     }
     let socket = {
-        let mut r = lock(&reloader);
+        let mut r = lock(reloader);
         r.stop();
         r.current.daemon.socket.clone()
     };
-    let mut st = lock(&state);
+    let mut st = lock(state);
     st.tick(now());
     st.notice(Severity::Notice, "stopping", now());
     let _ = std::fs::remove_file(&socket);
-    code
-}
-
-fn list_or_none(names: &[String]) -> String {
-    if names.is_empty() {
-        "none found".to_string()
-    } else {
-        names.join(",")
-    }
-}
-
-/// The account to drop to, or `None` when the daemon keeps running as it was started (`user =
-/// ""`, or not started as root: systemd's `User=`). A missing account stops the start: running
-/// as root because an account was not created would be a silent downgrade.
-fn account(config: &Config) -> Result<Option<state_dir::Owner>, String> {
-    let user = &config.daemon.user;
-    if user.stays_root() || !nix::unistd::geteuid().is_root() {
-        return Ok(None);
-    }
-    match nix::unistd::User::from_name(&user.name) {
-        Ok(Some(account)) => Ok(Some(state_dir::Owner {
-            uid: account.uid,
-            gid: account.gid,
-        })),
-        Ok(None) => Err(format!(
-            "user {:?} does not exist: not starting as root. Create the account (the package \
-             does), or set user = \"\" in [daemon] to run as root on purpose",
-            user.name
-        )),
-        Err(e) => Err(format!("cannot look up user {:?}: {e}", user.name)),
-    }
 }
 
 /// Reads one LAN interface; reopens the capture when the interface comes back. `reopen` names
@@ -459,8 +280,8 @@ pub(super) async fn capture_task(
         {
             let mut st = lock(&state);
             let message = format!(
-                "capture on {interface} stopped: {error}; retrying every {} s",
-                CAPTURE_RETRY.as_secs()
+                "capture on {interface} stopped: {error}; retrying every {}",
+                crate::time::words::secs(CAPTURE_RETRY)
             );
             st.set_capture(&interface, None, Some(message.clone()));
             st.notice(Severity::Warning, &message, now());
@@ -545,27 +366,7 @@ async fn link_task(
         let changes: Vec<LinkChange> = tokio::select! {
             ready = fd.readable_mut() => {
                 let Ok(mut ready) = ready else { return };
-                match ready.get_inner_mut().read() {
-                    Ok(LinkRead::Changes(changes)) => {
-                        if changes.is_empty() {
-                            ready.clear_ready();
-                        }
-                        for change in &changes {
-                            link_state::apply(&mut known, change);
-                        }
-                        changes
-                    }
-                    Ok(LinkRead::ResyncNeeded) => resync_changes(ready.get_inner_mut(), &mut known, &state),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        ready.clear_ready();
-                        Vec::new()
-                    }
-                    Err(e) => {
-                        lock(&state).notice(Severity::Warning, &format!("link monitor: {e}"), now());
-                        ready.clear_ready();
-                        Vec::new()
-                    }
-                }
+                read_link_changes(&mut ready, &mut known, &state)
             }
             _ = resync.tick() => resync_changes(fd.get_mut(), &mut known, &state),
             changed = configured_wan.changed() => {
@@ -586,23 +387,66 @@ async fn link_task(
             continue;
         }
         published.send_replace(known.clone());
-        let t = now();
-        let mut st = lock(&state);
-        if configured_wan.borrow().is_empty() {
-            let found = discover(&known).wan;
-            // A WAN that loses its default route is still the WAN until another one takes over.
-            if !found.is_empty() && found != wan {
-                wan = found;
-                st.observe(t, ObservationKind::WanInterfaces(wan.clone()));
+        let follow_routes = configured_wan.borrow().is_empty();
+        observe_link_changes(changes, &known, follow_routes, &mut wan, &state, &reopen);
+    }
+}
+
+/// The changes the link monitor has ready, applied to `known`.
+fn read_link_changes(
+    ready: &mut AsyncFdReadyMutGuard<'_, LinkMonitor>,
+    known: &mut LinkSnapshot,
+    state: &Shared,
+) -> Vec<LinkChange> {
+    match ready.get_inner_mut().read() {
+        Ok(LinkRead::Changes(changes)) => {
+            if changes.is_empty() {
+                ready.clear_ready();
             }
-        }
-        for change in changes {
-            if let LinkChange::InterfaceGone { interface } = &change {
-                // No capture task listening is fine: nothing to reopen.
-                let _ = reopen.send(interface.clone());
+            for change in &changes {
+                link_state::apply(known, change);
             }
-            st.observe(t, ObservationKind::Link(change));
+            changes
         }
+        Ok(LinkRead::ResyncNeeded) => resync_changes(ready.get_inner_mut(), known, state),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            ready.clear_ready();
+            Vec::new()
+        }
+        Err(e) => {
+            lock(state).notice(Severity::Warning, &format!("link monitor: {e}"), now());
+            ready.clear_ready();
+            Vec::new()
+        }
+    }
+}
+
+/// Hands link changes to the state, after the WAN they imply when it follows the default
+/// routes (`follow_routes`); tells the capture tasks which interfaces are gone.
+fn observe_link_changes(
+    changes: Vec<LinkChange>,
+    known: &LinkSnapshot,
+    follow_routes: bool,
+    wan: &mut Vec<String>,
+    state: &Shared,
+    reopen: &broadcast::Sender<String>,
+) {
+    let t = now();
+    let mut st = lock(state);
+    if follow_routes {
+        let found = discover(known).wan;
+        // A WAN that loses its default route is still the WAN until another one takes over.
+        if !found.is_empty() && found != *wan {
+            *wan = found;
+            st.observe(t, ObservationKind::WanInterfaces(wan.clone()));
+        }
+    }
+    for change in changes {
+        if let LinkChange::InterfaceGone { interface } = &change {
+            // No capture task listening is fine: nothing to reopen.
+            let _ = reopen.send(interface.clone());
+        }
+        st.observe(t, ObservationKind::Link(change));
     }
 }
 
@@ -786,26 +630,5 @@ async fn wait_for_signals(reloader: &Arc<Mutex<Reloader>>) -> i32 {
                 let _ = lock(reloader).reload_file();
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A missing account used to leave the daemon running as root with a warning; it now stops
-    /// the start, naming the account.
-    #[test]
-    fn a_missing_user_stops_the_start_as_root() {
-        assert!(nix::unistd::geteuid().is_root(), "this test needs root");
-        let mut config = Config::default();
-        config.daemon.user.name = "mpp-no-such-user-4e1".to_string();
-        let err = account(&config).expect_err("must not fall back to root");
-        assert!(err.contains("\"mpp-no-such-user-4e1\""), "{err}");
-        assert!(err.contains("not starting as root"), "{err}");
-        config.daemon.user.name = String::new();
-        assert_eq!(account(&config), Ok(None));
-        config.daemon.user.name = "nobody".to_string();
-        assert!(matches!(account(&config), Ok(Some(_))));
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::event::{Credentials, Event, EventKind, SessionView, Severity, Verdict};
 use super::rules::{Failure, Finding};
-use super::timeline::{hms, phase_name, secs, secs_precise, DnsMark, Notice};
+use super::timeline::{hms, DnsMark, Notice};
+use crate::time::words::{secs, secs_precise};
 use crate::time::Timestamp;
 use crate::track::record::{AuthOutcome, Close, Protocol, SessionRecord};
 
@@ -359,14 +360,14 @@ fn notice_wording(time: Timestamp, notice: &Notice) -> (EventKind, Severity, Str
         Notice::ProbeFailed { target, failure, .. } => (
             EventKind::ProbeFailed,
             Severity::Warning,
-            format!("The router's own check of {target} failed at the {} step ({}).", phase_name(failure.phase), failure.error),
-            vec![format!("probe {target} failed at {}: {}", phase_name(failure.phase), failure.error)],
+            format!("The router's own check of {target} failed at the {} step ({}).", failure.phase.name(), failure.error),
+            vec![format!("probe {target} failed at {}: {}", failure.phase.name(), failure.error)],
         ),
         Notice::ProbeSlow { target, phase, took, .. } => (
             EventKind::ProbeSlow,
             Severity::Warning,
-            format!("The router's own check of {target} was slow at the {} step ({}).", phase_name(*phase), secs_precise(*took)),
-            vec![format!("probe {target} slow at {}: {}", phase_name(*phase), secs_precise(*took))],
+            format!("The router's own check of {target} was slow at the {} step ({}).", phase.name(), secs_precise(*took)),
+            vec![format!("probe {target} slow at {}: {}", phase.name(), secs_precise(*took))],
         ),
         Notice::ProbeCertInvalid { target, error, .. } => (
             EventKind::ProbeCertInvalid,

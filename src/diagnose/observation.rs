@@ -102,6 +102,21 @@ pub enum ProbePhase {
     Logout,
 }
 
+impl ProbePhase {
+    /// The phase as people and the JSON name it: `dns`, `connect`, `tls`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbePhase::Dns => "dns",
+            ProbePhase::Connect => "connect",
+            ProbePhase::Greeting => "greeting",
+            ProbePhase::Starttls => "starttls",
+            ProbePhase::Tls => "tls",
+            ProbePhase::Capabilities => "capabilities",
+            ProbePhase::Logout => "logout",
+        }
+    }
+}
+
 /// How long one phase took.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseTiming {

@@ -80,58 +80,13 @@ pub fn cli_main(url: &str, options: &CliOptions) -> i32 {
 
 /// [`cli_main`] writing to the given streams (so it can be tested).
 pub fn cli_main_to(url: &str, cli: &CliOptions, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let (json, ca_file) = (cli.json, cli.ca_file.as_deref());
-    // With --json a refused request still answers in JSON (configd hands stdout to the web UI).
-    let refuse = |out: &mut dyn Write, err: &mut dyn Write, message: String| {
-        if json {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::json!({ "url": url, "error": message })
-            );
-        }
-        let _ = writeln!(err, "mailpulse probe: {message}");
-        exit::USAGE
-    };
-    let target = match Target::parse(url) {
+    let target = match allowed_target(url, cli) {
         Ok(t) => t,
-        Err(e) => return refuse(out, err, e.to_string()),
+        Err(message) => return refuse(url, cli.json, out, err, &message),
     };
-    if !cli.allow_any_target {
-        if let Some(why) = target.refusal() {
-            return refuse(
-                out,
-                err,
-                format!("{target} is refused: {why} (--allow-any-target allows it)"),
-            );
-        }
-    }
-    if let Some(path) = ca_file {
-        if let Err(e) = std::fs::metadata(path) {
-            let _ = writeln!(
-                err,
-                "mailpulse probe: --ca-file {}: {}",
-                path.display(),
-                plain_io_error(&e)
-            );
-            return exit::NO_INPUT;
-        }
-    }
-    let options = ProbeOptions {
-        ca_file: ca_file.map(Path::to_path_buf),
-        allow_any_target: cli.allow_any_target,
-        ..ProbeOptions::default()
-    };
-    let prober = match Prober::new(&options) {
+    let prober = match cli_prober(cli, err) {
         Ok(p) => p,
-        Err(e @ SetupError::Trust(_)) => {
-            let _ = writeln!(err, "mailpulse probe: --ca-file {e}");
-            return exit::NO_INPUT;
-        }
-        Err(e) => {
-            let _ = writeln!(err, "mailpulse probe: {e}");
-            return exit::UNAVAILABLE;
-        }
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -144,7 +99,7 @@ pub fn cli_main_to(url: &str, cli: &CliOptions, out: &mut dyn Write, err: &mut d
         }
     };
     let result = runtime.block_on(prober.run(&target));
-    let written = if json {
+    let written = if cli.json {
         serde_json::to_string_pretty(&result)
             .map_err(std::io::Error::other)
             .and_then(|text| writeln!(out, "{text}"))
@@ -155,6 +110,72 @@ pub fn cli_main_to(url: &str, cli: &CliOptions, out: &mut dyn Write, err: &mut d
         let _ = writeln!(err, "mailpulse probe: cannot write the result: {e}");
         return exit::SOFTWARE;
     }
+    outcome(&target, &result, cli, err)
+}
+
+/// The target `url` names, unless it is malformed or refused (a port or address probes may
+/// not reach without `--allow-any-target`); otherwise why not.
+fn allowed_target(url: &str, cli: &CliOptions) -> Result<Target, String> {
+    let target = Target::parse(url).map_err(|e| e.to_string())?;
+    if !cli.allow_any_target {
+        if let Some(why) = target.refusal() {
+            return Err(format!(
+                "{target} is refused: {why} (--allow-any-target allows it)"
+            ));
+        }
+    }
+    Ok(target)
+}
+
+/// Refuses the request; with --json the refusal is still answered in JSON (configd hands
+/// stdout to the web UI). Returns the exit code.
+fn refuse(url: &str, json: bool, out: &mut dyn Write, err: &mut dyn Write, message: &str) -> i32 {
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "url": url, "error": message })
+        );
+    }
+    let _ = writeln!(err, "mailpulse probe: {message}");
+    exit::USAGE
+}
+
+/// The prober for `--ca-file` and `--allow-any-target`; on failure, says why and returns the
+/// exit code.
+fn cli_prober(cli: &CliOptions, err: &mut dyn Write) -> Result<Prober, i32> {
+    let ca_file = cli.ca_file.as_deref();
+    if let Some(path) = ca_file {
+        if let Err(e) = std::fs::metadata(path) {
+            let _ = writeln!(
+                err,
+                "mailpulse probe: --ca-file {}: {}",
+                path.display(),
+                plain_io_error(&e)
+            );
+            return Err(exit::NO_INPUT);
+        }
+    }
+    let options = ProbeOptions {
+        ca_file: ca_file.map(Path::to_path_buf),
+        allow_any_target: cli.allow_any_target,
+        ..ProbeOptions::default()
+    };
+    Prober::new(&options).map_err(|e| match e {
+        SetupError::Trust(_) => {
+            let _ = writeln!(err, "mailpulse probe: --ca-file {e}");
+            exit::NO_INPUT
+        }
+        SetupError::Resolver(_) => {
+            let _ = writeln!(err, "mailpulse probe: {e}");
+            exit::UNAVAILABLE
+        }
+    })
+}
+
+/// The exit code for the probe's result: a failed probe, or a certificate that does not
+/// validate (unless `--ignore-cert`, said on stderr), is `UNAVAILABLE`.
+fn outcome(target: &Target, result: &ProbeResult, cli: &CliOptions, err: &mut dyn Write) -> i32 {
     let cert_refused = result.cert_valid == Some(false) && !cli.ignore_cert;
     if cert_refused {
         let _ = writeln!(

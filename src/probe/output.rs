@@ -3,27 +3,10 @@
 //! `CERTIFICATE NOT VALID: <why>` or `FAILED at <phase>: <why>`.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use crate::diagnose::observation::{ProbePhase, ProbeResult};
+use crate::time::words::millis_precise;
 use crate::track::record::TlsMode;
-
-/// The phase's name as people and JSON see it.
-pub fn phase_name(phase: ProbePhase) -> &'static str {
-    match phase {
-        ProbePhase::Dns => "dns",
-        ProbePhase::Connect => "connect",
-        ProbePhase::Greeting => "greeting",
-        ProbePhase::Starttls => "starttls",
-        ProbePhase::Tls => "tls",
-        ProbePhase::Capabilities => "capabilities",
-        ProbePhase::Logout => "logout",
-    }
-}
-
-fn millis(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// The whole report, ending with a newline. With `ignore_cert`, a certificate that does not
 /// validate is still shown as not valid, but the last line is `OK (certificate not valid,
@@ -32,6 +15,14 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
     let _ = writeln!(out, "probe {}  (started {})", result.target, result.started);
+    phases(&mut out, result);
+    facts(&mut out, result);
+    outcome(&mut out, result, ignore_cert);
+    out
+}
+
+/// One line per phase: its name, how long it took, and what it found (or `failed`).
+fn phases(out: &mut String, result: &ProbeResult) {
     let last = result.phases.len().saturating_sub(1);
     for (i, timing) in result.phases.iter().enumerate() {
         // The failing phase is always the last one recorded.
@@ -52,12 +43,16 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
         let detail = if failed { "failed".into() } else { detail };
         let line = format!(
             "  {:<13}{:>11}  {}",
-            phase_name(timing.phase),
-            millis(timing.duration),
+            timing.phase.name(),
+            millis_precise(timing.duration),
             detail
         );
         let _ = writeln!(out, "{}", line.trim_end());
     }
+}
+
+/// The TLS version and cipher, the certificate, the greeting and the capabilities.
+fn facts(out: &mut String, result: &ProbeResult) {
     if let Some(version) = result.tls_version {
         let mode = match result.tls {
             TlsMode::Starttls => " (after STARTTLS)",
@@ -94,27 +89,22 @@ pub fn human(result: &ProbeResult, ignore_cert: bool) -> String {
     if !result.capabilities.is_empty() {
         let _ = writeln!(out, "capabilities {}", result.capabilities.join(" "));
     }
-    let cert_invalid = result.cert_valid == Some(false);
-    match &result.failure {
-        None if cert_invalid && !ignore_cert => {
-            let _ = writeln!(out, "total        {}", millis(result.total()));
-            let _ = writeln!(
-                out,
+}
+
+/// The total time, then `OK`, `CERTIFICATE NOT VALID: …` or `FAILED at …`.
+fn outcome(out: &mut String, result: &ProbeResult, ignore_cert: bool) {
+    let Some(failure) = &result.failure else {
+        let _ = writeln!(out, "total        {}", millis_precise(result.total()));
+        let last = match (result.cert_valid == Some(false), ignore_cert) {
+            (true, false) => format!(
                 "CERTIFICATE NOT VALID: {}",
                 result.cert_error.as_deref().unwrap_or("no reason given")
-            );
-        }
-        None if cert_invalid => {
-            let _ = writeln!(out, "total        {}", millis(result.total()));
-            let _ = writeln!(out, "OK (certificate not valid, ignored)");
-        }
-        None => {
-            let _ = writeln!(out, "total        {}", millis(result.total()));
-            let _ = writeln!(out, "OK");
-        }
-        Some(f) => {
-            let _ = writeln!(out, "FAILED at {}: {}", phase_name(f.phase), f.error);
-        }
-    }
-    out
+            ),
+            (true, true) => "OK (certificate not valid, ignored)".to_string(),
+            (false, _) => "OK".to_string(),
+        };
+        let _ = writeln!(out, "{last}");
+        return;
+    };
+    let _ = writeln!(out, "FAILED at {}: {}", failure.phase.name(), failure.error);
 }

@@ -22,7 +22,7 @@ use super::dialogue::Dialogue;
 use super::target::{address_refusal, Host, Target, TlsPolicy};
 use super::tls::{handshake_facts, TlsSetup, TrustError};
 use crate::diagnose::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
-use crate::time::Timestamp;
+use crate::time::words::secs_or_millis;
 use crate::track::record::TlsMode;
 
 /// The whole probe may take at most this many times the per-phase timeout, so a server that
@@ -137,33 +137,7 @@ impl Prober {
 
     async fn phases(&self, target: &Target, run: &mut Run) -> Result<(), Stop> {
         let host = target.host_str();
-        let addresses = match &target.host {
-            Host::Ip(ip) => vec![*ip],
-            Host::Name(name) => run.phase(ProbePhase::Dns, self.resolve(name)).await?,
-        };
-        run.result.addresses.clone_from(&addresses);
-        // Checked again after DNS: a name may resolve to the router itself.
-        let addresses = if self.allow_any_target {
-            addresses
-        } else {
-            let refusal = target.refusal();
-            let (allowed, refused): (Vec<IpAddr>, Vec<IpAddr>) = addresses
-                .into_iter()
-                .partition(|ip| address_refusal(*ip).is_none());
-            let why = refusal.or_else(|| {
-                let ip = refused.first().filter(|_| allowed.is_empty())?;
-                address_refusal(*ip).map(|why| format!("{host} resolves to {ip}, {why}"))
-            });
-            if let Some(why) = why {
-                let why = format!(
-                    "target refused: {why} (set [probe] allow_any_target = true to probe it)"
-                );
-                let refused = run.phase(ProbePhase::Connect, async { Err::<(), _>(why) });
-                return refused.await;
-            }
-            allowed
-        };
-
+        let addresses = self.allowed_addresses(target, run).await?;
         let (tcp, peer) = run
             .phase(
                 ProbePhase::Connect,
@@ -199,23 +173,7 @@ impl Prober {
         let upgrade = policy != TlsPolicy::Implicit && dialogue.offers_starttls(&caps);
         run.result.capabilities = caps;
         if upgrade {
-            run.phase(ProbePhase::Starttls, dialogue.starttls(&mut conn))
-                .await?;
-            let (plain, received) = match conn.into_upgradable() {
-                Ok(parts) => parts,
-                Err(why) => return Err(run.fail(ProbePhase::Starttls, why)),
-            };
-            let io = run
-                .phase(ProbePhase::Tls, self.handshake(plain, &host))
-                .await?;
-            run.record_tls(io.1);
-            run.result.tls = TlsMode::Starttls;
-            conn = Conn::new(io.0, received);
-            // RFC 3207 §4.2 / RFC 2595 §3.1: forget what was learned before TLS and ask again.
-            let caps = run
-                .phase(ProbePhase::Capabilities, dialogue.capabilities(&mut conn))
-                .await?;
-            run.result.capabilities = caps;
+            conn = self.starttls(conn, &host, &mut dialogue, run).await?;
         } else if policy == TlsPolicy::StarttlsRequired {
             let word = "STARTTLS";
             return Err(run.fail(
@@ -230,6 +188,65 @@ impl Prober {
         // close_notify / FIN, without waiting long for it.
         let _ = tokio::time::timeout(Duration::from_millis(200), conn.shutdown()).await;
         logout
+    }
+
+    /// The addresses to connect to: the target's own, or its name's (the DNS phase). Unless any
+    /// target is allowed, a refused target or one whose name resolves only to refused addresses
+    /// fails the connect phase; refused addresses are dropped.
+    async fn allowed_addresses(&self, target: &Target, run: &mut Run) -> Result<Vec<IpAddr>, Stop> {
+        let addresses = match &target.host {
+            Host::Ip(ip) => vec![*ip],
+            Host::Name(name) => run.phase(ProbePhase::Dns, self.resolve(name)).await?,
+        };
+        run.result.addresses.clone_from(&addresses);
+        // Checked again after DNS: a name may resolve to the router itself.
+        if self.allow_any_target {
+            return Ok(addresses);
+        }
+        let refusal = target.refusal();
+        let (allowed, refused): (Vec<IpAddr>, Vec<IpAddr>) = addresses
+            .into_iter()
+            .partition(|ip| address_refusal(*ip).is_none());
+        let why = refusal.or_else(|| {
+            let ip = refused.first().filter(|_| allowed.is_empty())?;
+            let host = target.host_str();
+            address_refusal(*ip).map(|why| format!("{host} resolves to {ip}, {why}"))
+        });
+        if let Some(why) = why {
+            let why =
+                format!("target refused: {why} (set [probe] allow_any_target = true to probe it)");
+            let refused = run.phase(ProbePhase::Connect, async { Err::<Vec<IpAddr>, _>(why) });
+            return refused.await;
+        }
+        Ok(allowed)
+    }
+
+    /// STARTTLS, the TLS handshake over the same connection, and the capabilities asked again.
+    async fn starttls(
+        &self,
+        mut conn: Conn,
+        host: &str,
+        dialogue: &mut Dialogue,
+        run: &mut Run,
+    ) -> Result<Conn, Stop> {
+        run.phase(ProbePhase::Starttls, dialogue.starttls(&mut conn))
+            .await?;
+        let (plain, received) = match conn.into_upgradable() {
+            Ok(parts) => parts,
+            Err(why) => return Err(run.fail(ProbePhase::Starttls, why)),
+        };
+        let io = run
+            .phase(ProbePhase::Tls, self.handshake(plain, host))
+            .await?;
+        run.record_tls(io.1);
+        run.result.tls = TlsMode::Starttls;
+        let mut conn = Conn::new(io.0, received);
+        // RFC 3207 §4.2 / RFC 2595 §3.1: forget what was learned before TLS and ask again.
+        let caps = run
+            .phase(ProbePhase::Capabilities, dialogue.capabilities(&mut conn))
+            .await?;
+        run.result.capabilities = caps;
+        Ok(conn)
     }
 
     async fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
@@ -308,11 +325,11 @@ impl Run {
                 phase,
                 format!(
                     "timed out after {} (the whole probe may take {})",
-                    human_duration(limit),
-                    human_duration(self.timeout.saturating_mul(WHOLE_PROBE_FACTOR))
+                    secs_or_millis(limit),
+                    secs_or_millis(self.timeout.saturating_mul(WHOLE_PROBE_FACTOR))
                 ),
             )),
-            Err(_) => Err(self.fail(phase, format!("timed out after {}", human_duration(limit)))),
+            Err(_) => Err(self.fail(phase, format!("timed out after {}", secs_or_millis(limit)))),
         }
     }
 
@@ -338,7 +355,8 @@ pub(crate) fn empty_result(target: &Target) -> ProbeResult {
         port: target.port,
         protocol: target.protocol(),
         tls: TlsMode::None,
-        started: wall_clock_now(),
+        // The probe is an I/O module and may read the wall clock (the engine may not).
+        started: crate::sys::clock::now(),
         phases: Vec::new(),
         failure: None,
         addresses: Vec::new(),
@@ -428,37 +446,4 @@ fn describe_handshake_error(err: &std::io::Error) -> String {
         return "connection closed by the server during the handshake".into();
     }
     super::plain_io_error(err)
-}
-
-/// `10 s`, `2.5 s`, `300 ms`.
-pub fn human_duration(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        if d.subsec_millis() == 0 {
-            format!("{} s", d.as_secs())
-        } else {
-            format!("{:.1} s", d.as_secs_f64())
-        }
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
-/// The wall-clock time now: the probe is an I/O module and may read it (the engine may not).
-fn wall_clock_now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix_nanos(i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_plainly() {
-        assert_eq!(human_duration(Duration::from_secs(10)), "10 s");
-        assert_eq!(human_duration(Duration::from_millis(2500)), "2.5 s");
-        assert_eq!(human_duration(Duration::from_millis(300)), "300 ms");
-    }
 }

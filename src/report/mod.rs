@@ -3,9 +3,11 @@
 //! - [`syslog`]: one line per event to the local syslog (and stderr in the foreground);
 //! - [`journal`]: the persistent JSON Lines event journal in `state_dir`;
 //! - [`metrics`]: Prometheus text exposition rendered from a status report;
-//! - [`timeline`]: the non-packet observations, for `replay --timeline`.
+//! - [`timeline`]: the non-packet observations, for `replay --timeline`;
+//! - `jsonl`: the bounded line reader both read their files back with.
 
 pub mod journal;
+mod jsonl;
 pub mod metrics;
 pub mod syslog;
 pub mod timeline;

@@ -8,7 +8,7 @@
 //! `timeline.1.jsonl` and a new one starts. Write errors become state, never a stop.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::diagnose::observation::{
     FirewallTimeouts, GatewaySample, LinkChange, Observation, ObservationKind, ProbeResult,
 };
+use crate::report::jsonl::{Ending, LineReader};
 use crate::time::Timestamp;
 
 /// The live timeline's file name.
@@ -23,7 +24,7 @@ pub const FILE_NAME: &str = "timeline.jsonl";
 const PREVIOUS_NAME: &str = "timeline.1.jsonl";
 
 /// Longest line read back; a probe result with capabilities is a few KiB.
-const MAX_LINE: u64 = 256 * 1024;
+const MAX_LINE: usize = 256 * 1024;
 
 /// One recorded observation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -176,42 +177,51 @@ pub fn read(path: &Path) -> io::Result<Loaded> {
 fn read_file(path: &Path, loaded: &mut Loaded) -> io::Result<()> {
     let file = File::open(path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    let mut reader = BufReader::new(file);
-    let mut line = String::new();
-    let mut number = 0u64;
-    loop {
-        line.clear();
-        let read = reader.by_ref().take(MAX_LINE).read_line(&mut line)?;
-        if read == 0 {
-            return Ok(());
-        }
-        number += 1;
-        if !line.ends_with('\n') && read as u64 == MAX_LINE {
+    let mut lines = LineReader::new(BufReader::new(file), MAX_LINE);
+    while let Some(ending) = lines.next_line()? {
+        let number = lines.number();
+        // Text that is not UTF-8 stops the reading, even in a line too long to use.
+        let line = std::str::from_utf8(lines.bytes()).map_err(|_| not_utf8())?;
+        if ending == Ending::TooLong {
             loaded.warnings.push(format!(
                 "{}:{number}: line longer than {MAX_LINE} bytes, stopped reading",
                 path.display()
             ));
             return Ok(());
         }
+        // A torn last line is parsed as it is, and skipped with a warning if it does not parse.
         let text = line.trim();
-        if text.is_empty() {
-            continue;
+        if !text.is_empty() {
+            read_entry(text, path, number, loaded);
         }
-        match serde_json::from_str::<Entry>(text) {
-            Ok(entry) => loaded.observations.push(Observation {
-                time: entry.time,
-                kind: entry.recorded.into_observation(),
-            }),
-            Err(e) => {
-                let hint = if text.contains("\"severity\"") {
-                    " (this looks like the event journal; pass timeline.jsonl from the same state directory)"
-                } else {
-                    ""
-                };
-                loaded
-                    .warnings
-                    .push(format!("{}:{number}: skipped: {e}{hint}", path.display()));
-            }
+    }
+    Ok(())
+}
+
+/// The error a line that is not UTF-8 stops the reading with (the words of std's `read_line`).
+fn not_utf8() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "stream did not contain valid UTF-8",
+    )
+}
+
+/// Adds the observation on line `number`, or a warning naming the file and line.
+fn read_entry(text: &str, path: &Path, number: usize, loaded: &mut Loaded) {
+    match serde_json::from_str::<Entry>(text) {
+        Ok(entry) => loaded.observations.push(Observation {
+            time: entry.time,
+            kind: entry.recorded.into_observation(),
+        }),
+        Err(e) => {
+            let hint = if text.contains("\"severity\"") {
+                " (this looks like the event journal; pass timeline.jsonl from the same state directory)"
+            } else {
+                ""
+            };
+            loaded
+                .warnings
+                .push(format!("{}:{number}: skipped: {e}{hint}", path.display()));
         }
     }
 }
@@ -305,5 +315,19 @@ mod tests {
                 && loaded.warnings[0].contains("event journal")
         );
         assert!(loaded.warnings[1].contains("mixed.jsonl:3"));
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_stops_the_reading_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.jsonl");
+        fs::write(&path, b"\xff\n").unwrap();
+        let err = read(&path).unwrap_err();
+        let mut text = String::new();
+        let std_err = std::io::BufRead::read_line(&mut &b"\xff\n"[..], &mut text).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.to_string()),
+            (std_err.kind(), std_err.to_string())
+        );
     }
 }

@@ -44,6 +44,7 @@
 //! - [`bpf_program`]: the shared classic BPF program, with the snap length patched in.
 //! - [`discover`]: WAN and LAN interfaces from a [`LinkSnapshot`] when the config names none.
 //! - [`dpinger`]: reads dpinger's gateway status sockets into `GatewaySample`s.
+//! - [`clock`]: the wall clock and the local time zone (never read by the engine).
 
 // tokio's `AsyncFd::register`, sound only for a descriptor that is never closed under it.
 #[allow(unsafe_code)]
@@ -54,6 +55,8 @@ pub mod bpf_program;
 /// compiled everywhere so they are tested everywhere.
 #[forbid(unsafe_code)]
 pub mod bsd;
+#[forbid(unsafe_code)]
+pub mod clock;
 #[forbid(unsafe_code)]
 pub mod discover;
 #[forbid(unsafe_code)]

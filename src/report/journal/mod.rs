@@ -12,9 +12,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
+use crate::control::JournalState;
 use crate::diagnose::event::Event;
+use crate::report::jsonl::{Ending, LineReader};
 
 /// The live journal's file name.
 pub const FILE_NAME: &str = "journal.jsonl";
@@ -26,35 +26,50 @@ fn open_no_follow(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
     options.custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
-/// Longest journal line read back; an event is a few KiB at most.
-const MAX_LINE: usize = 1 << 20;
+/// Opens one file to read back; `None`, with a warning unless it is simply missing, when it
+/// cannot be read.
+fn open_for_read_back(path: &Path, out: &mut Recovered) -> Option<File> {
+    let file = match open_no_follow(OpenOptions::new().read(true), path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            out.warnings
+                .push(format!("{}: cannot read: {e}", path.display()));
+            return None;
+        }
+    };
+    // A device (say /dev/zero) would never end; only regular files are read back.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        out.warnings.push(format!(
+            "{}: not a regular file; not read back",
+            path.display()
+        ));
+        return None;
+    }
+    Some(file)
+}
 
-/// Reads one line into `buf` (cleared by the caller), keeping at most `MAX_LINE + 1` bytes of
-/// it; returns the line's full length including the newline, 0 at end of file.
-fn read_line_bounded(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<usize> {
-    let mut total = 0;
-    loop {
-        let chunk = match reader.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok(total);
-        }
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let room = (MAX_LINE + 1).saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..take.min(room)]);
-        reader.consume(take);
-        total += take;
-        if done {
-            return Ok(total);
-        }
+/// Reads the next line; returns its length in the file and whether it ended with its newline
+/// (`None` at the end of the file). An error comes with the number of the line being read.
+fn line_length(
+    lines: &mut LineReader<impl BufRead>,
+) -> Result<Option<(usize, bool)>, (usize, io::Error)> {
+    match lines.next_line() {
+        Ok(None) => Ok(None),
+        Ok(Some(Ending::Newline)) => Ok(Some((lines.bytes().len(), true))),
+        Ok(Some(Ending::Torn)) => Ok(Some((lines.bytes().len(), false))),
+        // Not kept whole: read past it to name its length; it is then dropped as an incomplete
+        // line is.
+        Ok(Some(Ending::TooLong)) => lines
+            .skip_rest()
+            .map(|rest| Some((lines.bytes().len() + rest, false)))
+            .map_err(|e| (lines.number(), e)),
+        Err(e) => Err((lines.number() + 1, e)),
     }
 }
+
+/// Longest journal line read back; an event is a few KiB at most.
+const MAX_LINE: usize = 1 << 20;
 
 /// Sizes and counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,22 +93,6 @@ impl Default for JournalOptions {
             recover_events: 10_000,
         }
     }
-}
-
-/// The journal's health, for `status`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JournalState {
-    pub path: PathBuf,
-    /// False after a failed write or sync until a later one succeeds.
-    pub healthy: bool,
-    /// The most recent error, kept after recovery so the owner can see what happened.
-    pub last_error: Option<String>,
-    pub events_written: u64,
-    /// Events that could not be written.
-    pub events_lost: u64,
-    /// Size of the live file.
-    pub bytes: u64,
-    pub rotations: u64,
 }
 
 /// What was read back on open.
@@ -155,95 +154,99 @@ impl Journal {
         self.dir.join(format!("journal.{n}.jsonl"))
     }
 
-    fn read_back(&mut self, out: &mut Recovered) {
+    /// Reads every file back, oldest first, keeping the newest events.
+    fn read_back(&self, out: &mut Recovered) {
         let mut newest: VecDeque<Event> = VecDeque::new();
         for path in self.files_oldest_first() {
-            let file = match open_no_follow(OpenOptions::new().read(true), &path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => {
+            if let Some(file) = open_for_read_back(&path, out) {
+                self.read_file(&path, file, &mut newest, out);
+            }
+        }
+        out.events = newest.into();
+    }
+
+    /// Reads one file back line by line; stops at its first incomplete line.
+    fn read_file(
+        &self,
+        path: &Path,
+        file: File,
+        newest: &mut VecDeque<Event>,
+        out: &mut Recovered,
+    ) {
+        // One byte over the limit is kept, so a line of just over it is told from one that fits.
+        let mut lines = LineReader::new(BufReader::new(file), MAX_LINE + 1);
+        // Where the last whole line ends: an incomplete line after it is cut off there.
+        let mut good_end = 0u64;
+        loop {
+            let (n, complete) = match line_length(&mut lines) {
+                Ok(Some(line)) => line,
+                Ok(None) => return,
+                Err((number, e)) => {
                     out.warnings
-                        .push(format!("{}: cannot read: {e}", path.display()));
-                    continue;
+                        .push(format!("{}:{number}: cannot read: {e}", path.display()));
+                    return;
                 }
             };
-            // A device (say /dev/zero) would never end; only regular files are read back.
-            if !file.metadata().is_ok_and(|m| m.is_file()) {
+            let number = lines.number();
+            if !complete {
+                self.drop_incomplete_line(path, number, n, good_end, out);
+                return;
+            }
+            good_end += n as u64;
+            if n > MAX_LINE {
                 out.warnings.push(format!(
-                    "{}: not a regular file; not read back",
+                    "{}:{number}: skipped a line of {n} bytes (over {MAX_LINE})",
                     path.display()
                 ));
                 continue;
             }
-            let mut reader = BufReader::new(file);
-            let mut line = Vec::new();
-            let mut number = 0usize;
-            let mut good_end = 0u64;
-            let mut offset = 0u64;
-            loop {
-                line.clear();
-                let n = match read_line_bounded(&mut reader, &mut line) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        out.warnings.push(format!(
-                            "{}:{}: cannot read: {e}",
-                            path.display(),
-                            number + 1
-                        ));
-                        break;
-                    }
-                };
-                number += 1;
-                offset += n as u64;
-                let complete = line.last() == Some(&b'\n');
-                if !complete {
-                    // The daemon stopped mid-write: drop the fragment so the next line starts
-                    // clean (only the live file is ever written).
-                    out.warnings.push(format!(
-                        "{}:{number}: incomplete last line ({n} bytes) dropped",
-                        path.display()
-                    ));
-                    if path == self.state.path {
-                        if let Err(e) = open_no_follow(OpenOptions::new().write(true), &path)
-                            .and_then(|f| f.set_len(good_end))
-                        {
-                            out.warnings.push(format!(
-                                "{}: cannot trim the incomplete line: {e}",
-                                path.display()
-                            ));
-                        }
-                    }
-                    break;
-                }
-                good_end = offset;
-                if n > MAX_LINE {
-                    out.warnings.push(format!(
-                        "{}:{number}: skipped a line of {n} bytes (over {MAX_LINE})",
-                        path.display()
-                    ));
-                    continue;
-                }
-                let text = line.trim_ascii();
-                if text.is_empty() {
-                    continue;
-                }
-                match serde_json::from_slice::<Event>(text) {
-                    Ok(event) => {
-                        out.last_id = Some(out.last_id.map_or(event.id, |id| id.max(event.id)));
-                        newest.push_back(event);
-                        if newest.len() > self.options.recover_events {
-                            newest.pop_front();
-                        }
-                    }
-                    Err(e) => out.warnings.push(format!(
-                        "{}:{number}: skipped unreadable line: {e}",
-                        path.display()
-                    )),
-                }
+            let text = lines.bytes().trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(text) {
+                Ok(event) => self.keep(event, newest, out),
+                Err(e) => out.warnings.push(format!(
+                    "{}:{number}: skipped unreadable line: {e}",
+                    path.display()
+                )),
             }
         }
-        out.events = newest.into();
+    }
+
+    /// Keeps `event` among the newest [`JournalOptions::recover_events`].
+    fn keep(&self, event: Event, newest: &mut VecDeque<Event>, out: &mut Recovered) {
+        out.last_id = Some(out.last_id.map_or(event.id, |id| id.max(event.id)));
+        newest.push_back(event);
+        if newest.len() > self.options.recover_events {
+            newest.pop_front();
+        }
+    }
+
+    /// The daemon stopped mid-write: the fragment is dropped from the live file, so the next
+    /// line starts clean (only the live file is ever written).
+    fn drop_incomplete_line(
+        &self,
+        path: &Path,
+        number: usize,
+        len: usize,
+        good_end: u64,
+        out: &mut Recovered,
+    ) {
+        out.warnings.push(format!(
+            "{}:{number}: incomplete last line ({len} bytes) dropped",
+            path.display()
+        ));
+        if path == self.state.path {
+            if let Err(e) = open_no_follow(OpenOptions::new().write(true), path)
+                .and_then(|f| f.set_len(good_end))
+            {
+                out.warnings.push(format!(
+                    "{}: cannot trim the incomplete line: {e}",
+                    path.display()
+                ));
+            }
+        }
     }
 
     fn ensure_open(&mut self) -> bool {
@@ -373,9 +376,3 @@ impl Journal {
 
 #[cfg(test)]
 mod tests;
-
-/// Sample events shared by the report tests.
-#[cfg(test)]
-pub(crate) mod tests_support {
-    pub(crate) use super::tests::event;
-}

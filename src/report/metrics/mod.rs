@@ -3,10 +3,13 @@
 //! Every family gets `# HELP` and `# TYPE`; label values are escaped as the format requires
 //! (backslash, double quote and newline).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::control::StatusReport;
+use crate::control::{InterfaceCapture, JournalState, StatusReport};
 use crate::diagnose::event::Verdict;
+use crate::diagnose::status::ProbeStatus;
+use crate::track::record::TrackerStats;
 
 /// Escapes a label value: `\` → `\\`, `"` → `\"`, newline → `\n`.
 pub fn escape_label(value: &str) -> String {
@@ -36,6 +39,12 @@ impl Exposition {
         // Writing to a String cannot fail.
         let _ = writeln!(self.out, "# HELP {name} {}", escape_help(help));
         let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    /// A family of one sample without labels.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
@@ -71,43 +80,13 @@ fn format_value(v: f64) -> String {
 /// Renders every metric.
 pub fn render(status: &StatusReport) -> String {
     let mut x = Exposition { out: String::new() };
-    let counters = &status.engine.counters;
-
-    x.family(
+    x.single(
         "mailpulse_uptime_seconds",
         "gauge",
         "Seconds since the daemon started.",
-    );
-    x.sample(
-        "mailpulse_uptime_seconds",
-        &[],
         status.uptime_seconds as f64,
     );
-
-    x.family(
-        "mailpulse_sessions_total",
-        "counter",
-        "Mail sessions judged, by verdict.",
-    );
-    for verdict in Verdict::ALL {
-        let n = counters
-            .sessions_by_verdict
-            .get(verdict.as_str())
-            .copied()
-            .unwrap_or(0);
-        x.sample(
-            "mailpulse_sessions_total",
-            &[("verdict", verdict.as_str())],
-            n as f64,
-        );
-    }
-    // Verdict names the engine may add later are still exported.
-    for (name, n) in &counters.sessions_by_verdict {
-        if !Verdict::ALL.iter().any(|v| v.as_str() == name) {
-            x.sample("mailpulse_sessions_total", &[("verdict", name)], *n as f64);
-        }
-    }
-
+    sessions(&mut x, &status.engine.counters.sessions_by_verdict);
     x.family(
         "mailpulse_events_total",
         "counter",
@@ -116,13 +95,45 @@ pub fn render(status: &StatusReport) -> String {
     for (kind, n) in &status.events_by_kind {
         x.sample("mailpulse_events_total", &[("kind", kind)], *n as f64);
     }
+    probes(&mut x, &status.engine.probes);
+    captures(&mut x, &status.captures);
+    wan(&mut x, status);
+    tracker(&mut x, &status.tracker);
+    journal(&mut x, &status.journal);
+    x.out
+}
 
+/// Sessions judged, by verdict: every verdict the engine knows, then any it may add later.
+fn sessions(x: &mut Exposition, by_verdict: &BTreeMap<String, u64>) {
+    x.family(
+        "mailpulse_sessions_total",
+        "counter",
+        "Mail sessions judged, by verdict.",
+    );
+    for verdict in Verdict::ALL {
+        let n = by_verdict.get(verdict.as_str()).copied().unwrap_or(0);
+        x.sample(
+            "mailpulse_sessions_total",
+            &[("verdict", verdict.as_str())],
+            n as f64,
+        );
+    }
+    // Verdict names the engine may add later are still exported.
+    for (name, n) in by_verdict {
+        if !Verdict::ALL.iter().any(|v| v.as_str() == name) {
+            x.sample("mailpulse_sessions_total", &[("verdict", name)], *n as f64);
+        }
+    }
+}
+
+/// Each target's last probe: up or not, and how long each phase took.
+fn probes(x: &mut Exposition, probes: &[ProbeStatus]) {
     x.family(
         "mailpulse_probe_up",
         "gauge",
         "1 when the last probe of the target succeeded, 0 when it failed.",
     );
-    for probe in &status.engine.probes {
+    for probe in probes {
         if let Some(last) = &probe.last {
             let up = if last.ok() { 1.0 } else { 0.0 };
             x.sample("mailpulse_probe_up", &[("target", &probe.target)], up);
@@ -133,28 +144,27 @@ pub fn render(status: &StatusReport) -> String {
         "gauge",
         "Duration of each phase of the last probe of the target.",
     );
-    for probe in &status.engine.probes {
+    for probe in probes {
         if let Some(last) = &probe.last {
             for phase in &last.phases {
-                let name = serde_json::to_value(phase.phase)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
                 x.sample(
                     "mailpulse_probe_phase_seconds",
-                    &[("target", &probe.target), ("phase", &name)],
+                    &[("target", &probe.target), ("phase", phase.phase.name())],
                     phase.duration.as_secs_f64(),
                 );
             }
         }
     }
+}
 
+/// The kernel's capture counters, by LAN interface (those with counters).
+fn captures(x: &mut Exposition, captures: &[InterfaceCapture]) {
     x.family(
         "mailpulse_capture_packets_total",
         "counter",
         "Packets the kernel passed to the capture, by LAN interface.",
     );
-    for c in &status.captures {
+    for c in captures {
         if let Some(stats) = c.stats {
             x.sample(
                 "mailpulse_capture_packets_total",
@@ -168,7 +178,7 @@ pub fn render(status: &StatusReport) -> String {
         "counter",
         "Packets the kernel dropped before the capture read them, by LAN interface.",
     );
-    for c in &status.captures {
+    for c in captures {
         if let Some(stats) = c.stats {
             x.sample(
                 "mailpulse_capture_drops_total",
@@ -177,7 +187,9 @@ pub fn render(status: &StatusReport) -> String {
             );
         }
     }
+}
 
+fn wan(x: &mut Exposition, status: &StatusReport) {
     x.family(
         "mailpulse_wan_up",
         "gauge",
@@ -188,99 +200,66 @@ pub fn render(status: &StatusReport) -> String {
         "down" => x.sample("mailpulse_wan_up", &[], 0.0),
         _ => {}
     }
-    x.family(
+    x.single(
         "mailpulse_wan_transitions_total",
         "counter",
         "WAN up/down and address changes seen.",
+        status.engine.counters.wan_transitions as f64,
     );
-    x.sample(
-        "mailpulse_wan_transitions_total",
-        &[],
-        counters.wan_transitions as f64,
-    );
+}
 
-    x.family(
+fn tracker(x: &mut Exposition, t: &TrackerStats) {
+    x.single(
         "mailpulse_tracker_sessions_open",
         "gauge",
         "Mail sessions being tracked now.",
+        t.sessions_open as f64,
     );
-    x.sample(
-        "mailpulse_tracker_sessions_open",
-        &[],
-        status.tracker.sessions_open as f64,
-    );
-    x.family(
+    x.single(
         "mailpulse_tracker_sessions_evicted_total",
         "counter",
         "Sessions pushed out of the full session table.",
+        t.sessions_evicted as f64,
     );
-    x.sample(
-        "mailpulse_tracker_sessions_evicted_total",
-        &[],
-        status.tracker.sessions_evicted as f64,
-    );
-    x.family(
+    x.single(
         "mailpulse_tracker_client_cap_evicted_total",
         "counter",
         "Sessions pushed out because their client was at its session cap.",
+        t.client_cap_evicted as f64,
     );
-    x.sample(
-        "mailpulse_tracker_client_cap_evicted_total",
-        &[],
-        status.tracker.client_cap_evicted as f64,
-    );
-    x.family(
+    x.single(
         "mailpulse_tracker_buffer_bytes",
         "gauge",
         "Bytes held in reassembly and hello buffers against the tracker's budget.",
+        t.buffer_bytes as f64,
     );
-    x.sample(
-        "mailpulse_tracker_buffer_bytes",
-        &[],
-        status.tracker.buffer_bytes as f64,
-    );
-    x.family(
+    x.single(
         "mailpulse_tracker_buffer_refused_total",
         "counter",
         "Buffers not kept because the tracker's byte budget was spent.",
+        t.buffer_refused as f64,
     );
-    x.sample(
-        "mailpulse_tracker_buffer_refused_total",
-        &[],
-        status.tracker.buffer_refused as f64,
-    );
-    x.family(
+    x.single(
         "mailpulse_tracker_packets_total",
         "counter",
         "Packets the tracker examined.",
+        t.packets as f64,
     );
-    x.sample(
-        "mailpulse_tracker_packets_total",
-        &[],
-        status.tracker.packets as f64,
-    );
+}
 
-    x.family(
+fn journal(x: &mut Exposition, journal: &JournalState) {
+    x.single(
         "mailpulse_journal_healthy",
         "gauge",
         "1 when the last journal write succeeded.",
+        if journal.healthy { 1.0 } else { 0.0 },
     );
-    x.sample(
-        "mailpulse_journal_healthy",
-        &[],
-        if status.journal.healthy { 1.0 } else { 0.0 },
-    );
-    x.family(
+    x.single(
         "mailpulse_journal_events_lost_total",
         "counter",
         "Events that could not be written to the journal.",
+        journal.events_lost as f64,
     );
-    x.sample(
-        "mailpulse_journal_events_lost_total",
-        &[],
-        status.journal.events_lost as f64,
-    );
-    x.out
 }
 
 #[cfg(test)]

@@ -241,3 +241,12 @@ fn unknown_wan_state_exports_no_wan_up_sample() {
     s.engine.wan.state = "down".into();
     assert!(render(&s).lines().any(|l| l == "mailpulse_wan_up 0"));
 }
+
+/// The `phase` label is the phase as the JSON spells it.
+#[test]
+fn phase_labels_are_the_json_names() {
+    use ProbePhase::*;
+    for phase in [Dns, Connect, Greeting, Starttls, Tls, Capabilities, Logout] {
+        assert_eq!(serde_json::to_value(phase).unwrap(), phase.name());
+    }
+}

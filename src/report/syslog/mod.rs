@@ -9,10 +9,11 @@ use std::io;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, TimeZone};
+use chrono::{DateTime, FixedOffset};
 
 use crate::config::{Facility, SyslogFormat};
 use crate::diagnose::event::{Event, Severity};
+use crate::sys::clock::{local_text, local_time};
 use crate::time::Timestamp;
 
 /// The syslog ident (RFC 3164 TAG, RFC 5424 APP-NAME).
@@ -154,14 +155,6 @@ pub fn format_rfc5424(
     )
 }
 
-/// The local time of `time` in the process's time zone.
-pub fn local_time(time: Timestamp) -> DateTime<FixedOffset> {
-    let utc = chrono::DateTime::from_timestamp_nanos(time.unix_nanos());
-    chrono::Local
-        .from_utc_datetime(&utc.naive_utc())
-        .fixed_offset()
-}
-
 /// Sends events and the daemon's own notices to syslog, and to stderr in the foreground.
 pub struct Syslog {
     socket: Option<UnixDatagram>,
@@ -209,11 +202,7 @@ impl Syslog {
     pub fn message(&mut self, severity: Severity, message: &str, now: Timestamp) -> io::Result<()> {
         let message = one_line(message);
         if self.to_stderr {
-            eprintln!(
-                "{} {}: {message}",
-                local_time(now).format("%Y-%m-%d %H:%M:%S"),
-                severity_name(severity)
-            );
+            eprintln!("{} {}: {message}", local_text(now), severity_name(severity));
         }
         let Some(socket) = &self.socket else {
             return Ok(());

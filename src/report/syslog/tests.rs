@@ -4,8 +4,8 @@ use std::time::Duration;
 use chrono::TimeZone;
 
 use super::*;
+use crate::control::tests_support::event;
 use crate::diagnose::event::{Credentials, EventKind, Verdict};
-use crate::report::journal::tests_support::event;
 
 #[test]
 fn event_line_is_kind_tokens_then_sentence() {

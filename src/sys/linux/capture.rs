@@ -18,7 +18,6 @@ use std::cell::Cell;
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::SystemTime;
 
 use crate::sys::bpf_program;
 use crate::sys::syscall::syscall;
@@ -210,7 +209,8 @@ impl Capture {
         };
         let captured = n.min(payload.len());
         let (time, aux) = read_control(&msg);
-        let time = time.unwrap_or_else(now);
+        // Wall-clock now for the (unexpected) frame without a kernel timestamp.
+        let time = time.unwrap_or_else(crate::sys::clock::now);
         let original_len = aux.map_or(n, |a| a.tp_len as usize);
         let original_len = u32::try_from(original_len).unwrap_or(u32::MAX);
 
@@ -296,17 +296,6 @@ fn read_control(msg: &libc::msghdr) -> (Option<Timestamp>, Option<TpacketAuxdata
         cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
     }
     (time, aux)
-}
-
-/// Wall-clock now, for the (unexpected) frame without a kernel timestamp.
-fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix(
-        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        since.subsec_nanos(),
-    )
 }
 
 fn interface_index(interface: &str) -> io::Result<u32> {
