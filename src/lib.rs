@@ -1,12 +1,15 @@
 //! mailpulse: tells a router's owner whether a mail client's "incorrect password" was the
 //! password, or the WAN, DNS, the server, TLS or the firewall.
 //!
-//! The layers, from bytes to reports (README.md, "What it is made of", has the data flow):
+//! The layers, from bytes to reports; a module imports only from its own layer or lower ones
+//! (docs/architecture.md has the table and the data flow; `scripts/check-layers` enforces it):
 //!
 //! - [`wire`] parses untrusted bytes (link layers, IP, TCP, UDP, DNS, TLS, IMAP/POP3/SMTP lines).
 //!   Zero-copy views with checked lengths; never panics on input.
 //! - [`capture_file`] reads capture files (pcap, pcapng, gzip-compressed) for [`replay`],
 //!   with the same rules as [`wire`]: checked lengths, bounded memory.
+//! - [`observe`] holds the facts every layer shares: session and lookup records, and the
+//!   engine's input vocabulary (observations).
 //! - [`track`] turns timestamped packets into mail sessions and DNS lookups (bounded tables).
 //! - [`diagnose`] is the engine: observations in, events with verdicts out. It reads no clock
 //!   and does no I/O, so the same engine runs live and in [`replay`].
@@ -33,6 +36,8 @@ pub mod control;
 pub mod daemon;
 #[forbid(unsafe_code)]
 pub mod diagnose;
+#[forbid(unsafe_code)]
+pub mod observe;
 #[forbid(unsafe_code)]
 pub mod probe;
 #[forbid(unsafe_code)]

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use mailpulse::control::StatusReport;
 use mailpulse::diagnose::event::EventKind;
-use mailpulse::diagnose::observation::{Observation, ObservationKind, ProbeResult};
 use mailpulse::diagnose::{DiagnosisConfig, Engine};
+use mailpulse::observe::observation::{Observation, ObservationKind, ProbeResult};
 use mailpulse::probe::{self, ProbeOptions, Prober, Target};
 use mailpulse::time::Timestamp;
 use probe_support::{run, Dovecot, Pki, TlsRange};

@@ -7,9 +7,9 @@ mod probe_support;
 
 use std::time::Duration;
 
-use mailpulse::diagnose::observation::{ProbePhase, ProbeResult};
+use mailpulse::observe::observation::{ProbePhase, ProbeResult};
+use mailpulse::observe::record::{TlsMode, TlsVersion};
 use mailpulse::probe::{self, ProbeOptions, Prober, Target};
-use mailpulse::track::record::{TlsMode, TlsVersion};
 use probe_support::{Dovecot, Pki, TlsRange};
 
 fn options(pki: Option<&Pki>) -> ProbeOptions {

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mailpulse::diagnose::observation::{ProbePhase, ProbeResult};
+use mailpulse::observe::observation::{ProbePhase, ProbeResult};
+use mailpulse::observe::record::{TlsMode, TlsVersion};
 use mailpulse::probe::{self, ProbeOptions, Prober, Target};
-use mailpulse::track::record::{TlsMode, TlsVersion};
 use probe_support::{free_port, Pki};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;

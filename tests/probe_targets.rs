@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use mailpulse::config::ConfigError;
-use mailpulse::diagnose::observation::ProbePhase;
+use mailpulse::observe::observation::ProbePhase;
 use mailpulse::probe::{ProbeOptions, Prober, Target};
 
 fn mailpulse(args: &[&str]) -> std::process::Output {

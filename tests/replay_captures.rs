@@ -7,9 +7,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mailpulse::diagnose::observation::{Observation, ObservationKind};
+use mailpulse::observe::observation::{Observation, ObservationKind};
+use mailpulse::observe::record::{DnsLookup, SessionRecord, Side, TlsVersion};
 use mailpulse::time::Timestamp;
-use mailpulse::track::record::{DnsLookup, SessionRecord, Side, TlsVersion};
 use mailpulse::track::{Tracker, TrackerConfig};
 use mailpulse::wire::{Frame, LinkType};
 use pcap_file::pcap::PcapReader;
@@ -454,7 +454,7 @@ fn lab_captures_match_the_manifest_and_tshark() {
                 assert_eq!(json_name(&r.close), "rst", "{}", ctx("RST vs tshark"));
             }
         }
-        if r.tls == mailpulse::track::record::TlsMode::None {
+        if r.tls == mailpulse::observe::record::TlsMode::None {
             assert_eq!(
                 r.auth_reply,
                 t.login_reply,
@@ -467,7 +467,7 @@ fn lab_captures_match_the_manifest_and_tshark() {
             assert!(r.unanswered_since.is_some(), "{}", ctx("unanswered SYN"));
         } else {
             assert!(
-                r.tls != mailpulse::track::record::TlsMode::Implicit
+                r.tls != mailpulse::observe::record::TlsMode::Implicit
                     || r.tls_alert.is_some()
                     || r.tls_handshake.is_some(),
                 "{}",

@@ -116,7 +116,7 @@ fn a_missing_timeline_exits_66_naming_it() {
 }
 
 /// One timeline line as the daemon writes it (report::timeline::Entry).
-fn timeline_line(secs: f64, kind: mailpulse::diagnose::observation::ObservationKind) -> String {
+fn timeline_line(secs: f64, kind: mailpulse::observe::observation::ObservationKind) -> String {
     use mailpulse::report::timeline::{Entry, Recorded};
     let time = mailpulse::time::Timestamp::from_unix_nanos((secs * 1e9) as i64);
     let recorded = Recorded::from_observation(&kind).expect("a recordable observation");
@@ -125,7 +125,7 @@ fn timeline_line(secs: f64, kind: mailpulse::diagnose::observation::ObservationK
 
 #[test]
 fn a_timeline_gives_the_engine_the_wan_context() {
-    use mailpulse::diagnose::observation::{LinkChange, ObservationKind};
+    use mailpulse::observe::observation::{LinkChange, ObservationKind};
     // imaps-wan-down.pcap: the lab took the WAN link down 1-2 s into the transfer (its
     // packets span 1795326176.03 … 1795326186.26). Without a timeline the engine cannot know.
     let capture = data("imaps-wan-down.pcap");

@@ -6,9 +6,9 @@ use crate::control::{EvidenceRingState, InterfaceCapture, JournalState, StatusRe
 use crate::diagnose::event::{Credentials, Event, Verdict};
 use crate::diagnose::status::{ClientSummary, Counters, EngineStatus, ProbeStatus};
 use crate::diagnose::Explanation;
+use crate::observe::record::TrackerStats;
 use crate::sys::clock::local_text;
 use crate::time::words::largest_two_units;
-use crate::track::record::TrackerStats;
 
 /// Text from the daemon (server names, messages) with control and invisible characters
 /// escaped (`crate::text`), so it cannot break a line or drive the terminal.
@@ -388,9 +388,9 @@ fn evidence_status(out: &mut String, e: &EvidenceRingState) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
+    use crate::observe::observation::{ProbeFailure, ProbePhase, ProbeResult};
+    use crate::observe::record::{Protocol, TlsMode};
     use crate::time::Timestamp;
-    use crate::track::record::{Protocol, TlsMode};
 
     #[test]
     fn explanation_tells_the_story_then_the_advice_once() {

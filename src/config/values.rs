@@ -2,6 +2,9 @@
 //! facilities, log levels, syslog formats.
 
 use std::fmt;
+
+pub use crate::report::syslog::{Facility, SyslogFormat};
+pub(crate) use crate::text::named_enum;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -86,95 +89,6 @@ impl Serialize for ByteSize {
     }
 }
 
-/// Declares a string-valued enum whose error message lists the legal names.
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident, $what:literal, { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// Every legal value, in the order error messages list them.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The name as written in the configuration.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// Parses a name; the error lists the legal ones.
-            pub fn parse(text: &str) -> Result<$name, String> {
-                match text {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(format!(
-                        "invalid {} {:?}; expected one of {}",
-                        $what,
-                        text,
-                        Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                    )),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                $name::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-    };
-}
-
-named_enum!(
-    /// Syslog facilities (RFC 5424 §6.2.1 numbering, names as in syslog.conf(5)).
-    Facility, "syslog facility", {
-    Kern = "kern", User = "user", Mail = "mail", Daemon = "daemon", Auth = "auth",
-    Syslog = "syslog", Lpr = "lpr", News = "news", Uucp = "uucp", Cron = "cron",
-    Authpriv = "authpriv", Ftp = "ftp",
-    Local0 = "local0", Local1 = "local1", Local2 = "local2", Local3 = "local3",
-    Local4 = "local4", Local5 = "local5", Local6 = "local6", Local7 = "local7",
-});
-
-impl Facility {
-    /// The facility code (RFC 5424 §6.2.1).
-    pub fn code(self) -> u8 {
-        match self {
-            Facility::Kern => 0,
-            Facility::User => 1,
-            Facility::Mail => 2,
-            Facility::Daemon => 3,
-            Facility::Auth => 4,
-            Facility::Syslog => 5,
-            Facility::Lpr => 6,
-            Facility::News => 7,
-            Facility::Uucp => 8,
-            Facility::Cron => 9,
-            Facility::Authpriv => 10,
-            Facility::Ftp => 11,
-            Facility::Local0 => 16,
-            Facility::Local1 => 17,
-            Facility::Local2 => 18,
-            Facility::Local3 => 19,
-            Facility::Local4 => 20,
-            Facility::Local5 => 21,
-            Facility::Local6 => 22,
-            Facility::Local7 => 23,
-        }
-    }
-}
-
 named_enum!(
     /// How much the daemon says about itself (events are always reported).
     LogLevel, "log level", {
@@ -205,15 +119,6 @@ impl LogLevel {
         }
     }
 }
-
-named_enum!(
-    /// The syslog message format.
-    SyslogFormat, "syslog format", {
-    /// BSD syslog (RFC 3164), what syslogd(8) on FreeBSD and OPNsense's log viewer expect.
-    Rfc3164 = "rfc3164",
-    /// Structured syslog (RFC 5424).
-    Rfc5424 = "rfc5424",
-});
 
 #[cfg(test)]
 mod tests {

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::diagnose::event::Event;
 use crate::diagnose::status::{ClientSummary, EngineStatus};
 use crate::diagnose::Explanation;
+use crate::observe::record::TrackerStats;
 use crate::sys::CaptureStats;
 use crate::time::Timestamp;
-use crate::track::record::TrackerStats;
 
 /// Largest request frame accepted (1 MiB).
 pub const MAX_REQUEST: u64 = 1 << 20;

@@ -16,7 +16,7 @@ pub(crate) fn event(id: u64) -> Event {
         server_name: Some("outlook.office365.com".into()),
         server: "52.97.1.1".parse().ok(),
         server_port: Some(993),
-        protocol: Some(crate::track::record::Protocol::Imap),
+        protocol: Some(crate::observe::record::Protocol::Imap),
         message: format!("event number {id}"),
         advice: None,
         session: None,

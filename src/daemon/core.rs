@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::diagnose::event::{Event, EventKind};
-use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::status::ClientSummary;
 use crate::diagnose::{DiagnosisConfig, Engine, Explanation};
+use crate::observe::observation::{Observation, ObservationKind};
+use crate::observe::record::TrackerStats;
 use crate::time::Timestamp;
-use crate::track::record::TrackerStats;
 use crate::track::{Tracker, TrackerConfig};
 use crate::wire::Frame;
 

@@ -2,7 +2,7 @@
 //! on start so history survives restarts.
 
 use crate::diagnose::event::{Event, SessionView};
-use crate::track::record::TlsMode;
+use crate::observe::record::TlsMode;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 

@@ -4,7 +4,7 @@
 //! socket silently), so the daemon re-dumps the state on start, on overflow and periodically,
 //! and reports only the differences: a lost or coalesced message never leaves a wrong picture.
 
-use crate::diagnose::observation::LinkChange;
+use crate::observe::observation::LinkChange;
 use crate::sys::{DefaultRoute, InterfaceInfo, LinkSnapshot};
 
 /// Whether an interface counts as up: administratively up with carrier.

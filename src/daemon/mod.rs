@@ -3,7 +3,6 @@
 //! mailpulse never forks: daemon(8) on FreeBSD and systemd on Linux supervise it. `--foreground`
 //! copies every log line to stderr as well as syslog.
 
-pub mod clock;
 pub mod core;
 pub mod evidence;
 pub mod history;

@@ -22,13 +22,13 @@ use tokio::task::JoinHandle;
 use crate::config::{self, Config};
 use crate::control::{server, ReloadReport, Response};
 use crate::diagnose::event::Severity;
-use crate::diagnose::observation::ObservationKind;
+use crate::observe::observation::ObservationKind;
 use crate::report::syslog::Syslog;
 use crate::sys::discover::discover;
 use crate::sys::{self, CaptureOptions, LinkSnapshot};
 
-use super::clock::now;
 use super::run::{capture_task, dpinger_task, lock, serve, spawn_probes, Bursts, Shared};
+use crate::sys::clock::now;
 
 /// Everything a reload may change, and the tasks it restarts.
 pub struct Reloader {

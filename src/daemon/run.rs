@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::config::{self, Config, Loaded};
 use crate::control::{server, Request, Response};
 use crate::diagnose::event::Severity;
-use crate::diagnose::observation::{LinkChange, ObservationKind};
+use crate::observe::observation::{LinkChange, ObservationKind};
 use crate::probe::{ProbeOptions, Prober, Target};
 use crate::sys::capture::Capture;
 use crate::sys::clock::now;

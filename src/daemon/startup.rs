@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::config::{self, Config, Loaded};
 use crate::control::server;
 use crate::diagnose::event::Severity;
-use crate::diagnose::observation::ObservationKind;
+use crate::observe::observation::ObservationKind;
 use crate::report::journal::Journal;
 use crate::report::syslog::Syslog;
 use crate::report::timeline::TimelineWriter;

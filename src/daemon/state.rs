@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use crate::config::LogLevel;
 use crate::control::{EvidenceRingState, InterfaceCapture, Request, Response, StatusReport};
 use crate::diagnose::event::{Event, Severity};
-use crate::diagnose::observation::ObservationKind;
+use crate::observe::observation::ObservationKind;
 use crate::report::journal::Journal;
 use crate::report::metrics;
 use crate::report::syslog::Syslog;

@@ -7,7 +7,7 @@
 //! them before changing a date.
 
 use crate::diagnose::event::Verdict;
-use crate::track::record::TlsVersion;
+use crate::observe::record::TlsVersion;
 
 /// A mail provider with the host names it is recognised by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::event::{Event, EventKind, Verdict};
 use super::status::ClientSummary;
-use super::timeline::{hms, secs, Notice, Timeline};
+use super::timeline::{hms, Notice, Timeline};
 use super::DNS_REPEAT;
+use crate::time::words::secs;
 use crate::time::Timestamp;
 use crate::track::KeyedBuildHasher;
 
@@ -613,7 +614,7 @@ mod tests {
     mod flood {
         use crate::diagnose::event::EventKind;
         use crate::diagnose::testkit::*;
-        use crate::track::record::Rcode;
+        use crate::observe::record::Rcode;
 
         /// Regression (docs/threat-model.md, DNS flood): 12 000 NXDOMAIN answers for mail-like
         /// names in 6 s became 12 000 events, and the client's earlier session verdict was

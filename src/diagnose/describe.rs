@@ -6,9 +6,9 @@ use std::time::Duration;
 use super::event::{Credentials, Event, EventKind, SessionView, Severity, Verdict};
 use super::rules::{Failure, Finding};
 use super::timeline::{hms, DnsMark, Notice};
+use crate::observe::record::{AuthOutcome, Close, Protocol, SessionRecord};
 use crate::time::words::{secs, secs_precise};
 use crate::time::Timestamp;
-use crate::track::record::{AuthOutcome, Close, Protocol, SessionRecord};
 
 /// Hands out event ids in increasing order.
 #[derive(Debug)]

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::observe::record::{Close, Protocol, Side, TlsMode, TlsVersion};
 use crate::time::Timestamp;
-use crate::track::record::{Close, Protocol, Side, TlsMode, TlsVersion};
 
 /// What the engine concluded about a session (mailpulse(8), "Verdicts").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -204,7 +204,7 @@ pub struct SessionView {
     /// `client`, `server` or `none`.
     pub closed_by: ClosedBy,
     pub close: Close,
-    pub auth: crate::track::record::AuthOutcome,
+    pub auth: crate::observe::record::AuthOutcome,
     pub verdict: Verdict,
     pub credentials: Credentials,
     pub evidence: Vec<String>,

@@ -58,7 +58,6 @@ pub mod clients;
 pub mod describe;
 mod dns_repeats;
 pub mod event;
-pub mod observation;
 pub mod replies;
 pub mod rules;
 pub mod status;
@@ -75,14 +74,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::observe::observation::{Observation, ObservationKind};
 use event::{Event, EventKind, Verdict};
-use observation::{Observation, ObservationKind};
 use rules::{Case, Failure};
 use status::{ClientSummary, Counters, EngineStatus, GatewayStatus, ProbeStatus, WanStatus};
 use timeline::{hms, Notice, Timeline};
 
+use crate::observe::record::SessionRecord;
 use crate::time::Timestamp;
-use crate::track::record::SessionRecord;
 
 /// Sessions remembered as already judged (early verdicts awaiting their end).
 pub const MAX_JUDGED: usize = 8192;
@@ -155,6 +154,16 @@ struct Told {
 }
 
 /// A verdict already given for a session still open.
+/// What the rules made of one session, and the refused-login features behind it.
+struct Judgement {
+    finding: rules::Finding,
+    failure: Failure,
+    shape: Option<String>,
+    reply_differs: Option<replies::ReplyDiffers>,
+    /// `auth-rejected` because earlier lone shapes repeated: those are revised too.
+    confirms_shapes: bool,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Judged {
     verdict: Verdict,
@@ -349,11 +358,28 @@ impl Engine {
         if !ended && (prior.is_some() || !failure.visible_stall()) {
             return;
         }
-        let reply_differs = self.replies.compare(&rec);
-        let earlier_shapes = self.earlier_shapes(&rec, reply_differs);
-        let other_port = self.other_port_answered(&rec, &failure);
+        let judgement = self.judge_session(&rec, failure);
+        if !ended && matches!(judgement.finding.verdict, Verdict::Ok | Verdict::Unknown) {
+            return;
+        }
+        if ended {
+            self.forget_judged(rec.id);
+            self.learn_from_ended(&rec, &judgement, now);
+        }
+        let confirms_shapes = judgement.confirms_shapes;
+        self.report_session(&rec, judgement, prior, now, ended, out);
+        if confirms_shapes && ended {
+            self.revise_confirmed_shapes(&rec, now, out);
+        }
+    }
+
+    /// The rules' finding for a session, with the refused-login features they used.
+    fn judge_session(&self, rec: &SessionRecord, failure: Failure) -> Judgement {
+        let reply_differs = self.replies.compare(rec);
+        let earlier_shapes = self.earlier_shapes(rec, reply_differs);
+        let other_port = self.other_port_answered(rec, &failure);
         let mut case = Case::new(
-            &rec,
+            rec,
             &self.timeline,
             &self.config,
             failure,
@@ -361,31 +387,54 @@ impl Engine {
             reply_differs,
         );
         case.other_port_answered = other_port;
-        case.answered_as_usual = self.replies.answered_as_usual(&rec);
+        case.answered_as_usual = self.replies.answered_as_usual(rec);
         let shape = case.shape();
-        let mut finding = rules::judge(&case);
+        let finding = rules::judge(&case);
         let confirms_shapes =
             finding.verdict == Verdict::AuthRejected && !case.earlier_shapes.is_empty();
-        let failure = case.failure;
-        if !ended && matches!(finding.verdict, Verdict::Ok | Verdict::Unknown) {
-            return;
+        Judgement {
+            finding,
+            failure: case.failure,
+            shape,
+            reply_differs,
+            confirms_shapes,
         }
-        if ended {
-            self.forget_judged(rec.id);
-            // Only sessions the shape could explain count towards a repeat (not one the
-            // client gave up on, say).
-            let shape_verdict = matches!(finding.verdict, Verdict::Unknown | Verdict::AuthRejected);
-            // A weak shape never confirms another session's.
-            let weak = rules::weak_shape(&rec) && reply_differs.is_none();
-            if shape_verdict && shape.is_some() && !weak {
-                self.remember_shape(&rec, reply_differs, finding.verdict, now);
-            }
-            if finding.verdict == Verdict::Ok && rules::went_past_login(&rec) {
-                self.replies.learn(&rec);
-            }
+    }
+
+    /// What an ended session teaches: a refused-login shape to confirm by a repeat, or the
+    /// replies of a session that went on past the login.
+    fn learn_from_ended(&mut self, rec: &SessionRecord, j: &Judgement, now: Timestamp) {
+        let verdict = j.finding.verdict;
+        // Only sessions the shape could explain count towards a repeat (not one the client
+        // gave up on, say), and a weak shape never confirms another session's.
+        let shape_verdict = matches!(verdict, Verdict::Unknown | Verdict::AuthRejected);
+        let weak = rules::weak_shape(rec) && j.reply_differs.is_none();
+        if shape_verdict && j.shape.is_some() && !weak {
+            self.remember_shape(rec, j.reply_differs, verdict, now);
         }
-        let subject = describe::session_subject(&rec);
-        let outcome = describe::session_outcome(&rec, &failure, finding.verdict);
+        if verdict == Verdict::Ok && rules::went_past_login(rec) {
+            self.replies.learn(rec);
+        }
+    }
+
+    /// Tells the session's verdict, or restates an earlier one with how the session ended.
+    fn report_session(
+        &mut self,
+        rec: &SessionRecord,
+        j: Judgement,
+        prior: Option<Judged>,
+        now: Timestamp,
+        ended: bool,
+        out: &mut Vec<Event>,
+    ) {
+        let Judgement {
+            mut finding,
+            failure,
+            shape,
+            ..
+        } = j;
+        let subject = describe::session_subject(rec);
+        let outcome = describe::session_outcome(rec, &failure, finding.verdict);
         let at = if finding.verdict == Verdict::Ok {
             rec.end
         } else {
@@ -415,7 +464,7 @@ impl Engine {
             advice_verdict,
             rec.tls_client_max,
         );
-        let event = describe::session_event(&mut self.ids, now, &rec, &finding, advice);
+        let event = describe::session_event(&mut self.ids, now, rec, &finding, advice);
         if prior.is_none() && !ended {
             let judged = Judged {
                 verdict: finding.verdict,
@@ -431,9 +480,6 @@ impl Engine {
             at,
         };
         self.tell(told, event, &subject, &outcome, out);
-        if confirms_shapes && ended {
-            self.revise_confirmed_shapes(&rec, now, out);
-        }
     }
 
     /// The repeat in `rec` confirms earlier lone shapes of this client and server that were

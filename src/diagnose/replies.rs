@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::track::record::{Exchange, SessionRecord};
+use crate::observe::record::{Exchange, SessionRecord};
 
 /// Client and server pairs whose replies are remembered (the least recently taught is
 /// forgotten first).

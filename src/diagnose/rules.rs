@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use super::event::Verdict;
-use super::observation::{ProbeFailure, ProbePhase};
 use super::replies::ReplyDiffers;
-use super::timeline::{hms, secs, secs_precise, Timeline};
+use super::timeline::{hms, Timeline};
 use super::DiagnosisConfig;
+use crate::observe::observation::{ProbeFailure, ProbePhase};
+use crate::observe::record::{AuthOutcome, Close, SessionRecord, Side, TlsMode, TlsVersion};
+use crate::time::words::{secs, secs_precise};
 use crate::time::Timestamp;
-use crate::track::record::{AuthOutcome, Close, SessionRecord, Side, TlsMode, TlsVersion};
 
 /// Slack before a failure window when looking for a WAN outage (a link that dropped a moment
 /// before the client's data was sent still explains it).

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::event::{Credentials, Verdict};
-use super::observation::{FirewallTimeouts, ProbeResult};
+use crate::observe::observation::{FirewallTimeouts, ProbeResult};
 use crate::time::Timestamp;
 
 /// The WAN as the engine sees it.

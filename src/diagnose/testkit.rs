@@ -6,16 +6,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::event::{Credentials, Event, EventKind, Verdict};
-use super::observation::{
+use super::{DiagnosisConfig, Engine};
+use crate::observe::observation::{
     FirewallTimeouts, GatewaySample, LinkChange, Observation, ObservationKind, PhaseTiming,
     ProbeFailure, ProbePhase, ProbeResult,
 };
-use super::{DiagnosisConfig, Engine};
-use crate::time::Timestamp;
-use crate::track::record::{
+use crate::observe::record::{
     AppDataShape, AuthOutcome, Close, DnsLookup, Protocol, Rcode, SessionRecord, Side, TlsAlert,
     TlsMode, TlsVersion,
 };
+use crate::time::Timestamp;
 
 /// The client most stories are about.
 pub const CLIENT: &str = "192.168.1.23";
@@ -500,7 +500,7 @@ impl Session {
     /// The requests after the handshake and the server's replies: (request bytes, reply bytes,
     /// milliseconds the reply took; a reply of 0 bytes is none).
     pub fn exchanges(mut self, list: &[(usize, usize, u64)]) -> Self {
-        let mut log = crate::track::record::Exchanges::default();
+        let mut log = crate::observe::record::Exchanges::default();
         for &(request, reply, wait) in list {
             log.client_data(request);
             if reply > 0 {

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use super::event::{Credentials, EventKind, Severity, Verdict};
-use super::observation::{LinkChange, ObservationKind, ProbePhase};
 use super::rules::WEAK_SHAPE_MAX_SERVER_RECORDS;
 use super::testkit::*;
 use super::DiagnosisConfig;
+use crate::observe::observation::{LinkChange, ObservationKind, ProbePhase};
+use crate::observe::record::{Close, Rcode, Side, TlsVersion};
 use crate::time::Timestamp;
-use crate::track::record::{Close, Rcode, Side, TlsVersion};
 
 const GMAIL: &str = "imap.gmail.com";
 const GMAIL_IP: &str = "142.250.102.108";
@@ -874,7 +874,7 @@ fn a_plaintext_client_leaving_after_a_slow_greeting_is_server_slow() {
     session.0.greeting = Some(ms(6200));
     session.0.slowest_reply = None;
     session.0.last_reply_at = None;
-    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth = crate::observe::record::AuthOutcome::Unknown;
     session.0.auth_reply = None;
     session.0.bytes_from_server = 120;
     let e = s.ended(t("14:00:07"), &session);
@@ -918,7 +918,7 @@ fn a_reset_after_the_greeting_is_server_refused() {
     let session =
         Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00")).server_reset(secs(2));
     let mut session = session;
-    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth = crate::observe::record::AuthOutcome::Unknown;
     let e = s.ended(t("14:00:03"), &session);
     assert_verdict(
         only_session(&e),
@@ -1496,7 +1496,7 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
                 "x",
             )),
             4 => ObservationKind::Probe(probe_ok(&format!("h{}.example", i % 500), GMAIL_IP)),
-            5 => ObservationKind::Gateway(super::observation::GatewaySample {
+            5 => ObservationKind::Gateway(crate::observe::observation::GatewaySample {
                 gateway: format!("GW{}", i % 40),
                 latency: None,
                 stddev: None,
@@ -1548,7 +1548,7 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
             _ => ObservationKind::Tick,
         };
         s.engine
-            .observe(super::observation::Observation { time: now, kind });
+            .observe(crate::observe::observation::Observation { time: now, kind });
     }
     let caps = [
         ("interfaces", MAX_INTERFACES),
@@ -1713,8 +1713,8 @@ fn smtp_submission_refused_for_want_of_a_login_is_not_ok_and_not_a_rejected_pass
         .ends(t("14:00:01"))
         .closed(Close::Fin, Some(Side::Client));
     session.0.server = std::net::SocketAddr::new(ip(GMAIL_IP), 587);
-    session.0.protocol = crate::track::record::Protocol::Smtp;
-    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.protocol = crate::observe::record::Protocol::Smtp;
+    session.0.auth = crate::observe::record::AuthOutcome::Unknown;
     session.0.auth_reply = Some("530 5.7.0 Must issue a STARTTLS command first".into());
     session.0.login_required = true;
     let e = s.ended(t("14:00:01"), &session);
@@ -1749,7 +1749,7 @@ fn a_reset_on_a_session_picked_up_without_a_plausible_start_is_not_server_refuse
 fn a_plaintext_session_without_a_login_does_not_speak_of_one() {
     let mut s = Scenario::new();
     let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"));
-    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth = crate::observe::record::AuthOutcome::Unknown;
     session.0.auth_reply = None;
     let e = s.ended(t("14:00:21"), &session);
     assert_verdict(
@@ -1771,7 +1771,7 @@ fn a_plaintext_client_closing_after_its_own_pause_is_not_server_slow() {
     let mut s = Scenario::new();
     let mut session = Session::imap_plain(1, CLIENT, GMAIL, GMAIL_IP, t("14:00:00"))
         .closed(Close::Fin, Some(Side::Client));
-    session.0.auth = crate::track::record::AuthOutcome::Unknown;
+    session.0.auth = crate::observe::record::AuthOutcome::Unknown;
     session.0.auth_reply = None;
     session.0.bytes_from_server = 300;
     session.0.slowest_reply = Some((ms(20), t("14:00:01")));

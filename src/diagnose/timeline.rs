@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::observation::{
+use crate::observe::observation::{
     FirewallTimeouts, GatewaySample, LinkChange, ProbeFailure, ProbePhase, ProbeResult,
 };
+use crate::observe::record::{DnsLookup, Rcode};
+use crate::time::words::{secs, secs_precise};
 use crate::time::Timestamp;
-use crate::track::record::{DnsLookup, Rcode};
 
 /// How long WAN outages and address changes are remembered (long IMAP sessions reach back far).
 pub const WAN_HORIZON: Duration = Duration::from_secs(24 * 3600);
@@ -238,14 +239,14 @@ impl ProbeMark {
             (Some(f), _) => format!(
                 "probe {} failed at {} at {}: {}",
                 self.target,
-                phase_name(f.phase),
+                f.phase.name(),
                 hms(self.at),
                 f.error
             ),
             (None, Some((phase, took))) => format!(
                 "probe {} slow at {} ({}) at {}",
                 self.target,
-                phase_name(phase),
+                phase.name(),
                 secs_precise(took),
                 hms(self.at)
             ),
@@ -1009,27 +1010,4 @@ impl Timeline {
 /// `HH:MM:SS` in UTC (the engine knows no time zone).
 pub fn hms(t: Timestamp) -> String {
     t.utc_hms()
-}
-
-/// Whole seconds, rounded: "29 s".
-pub fn secs(d: Duration) -> String {
-    format!("{} s", (d.as_millis().saturating_add(500)) / 1000)
-}
-
-/// Seconds with one decimal: "8.2 s".
-pub fn secs_precise(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
-}
-
-/// The phase as a word ("connect", "tls").
-pub fn phase_name(phase: ProbePhase) -> &'static str {
-    match phase {
-        ProbePhase::Dns => "dns",
-        ProbePhase::Connect => "connect",
-        ProbePhase::Greeting => "greeting",
-        ProbePhase::Starttls => "starttls",
-        ProbePhase::Tls => "tls",
-        ProbePhase::Capabilities => "capabilities",
-        ProbePhase::Logout => "logout",
-    }
 }

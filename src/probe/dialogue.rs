@@ -3,7 +3,7 @@
 //! (RFC 5321, 3207). No command here carries credentials.
 
 use super::conn::{Conn, ConnError};
-use crate::track::record::Protocol;
+use crate::observe::record::Protocol;
 
 /// The client name sent in EHLO: `.invalid` (RFC 2606) says plainly that it is not a mail host.
 pub const EHLO_NAME: &str = "mailpulse.invalid";

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use prober::{ProbeOptions, Prober, SetupError};
 pub use target::{Target, TargetError};
 
-use crate::diagnose::observation::{ProbeFailure, ProbePhase, ProbeResult};
+use crate::observe::observation::{ProbeFailure, ProbePhase, ProbeResult};
 
 /// sysexits(3) codes used by `mailpulse probe`.
 mod exit {

@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::diagnose::observation::{ProbePhase, ProbeResult};
+use crate::observe::observation::{ProbePhase, ProbeResult};
+use crate::observe::record::TlsMode;
 use crate::time::words::millis_precise;
-use crate::track::record::TlsMode;
 
 /// The whole report, ending with a newline. With `ignore_cert`, a certificate that does not
 /// validate is still shown as not valid, but the last line is `OK (certificate not valid,

@@ -21,9 +21,9 @@ use super::conn::{Conn, Io};
 use super::dialogue::Dialogue;
 use super::target::{address_refusal, Host, Target, TlsPolicy};
 use super::tls::{handshake_facts, TlsSetup, TrustError};
-use crate::diagnose::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
+use crate::observe::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
+use crate::observe::record::TlsMode;
 use crate::time::words::secs_or_millis;
-use crate::track::record::TlsMode;
 
 /// The whole probe may take at most this many times the per-phase timeout, so a server that
 /// answers each step just in time still cannot hold a probe for long.

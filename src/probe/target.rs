@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::track::record::{Protocol, TlsMode};
+use crate::observe::record::{Protocol, TlsMode};
 
 /// The URL schemes a probe understands, each implying a protocol, a TLS mode and a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

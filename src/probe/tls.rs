@@ -17,8 +17,8 @@ use rustls::{
     SignatureScheme,
 };
 
+use crate::observe::record::TlsVersion;
 use crate::time::Timestamp;
-use crate::track::record::TlsVersion;
 
 /// Why the TLS trust could not be set up.
 #[derive(Debug)]

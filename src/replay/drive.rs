@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::print::Printer;
 use super::unjudged::{capture_ended_view, capture_ended_wait, unjudged_view};
-use crate::diagnose::observation::{Observation, ObservationKind};
 use crate::diagnose::{DiagnosisConfig, Engine};
+use crate::observe::observation::{Observation, ObservationKind};
+use crate::observe::record::{SessionRecord, TrackerStats};
 use crate::time::Timestamp;
-use crate::track::record::{SessionRecord, TrackerStats};
 use crate::track::{KeyedBuildHasher, Tracker, TrackerConfig};
 use crate::wire::Frame;
 

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use super::{EX_DATAERR, EX_NOINPUT};
 use crate::capture_file::{read as read_capture, ReadError};
-use crate::diagnose::observation::Observation;
-use crate::track::record::TrackerStats;
+use crate::observe::observation::Observation;
+use crate::observe::record::TrackerStats;
 use crate::wire::Frame;
 
 /// The recorded observations of the timeline at `path`, its warnings written to `err`; the

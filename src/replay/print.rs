@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use crate::diagnose::event::{Event, SessionView};
-use crate::time::Timestamp;
+use crate::sys::clock::local_text;
 
 /// Writes sessions and events as JSON lines or as an aligned table.
 pub(super) struct Printer<'a> {
@@ -51,7 +51,7 @@ impl<'a> Printer<'a> {
             writeln!(
                 self.out,
                 "{:<19}  {:<15} {}",
-                local_time(event.time),
+                local_text(event.time),
                 event.kind.as_str(),
                 event.message
             )
@@ -102,7 +102,7 @@ impl<'a> Printer<'a> {
         writeln!(
             self.out,
             "{:<19}  {:<21} {:<28} {:<10} {:<20} {:<12} {}",
-            local_time(v.start),
+            local_text(v.start),
             fit(&SocketAddr::new(v.client, v.client_port).to_string(), 21),
             fit(&server, 28),
             fit(&protocol, 10),
@@ -177,13 +177,6 @@ fn write_json_line(
     out.write_all(line)
 }
 
-fn local_time(t: Timestamp) -> String {
-    let utc = chrono::DateTime::from_timestamp_nanos(t.unix_nanos());
-    utc.with_timezone(&chrono::Local)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -191,8 +184,9 @@ mod tests {
 
     use super::*;
     use crate::diagnose::event::{Credentials, Verdict};
+    use crate::observe::record::{AuthOutcome, Close, SessionRecord};
     use crate::replay::{run, unjudged_view};
-    use crate::track::record::{AuthOutcome, Close, SessionRecord};
+    use crate::time::Timestamp;
 
     /// The event line is what the `Value` it replaced gave: every field of `Event`, keys in
     /// alphabetical order, plus `"type": "event"`.
@@ -233,8 +227,8 @@ mod tests {
             id: 1,
             client: "192.0.2.7:50000".parse().unwrap(),
             server: "198.51.100.1:993".parse().unwrap(),
-            protocol: crate::track::record::Protocol::Imap,
-            tls: crate::track::record::TlsMode::Implicit,
+            protocol: crate::observe::record::Protocol::Imap,
+            tls: crate::observe::record::TlsMode::Implicit,
             server_name: Some("imap.example.test".into()),
             start,
             end: start.plus(Duration::from_millis(1500)),

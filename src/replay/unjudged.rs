@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::diagnose::event::{ClosedBy, Credentials, SessionView, Verdict};
+use crate::observe::record::{AuthOutcome, Close, SessionRecord, Side};
 use crate::time::Timestamp;
-use crate::track::record::{AuthOutcome, Close, SessionRecord, Side};
 use crate::track::STALL_AFTER;
 
 /// How long a session the capture's end cut off had been waiting for the server, when that is

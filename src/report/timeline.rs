@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnose::observation::{
+use crate::observe::observation::{
     FirewallTimeouts, GatewaySample, LinkChange, Observation, ObservationKind, ProbeResult,
 };
 use crate::report::jsonl::{Ending, LineReader};

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
 
-use crate::diagnose::observation::GatewaySample;
+use crate::observe::observation::GatewaySample;
 
 /// Longest status line accepted (an identifier of at most 62 bytes plus three numbers).
 const MAX_LINE: usize = 256;

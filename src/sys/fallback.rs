@@ -93,7 +93,7 @@ pub mod link {
 
 /// Firewall timeouts: unknown.
 pub mod firewall {
-    use crate::diagnose::observation::FirewallTimeouts;
+    use crate::observe::observation::FirewallTimeouts;
 
     /// Nothing to open.
     pub fn open_before_drop() {}

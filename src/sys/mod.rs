@@ -91,7 +91,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::diagnose::observation::LinkChange;
+pub use crate::observe::observation::LinkChange;
 
 /// What a capture is asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::observe::record::{DnsLookup, Rcode};
 use crate::time::Timestamp;
 use crate::track::flow::KeyedBuildHasher;
-use crate::track::record::{DnsLookup, Rcode};
 use crate::wire::dns::{self, DnsName};
 
 /// Queries waiting for an answer.

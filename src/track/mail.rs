@@ -6,7 +6,7 @@
 //! `AuthOutcome::Unknown` with the reply kept, so a server-side hiccup is never counted as a
 //! rejected password.
 
-use crate::track::record::{AuthOutcome, Protocol, Side};
+use crate::observe::record::{AuthOutcome, Protocol, Side};
 use crate::wire::line::{Line, LineFramer};
 use crate::wire::{imap, pop3, smtp};
 

@@ -29,7 +29,6 @@ mod budget;
 mod dns;
 mod flow;
 mod mail;
-pub mod record;
 mod session;
 mod stream;
 mod tls;
@@ -39,12 +38,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::diagnose::observation::{Observation, ObservationKind};
+use crate::observe::observation::{Observation, ObservationKind};
+use crate::observe::record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
 use crate::time::Timestamp;
 use crate::wire::tcp::flags;
 use crate::wire::{self, Frame, TcpSegment, Transport};
 use flow::FlowKey;
-use record::{Close, Protocol, SessionRecord, Side, TlsMode, TrackerStats};
 use session::{Lifecycle, Session};
 
 pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;

@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::time::Timestamp;
-use crate::track::mail::{MailEvent, MailTrack};
-use crate::track::record::{
+use crate::observe::record::{
     AppDataShape, AuthOutcome, Close, Exchanges, Protocol, SessionRecord, Side, TlsMode,
 };
+use crate::time::Timestamp;
+use crate::track::mail::{MailEvent, MailTrack};
 use crate::track::stream::{seq_le, seq_lt, Stream};
 use crate::track::tls::TlsTrack;
 use crate::wire::tcp::flags;
@@ -36,7 +36,7 @@ fn plaintext_banner(payload: &[u8]) -> bool {
 }
 
 /// The highest TLS version a ClientHello at the start of `payload` offers.
-fn offered_max(payload: &[u8]) -> Option<crate::track::record::TlsVersion> {
+fn offered_max(payload: &[u8]) -> Option<crate::observe::record::TlsVersion> {
     use crate::wire::tls::{split_handshake, split_record, ClientHello};
     let (_, fragment, _) = split_record(payload).ok()?;
     let (kind, body, _) = split_handshake(fragment).ok()?;
@@ -44,7 +44,7 @@ fn offered_max(payload: &[u8]) -> Option<crate::track::record::TlsVersion> {
     let hello = ClientHello::parse(body).ok()?;
     hello
         .max_offered_version()
-        .map(crate::track::record::TlsVersion)
+        .map(crate::observe::record::TlsVersion)
 }
 
 /// A TLS handshake record header (content type 22, version 3.x).

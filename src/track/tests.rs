@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
-use crate::track::record::{AuthOutcome, DnsLookup};
+use crate::observe::record::{AuthOutcome, DnsLookup};
 
 const CLIENT: [u8; 4] = [192, 168, 1, 10];
 const SERVER: [u8; 4] = [192, 0, 2, 25];
@@ -471,7 +471,10 @@ fn dns_answers_name_sessions_and_unanswered_queries_time_out() {
     assert_eq!(lookups[0].name, "mail.example.com");
     assert_eq!(lookups[0].latency, Some(Duration::from_millis(30)));
     assert_eq!(lookups[0].answers, vec![IpAddr::V4(Ipv4Addr::from(SERVER))]);
-    assert_eq!(lookups[0].rcode, Some(record::Rcode::NOERROR));
+    assert_eq!(
+        lookups[0].rcode,
+        Some(crate::observe::record::Rcode::NOERROR)
+    );
     // A plaintext session to the answer gets its name from DNS.
     w.c2s(100, 40000, 110, 1, 0, SYN, b"");
     w.tracker.finish(t(200), &mut w.out);
@@ -553,7 +556,10 @@ fn accepted_starttls_switches_to_tls_and_reads_a_split_client_hello() {
     let r = w.ended()[0];
     assert_eq!(r.tls, TlsMode::Starttls);
     assert_eq!(r.server_name.as_deref(), Some("imap.example.com"));
-    assert_eq!(r.tls_client_max, Some(record::TlsVersion::TLS1_3));
+    assert_eq!(
+        r.tls_client_max,
+        Some(crate::observe::record::TlsVersion::TLS1_3)
+    );
     assert_eq!(r.close, Close::Open);
 }
 

@@ -5,8 +5,8 @@
 //! message of each side is complete, and the buffer is freed then.
 
 use super::budget::Charge;
+use crate::observe::record::{Side, TlsAlert, TlsVersion};
 use crate::time::Timestamp;
-use crate::track::record::{Side, TlsAlert, TlsVersion};
 use crate::wire::tls::{
     self, content_type, handshake_type, Alert, ClientHello, RecordHeader, ServerHello,
 };

@@ -194,7 +194,7 @@ live_reference() {
     return 0
 }
 
-# The syslog format of DESIGN.md: RFC 3164 header, then `kind key=value…: sentence`.
+# The syslog line of docs/architecture.md: RFC 3164 header, then `kind key=value…: sentence`.
 LIVE_SYSLOG_RE='^<[0-9]{1,3}>[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} mailpulse\[[0-9]+\]: [a-z-]+ client=[^ ]+( server=[^ ]+)? verdict=[a-z-]+ credentials=[a-z-]+: [^ ].*$'
 
 # live_check NAME SINCE   judge one scenario; sets LIVE_MSG; status 0 = pass.
@@ -243,7 +243,7 @@ live_check() {
         awk -v l="$log_lat" -v m="$LIVE_LIMIT" 'BEGIN{exit !(l <= m)}' \
             || problems+=("syslog line ${log_lat}s after the failure (limit ${LIVE_LIMIT}s)")
         jq -r .line <<<"$line" | grep -Eq "$LIVE_SYSLOG_RE" \
-            || problems+=("syslog line not in DESIGN.md's format: $(jq -r .line <<<"$line")")
+            || problems+=("syslog line not in the documented format: $(jq -r .line <<<"$line")")
     else
         problems+=("no syslog line with client=$M_CLIENT verdict=$verdict")
     fi

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use crate::control::{InterfaceCapture, JournalState, StatusReport};
 use crate::diagnose::event::Verdict;
 use crate::diagnose::status::ProbeStatus;
-use crate::track::record::TrackerStats;
+use crate::observe::record::TrackerStats;
 
 /// Escapes a label value: `\` → `\\`, `"` → `\"`, newline → `\n`.
 pub fn escape_label(value: &str) -> String {

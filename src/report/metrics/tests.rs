@@ -3,11 +3,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::control::InterfaceCapture;
-use crate::diagnose::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
 use crate::diagnose::status::ProbeStatus;
+use crate::observe::observation::{PhaseTiming, ProbeFailure, ProbePhase, ProbeResult};
+use crate::observe::record::{Protocol, TlsMode};
 use crate::sys::CaptureStats;
 use crate::time::Timestamp;
-use crate::track::record::{Protocol, TlsMode};
 
 fn probe(target: &str, phases: &[(ProbePhase, u64)], failed: bool) -> ProbeStatus {
     ProbeStatus {

@@ -1,4 +1,4 @@
-//! Syslog lines for events (mailpulse(8), "Syslog"): ident `mailpulse`; the kind, then
+//! Syslog lines for events (docs/architecture.md, "The syslog line"): ident `mailpulse`; the kind, then
 //! `key=value` tokens (`client=`, `server=`, `verdict=`, `credentials=`), then `: ` and the
 //! plain sentence. Severity comes from the event.
 //!
@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::config::{Facility, SyslogFormat};
 use crate::diagnose::event::{Event, Severity};
 use crate::sys::clock::{local_text, local_time};
+use crate::text::named_enum;
 use crate::time::Timestamp;
 
 /// The syslog ident (RFC 3164 TAG, RFC 5424 APP-NAME).
@@ -222,6 +222,53 @@ impl Syslog {
         sent.map(|_| ())
     }
 }
+
+named_enum!(
+    /// Syslog facilities (RFC 5424 §6.2.1 numbering, names as in syslog.conf(5)).
+    Facility, "syslog facility", {
+    Kern = "kern", User = "user", Mail = "mail", Daemon = "daemon", Auth = "auth",
+    Syslog = "syslog", Lpr = "lpr", News = "news", Uucp = "uucp", Cron = "cron",
+    Authpriv = "authpriv", Ftp = "ftp",
+    Local0 = "local0", Local1 = "local1", Local2 = "local2", Local3 = "local3",
+    Local4 = "local4", Local5 = "local5", Local6 = "local6", Local7 = "local7",
+});
+
+impl Facility {
+    /// The facility code (RFC 5424 §6.2.1).
+    pub fn code(self) -> u8 {
+        match self {
+            Facility::Kern => 0,
+            Facility::User => 1,
+            Facility::Mail => 2,
+            Facility::Daemon => 3,
+            Facility::Auth => 4,
+            Facility::Syslog => 5,
+            Facility::Lpr => 6,
+            Facility::News => 7,
+            Facility::Uucp => 8,
+            Facility::Cron => 9,
+            Facility::Authpriv => 10,
+            Facility::Ftp => 11,
+            Facility::Local0 => 16,
+            Facility::Local1 => 17,
+            Facility::Local2 => 18,
+            Facility::Local3 => 19,
+            Facility::Local4 => 20,
+            Facility::Local5 => 21,
+            Facility::Local6 => 22,
+            Facility::Local7 => 23,
+        }
+    }
+}
+
+named_enum!(
+    /// The syslog message format.
+    SyslogFormat, "syslog format", {
+    /// BSD syslog (RFC 3164), what syslogd(8) on FreeBSD and OPNsense's log viewer expect.
+    Rfc3164 = "rfc3164",
+    /// Structured syslog (RFC 5424).
+    Rfc5424 = "rfc5424",
+});
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::diagnose::observation::FirewallTimeouts;
+use crate::observe::observation::FirewallTimeouts;
 use crate::sys::bsd::ioctl;
 use crate::sys::bsd::pfctl::{self, PfTimeouts, TimeoutUnit};
 use crate::sys::syscall::syscall;

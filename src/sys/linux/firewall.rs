@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::diagnose::observation::FirewallTimeouts;
+use crate::observe::observation::FirewallTimeouts;
 
 /// The sysctl, as a file. It is per network namespace: the daemon reads its own.
 const CONNTRACK_ESTABLISHED: &str = "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established";

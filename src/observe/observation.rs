@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::observe::record::{DnsLookup, Protocol, SessionRecord, TlsMode, TlsVersion};
 use crate::time::Timestamp;
-use crate::track::record::{DnsLookup, Protocol, SessionRecord, TlsMode, TlsVersion};
 
 /// One thing that happened, and when.
 #[derive(Clone, Debug, PartialEq)]
