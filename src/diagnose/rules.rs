@@ -1241,17 +1241,20 @@ fn stalled_at_end(rec: &SessionRecord) -> bool {
 /// back as long (a quarter of it or more) answered one of the session's last
 /// [`LOGIN_TAIL_REQUESTS`] requests (the login's steps, then perhaps a goodbye), at least one
 /// reply came quickly (the path itself is fast), and the session closed within
-/// [`CLOSE_AFTER_ANSWER`] after it. Without a per-request record (an older record), the slowest
+/// [`CLOSE_AFTER_ANSWER`] after the server's last answer. Without a per-request record (an older record), the slowest
 /// reply alone.
 fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
     let (wait, at) = rec.slowest_reply?;
+    // Two answers held back alike (a mechanism, then its LOGIN fallback): the slowest by a
+    // millisecond may be the first; the session ends after the last.
+    let last_answer = rec.last_reply_at.map_or(at, |t| t.max(at));
     let path = rec
         .tcp_connect
         .unwrap_or_default()
         .max(rec.tls_handshake.unwrap_or_default());
     if wait < REFUSAL_DELAY
         || wait < path.saturating_mul(4)
-        || rec.end.saturating_since(at) > CLOSE_AFTER_ANSWER
+        || rec.end.saturating_since(last_answer) > CLOSE_AFTER_ANSWER
     {
         return None;
     }

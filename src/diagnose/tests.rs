@@ -1943,3 +1943,24 @@ fn a_client_that_leaves_after_its_data_stalled_and_got_no_answer_is_not_ok() {
     let e = s.ended(t("14:01:30"), &answered);
     assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
 }
+
+#[test]
+fn the_close_is_timed_from_the_servers_last_answer_when_two_are_held_back_alike() {
+    // iOS Mail's AUTHENTICATE then LOGIN, each answer held back 5 s: the first is the slowest
+    // by a millisecond, and the session closed 5 s after it but at once after the second.
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:00"))
+        .refused_login_shape(ms(5004), ms(10_020))
+        .exchanges(&[(36, 199, 0), (56, 42, 5004), (58, 42, 5003), (32, 110, 0)]);
+    session.0.app.client_records = 4;
+    session.0.app.client_bytes = 182;
+    session.0.app.server_records = 8;
+    session.0.app.server_bytes = 700;
+    session.0.last_reply_at = Some(session.0.end.minus(ms(5)));
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_eq!(
+        only_session(&e).verdict,
+        Some(Verdict::AuthRejected),
+        "{e:#?}"
+    );
+}
