@@ -22,7 +22,6 @@ use crate::config;
 pub mod exitcode {
     pub const OK: i32 = 0;
     pub const UNAVAILABLE: i32 = 69;
-    pub const SOFTWARE: i32 = 70;
     pub const OSERR: i32 = 71;
     pub const NOPERM: i32 = 77;
     pub const CONFIG: i32 = 78;

@@ -16,8 +16,7 @@
 //! Every `SessionEnded` is judged; a `SessionUpdate` only when the session is visibly failing
 //! ([`rules::Failure::visible_stall`]) and the rules reach a verdict other than `ok`/`unknown`.
 //! A session is never reported twice with the same verdict: when its end changes an early
-//! verdict, a second event revises it (the session is counted once), and
-//! [`Engine::reported_verdict`] tells replay the verdict already reported.
+//! verdict, a second event revises it (the session is counted once).
 //!
 //! [`rules::Failure::of`] reads the failure signs off the record; [`rules::judge`] applies the
 //! rules in precedence order (the first that finds something wins) and falls back to `ok` or
@@ -85,8 +84,6 @@ use crate::time::Timestamp;
 
 /// Sessions remembered as already judged (early verdicts awaiting their end).
 pub const MAX_JUDGED: usize = 8192;
-/// Verdicts of reported sessions remembered for [`Engine::reported_verdict`].
-pub const MAX_REPORTED: usize = 1024;
 /// Refused-login-shaped sessions remembered for the repetition rule.
 pub const MAX_SHAPES: usize = 1024;
 /// Server ports seen answering a connection (address, port, when), for telling a port a
@@ -144,10 +141,9 @@ impl Default for DiagnosisConfig {
     }
 }
 
-/// A session verdict about to be told: whose, what, which earlier verdict of the same
-/// session it replaces, and the time the client's story gives it.
+/// A session verdict about to be told: what, which earlier verdict of the same session it
+/// replaces, and the time the client's story gives it.
 struct Told {
-    session_id: u64,
     verdict: Verdict,
     replaces: Option<Verdict>,
     at: Timestamp,
@@ -211,7 +207,6 @@ pub struct Engine {
     counters: Counters,
     judged: HashMap<u64, Judged>,
     judged_order: VecDeque<u64>,
-    reported: VecDeque<(u64, Verdict)>,
     shapes: VecDeque<Shape>,
     replies: replies::ServerReplies,
     answered_ports: VecDeque<(IpAddr, u16, Timestamp)>,
@@ -231,7 +226,6 @@ impl Engine {
             counters: Counters::default(),
             judged: HashMap::new(),
             judged_order: VecDeque::new(),
-            reported: VecDeque::new(),
             shapes: VecDeque::new(),
             replies: replies::ServerReplies::default(),
             answered_ports: VecDeque::new(),
@@ -327,16 +321,6 @@ impl Engine {
         self.clients.summaries()
     }
 
-    /// The verdict last reported for a tracker session id, if it is among the recent ones.
-    /// When a session reported early ends with the same verdict no second event is sent; a
-    /// caller that prints every ended session (replay) uses this to repeat that verdict.
-    pub fn reported_verdict(&self, session_id: u64) -> Option<Verdict> {
-        self.reported
-            .iter()
-            .rev()
-            .find(|(id, _)| *id == session_id)
-            .map(|(_, v)| *v)
-    }
 
     /// One client's recent story in plain words (`mailpulse explain IP`); times are UTC.
     pub fn explain(&self, client: IpAddr) -> Explanation {
@@ -474,7 +458,6 @@ impl Engine {
             self.remember_judged(rec.id, judged);
         }
         let told = Told {
-            session_id: rec.id,
             verdict: finding.verdict,
             replaces: prior.map(|p| p.verdict),
             at,
@@ -529,7 +512,6 @@ impl Engine {
             let subject = describe::session_subject(&earlier);
             let outcome = describe::session_outcome(&earlier, &failure, Verdict::AuthRejected);
             let told = Told {
-                session_id: earlier.id,
                 verdict: Verdict::AuthRejected,
                 replaces: Some(Verdict::Unknown),
                 at: earlier.end,
@@ -539,7 +521,7 @@ impl Engine {
     }
 
     /// Counts a session verdict (moving the count from the one it replaces), remembers it was
-    /// reported, adds it to the client's story, and hands the event out.
+    /// adds it to the client's story, and hands the event out.
     fn tell(
         &mut self,
         told: Told,
@@ -561,10 +543,6 @@ impl Engine {
             .entry(told.verdict.as_str().to_string())
             .or_insert(0);
         *n = n.saturating_add(1);
-        if self.reported.len() >= MAX_REPORTED {
-            self.reported.pop_front();
-        }
-        self.reported.push_back((told.session_id, told.verdict));
         let story = clients::session_story(subject, outcome, &event);
         self.clients.session(&event, told.at, story, told.replaces);
         out.push(event);
@@ -750,7 +728,6 @@ impl Engine {
         sizes.push(("shapes", self.shapes.len()));
         sizes.extend(self.replies.sizes());
         sizes.push(("answered_ports", self.answered_ports.len()));
-        sizes.push(("reported", self.reported.len()));
         sizes.push(("session_names", self.session_names.len()));
         sizes.push(("session_name_set", self.session_name_set.len()));
         sizes.push(("dns_recent", self.dns_recent.len()));
