@@ -1,7 +1,7 @@
 //! The command line (mailpulse(8), "Command line"): one binary, one subcommand per job, exit codes
 //! from sysexits.
 
-pub mod exitcode;
+pub(crate) mod exitcode;
 pub mod output;
 
 use std::io::Write;

@@ -3,16 +3,16 @@
 //! mailpulse never forks: daemon(8) on FreeBSD and systemd on Linux supervise it. `--foreground`
 //! copies every log line to stderr as well as syslog.
 
-pub mod core;
-pub mod evidence;
-pub mod history;
-pub mod link_state;
-pub mod redact;
+pub(crate) mod core;
+pub(crate) mod evidence;
+pub(crate) mod history;
+pub(crate) mod link_state;
+pub(crate) mod redact;
 mod reload;
 mod run;
 mod startup;
-pub mod state;
-pub mod state_dir;
+pub(crate) mod state;
+pub(crate) mod state_dir;
 
 use std::path::Path;
 

@@ -52,15 +52,15 @@
 //! constants in [`timeline`], [`clients`] and here), so a daemon running for months stays the
 //! same size.
 
-pub mod advice;
-pub mod clients;
-pub mod describe;
+pub(crate) mod advice;
+pub(crate) mod clients;
+pub(crate) mod describe;
 mod dns_repeats;
 pub mod event;
-pub mod replies;
-pub mod rules;
-pub mod status;
-pub mod timeline;
+pub(crate) mod replies;
+pub(crate) mod rules;
+pub(crate) mod status;
+pub(crate) mod timeline;
 
 #[cfg(test)]
 mod testkit;
@@ -320,7 +320,6 @@ impl Engine {
     pub fn clients(&self) -> Vec<ClientSummary> {
         self.clients.summaries()
     }
-
 
     /// One client's recent story in plain words (`mailpulse explain IP`); times are UTC.
     pub fn explain(&self, client: IpAddr) -> Explanation {

@@ -6,20 +6,20 @@
 
 use crate::time::Timestamp;
 
-pub mod decode;
+pub(crate) mod decode;
 pub mod dns;
-pub mod error;
+pub(crate) mod error;
 pub mod ethernet;
-pub mod gre;
+pub(crate) mod gre;
 pub mod imap;
 pub mod ipv4;
 pub mod ipv6;
 pub mod line;
-pub mod mpls;
+pub(crate) mod mpls;
 pub mod pop3;
-pub mod pppoe;
-pub mod reader;
-pub mod sll;
+pub(crate) mod pppoe;
+pub(crate) mod reader;
+pub(crate) mod sll;
 pub mod smtp;
 pub mod tcp;
 pub mod tls;
