@@ -103,8 +103,9 @@ enum Command {
         /// The capture file.
         #[arg(value_name = "CAPTURE")]
         capture: PathBuf,
-        /// A journal (JSON Lines) whose WAN, DNS and probe events join the capture's timeline.
-        #[arg(long, value_name = "JOURNAL")]
+        /// The daemon's timeline file (timeline.jsonl in its state directory), whose recorded
+        /// link, WAN, gateway, probe and firewall observations join the capture's packets.
+        #[arg(long, value_name = "TIMELINE")]
         timeline: Option<PathBuf>,
         #[command(flatten)]
         out: JsonArg,

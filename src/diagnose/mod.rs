@@ -3,7 +3,7 @@
 //!
 //! # Pieces
 //!
-//! - [`timeline`] remembers the world around the sessions (WAN link, address and default-route
+//! - [`world`] remembers the world around the sessions (WAN link, address and default-route
 //!   changes, gateway readings, probe results, the clients' DNS lookups, the firewall's idle
 //!   timeout) and says when something deserves an event.
 //! - [`rules`] holds one function per verdict and [`rules::judge`], the one place that applies
@@ -28,7 +28,7 @@
 //!
 //! `wan-down`/`wan-up` (with the outage length) on WAN link transitions; `wan-address-changed`
 //! when a WAN address is replaced ("changed from A to B", one event), when a removed address is
-//! not replaced within 10 s ([`timeline::ADDRESS_GRACE`]), or when a default route is removed
+//! not replaced within 10 s ([`world::ADDRESS_GRACE`]), or when a default route is removed
 //! or re-added (the first addresses and route heard of are learning, not changes; an address
 //! added beside the others, such as an IPv6 temporary address, breaks no mapping; nothing is
 //! reported while the link is down). Every removal is still a NAT-breaking change for the
@@ -49,7 +49,7 @@
 //! the client's story is restated ("… and gave up at 14:03:33"). `status` reports the WAN
 //! `down` when any WAN interface is down, `up` when all known ones are up, `unknown` before
 //! any link state was heard. Every list is capped by count and by age (see the `MAX_*`
-//! constants in [`timeline`], [`clients`] and here), so a daemon running for months stays the
+//! constants in [`world`], [`clients`] and here), so a daemon running for months stays the
 //! same size.
 
 pub(crate) mod advice;
@@ -60,7 +60,7 @@ pub mod event;
 pub(crate) mod replies;
 pub(crate) mod rules;
 pub(crate) mod status;
-pub(crate) mod timeline;
+pub(crate) mod world;
 
 #[cfg(test)]
 mod testkit;
@@ -77,7 +77,7 @@ use crate::observe::observation::{Observation, ObservationKind};
 use event::{Event, EventKind, Verdict};
 use rules::{Case, Failure};
 use status::{ClientSummary, Counters, EngineStatus, GatewayStatus, ProbeStatus, WanStatus};
-use timeline::{hms, Notice, Timeline};
+use world::{hms, Notice, World};
 
 use crate::observe::record::SessionRecord;
 use crate::time::Timestamp;
@@ -202,7 +202,7 @@ impl Shape {
 pub struct Engine {
     config: DiagnosisConfig,
     ids: describe::Ids,
-    timeline: Timeline,
+    world: World,
     clients: clients::Clients,
     counters: Counters,
     judged: HashMap<u64, Judged>,
@@ -221,7 +221,7 @@ impl Engine {
         Self {
             config,
             ids: describe::Ids::new(first_id),
-            timeline: Timeline::default(),
+            world: World::default(),
             clients: clients::Clients::default(),
             counters: Counters::default(),
             judged: HashMap::new(),
@@ -235,7 +235,7 @@ impl Engine {
         }
     }
 
-    /// Replaces the thresholds (config reload); the timeline is kept.
+    /// Replaces the thresholds (config reload); what the engine knows of the world is kept.
     pub fn set_config(&mut self, config: DiagnosisConfig) {
         self.config = config;
     }
@@ -243,7 +243,7 @@ impl Engine {
     /// Feeds one observation; returns the events it caused, oldest first.
     pub fn observe(&mut self, observation: Observation) -> Vec<Event> {
         let time = observation.time;
-        self.timeline.advance(time, self.config.window);
+        self.world.advance(time, self.config.window);
         // Room for the usual one event: a default first growth (four events, 1.5 KB) is a
         // large allocation that makes the allocator consolidate on every judged session.
         let mut out = Vec::with_capacity(1);
@@ -252,27 +252,27 @@ impl Engine {
             ObservationKind::SessionUpdate(rec) => self.session(rec, time, false, &mut out),
             ObservationKind::DnsLookup(lookup) => {
                 self.counters.dns_lookups = self.counters.dns_lookups.saturating_add(1);
-                let mark = self.timeline.dns(&lookup);
+                let mark = self.world.dns(&lookup);
                 self.dns_event(&mark, time, &mut out);
             }
             ObservationKind::Link(change) => {
-                let notices = self.timeline.link(change, time);
+                let notices = self.world.link(change, time);
                 self.notices(notices, time, &mut out);
             }
-            ObservationKind::WanInterfaces(names) => self.timeline.set_wan_interfaces(names),
+            ObservationKind::WanInterfaces(names) => self.world.set_wan_interfaces(names),
             ObservationKind::Gateway(sample) => {
-                let notices = self.timeline.gateway(sample, time);
+                let notices = self.world.gateway(sample, time);
                 self.notices(notices, time, &mut out);
             }
             ObservationKind::Probe(result) => {
                 let (slow_server, slow_dns) = (self.config.slow_server, self.config.slow_dns);
-                let notices = self.timeline.probe(result, time, slow_server, slow_dns);
+                let notices = self.world.probe(result, time, slow_server, slow_dns);
                 self.notices(notices, time, &mut out);
             }
-            ObservationKind::FirewallTimeouts(timeouts) => self.timeline.firewall = Some(timeouts),
+            ObservationKind::FirewallTimeouts(timeouts) => self.world.firewall = Some(timeouts),
             ObservationKind::Tick => {}
         }
-        let overdue = self.timeline.overdue_removals();
+        let overdue = self.world.overdue_removals();
         self.notices(overdue, time, &mut out);
         self.forget_old();
         self.counters.events = self.counters.events.saturating_add(out.len() as u64);
@@ -281,16 +281,16 @@ impl Engine {
 
     /// The WAN, gateways, probes and counters as of the last observation.
     pub fn status(&self) -> EngineStatus {
-        let tl = &self.timeline;
+        let world = &self.world;
         let mut counters = self.counters.clone();
-        counters.wan_transitions = tl.wan_transitions;
+        counters.wan_transitions = world.wan_transitions;
         EngineStatus {
             wan: WanStatus {
-                state: tl.wan_state().to_string(),
-                interfaces: tl.wan_interfaces(),
-                last_change: tl.last_change(),
+                state: world.wan_state().to_string(),
+                interfaces: world.wan_interfaces(),
+                last_change: world.last_change(),
             },
-            gateways: tl
+            gateways: world
                 .gateways
                 .iter()
                 .map(|(name, g)| GatewayStatus {
@@ -300,7 +300,7 @@ impl Engine {
                     at: g.at,
                 })
                 .collect(),
-            probes: tl
+            probes: world
                 .targets
                 .iter()
                 .map(|(name, t)| ProbeStatus {
@@ -312,7 +312,7 @@ impl Engine {
                 })
                 .collect(),
             counters,
-            firewall: tl.firewall.clone(),
+            firewall: world.firewall.clone(),
         }
     }
 
@@ -325,7 +325,7 @@ impl Engine {
     pub fn explain(&self, client: IpAddr) -> Explanation {
         let (story, events) = self
             .clients
-            .explain(client, &self.timeline, self.config.window);
+            .explain(client, &self.world, self.config.window);
         Explanation {
             client,
             story,
@@ -363,7 +363,7 @@ impl Engine {
         let other_port = self.other_port_answered(rec, &failure);
         let mut case = Case::new(
             rec,
-            &self.timeline,
+            &self.world,
             &self.config,
             failure,
             earlier_shapes,
@@ -547,7 +547,7 @@ impl Engine {
         out.push(event);
     }
 
-    fn dns_event(&mut self, mark: &timeline::DnsMark, time: Timestamp, out: &mut Vec<Event>) {
+    fn dns_event(&mut self, mark: &world::DnsMark, time: Timestamp, out: &mut Vec<Event>) {
         let failed = mark.failure().is_some();
         if failed {
             self.counters.dns_failures = self.counters.dns_failures.saturating_add(1);
@@ -599,7 +599,7 @@ impl Engine {
         let has_mail_label =
             name.contains('.') && name.split('.').any(|l| MAIL_LABELS.contains(&l));
         advice::is_known_mail_host(name)
-            || self.timeline.is_probe_host(name)
+            || self.world.is_probe_host(name)
             || self.session_name_set.contains(&name.to_ascii_lowercase())
             || has_mail_label
     }
@@ -709,7 +709,7 @@ impl Engine {
 
     /// Drops what is too old to matter.
     fn forget_old(&mut self) {
-        let now = self.timeline.now();
+        let now = self.world.now();
         let shape_cut = now.minus(self.config.repeat_window().saturating_mul(2));
         while self.shapes.front().is_some_and(|s| s.end() < shape_cut) {
             self.shapes.pop_front();
@@ -720,7 +720,7 @@ impl Engine {
     /// Sizes of every list, for the boundedness tests.
     #[cfg(test)]
     fn sizes(&self) -> Vec<(&'static str, usize)> {
-        let mut sizes = self.timeline.sizes();
+        let mut sizes = self.world.sizes();
         sizes.extend(self.clients.sizes());
         sizes.push(("judged", self.judged.len()));
         sizes.push(("judged_order", self.judged_order.len()));
@@ -735,7 +735,7 @@ impl Engine {
     }
 }
 
-/// One client's timeline told in plain sentences, with the events it rests on.
+/// One client's story told in plain sentences, with the events it rests on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     pub client: IpAddr,

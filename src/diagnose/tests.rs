@@ -1435,7 +1435,7 @@ fn the_session_object_carries_every_field_with_millisecond_rounding() {
 #[test]
 fn a_flood_of_observations_keeps_every_structure_capped() {
     use super::clients::{MAX_CLIENTS, MAX_CLIENT_HISTORY, MAX_NETWORK_HISTORY};
-    use super::timeline::{
+    use super::world::{
         MAX_ADDRESSES, MAX_DNS, MAX_GATEWAYS, MAX_GATEWAY_SAMPLES, MAX_INTERFACES, MAX_NAT_CHANGES,
         MAX_OUTAGES, MAX_PROBE_HISTORY, MAX_TARGETS,
     };
