@@ -6,7 +6,7 @@
 pub(crate) mod core;
 pub(crate) mod evidence;
 pub(crate) mod history;
-pub(crate) mod link_state;
+pub(crate) mod link_snapshot;
 pub(crate) mod redact;
 mod reload;
 mod run;

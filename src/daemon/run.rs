@@ -24,7 +24,7 @@ use crate::sys::link::LinkMonitor;
 use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
 
 use super::exitcode;
-use super::link_state;
+use super::link_snapshot;
 use super::reload::Reloader;
 use super::startup::{self, LanCaptures, Opened};
 use super::state::State;
@@ -404,7 +404,7 @@ fn read_link_changes(
                 ready.clear_ready();
             }
             for change in &changes {
-                link_state::apply(known, change);
+                link_snapshot::apply(known, change);
             }
             changes
         }
@@ -457,7 +457,7 @@ fn resync_changes(
 ) -> Vec<LinkChange> {
     match monitor.snapshot() {
         Ok(fresh) => {
-            let changes = link_state::diff(known, &fresh);
+            let changes = link_snapshot::diff(known, &fresh);
             *known = fresh;
             changes
         }

@@ -25,7 +25,7 @@ use crate::time::Timestamp;
 use super::core::Core;
 use super::evidence::EvidenceRing;
 use super::exitcode;
-use super::link_state;
+use super::link_snapshot;
 use super::run::Shared;
 use super::state::{Outputs, State};
 use super::state_dir;
@@ -350,7 +350,7 @@ pub(super) fn announce(
         t,
     );
     st.observe(t, ObservationKind::WanInterfaces(opened.wan.clone()));
-    for change in link_state::diff(&LinkSnapshot::default(), &opened.snapshot) {
+    for change in link_snapshot::diff(&LinkSnapshot::default(), &opened.snapshot) {
         st.observe(t, ObservationKind::Link(change));
     }
     if let Some(timeouts) = sys::firewall::tcp_established_timeout() {

@@ -9,7 +9,7 @@
 pub(crate) mod bpf_buffer;
 pub(crate) mod bpf_null_program;
 pub(crate) mod ioctl;
-pub(crate) mod link_state;
+pub(crate) mod link_tracker;
 pub(crate) mod pfctl;
 pub(crate) mod route;
 #[cfg(test)]
