@@ -71,7 +71,7 @@ enum Command {
         #[command(flatten)]
         socket: SocketArgs,
     },
-    /// One client's timeline in plain words.
+    /// One client's recent sessions and the network around them, in plain words.
     Explain {
         /// The client's address.
         #[arg(value_name = "IP")]
