@@ -1,7 +1,7 @@
 //! The command line (mailpulse(8), "Command line"): one binary, one subcommand per job, exit codes
 //! from sysexits.
 
-pub(crate) mod exitcode;
+mod exitcode;
 pub mod output;
 
 use std::io::Write;

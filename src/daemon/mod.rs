@@ -3,16 +3,16 @@
 //! mailpulse never forks: daemon(8) on FreeBSD and systemd on Linux supervise it. `--foreground`
 //! copies every log line to stderr as well as syslog.
 
-pub(crate) mod core;
-pub(crate) mod evidence;
-pub(crate) mod history;
-pub(crate) mod link_snapshot;
-pub(crate) mod redact;
+mod core;
+mod evidence;
+mod history;
+mod link_snapshot;
+mod redact;
 mod reload;
 mod run;
 mod startup;
-pub(crate) mod state;
-pub(crate) mod state_dir;
+mod state;
+mod state_dir;
 
 use std::path::Path;
 

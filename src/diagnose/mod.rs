@@ -52,15 +52,15 @@
 //! constants in [`world`], [`clients`] and here), so a daemon running for months stays the
 //! same size.
 
-pub(crate) mod advice;
-pub(crate) mod clients;
-pub(crate) mod describe;
+mod advice;
+mod clients;
+mod describe;
 mod dns_repeats;
 pub mod event;
-pub(crate) mod replies;
-pub(crate) mod rules;
+mod replies;
+mod rules;
 pub(crate) mod status;
-pub(crate) mod world;
+mod world;
 
 #[cfg(test)]
 mod testkit;

@@ -10,13 +10,13 @@
 //! Probes are I/O: they use tokio, read the monotonic clock for phase timings and the wall clock
 //! for `started`. Nothing a server sends can grow memory without bound ([`conn`]).
 
-pub(crate) mod cert;
-pub(crate) mod conn;
-pub(crate) mod dialogue;
-pub(crate) mod output;
-pub(crate) mod prober;
-pub(crate) mod target;
-pub(crate) mod tls;
+mod cert;
+mod conn;
+mod dialogue;
+mod output;
+mod prober;
+mod target;
+mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

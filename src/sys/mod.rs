@@ -50,13 +50,13 @@
 #[allow(unsafe_code)]
 pub(crate) mod async_fd;
 #[forbid(unsafe_code)]
-pub(crate) mod bpf_program;
+mod bpf_program;
 /// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
 /// compiled everywhere so they are tested everywhere.
 // Only FreeBSD calls these parsers; elsewhere they are compiled for their tests alone.
 #[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 #[forbid(unsafe_code)]
-pub(crate) mod bsd;
+mod bsd;
 #[forbid(unsafe_code)]
 pub(crate) mod clock;
 #[forbid(unsafe_code)]

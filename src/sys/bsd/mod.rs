@@ -6,12 +6,12 @@
 //! because the kernel writes them in its own. Every read is bounds-checked and unaligned-safe
 //! (`from_ne_bytes` on copied slices); none of these parsers panics on any input.
 
-pub(crate) mod bpf_buffer;
-pub(crate) mod bpf_null_program;
-pub(crate) mod ioctl;
-pub(crate) mod link_tracker;
-pub(crate) mod pfctl;
-pub(crate) mod route;
+pub(super) mod bpf_buffer;
+pub(super) mod bpf_null_program;
+pub(super) mod ioctl;
+pub(super) mod link_tracker;
+pub(super) mod pfctl;
+pub(super) mod route;
 #[cfg(test)]
 mod test_layout;
 
