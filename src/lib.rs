@@ -33,7 +33,7 @@ pub mod config;
 #[forbid(unsafe_code)]
 pub mod control;
 #[forbid(unsafe_code)]
-pub mod daemon;
+pub(crate) mod daemon;
 #[forbid(unsafe_code)]
 pub mod diagnose;
 #[forbid(unsafe_code)]
@@ -46,7 +46,7 @@ pub mod replay;
 pub mod report;
 pub mod sys;
 #[forbid(unsafe_code)]
-pub mod text;
+pub(crate) mod text;
 #[forbid(unsafe_code)]
 pub mod time;
 #[forbid(unsafe_code)]

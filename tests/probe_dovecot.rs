@@ -38,7 +38,10 @@ fn probe_blocking(url: &str, options: &ProbeOptions) -> ProbeResult {
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(probe::run(&target, options))
+        .block_on(async {
+            let prober = Prober::new(options).expect("prober setup");
+            prober.run(&target).await
+        })
 }
 
 fn phases(result: &ProbeResult) -> Vec<ProbePhase> {

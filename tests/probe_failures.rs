@@ -40,7 +40,8 @@ fn failure(r: &ProbeResult) -> (ProbePhase, String) {
 }
 
 async fn probe_url(url: &str, options: &ProbeOptions) -> ProbeResult {
-    probe::run(&Target::parse(url).expect("valid URL"), options).await
+    let prober = Prober::new(options).expect("prober setup");
+    prober.run(&Target::parse(url).expect("valid URL")).await
 }
 
 /// Reads one CR LF line byte by byte (so nothing past it is consumed before a TLS upgrade).

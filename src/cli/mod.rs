@@ -1,7 +1,7 @@
 //! The command line (mailpulse(8), "Command line"): one binary, one subcommand per job, exit codes
 //! from sysexits.
 
-pub mod exitcode;
+mod exitcode;
 pub mod output;
 
 use std::io::Write;
@@ -71,7 +71,7 @@ enum Command {
         #[command(flatten)]
         socket: SocketArgs,
     },
-    /// One client's timeline in plain words.
+    /// One client's recent sessions and the network around them, in plain words.
     Explain {
         /// The client's address.
         #[arg(value_name = "IP")]
@@ -103,8 +103,9 @@ enum Command {
         /// The capture file.
         #[arg(value_name = "CAPTURE")]
         capture: PathBuf,
-        /// A journal (JSON Lines) whose WAN, DNS and probe events join the capture's timeline.
-        #[arg(long, value_name = "JOURNAL")]
+        /// The daemon's timeline file (timeline.jsonl in its state directory), whose recorded
+        /// link, WAN, gateway, probe and firewall observations join the capture's packets.
+        #[arg(long, value_name = "TIMELINE")]
         timeline: Option<PathBuf>,
         #[command(flatten)]
         out: JsonArg,

@@ -477,11 +477,11 @@ pub enum Source {
 
 /// Something worth telling the owner that does not stop the daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
+pub struct ConfigWarning {
     pub message: String,
 }
 
-impl std::fmt::Display for Finding {
+impl std::fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "warning: {}", self.message)
     }
@@ -489,13 +489,13 @@ impl std::fmt::Display for Finding {
 
 /// A loaded configuration, where it came from and the warnings it drew.
 #[derive(Clone, Debug)]
-pub struct Loaded {
+pub struct LoadedConfig {
     pub config: Config,
     pub source: Source,
-    pub warnings: Vec<Finding>,
+    pub warnings: Vec<ConfigWarning>,
 }
 
-impl Loaded {
+impl LoadedConfig {
     /// The file read, or the default path that was looked for.
     pub fn path(&self) -> &Path {
         match &self.source {
@@ -507,7 +507,7 @@ impl Loaded {
 
 /// Loads the configuration. `None`: the default path, and built-in defaults when no file is
 /// there. An explicit path that does not exist is an error naming it.
-pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
+pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
     load_with(path, &crate::sys::privs::user_exists)
 }
 
@@ -515,7 +515,7 @@ pub fn load(path: Option<&Path>) -> Result<Loaded, ConfigError> {
 pub fn load_with(
     path: Option<&Path>,
     user_exists: &dyn Fn(&str) -> bool,
-) -> Result<Loaded, ConfigError> {
+) -> Result<LoadedConfig, ConfigError> {
     let (file, explicit) = match path {
         Some(p) => (p.to_path_buf(), true),
         None => (PathBuf::from(paths::DEFAULT_CONFIG), false),
@@ -527,7 +527,7 @@ pub fn load_with(
             let mut warnings = Vec::new();
             check_user(&config, &file, "", user_exists, &mut warnings)?;
             warnings.extend(config.check());
-            return Ok(Loaded {
+            return Ok(LoadedConfig {
                 config,
                 source: Source::Defaults { looked_for: file },
                 warnings,
@@ -547,7 +547,7 @@ pub fn load_with(
     let mut warnings = Vec::new();
     if let Ok(meta) = fs::metadata(&file) {
         if meta.permissions().mode() & 0o002 != 0 {
-            warnings.push(Finding {
+            warnings.push(ConfigWarning {
                 message: format!(
                     "{} is writable by every user; anyone on this host can change what mailpulse does",
                     file.display()
@@ -558,7 +558,7 @@ pub fn load_with(
     check_user(&config, &file, &text, user_exists, &mut warnings)?;
     if let Some(ca) = &config.probe.ca_file {
         if !ca.is_file() {
-            warnings.push(Finding {
+            warnings.push(ConfigWarning {
                 message: format!(
                     "[probe] ca_file {} is not a readable file; probes will use the system roots only",
                     ca.display()
@@ -567,7 +567,7 @@ pub fn load_with(
         }
     }
     warnings.extend(config.check());
-    Ok(Loaded {
+    Ok(LoadedConfig {
         config,
         source: Source::File(file),
         warnings,
@@ -630,7 +630,7 @@ fn check_user(
     file: &Path,
     text: &str,
     user_exists: &dyn Fn(&str) -> bool,
-    warnings: &mut Vec<Finding>,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<(), ConfigError> {
     let user = &config.daemon.user;
     if user.stays_root() || user_exists(&user.name) {
@@ -648,7 +648,7 @@ fn check_user(
             ),
         ));
     }
-    warnings.push(Finding {
+    warnings.push(ConfigWarning {
         message: format!(
             "no account named {:?}; the daemon will refuse to start as root (create the account, or set user = \"\" in [daemon] to run as root on purpose)",
             user.name
@@ -659,9 +659,9 @@ fn check_user(
 
 impl Config {
     /// Checks that span fields; each finding is a warning, the daemon still runs.
-    pub fn check(&self) -> Vec<Finding> {
+    pub fn check(&self) -> Vec<ConfigWarning> {
         let mut found = Vec::new();
-        let mut warn = |message: String| found.push(Finding { message });
+        let mut warn = |message: String| found.push(ConfigWarning { message });
         if self.probe.targets.is_empty() {
             warn("[probe] targets is empty: no active probes, so verdicts rest on passive evidence only".into());
         }

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Why a frame could not be read or written.
 #[derive(Debug)]
@@ -97,17 +97,6 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8], expected: u64) -> Result<(), Fr
         }
     }
     Ok(())
-}
-
-/// Writes one frame (async).
-pub async fn write_async<T: Serialize>(
-    w: &mut (impl AsyncWrite + Unpin),
-    value: &T,
-    max: u64,
-) -> Result<(), FrameError> {
-    let frame = encode(value, max)?;
-    w.write_all(&frame).await.map_err(FrameError::Io)?;
-    w.flush().await.map_err(FrameError::Io)
 }
 
 /// Reads one frame (async).

@@ -34,7 +34,6 @@ pub struct Core {
     /// Probe targets (host → target URLs) to probe now because a client failed to reach them.
     burst_candidates: BTreeMap<String, Vec<String>>,
     last_burst: BTreeMap<String, Timestamp>,
-    started: Timestamp,
     last_time: Timestamp,
 }
 
@@ -58,7 +57,6 @@ impl Core {
             pending: Vec::new(),
             burst_candidates: BTreeMap::new(),
             last_burst: BTreeMap::new(),
-            started,
             last_time: started,
         }
     }
@@ -151,11 +149,6 @@ impl Core {
     pub fn tracker_busy(&self) -> bool {
         let stats = self.tracker.stats();
         stats.sessions_open > 0 || stats.dns_pending > 0
-    }
-
-    /// How long the daemon has run, by the latest time it was told.
-    pub fn uptime(&self) -> Duration {
-        self.last_time.saturating_since(self.started)
     }
 
     fn drain_pending(&mut self) -> Vec<Event> {

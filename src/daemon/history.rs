@@ -78,12 +78,9 @@ impl History {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.kept
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.kept == 0
     }
 
     /// The id the next event should get: one past the newest kept.

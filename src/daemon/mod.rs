@@ -3,16 +3,16 @@
 //! mailpulse never forks: daemon(8) on FreeBSD and systemd on Linux supervise it. `--foreground`
 //! copies every log line to stderr as well as syslog.
 
-pub mod core;
-pub mod evidence;
-pub mod history;
-pub mod link_state;
-pub mod redact;
+mod core;
+mod evidence;
+mod history;
+mod link_snapshot;
+mod redact;
 mod reload;
 mod run;
 mod startup;
-pub mod state;
-pub mod state_dir;
+mod state;
+mod state_dir;
 
 use std::path::Path;
 
@@ -22,7 +22,6 @@ use crate::config;
 pub mod exitcode {
     pub const OK: i32 = 0;
     pub const UNAVAILABLE: i32 = 69;
-    pub const SOFTWARE: i32 = 70;
     pub const OSERR: i32 = 71;
     pub const NOPERM: i32 = 77;
     pub const CONFIG: i32 = 78;

@@ -12,7 +12,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{self, Config, Loaded};
+use crate::config::{self, Config, LoadedConfig};
 use crate::control::{server, Request, Response};
 use crate::diagnose::event::Severity;
 use crate::observe::observation::{LinkChange, ObservationKind};
@@ -24,7 +24,7 @@ use crate::sys::link::LinkMonitor;
 use crate::sys::{self, CaptureOptions, LinkRead, LinkSnapshot};
 
 use super::exitcode;
-use super::link_state;
+use super::link_snapshot;
 use super::reload::Reloader;
 use super::startup::{self, LanCaptures, Opened};
 use super::state::State;
@@ -54,7 +54,7 @@ pub(super) fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; returns the exit code.
-pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
+pub async fn run(loaded: LoadedConfig, foreground: bool) -> i32 {
     let config = &loaded.config;
     let started = now();
     let mut syslog = match startup::open_syslog(config, foreground) {
@@ -89,7 +89,7 @@ pub async fn run(loaded: Loaded, foreground: bool) -> i32 {
 /// the control socket. Returns the tasks only a stop ends, and the reloader, which owns the
 /// others (a reload replaces them).
 fn spawn_tasks(
-    loaded: &Loaded,
+    loaded: &LoadedConfig,
     foreground: bool,
     opened: Opened,
     capture_options: CaptureOptions,
@@ -404,7 +404,7 @@ fn read_link_changes(
                 ready.clear_ready();
             }
             for change in &changes {
-                link_state::apply(known, change);
+                link_snapshot::apply(known, change);
             }
             changes
         }
@@ -457,7 +457,7 @@ fn resync_changes(
 ) -> Vec<LinkChange> {
     match monitor.snapshot() {
         Ok(fresh) => {
-            let changes = link_state::diff(known, &fresh);
+            let changes = link_snapshot::diff(known, &fresh);
             *known = fresh;
             changes
         }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
-use crate::config::{self, Config, Loaded};
+use crate::config::{self, Config, LoadedConfig};
 use crate::control::server;
 use crate::diagnose::event::Severity;
 use crate::observe::observation::ObservationKind;
@@ -25,7 +25,7 @@ use crate::time::Timestamp;
 use super::core::Core;
 use super::evidence::EvidenceRing;
 use super::exitcode;
-use super::link_state;
+use super::link_snapshot;
 use super::run::Shared;
 use super::state::{Outputs, State};
 use super::state_dir;
@@ -71,7 +71,7 @@ pub(super) fn open_syslog(config: &Config, foreground: bool) -> io::Result<Syslo
 }
 
 /// The configuration's warnings, to be logged once the state exists.
-pub(super) fn config_warnings(loaded: &Loaded) -> Notes {
+pub(super) fn config_warnings(loaded: &LoadedConfig) -> Notes {
     loaded
         .warnings
         .iter()
@@ -265,7 +265,7 @@ fn drop_privileges(config: &Config, dropping: bool) -> Result<(), Refusal> {
 /// planted in the state directory is ever opened with root's rights. Returns the state and the
 /// queue of probe bursts it asks for.
 pub(super) fn open_state(
-    loaded: &Loaded,
+    loaded: &LoadedConfig,
     syslog: Syslog,
     started: Timestamp,
     notes: &mut Notes,
@@ -350,7 +350,7 @@ pub(super) fn announce(
         t,
     );
     st.observe(t, ObservationKind::WanInterfaces(opened.wan.clone()));
-    for change in link_state::diff(&LinkSnapshot::default(), &opened.snapshot) {
+    for change in link_snapshot::diff(&LinkSnapshot::default(), &opened.snapshot) {
         st.observe(t, ObservationKind::Link(change));
     }
     if let Some(timeouts) = sys::firewall::tcp_established_timeout() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::event::{Event, EventKind, Verdict};
 use super::status::ClientSummary;
-use super::timeline::{hms, Notice, Timeline};
+use super::world::{hms, Notice, World};
 use super::DNS_REPEAT;
 use crate::time::words::secs;
 use crate::time::Timestamp;
@@ -105,8 +105,8 @@ struct StoryItem {
 }
 
 /// "At 14:03:12 the WAN link wan0 went down for 29 s.", when the outage is remembered.
-fn wan_down_sentence(timeline: &Timeline, interface: &str, time: Timestamp) -> String {
-    match timeline.outage_started(interface, time) {
+fn wan_down_sentence(world: &World, interface: &str, time: Timestamp) -> String {
+    match world.outage_started(interface, time) {
         Some(o) => match o.end {
             Some(end) => format!(
                 "At {} the WAN link {interface} went down for {}.",
@@ -414,7 +414,7 @@ impl Clients {
     pub fn explain(
         &self,
         ip: IpAddr,
-        timeline: &Timeline,
+        world: &World,
         window: Duration,
     ) -> (Vec<String>, Vec<Event>) {
         let Some(client) = self
@@ -430,7 +430,7 @@ impl Clients {
             );
         };
         let (first, last) = client.span();
-        let mut items = self.network_story(timeline, first.minus(window), last.plus(window));
+        let mut items = self.network_story(world, first.minus(window), last.plus(window));
         items.extend(client.story());
         items.sort_by_key(|item| (item.at, item.event.id));
         let mut story = vec!["Times are UTC.".to_string()];
@@ -444,7 +444,7 @@ impl Clients {
 
     /// The WAN, probe and gateway events within `[from, to]`, told. A link that came back up
     /// is not told again when its going down was (that sentence says for how long).
-    fn network_story(&self, timeline: &Timeline, from: Timestamp, to: Timestamp) -> Vec<StoryItem> {
+    fn network_story(&self, world: &World, from: Timestamp, to: Timestamp) -> Vec<StoryItem> {
         let mut items = Vec::new();
         let mut told_outages: Vec<(&str, Timestamp)> = Vec::new();
         for entry in self
@@ -456,7 +456,7 @@ impl Clients {
             let sentence = match &entry.notice {
                 Notice::WanDown { interface } => {
                     told_outages.push((interface, time));
-                    wan_down_sentence(timeline, interface, time)
+                    wan_down_sentence(world, interface, time)
                 }
                 Notice::WanUp {
                     interface,

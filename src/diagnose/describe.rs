@@ -1,11 +1,11 @@
-//! Turning verdicts and timeline notices into events: the session object, the one plain sentence
+//! Turning verdicts and world notices into events: the session object, the one plain sentence
 //! a router owner reads, severities and ids.
 
 use std::time::Duration;
 
 use super::event::{Credentials, Event, EventKind, SessionView, Severity, Verdict};
 use super::rules::{Failure, Finding};
-use super::timeline::{hms, DnsMark, Notice};
+use super::world::{hms, DnsMark, Notice};
 use crate::observe::record::{AuthOutcome, Close, Protocol, SessionRecord};
 use crate::time::words::{secs, secs_precise};
 use crate::time::Timestamp;
@@ -288,7 +288,7 @@ pub fn dns_event(
     Some(event)
 }
 
-/// The event for a timeline notice.
+/// The event for a world notice.
 pub fn notice_event(ids: &mut Ids, time: Timestamp, notice: &Notice) -> Event {
     let (kind, severity, message, evidence) = notice_wording(time, notice);
     let mut event = base(ids, time, kind, severity, message);
@@ -312,7 +312,7 @@ fn probed_host(notice: &Notice) -> Option<&str> {
     }
 }
 
-/// A timeline notice's event kind, severity, plain sentence and evidence.
+/// A world notice's event kind, severity, plain sentence and evidence.
 fn notice_wording(time: Timestamp, notice: &Notice) -> (EventKind, Severity, String, Vec<String>) {
     match notice {
         Notice::WanDown { interface } => (

@@ -3,7 +3,7 @@
 //!
 //! # Pieces
 //!
-//! - [`timeline`] remembers the world around the sessions (WAN link, address and default-route
+//! - [`world`] remembers the world around the sessions (WAN link, address and default-route
 //!   changes, gateway readings, probe results, the clients' DNS lookups, the firewall's idle
 //!   timeout) and says when something deserves an event.
 //! - [`rules`] holds one function per verdict and [`rules::judge`], the one place that applies
@@ -16,8 +16,7 @@
 //! Every `SessionEnded` is judged; a `SessionUpdate` only when the session is visibly failing
 //! ([`rules::Failure::visible_stall`]) and the rules reach a verdict other than `ok`/`unknown`.
 //! A session is never reported twice with the same verdict: when its end changes an early
-//! verdict, a second event revises it (the session is counted once), and
-//! [`Engine::reported_verdict`] tells replay the verdict already reported.
+//! verdict, a second event revises it (the session is counted once).
 //!
 //! [`rules::Failure::of`] reads the failure signs off the record; [`rules::judge`] applies the
 //! rules in precedence order (the first that finds something wins) and falls back to `ok` or
@@ -29,7 +28,7 @@
 //!
 //! `wan-down`/`wan-up` (with the outage length) on WAN link transitions; `wan-address-changed`
 //! when a WAN address is replaced ("changed from A to B", one event), when a removed address is
-//! not replaced within 10 s ([`timeline::ADDRESS_GRACE`]), or when a default route is removed
+//! not replaced within 10 s ([`world::ADDRESS_GRACE`]), or when a default route is removed
 //! or re-added (the first addresses and route heard of are learning, not changes; an address
 //! added beside the others, such as an IPv6 temporary address, breaks no mapping; nothing is
 //! reported while the link is down). Every removal is still a NAT-breaking change for the
@@ -50,18 +49,18 @@
 //! the client's story is restated ("… and gave up at 14:03:33"). `status` reports the WAN
 //! `down` when any WAN interface is down, `up` when all known ones are up, `unknown` before
 //! any link state was heard. Every list is capped by count and by age (see the `MAX_*`
-//! constants in [`timeline`], [`clients`] and here), so a daemon running for months stays the
+//! constants in [`world`], [`clients`] and here), so a daemon running for months stays the
 //! same size.
 
-pub mod advice;
-pub mod clients;
-pub mod describe;
+mod advice;
+mod clients;
+mod describe;
 mod dns_repeats;
 pub mod event;
-pub mod replies;
-pub mod rules;
-pub mod status;
-pub mod timeline;
+mod replies;
+mod rules;
+pub(crate) mod status;
+mod world;
 
 #[cfg(test)]
 mod testkit;
@@ -78,15 +77,13 @@ use crate::observe::observation::{Observation, ObservationKind};
 use event::{Event, EventKind, Verdict};
 use rules::{Case, Failure};
 use status::{ClientSummary, Counters, EngineStatus, GatewayStatus, ProbeStatus, WanStatus};
-use timeline::{hms, Notice, Timeline};
+use world::{hms, Notice, World};
 
 use crate::observe::record::SessionRecord;
 use crate::time::Timestamp;
 
 /// Sessions remembered as already judged (early verdicts awaiting their end).
 pub const MAX_JUDGED: usize = 8192;
-/// Verdicts of reported sessions remembered for [`Engine::reported_verdict`].
-pub const MAX_REPORTED: usize = 1024;
 /// Refused-login-shaped sessions remembered for the repetition rule.
 pub const MAX_SHAPES: usize = 1024;
 /// Server ports seen answering a connection (address, port, when), for telling a port a
@@ -144,10 +141,9 @@ impl Default for DiagnosisConfig {
     }
 }
 
-/// A session verdict about to be told: whose, what, which earlier verdict of the same
-/// session it replaces, and the time the client's story gives it.
+/// A session verdict about to be told: what, which earlier verdict of the same session it
+/// replaces, and the time the client's story gives it.
 struct Told {
-    session_id: u64,
     verdict: Verdict,
     replaces: Option<Verdict>,
     at: Timestamp,
@@ -206,12 +202,11 @@ impl Shape {
 pub struct Engine {
     config: DiagnosisConfig,
     ids: describe::Ids,
-    timeline: Timeline,
+    world: World,
     clients: clients::Clients,
     counters: Counters,
     judged: HashMap<u64, Judged>,
     judged_order: VecDeque<u64>,
-    reported: VecDeque<(u64, Verdict)>,
     shapes: VecDeque<Shape>,
     replies: replies::ServerReplies,
     answered_ports: VecDeque<(IpAddr, u16, Timestamp)>,
@@ -226,12 +221,11 @@ impl Engine {
         Self {
             config,
             ids: describe::Ids::new(first_id),
-            timeline: Timeline::default(),
+            world: World::default(),
             clients: clients::Clients::default(),
             counters: Counters::default(),
             judged: HashMap::new(),
             judged_order: VecDeque::new(),
-            reported: VecDeque::new(),
             shapes: VecDeque::new(),
             replies: replies::ServerReplies::default(),
             answered_ports: VecDeque::new(),
@@ -241,7 +235,7 @@ impl Engine {
         }
     }
 
-    /// Replaces the thresholds (config reload); the timeline is kept.
+    /// Replaces the thresholds (config reload); what the engine knows of the world is kept.
     pub fn set_config(&mut self, config: DiagnosisConfig) {
         self.config = config;
     }
@@ -249,7 +243,7 @@ impl Engine {
     /// Feeds one observation; returns the events it caused, oldest first.
     pub fn observe(&mut self, observation: Observation) -> Vec<Event> {
         let time = observation.time;
-        self.timeline.advance(time, self.config.window);
+        self.world.advance(time, self.config.window);
         // Room for the usual one event: a default first growth (four events, 1.5 KB) is a
         // large allocation that makes the allocator consolidate on every judged session.
         let mut out = Vec::with_capacity(1);
@@ -258,27 +252,27 @@ impl Engine {
             ObservationKind::SessionUpdate(rec) => self.session(rec, time, false, &mut out),
             ObservationKind::DnsLookup(lookup) => {
                 self.counters.dns_lookups = self.counters.dns_lookups.saturating_add(1);
-                let mark = self.timeline.dns(&lookup);
+                let mark = self.world.dns(&lookup);
                 self.dns_event(&mark, time, &mut out);
             }
             ObservationKind::Link(change) => {
-                let notices = self.timeline.link(change, time);
+                let notices = self.world.link(change, time);
                 self.notices(notices, time, &mut out);
             }
-            ObservationKind::WanInterfaces(names) => self.timeline.set_wan_interfaces(names),
+            ObservationKind::WanInterfaces(names) => self.world.set_wan_interfaces(names),
             ObservationKind::Gateway(sample) => {
-                let notices = self.timeline.gateway(sample, time);
+                let notices = self.world.gateway(sample, time);
                 self.notices(notices, time, &mut out);
             }
             ObservationKind::Probe(result) => {
                 let (slow_server, slow_dns) = (self.config.slow_server, self.config.slow_dns);
-                let notices = self.timeline.probe(result, time, slow_server, slow_dns);
+                let notices = self.world.probe(result, time, slow_server, slow_dns);
                 self.notices(notices, time, &mut out);
             }
-            ObservationKind::FirewallTimeouts(timeouts) => self.timeline.firewall = Some(timeouts),
+            ObservationKind::FirewallTimeouts(timeouts) => self.world.firewall = Some(timeouts),
             ObservationKind::Tick => {}
         }
-        let overdue = self.timeline.overdue_removals();
+        let overdue = self.world.overdue_removals();
         self.notices(overdue, time, &mut out);
         self.forget_old();
         self.counters.events = self.counters.events.saturating_add(out.len() as u64);
@@ -287,16 +281,16 @@ impl Engine {
 
     /// The WAN, gateways, probes and counters as of the last observation.
     pub fn status(&self) -> EngineStatus {
-        let tl = &self.timeline;
+        let world = &self.world;
         let mut counters = self.counters.clone();
-        counters.wan_transitions = tl.wan_transitions;
+        counters.wan_transitions = world.wan_transitions;
         EngineStatus {
             wan: WanStatus {
-                state: tl.wan_state().to_string(),
-                interfaces: tl.wan_interfaces(),
-                last_change: tl.last_change(),
+                state: world.wan_state().to_string(),
+                interfaces: world.wan_interfaces(),
+                last_change: world.last_change(),
             },
-            gateways: tl
+            gateways: world
                 .gateways
                 .iter()
                 .map(|(name, g)| GatewayStatus {
@@ -306,7 +300,7 @@ impl Engine {
                     at: g.at,
                 })
                 .collect(),
-            probes: tl
+            probes: world
                 .targets
                 .iter()
                 .map(|(name, t)| ProbeStatus {
@@ -318,7 +312,7 @@ impl Engine {
                 })
                 .collect(),
             counters,
-            firewall: tl.firewall.clone(),
+            firewall: world.firewall.clone(),
         }
     }
 
@@ -327,22 +321,11 @@ impl Engine {
         self.clients.summaries()
     }
 
-    /// The verdict last reported for a tracker session id, if it is among the recent ones.
-    /// When a session reported early ends with the same verdict no second event is sent; a
-    /// caller that prints every ended session (replay) uses this to repeat that verdict.
-    pub fn reported_verdict(&self, session_id: u64) -> Option<Verdict> {
-        self.reported
-            .iter()
-            .rev()
-            .find(|(id, _)| *id == session_id)
-            .map(|(_, v)| *v)
-    }
-
     /// One client's recent story in plain words (`mailpulse explain IP`); times are UTC.
     pub fn explain(&self, client: IpAddr) -> Explanation {
         let (story, events) = self
             .clients
-            .explain(client, &self.timeline, self.config.window);
+            .explain(client, &self.world, self.config.window);
         Explanation {
             client,
             story,
@@ -380,7 +363,7 @@ impl Engine {
         let other_port = self.other_port_answered(rec, &failure);
         let mut case = Case::new(
             rec,
-            &self.timeline,
+            &self.world,
             &self.config,
             failure,
             earlier_shapes,
@@ -474,7 +457,6 @@ impl Engine {
             self.remember_judged(rec.id, judged);
         }
         let told = Told {
-            session_id: rec.id,
             verdict: finding.verdict,
             replaces: prior.map(|p| p.verdict),
             at,
@@ -529,7 +511,6 @@ impl Engine {
             let subject = describe::session_subject(&earlier);
             let outcome = describe::session_outcome(&earlier, &failure, Verdict::AuthRejected);
             let told = Told {
-                session_id: earlier.id,
                 verdict: Verdict::AuthRejected,
                 replaces: Some(Verdict::Unknown),
                 at: earlier.end,
@@ -539,7 +520,7 @@ impl Engine {
     }
 
     /// Counts a session verdict (moving the count from the one it replaces), remembers it was
-    /// reported, adds it to the client's story, and hands the event out.
+    /// adds it to the client's story, and hands the event out.
     fn tell(
         &mut self,
         told: Told,
@@ -561,16 +542,12 @@ impl Engine {
             .entry(told.verdict.as_str().to_string())
             .or_insert(0);
         *n = n.saturating_add(1);
-        if self.reported.len() >= MAX_REPORTED {
-            self.reported.pop_front();
-        }
-        self.reported.push_back((told.session_id, told.verdict));
         let story = clients::session_story(subject, outcome, &event);
         self.clients.session(&event, told.at, story, told.replaces);
         out.push(event);
     }
 
-    fn dns_event(&mut self, mark: &timeline::DnsMark, time: Timestamp, out: &mut Vec<Event>) {
+    fn dns_event(&mut self, mark: &world::DnsMark, time: Timestamp, out: &mut Vec<Event>) {
         let failed = mark.failure().is_some();
         if failed {
             self.counters.dns_failures = self.counters.dns_failures.saturating_add(1);
@@ -622,7 +599,7 @@ impl Engine {
         let has_mail_label =
             name.contains('.') && name.split('.').any(|l| MAIL_LABELS.contains(&l));
         advice::is_known_mail_host(name)
-            || self.timeline.is_probe_host(name)
+            || self.world.is_probe_host(name)
             || self.session_name_set.contains(&name.to_ascii_lowercase())
             || has_mail_label
     }
@@ -732,7 +709,7 @@ impl Engine {
 
     /// Drops what is too old to matter.
     fn forget_old(&mut self) {
-        let now = self.timeline.now();
+        let now = self.world.now();
         let shape_cut = now.minus(self.config.repeat_window().saturating_mul(2));
         while self.shapes.front().is_some_and(|s| s.end() < shape_cut) {
             self.shapes.pop_front();
@@ -743,14 +720,13 @@ impl Engine {
     /// Sizes of every list, for the boundedness tests.
     #[cfg(test)]
     fn sizes(&self) -> Vec<(&'static str, usize)> {
-        let mut sizes = self.timeline.sizes();
+        let mut sizes = self.world.sizes();
         sizes.extend(self.clients.sizes());
         sizes.push(("judged", self.judged.len()));
         sizes.push(("judged_order", self.judged_order.len()));
         sizes.push(("shapes", self.shapes.len()));
         sizes.extend(self.replies.sizes());
         sizes.push(("answered_ports", self.answered_ports.len()));
-        sizes.push(("reported", self.reported.len()));
         sizes.push(("session_names", self.session_names.len()));
         sizes.push(("session_name_set", self.session_name_set.len()));
         sizes.push(("dns_recent", self.dns_recent.len()));
@@ -759,7 +735,7 @@ impl Engine {
     }
 }
 
-/// One client's timeline told in plain sentences, with the events it rests on.
+/// One client's story told in plain sentences, with the events it rests on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     pub client: IpAddr,

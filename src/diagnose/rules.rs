@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::event::Verdict;
 use super::replies::ReplyDiffers;
-use super::timeline::{hms, Timeline};
+use super::world::{hms, World};
 use super::DiagnosisConfig;
 use crate::observe::observation::{ProbeFailure, ProbePhase};
 use crate::observe::record::{AuthOutcome, Close, SessionRecord, Side, TlsMode, TlsVersion};
@@ -389,7 +389,7 @@ impl Failure {
 /// Everything a rule may look at.
 pub struct Case<'a> {
     pub rec: &'a SessionRecord,
-    pub timeline: &'a Timeline,
+    pub world: &'a World,
     pub config: &'a DiagnosisConfig,
     pub failure: Failure,
     /// Earlier sessions of the encrypted refused-login shape from this client to this server
@@ -403,31 +403,31 @@ pub struct Case<'a> {
     /// requests in a session that went on past the login: an accepted login, not a refusal.
     pub answered_as_usual: bool,
     /// Probe results for this server around the failure (the window on both sides).
-    probes: Vec<&'a super::timeline::ProbeMark>,
+    probes: Vec<&'a super::world::ProbeMark>,
     /// The client's last lookup of this server before the session (looked up only for a
     /// failed session).
-    lookup: Option<&'a super::timeline::DnsMark>,
+    lookup: Option<&'a super::world::DnsMark>,
 }
 
 impl<'a> Case<'a> {
     /// Gathers what the rules look at; the probe history is searched once here.
     pub fn new(
         rec: &'a SessionRecord,
-        timeline: &'a Timeline,
+        world: &'a World,
         config: &'a DiagnosisConfig,
         failure: Failure,
         earlier_shapes: Vec<Timestamp>,
         reply_differs: Option<ReplyDiffers>,
     ) -> Self {
         let w = config.window;
-        let probes = timeline.probes_for(
+        let probes = world.probes_for(
             rec.server_name.as_deref(),
             rec.server.ip(),
             failure.from.minus(w),
             failure.to.plus(w),
         );
         let lookup = if failure.failed() {
-            timeline
+            world
                 .lookups_for(
                     rec.client.ip(),
                     rec.server_name.as_deref(),
@@ -442,7 +442,7 @@ impl<'a> Case<'a> {
         };
         Self {
             rec,
-            timeline,
+            world,
             config,
             failure,
             earlier_shapes,
@@ -455,9 +455,9 @@ impl<'a> Case<'a> {
     }
 
     /// What is known of the WAN link at the time: "WAN link up" only when a link state was
-    /// heard (replay without a journal has no link timeline and must not claim it).
+    /// heard (replay without a timeline file has no link state and must not claim it).
     fn wan_note(&self) -> String {
-        match self.timeline.wan_state() {
+        match self.world.wan_state() {
             "unknown" => {
                 "WAN link state not known (no link timeline); no WAN change recorded".into()
             }
@@ -485,7 +485,7 @@ impl<'a> Case<'a> {
     }
 
     /// Probe results for this server around the failure, oldest first.
-    fn probes(&self) -> &[&'a super::timeline::ProbeMark] {
+    fn probes(&self) -> &[&'a super::world::ProbeMark] {
         &self.probes
     }
 
@@ -514,9 +514,9 @@ impl<'a> Case<'a> {
         counts: impl Fn(&ProbeFailure, Timestamp) -> bool,
     ) -> bool {
         let failing =
-            |m: &super::timeline::ProbeMark| m.failure.as_ref().is_some_and(|f| counts(f, m.at));
+            |m: &super::world::ProbeMark| m.failure.as_ref().is_some_and(|f| counts(f, m.at));
         let (from, to) = (self.failure.from, self.failure.to);
-        let mut latest_before: Vec<&super::timeline::ProbeMark> = Vec::new();
+        let mut latest_before: Vec<&super::world::ProbeMark> = Vec::new();
         for &mark in self.probes().iter().take_while(|m| m.at <= to) {
             if mark.at >= from {
                 if failing(mark) {
@@ -580,7 +580,7 @@ impl<'a> Case<'a> {
     /// A note when the gateway showed loss around the failure.
     fn gateway_note(&self) -> Option<String> {
         let w = self.config.window;
-        self.timeline
+        self.world
             .gateway_loss_between(self.failure.from.minus(w), self.failure.to.plus(w))
             .map(|(name, loss, at)| {
                 format!("gateway {name} lost {loss:.0}% of pings at {}", hms(at))
@@ -590,11 +590,11 @@ impl<'a> Case<'a> {
     /// WAN changes during the session (a healthy path has none).
     fn wan_trouble(&self) -> bool {
         !self
-            .timeline
+            .world
             .outages_between(self.rec.start.minus(OUTAGE_SLACK), self.failure.to)
             .is_empty()
             || !self
-                .timeline
+                .world
                 .nat_changes_between(self.rec.start, self.failure.to)
                 .is_empty()
     }
@@ -838,9 +838,7 @@ pub fn tls_rejected(case: &Case) -> Option<Finding> {
 pub fn wan_down(case: &Case) -> Option<Finding> {
     let f = &case.failure;
     if f.failed() {
-        let outages = case
-            .timeline
-            .outages_between(f.from.minus(OUTAGE_SLACK), f.to);
+        let outages = case.world.outages_between(f.from.minus(OUTAGE_SLACK), f.to);
         if outages.is_empty() {
             return None;
         }
@@ -851,9 +849,9 @@ pub fn wan_down(case: &Case) -> Option<Finding> {
     // No sign on the record (a download cut off leaves none: the client only ACKs, then
     // closes), but an outage began while it was open and it ended during it or just after.
     let rec = case.rec;
-    let now = case.timeline.now();
+    let now = case.world.now();
     let cut = case
-        .timeline
+        .world
         .outages_between(rec.start, rec.end)
         .into_iter()
         .find(|o| o.start >= rec.start && rec.end <= o.end.unwrap_or(now).plus(CUT_TAIL))?;
@@ -874,7 +872,7 @@ pub fn wan_down(case: &Case) -> Option<Finding> {
 pub fn wan_address_changed(case: &Case) -> Option<Finding> {
     let f = &case.failure;
     let rec = case.rec;
-    let changes = case.timeline.nat_changes_between(rec.start, f.to);
+    let changes = case.world.nat_changes_between(rec.start, f.to);
     let cut = |at: Timestamp| rec.end <= at.plus(CUT_TAIL);
     if changes.is_empty() || (!f.failed() && !changes.iter().any(|c| cut(c.at))) {
         return None;
@@ -898,7 +896,7 @@ pub fn state_expired(case: &Case) -> Option<Finding> {
     if !f.data_unanswered || case.probes_failing_at_failure() || case.wan_trouble() {
         return None;
     }
-    let firewall = case.timeline.firewall.as_ref();
+    let firewall = case.world.firewall.as_ref();
     let beyond_firewall = firewall.is_some_and(|fw| idle >= fw.tcp_established);
     if !beyond_firewall && idle < LONG_QUIET {
         return None;
@@ -934,14 +932,14 @@ pub fn state_expired(case: &Case) -> Option<Finding> {
 /// next message (an IDLE notice, a keepalive) cannot reach the client. Only with a known timeout.
 fn idle_state_forgotten(case: &Case) -> Option<Finding> {
     let rec = case.rec;
-    let fw = case.timeline.firewall.as_ref()?;
+    let fw = case.world.firewall.as_ref()?;
     if case.failure.failed()
         || !matches!(rec.close, Close::Open | Close::Timeout)
         || case.wan_trouble()
     {
         return None;
     }
-    let quiet = case.timeline.now().saturating_since(rec.end);
+    let quiet = case.world.now().saturating_since(rec.end);
     if quiet < fw.tcp_established {
         return None;
     }

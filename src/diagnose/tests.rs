@@ -1005,13 +1005,6 @@ fn a_give_up_still_half_open_at_the_end_of_the_capture_is_server_slow() {
     assert_eq!(only_session(&e).verdict, Some(Verdict::ServerSlow));
 }
 
-#[test]
-fn the_reported_verdict_is_kept_for_a_session_that_ended_without_a_new_event() {
-    let (s, _) = wan_outage_story();
-    assert_eq!(s.engine.reported_verdict(7), Some(Verdict::WanDown));
-    assert_eq!(s.engine.reported_verdict(8), None);
-}
-
 // ---- state-expired -------------------------------------------------------------------------
 
 #[test]
@@ -1442,7 +1435,7 @@ fn the_session_object_carries_every_field_with_millisecond_rounding() {
 #[test]
 fn a_flood_of_observations_keeps_every_structure_capped() {
     use super::clients::{MAX_CLIENTS, MAX_CLIENT_HISTORY, MAX_NETWORK_HISTORY};
-    use super::timeline::{
+    use super::world::{
         MAX_ADDRESSES, MAX_DNS, MAX_GATEWAYS, MAX_GATEWAY_SAMPLES, MAX_INTERFACES, MAX_NAT_CHANGES,
         MAX_OUTAGES, MAX_PROBE_HISTORY, MAX_TARGETS,
     };
@@ -1568,7 +1561,6 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
         ("reply_servers", super::replies::MAX_SERVERS),
         ("reply_sessions_max", super::replies::MAX_PER_SERVER),
         ("answered_ports", super::MAX_ANSWERED_PORTS),
-        ("reported", super::MAX_REPORTED),
         ("session_names", super::MAX_SESSION_NAMES),
         ("session_name_set", super::MAX_SESSION_NAMES),
         ("dns_recent", super::MAX_DNS_RECENT),

@@ -369,10 +369,8 @@ pub struct Rcode(pub u8);
 
 impl Rcode {
     pub const NOERROR: Rcode = Rcode(0);
-    pub const FORMERR: Rcode = Rcode(1);
     pub const SERVFAIL: Rcode = Rcode(2);
     pub const NXDOMAIN: Rcode = Rcode(3);
-    pub const NOTIMP: Rcode = Rcode(4);
     pub const REFUSED: Rcode = Rcode(5);
 
     /// Upper-case mnemonic (`SERVFAIL`), or `RCODE<n>`.

@@ -10,13 +10,13 @@
 //! Probes are I/O: they use tokio, read the monotonic clock for phase timings and the wall clock
 //! for `started`. Nothing a server sends can grow memory without bound ([`conn`]).
 
-pub mod cert;
-pub mod conn;
-pub mod dialogue;
-pub mod output;
-pub mod prober;
-pub mod target;
-pub mod tls;
+mod cert;
+mod conn;
+mod dialogue;
+mod output;
+mod prober;
+mod target;
+mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use prober::{ProbeOptions, Prober, SetupError};
 pub use target::{Target, TargetError};
 
-use crate::observe::observation::{ProbeFailure, ProbePhase, ProbeResult};
+use crate::observe::observation::ProbeResult;
 
 /// sysexits(3) codes used by `mailpulse probe`.
 mod exit {
@@ -33,26 +33,6 @@ mod exit {
     pub const NO_INPUT: i32 = 66;
     pub const UNAVAILABLE: i32 = 69;
     pub const SOFTWARE: i32 = 70;
-}
-
-/// Probes `target` once with a [`Prober`] built from `options`. A setup failure (unreadable
-/// `ca_file`, unreadable resolv.conf) comes back as a failed result naming the phase it blocks.
-pub async fn run(target: &Target, options: &ProbeOptions) -> ProbeResult {
-    match Prober::new(options) {
-        Ok(prober) => prober.run(target).await,
-        Err(e) => {
-            let phase = match e {
-                SetupError::Trust(_) => ProbePhase::Tls,
-                SetupError::Resolver(_) => ProbePhase::Dns,
-            };
-            let mut result = prober::empty_result(target);
-            result.failure = Some(ProbeFailure {
-                phase,
-                error: e.to_string(),
-            });
-            result
-        }
-    }
 }
 
 /// What `mailpulse probe` was asked for besides the URL.

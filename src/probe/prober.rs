@@ -110,23 +110,6 @@ impl Prober {
         })
     }
 
-    /// Rebuilds from new options (config reload). On error the current resolver and trust
-    /// stay in use, so a bad `ca_file` in a reload does not stop the probes.
-    pub fn rebuild(&mut self, options: &ProbeOptions) -> Result<(), SetupError> {
-        *self = Prober::new(options)?;
-        Ok(())
-    }
-
-    /// The per-phase timeout.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The TLS setup (for callers that want its trust anchor count).
-    pub fn tls(&self) -> &TlsSetup {
-        &self.tls
-    }
-
     /// Probes `target` once. Never sends credentials.
     pub async fn run(&self, target: &Target) -> ProbeResult {
         let mut run = Run::new(target, self.timeout);
@@ -348,7 +331,7 @@ impl Run {
 }
 
 /// A result with nothing measured yet, started now.
-pub(crate) fn empty_result(target: &Target) -> ProbeResult {
+fn empty_result(target: &Target) -> ProbeResult {
     ProbeResult {
         target: target.to_string(),
         host: target.host_str(),

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::observe::record::{Protocol, TlsMode};
+use crate::observe::record::Protocol;
 
 /// The URL schemes a probe understands, each implying a protocol, a TLS mode and a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,15 +82,6 @@ impl Scheme {
             Scheme::Imaps | Scheme::Pop3s | Scheme::Smtps => TlsPolicy::Implicit,
             Scheme::Imap | Scheme::Pop3 => TlsPolicy::StarttlsIfOffered,
             Scheme::Submission => TlsPolicy::StarttlsRequired,
-        }
-    }
-
-    /// The TLS mode a successful probe of this scheme ends in (plaintext schemes may stay
-    /// at [`TlsMode::None`] when the server offers no upgrade).
-    pub fn intended_tls_mode(self) -> TlsMode {
-        match self.tls_policy() {
-            TlsPolicy::Implicit => TlsMode::Implicit,
-            TlsPolicy::StarttlsIfOffered | TlsPolicy::StarttlsRequired => TlsMode::Starttls,
         }
     }
 

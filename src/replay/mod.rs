@@ -31,7 +31,7 @@ const EX_DATAERR: i32 = 65;
 /// sysexits: something failed that should not have (writing the output).
 const EX_SOFTWARE: i32 = 70;
 
-/// Runs `mailpulse replay CAPTURE [--timeline JOURNAL] [--json]`; returns the exit code.
+/// Runs `mailpulse replay CAPTURE [--timeline TIMELINE] [--json]`; returns the exit code.
 pub fn main(capture: &Path, timeline: Option<&Path>, json: bool) -> i32 {
     let stdout = io::stdout();
     let stderr = io::stderr();

@@ -6,8 +6,8 @@
 //! - [`timeline`]: the non-packet observations, for `replay --timeline`;
 //! - `jsonl`: the bounded line reader both read their files back with.
 
-pub mod journal;
+pub(crate) mod journal;
 mod jsonl;
-pub mod metrics;
-pub mod syslog;
+pub(crate) mod metrics;
+pub(crate) mod syslog;
 pub mod timeline;

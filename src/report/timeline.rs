@@ -153,7 +153,7 @@ impl TimelineWriter {
 
 /// What [`read`] found.
 #[derive(Debug, Default)]
-pub struct Loaded {
+pub struct LoadedTimeline {
     /// In time order.
     pub observations: Vec<Observation>,
     /// Lines that could not be used, each naming the file and line.
@@ -162,8 +162,8 @@ pub struct Loaded {
 
 /// Reads a timeline file (a rotated `timeline.1.jsonl` beside it is read first). Lines that are
 /// not timeline entries are skipped with a warning; an event journal given by mistake is named.
-pub fn read(path: &Path) -> io::Result<Loaded> {
-    let mut loaded = Loaded::default();
+pub fn read(path: &Path) -> io::Result<LoadedTimeline> {
+    let mut loaded = LoadedTimeline::default();
     let previous = path.with_file_name(PREVIOUS_NAME);
     if path.file_name() == Some(FILE_NAME.as_ref()) && previous.is_file() {
         read_file(&previous, &mut loaded)?;
@@ -174,7 +174,7 @@ pub fn read(path: &Path) -> io::Result<Loaded> {
     Ok(loaded)
 }
 
-fn read_file(path: &Path, loaded: &mut Loaded) -> io::Result<()> {
+fn read_file(path: &Path, loaded: &mut LoadedTimeline) -> io::Result<()> {
     let file = File::open(path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     let mut lines = LineReader::new(BufReader::new(file), MAX_LINE);
@@ -207,7 +207,7 @@ fn not_utf8() -> io::Error {
 }
 
 /// Adds the observation on line `number`, or a warning naming the file and line.
-fn read_entry(text: &str, path: &Path, number: usize, loaded: &mut Loaded) {
+fn read_entry(text: &str, path: &Path, number: usize, loaded: &mut LoadedTimeline) {
     match serde_json::from_str::<Entry>(text) {
         Ok(entry) => loaded.observations.push(Observation {
             time: entry.time,

@@ -26,7 +26,8 @@ const MAX_LINE: usize = 256;
 /// One socket's outcome.
 #[derive(Debug)]
 pub struct GatewayReading {
-    /// From the socket's file name.
+    /// From the socket's file name (the sample names it too; the tests find readings by it).
+    #[cfg(test)]
     pub gateway: String,
     /// `Ok(None)`: dpinger is still warming up (it reports stddev 0 and loss 0 until it has
     /// data, and both web UIs skip such a reading). Errors name the socket.
@@ -42,7 +43,11 @@ pub fn read_gateways(pattern: &str, timeout: Duration) -> io::Result<Vec<Gateway
             let file = socket.file_name().map(|f| f.to_string_lossy().into_owned());
             let gateway = gateway_name(file.as_deref().unwrap_or_default());
             let sample = read_socket(&socket, &gateway, timeout);
-            GatewayReading { gateway, sample }
+            GatewayReading {
+                #[cfg(test)]
+                gateway,
+                sample,
+            }
         })
         .collect())
 }

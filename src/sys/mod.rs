@@ -48,21 +48,23 @@
 
 // tokio's `AsyncFd::register`, sound only for a descriptor that is never closed under it.
 #[allow(unsafe_code)]
-pub mod async_fd;
+pub(crate) mod async_fd;
 #[forbid(unsafe_code)]
-pub mod bpf_program;
+mod bpf_program;
 /// Pure parsers for FreeBSD kernel formats (routing messages, BPF buffers, pfctl text),
 /// compiled everywhere so they are tested everywhere.
+// Only FreeBSD calls these parsers; elsewhere they are compiled for their tests alone.
+#[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 #[forbid(unsafe_code)]
-pub mod bsd;
+mod bsd;
 #[forbid(unsafe_code)]
-pub mod clock;
+pub(crate) mod clock;
 #[forbid(unsafe_code)]
 pub mod discover;
 #[forbid(unsafe_code)]
-pub mod dpinger;
+pub(crate) mod dpinger;
 #[forbid(unsafe_code)]
-pub mod paths;
+pub(crate) mod paths;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod syscall;
 #[cfg(unix)]

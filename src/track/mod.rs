@@ -46,7 +46,6 @@ use crate::wire::{self, Frame, TcpSegment, Transport};
 use flow::FlowKey;
 use session::{Lifecycle, Session};
 
-pub use dns::QUERY_TIMEOUT as DNS_QUERY_TIMEOUT;
 /// The tracker's keyed fast hasher, for other bounded tables keyed by what the wire brings.
 pub use flow::KeyedBuildHasher;
 

@@ -6,20 +6,20 @@
 
 use crate::time::Timestamp;
 
-pub mod decode;
+pub(crate) mod decode;
 pub mod dns;
-pub mod error;
+mod error;
 pub mod ethernet;
-pub mod gre;
+mod gre;
 pub mod imap;
 pub mod ipv4;
 pub mod ipv6;
 pub mod line;
-pub mod mpls;
+mod mpls;
 pub mod pop3;
-pub mod pppoe;
-pub mod reader;
-pub mod sll;
+mod pppoe;
+mod reader;
+mod sll;
 pub mod smtp;
 pub mod tcp;
 pub mod tls;

@@ -320,6 +320,7 @@ impl Journal {
     }
 
     /// True when events were written since the last sync.
+    #[cfg(test)]
     pub fn needs_sync(&self) -> bool {
         self.unsynced > 0
     }

@@ -21,14 +21,9 @@ pub const BPF_ALIGNMENT: usize = 8;
 /// hdrlen.
 pub const BPF_HDR_MIN: usize = 26;
 
-// bpf.h timestamp formats for BIOCSTSTAMP. The capture uses NANOTIME | NORMAL; the others are
-// kept with them so scripts/check-freebsd-abi checks the whole set against the headers.
-pub const BPF_T_MICROTIME: u32 = 0x0000;
+// bpf.h timestamp format for BIOCSTSTAMP: the capture asks for NANOTIME | NORMAL.
 pub const BPF_T_NANOTIME: u32 = 0x0001;
-pub const BPF_T_BINTIME: u32 = 0x0002;
-pub const BPF_T_NONE: u32 = 0x0003;
 pub const BPF_T_NORMAL: u32 = 0x0000;
-pub const BPF_T_MONOTONIC: u32 = 0x0200;
 
 // dlt.h link types this module names.
 pub const DLT_NULL: u32 = 0;

@@ -44,25 +44,34 @@ pub const IFREQ: usize = 32;
 /// `sizeof(struct bpf_stat)`: two `u_int`.
 const BPF_STAT: usize = 8;
 /// `sizeof(struct bpf_version)`: two `u_short`.
+#[cfg(test)]
 const BPF_VERSION: usize = 4;
 
 // bpf.h request numbers, group 'B'.
+#[cfg(test)]
 pub const BIOCGBLEN: u64 = ior(b'B', 102, U_INT);
 pub const BIOCSBLEN: u64 = iowr(b'B', 102, U_INT);
 pub const BIOCSETF: u64 = iow(b'B', 103, BPF_PROGRAM);
+#[cfg(test)]
 pub const BIOCFLUSH: u64 = io(b'B', 104);
+#[cfg(test)]
 pub const BIOCPROMISC: u64 = io(b'B', 105);
 pub const BIOCGDLT: u64 = ior(b'B', 106, U_INT);
 pub const BIOCSETIF: u64 = iow(b'B', 108, IFREQ);
 pub const BIOCGSTATS: u64 = ior(b'B', 111, BPF_STAT);
 pub const BIOCIMMEDIATE: u64 = iow(b'B', 112, U_INT);
+#[cfg(test)]
 pub const BIOCVERSION: u64 = ior(b'B', 113, BPF_VERSION);
+#[cfg(test)]
 pub const BIOCSDIRECTION: u64 = iow(b'B', 119, U_INT);
 pub const BIOCLOCK: u64 = io(b'B', 122);
+#[cfg(test)]
 pub const BIOCSETFNR: u64 = iow(b'B', 130, BPF_PROGRAM);
+#[cfg(test)]
 pub const BIOCGTSTAMP: u64 = ior(b'B', 131, U_INT);
 pub const BIOCSTSTAMP: u64 = iow(b'B', 132, U_INT);
 
+#[cfg(test)]
 /// pfvar.h `DIOCGETSTATESV2 _IOWR('D', 93, struct pfioc_states_v2)` (24 bytes on LP64).
 pub const DIOCGETSTATESV2: u64 = iowr(b'D', 93, 24);
 /// pfvar.h `struct pfioc_tm { int timeout; int seconds; }`: 8 bytes.

@@ -6,12 +6,12 @@
 //! because the kernel writes them in its own. Every read is bounds-checked and unaligned-safe
 //! (`from_ne_bytes` on copied slices); none of these parsers panics on any input.
 
-pub mod bpf_buffer;
-pub mod bpf_null_program;
-pub mod ioctl;
-pub mod link_state;
-pub mod pfctl;
-pub mod route;
+pub(super) mod bpf_buffer;
+pub(super) mod bpf_null_program;
+pub(super) mod ioctl;
+pub(super) mod link_tracker;
+pub(super) mod pfctl;
+pub(super) mod route;
 #[cfg(test)]
 mod test_layout;
 

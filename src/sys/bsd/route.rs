@@ -31,14 +31,14 @@ pub const RTM_IFANNOUNCE: u8 = 0x11;
 pub const RTA_DST: i32 = 0x1;
 pub const RTA_GATEWAY: i32 = 0x2;
 pub const RTA_NETMASK: i32 = 0x4;
-pub const RTA_GENMASK: i32 = 0x8;
 pub const RTA_IFP: i32 = 0x10;
 pub const RTA_IFA: i32 = 0x20;
-pub const RTA_AUTHOR: i32 = 0x40;
+#[cfg(test)]
 pub const RTA_BRD: i32 = 0x80;
 const RTAX_MAX: usize = 8;
 
 /// route.h `RTF_GATEWAY 0x2` ("destination is a gateway").
+#[cfg(test)]
 pub const RTF_GATEWAY: i32 = 0x2;
 
 // if.h interface flags.
@@ -49,6 +49,7 @@ pub const IFF_RUNNING: i32 = 0x40;
 
 // if.h link states.
 pub const LINK_STATE_UNKNOWN: u8 = 0;
+#[cfg(test)]
 pub const LINK_STATE_DOWN: u8 = 1;
 pub const LINK_STATE_UP: u8 = 2;
 

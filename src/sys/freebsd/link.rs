@@ -3,7 +3,7 @@
 //! `socket(PF_ROUTE, SOCK_RAW, 0)`: protocol 0 (AF_UNSPEC), because RTM_IFINFO and
 //! RTM_IFANNOUNCE are dispatched with AF_UNSPEC and a socket opened for AF_INET never sees them
 //! (route(4)). Each `recv` returns one message; the bytes go to the pure
-//! parser in `sys::bsd::route` and the edge detector in `sys::bsd::link_state`. `snapshot`
+//! parser in `sys::bsd::route` and the edge detector in `sys::bsd::link_tracker`. `snapshot`
 //! reads the NET_RT_IFLIST and NET_RT_DUMP sysctls, parsed by the same code.
 //!
 //! **Lost messages.** FreeBSD drops routing messages silently when the socket buffer is full
@@ -19,7 +19,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::with_context;
-use crate::sys::bsd::link_state::{self, LinkTracker};
+use crate::sys::bsd::link_tracker::{self, LinkTracker};
 use crate::sys::bsd::route;
 use crate::sys::syscall::syscall;
 use crate::sys::{LinkRead, LinkSnapshot};
@@ -117,7 +117,7 @@ impl LinkMonitor {
             .map_err(|e| with_context(e, "sysctl NET_RT_DUMP (IPv4)"))?;
         // A kernel without INET6 answers EAFNOSUPPORT/ENOENT: no IPv6 routes, not an error.
         let v6 = route_sysctl(libc::AF_INET6, libc::NET_RT_DUMP).unwrap_or_default();
-        Ok(link_state::snapshot(
+        Ok(link_tracker::snapshot(
             &mut self.tracker,
             &iflist,
             &[&v4, &v6],

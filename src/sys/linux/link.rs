@@ -3,13 +3,13 @@
 //! One socket subscribed to RTMGRP_LINK, IPV4_IFADDR, IPV6_IFADDR, IPV4_ROUTE and IPV6_ROUTE
 //! carries the changes; each snapshot uses a separate short-lived socket for the RTM_GET* dumps,
 //! so dump replies never interleave with notifications. Parsing is in `netlink` and the state
-//! comparison in `link_state`, both pure; this file only does the socket work.
+//! comparison in `link_table`, both pure; this file only does the socket work.
 
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::link_state::LinkTable;
+use super::link_table::LinkTable;
 use super::netlink::{self, Message, NLMSG_OVERRUN, NLM_F_DUMP_INTR};
 use crate::sys::syscall::syscall;
 use crate::sys::{LinkRead, LinkSnapshot};

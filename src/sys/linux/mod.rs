@@ -7,7 +7,7 @@ pub mod firewall;
 // The rtnetlink socket: socket, bind, send, recvfrom, setsockopt.
 #[allow(unsafe_code)]
 pub mod link;
-mod link_state;
+mod link_table;
 mod netlink;
 // prctl(2) and capset(2), which nix does not wrap.
 #[allow(unsafe_code)]

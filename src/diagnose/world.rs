@@ -260,9 +260,9 @@ impl ProbeMark {
     }
 }
 
-/// A probe target's state.
+/// What the engine knows of one probe target: its latest result, health and recent marks.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub struct TargetHealth {
     pub last: ProbeResult,
     pub health: ProbeHealth,
     pub last_ok: Option<Timestamp>,
@@ -272,7 +272,7 @@ pub struct Target {
     history: VecDeque<ProbeMark>,
 }
 
-impl Target {
+impl TargetHealth {
     /// Takes the target's latest result; returns its health before, `None` for a target
     /// never probed.
     fn record(&mut self, result: ProbeResult, mark: ProbeMark) -> Option<ProbeHealth> {
@@ -387,16 +387,17 @@ impl DnsMark {
     }
 }
 
-/// Everything the engine remembers besides sessions.
+/// The engine's world model: everything it remembers besides sessions (WAN link and address
+/// state, gateway readings, probe marks per target, DNS marks), over time.
 #[derive(Debug, Default)]
-pub struct Timeline {
+pub struct World {
     now: Timestamp,
     configured_wan: Vec<String>,
     interfaces: BTreeMap<String, Interface>,
     outages: VecDeque<Outage>,
     nat_changes: VecDeque<NatChange>,
     pub gateways: BTreeMap<String, Gateway>,
-    pub targets: BTreeMap<String, Target>,
+    pub targets: BTreeMap<String, TargetHealth>,
     dns: VecDeque<DnsMark>,
     pub firewall: Option<FirewallTimeouts>,
     /// Link transitions of WAN interfaces (for the counters).
@@ -404,7 +405,7 @@ pub struct Timeline {
     last_change: Option<Timestamp>,
 }
 
-impl Timeline {
+impl World {
     /// The latest time observed (observations may arrive slightly out of order).
     pub fn now(&self) -> Timestamp {
         self.now
@@ -827,7 +828,7 @@ impl Timeline {
         let entry = self
             .targets
             .entry(result.target.clone())
-            .or_insert_with(|| Target {
+            .or_insert_with(|| TargetHealth {
                 last: result.clone(),
                 health: ProbeHealth::Ok,
                 last_ok: None,
