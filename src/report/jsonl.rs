@@ -81,8 +81,9 @@ impl<R: BufRead> LineReader<R> {
     }
 
     /// Reads past the rest of a [`Ending::TooLong`] line, up to and including its newline (or
-    /// to the end of the input); returns how many bytes that was.
-    pub fn skip_rest(&mut self) -> io::Result<usize> {
+    /// to the end of the input); returns how many bytes that was, and whether a newline ended
+    /// it (a long line is not a torn one).
+    pub fn skip_rest(&mut self) -> io::Result<(usize, bool)> {
         let mut skipped = 0;
         loop {
             let chunk = match self.reader.fill_buf() {
@@ -91,7 +92,7 @@ impl<R: BufRead> LineReader<R> {
                 Err(e) => return Err(e),
             };
             if chunk.is_empty() {
-                return Ok(skipped);
+                return Ok((skipped, false));
             }
             let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
                 Some(i) => (i + 1, true),
@@ -100,7 +101,7 @@ impl<R: BufRead> LineReader<R> {
             self.reader.consume(take);
             skipped += take;
             if done {
-                return Ok(skipped);
+                return Ok((skipped, true));
             }
         }
     }
@@ -142,14 +143,14 @@ mod tests {
     fn the_rest_of_a_long_line_can_be_skipped() {
         let mut reader = LineReader::new(&b"abcdefg\nhi\n"[..], 3);
         assert_eq!(reader.next_line().unwrap(), Some(Ending::TooLong));
-        assert_eq!(reader.skip_rest().unwrap(), 5);
+        assert_eq!(reader.skip_rest().unwrap(), (5, true));
         assert_eq!(reader.next_line().unwrap(), Some(Ending::Newline));
         assert_eq!((reader.number(), reader.bytes()), (2, &b"hi\n"[..]));
         assert_eq!(reader.next_line().unwrap(), None);
         // Without a newline, skipping stops at the end of the input.
         let mut reader = LineReader::new(&b"abcdefg"[..], 3);
         assert_eq!(reader.next_line().unwrap(), Some(Ending::TooLong));
-        assert_eq!(reader.skip_rest().unwrap(), 4);
+        assert_eq!(reader.skip_rest().unwrap(), (4, false));
         assert_eq!(reader.next_line().unwrap(), None);
     }
 }

@@ -58,11 +58,11 @@ fn line_length(
         Ok(None) => Ok(None),
         Ok(Some(Ending::Newline)) => Ok(Some((lines.bytes().len(), true))),
         Ok(Some(Ending::Torn)) => Ok(Some((lines.bytes().len(), false))),
-        // Not kept whole: read past it to name its length; it is then dropped as an incomplete
-        // line is.
+        // Not kept whole: read past it to name its length. Ended by its newline, it is skipped
+        // and the lines after it are read; cut off by the end of the file, it is torn.
         Ok(Some(Ending::TooLong)) => lines
             .skip_rest()
-            .map(|rest| Some((lines.bytes().len() + rest, false)))
+            .map(|(rest, newline)| Some((lines.bytes().len() + rest, newline)))
             .map_err(|e| (lines.number(), e)),
         Err(e) => Err((lines.number() + 1, e)),
     }

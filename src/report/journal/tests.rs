@@ -112,6 +112,29 @@ fn torn_last_line_is_dropped_with_a_warning_and_writing_resumes_cleanly() {
 }
 
 #[test]
+fn an_overlong_line_in_the_middle_is_skipped_and_the_events_after_it_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let text = format!(
+        "{}\n{}\n{}\n",
+        serde_json::to_string(&event(1)).unwrap(),
+        "x".repeat(MAX_LINE + 10),
+        serde_json::to_string(&event(2)).unwrap()
+    );
+    fs::write(&path, &text).unwrap();
+    let (_, rec) = Journal::open(dir.path(), JournalOptions::default());
+    assert_eq!(rec.last_id, Some(2), "{:?}", rec.warnings);
+    assert_eq!(rec.events.len(), 2);
+    assert!(
+        rec.warnings[0].contains("skipped a line of"),
+        "{:?}",
+        rec.warnings
+    );
+    // Nothing was cut off the file.
+    assert_eq!(fs::metadata(&path).unwrap().len(), text.len() as u64);
+}
+
+#[test]
 fn corrupt_line_in_the_middle_is_skipped_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.jsonl");
