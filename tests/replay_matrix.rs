@@ -73,6 +73,20 @@ fn judge(entry: &Value, sessions: &[Value]) -> Option<String> {
     if refusals.is_empty() {
         return None;
     }
+    if entry["scenario"] == "wrong-then-right" {
+        // The user fixed the password: the last session logged in and is never blamed.
+        let good = last
+            .values()
+            .max_by_key(|s| s["start"].as_str().unwrap_or(""));
+        return good
+            .filter(|s| s["verdict"] == "auth-rejected" || s["credentials"] == "rejected")
+            .map(|s| {
+                format!(
+                    "the good login after the refused one judged {}",
+                    s["verdict"]
+                )
+            });
+    }
     if verdicts.contains(&"ok") {
         return Some(format!("`ok` for a login the server refused: {verdicts:?}"));
     }

@@ -45,6 +45,10 @@ pub const LOGIN_MAX_CLIENT_BYTES: u64 = 1024;
 /// A reply held back this long, while the session's other replies were quick, is how servers
 /// answer a failed login (dovecot's auth_failure_delay is 2 s).
 pub const REFUSAL_DELAY: Duration = Duration::from_secs(1);
+/// A reply of status lines only (a refusal such as `NO [AUTHENTICATIONFAILED] …`, or a goodbye:
+/// BYE and the tagged OK, a close_notify — up to 69 bytes with a CBC cipher and SHA-256) is at
+/// most this long per request, TLS records included; a mailbox's status or a message is more.
+pub const STATUS_REPLY_MAX_BYTES: u64 = 128;
 /// A session that closed within this long after a delayed answer ended on it.
 pub const CLOSE_AFTER_ANSWER: Duration = Duration::from_secs(5);
 /// The requests a login can take at the end of a session: a SASL mechanism and its response,
@@ -1167,9 +1171,11 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
     let encrypted = matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls);
     let closed = matches!(rec.close, Close::Fin | Close::Rst);
     let after = after_handshake(rec)?;
+    // The server said little too: a refusal and a goodbye, never a mailbox or a message.
     let said_little = (1..=LOGIN_MAX_CLIENT_RECORDS).contains(&app.client_records)
         && app.client_bytes <= LOGIN_MAX_CLIENT_BYTES
-        && app.server_records >= 1;
+        && app.server_records >= 1
+        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES;
     let base = encrypted
         && closed
         && !app.incomplete
@@ -1237,7 +1243,9 @@ fn stalled_at_end(rec: &SessionRecord) -> bool {
 /// The delayed-answer sign, described: the slowest reply took at least [`REFUSAL_DELAY`] and
 /// at least four times the path's own delays (TCP connect, TLS handshake), every reply held
 /// back as long (a quarter of it or more) answered one of the session's last
-/// [`LOGIN_TAIL_REQUESTS`] requests (the login's steps, then perhaps a goodbye), at least one
+/// [`LOGIN_TAIL_REQUESTS`] requests (the login's steps, then perhaps a goodbye), the server
+/// answered the requests after the last of them with status lines only (a refusal, a goodbye:
+/// [`STATUS_REPLY_MAX_BYTES`] a request), at least one
 /// reply came quickly (the path itself is fast), and the session closed within
 /// [`CLOSE_AFTER_ANSWER`] after the server's last answer. Without a per-request record (an older record), the slowest
 /// reply alone.
@@ -1286,7 +1294,20 @@ fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
         .map(|(_, w)| *w)
         .max();
     let quick_somewhere = answered.len() == 1 || others.is_some();
-    if !complete || !held_back_in_tail || !quick_somewhere {
+    // After a refusal a client says goodbye (or tries again, and is held back again): what the
+    // server sends after the last held-back answer is a goodbye's worth. More, and the login
+    // went on (a server that penalises an address holds back its next good login too: the
+    // user who fixed the password is not blamed for the typo before).
+    let last_held = answered
+        .iter()
+        .filter(|(_, w)| held_back(*w))
+        .map(|(i, _)| *i)
+        .max()
+        .unwrap_or(slow_at);
+    let after = &kept[(last_held + 1).min(kept.len())..];
+    let said_after: u64 = after.iter().map(|e| u64::from(e.reply)).sum();
+    let status_lines_only = said_after <= STATUS_REPLY_MAX_BYTES * after.len().max(1) as u64;
+    if !complete || !held_back_in_tail || !quick_somewhere || !status_lines_only {
         return None;
     }
     let also_held = answered

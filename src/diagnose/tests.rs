@@ -1956,3 +1956,30 @@ fn the_close_is_timed_from_the_servers_last_answer_when_two_are_held_back_alike(
         "{e:#?}"
     );
 }
+
+#[test]
+fn a_good_login_held_back_after_a_refusal_is_not_blamed_on_the_password() {
+    // The user fixes a typo: the server still holds back this address's next login (dovecot's
+    // penalty), then the client selects the mailbox and fetches a message.
+    let mut s = Scenario::new();
+    let first = imaplib_refused(1, t("14:00:00"), ms(2000));
+    s.ended(first.0.end.plus(secs(1)), &first);
+    let mut good = Session::imaps(2, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:08"))
+        .refused_login_shape(ms(4000), ms(4100))
+        .exchanges(&[
+            (39, 213, 0),
+            (76, 430, 4000),
+            (41, 363, 3),
+            (52, 2000, 0),
+            (35, 120, 1),
+        ]);
+    good.0.app.client_records = 6;
+    good.0.app.client_bytes = 237;
+    good.0.app.server_records = 14;
+    good.0.app.server_bytes = 3200;
+    good.0.last_reply_at = Some(good.0.end.minus(ms(5)));
+    let e = s.ended(good.0.end.plus(secs(1)), &good);
+    let event = only_session(&e);
+    assert_ne!(event.verdict, Some(Verdict::AuthRejected), "{e:#?}");
+    assert_ne!(event.credentials, Some(Credentials::Rejected), "{e:#?}");
+}

@@ -23,7 +23,7 @@ CLIENT_VARIANTS=(
 # Scenarios, in the order they run. The WAN outages come late: the daemon's failed probes during
 # them count against the cells that follow within its window, so after the last one the runner
 # waits a window's length before the slow wrong-again cells (a minute each), which come last.
-MATRIX_SCENARIOS=(good wrong-once wrong-retry polite-retry tls-refused server-slow wan-down wrong-again)
+MATRIX_SCENARIOS=(good wrong-once wrong-retry polite-retry wrong-then-right tls-refused server-slow wan-down wrong-again)
 # Servers without a per-address penalty for refused logins: no restart after a refusal.
 read -r -a NO_RESTART <<<"${MATRIX_NO_RESTART:-courier cyrus postfix}"
 
@@ -210,6 +210,10 @@ cell_wrong-retry() { run_client "$WRONG_PASS" yes; }
 # The client says goodbye after the NO (LOGOUT / QUIT, where it does) and the user tries again a
 # few seconds later.
 cell_polite-retry() { run_client "$WRONG_PASS" no; sleep 4; run_client "$WRONG_PASS" no; }
+# The user notices the typo and tries again with the right password a few seconds later: the
+# second session must not be blamed on the password (servers that penalise an address hold
+# back its next good login too).
+cell_wrong-then-right() { run_client "$WRONG_PASS" no; sleep 4; run_client "$PASS_A" no; }
 cell_wrong-again() { run_client "$WRONG_PASS" no; sleep "$GAP"; run_client "$WRONG_PASS" no; }
 cell_tls-refused() { run_client "$PASS_A" no "${C_TLS%%+*}+tls1.0"; }
 # The slow server answers the login after 8 s; the user gives up after 7.

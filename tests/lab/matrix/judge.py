@@ -130,6 +130,12 @@ def judge_side(cls, sessions, side):
     if not sessions:
         probs.append((2, f"{side}: no session reported"))
         return probs
+    if cls == "mixed":
+        # Refused logins, then a good one (the user fixed the password): the last session is
+        # the good one, and it must never be blamed on the password.
+        if sessions[-1]["verdict"] == "auth-rejected" or sessions[-1]["credentials"] == "rejected":
+            probs.append((SEVERITY_REJECTED_FOR_OTHER, f"{side}: the good login after the refused one judged auth-rejected"))
+        return probs
     if cls in ("refused-once", "refused-repeated", "mixed"):
         if cls != "mixed" and "ok" in verdicts:
             probs.append((SEVERITY_OK_FOR_REFUSED, f"{side}: `ok` for a login the server refused"))
