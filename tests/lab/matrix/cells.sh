@@ -200,8 +200,23 @@ run_client() {
         OPENSSL_CONF="$STATE/openssl-legacy.cnf" timeout "$t" "$MATRIX_DIR/clients/$C_CLIENT" \
         "$C_HOST" "$C_PORT" "$C_PROTO" "$tls" "$USER_A" "$pass" "$retry" \
         >>"$CELL_DIR/client.log" 2>&1 || rc=$?
+    # The user gave up: `timeout` stops the wrapper only, and a client it started (a Python
+    # program, say) would keep its connection open.
+    ((rc == 124)) && stop_client_processes
     RCS+=("$rc")
     echo "=== exit $rc" >>"$CELL_DIR/client.log"
+}
+
+# Every process in the client namespace: TERM, then KILL for those that linger (offlineimap
+# takes TERM as "finish the sync first"), as a user closing the app does.
+stop_client_processes() {
+    local p i
+    for p in $(ip netns pids "$NS_CLI" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
+    for ((i = 0; i < 10; i++)); do
+        [[ -z $(ip netns pids "$NS_CLI" 2>/dev/null) ]] && return 0
+        sleep 0.1
+    done
+    for p in $(ip netns pids "$NS_CLI" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 }
 
 cell_good() { run_client "$PASS_A" no; }
@@ -243,8 +258,7 @@ cell_wan-down() {
         for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         # The user gives up: every process of the client (the wrapper, the program it runs).
         # $pid is only the background subshell; killing it alone would leave the client running.
-        local p
-        for p in $(ip netns pids "$NS_CLI" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
+        stop_client_processes
     else
         C_NOTE="the client finished before the WAN was cut"
     fi
