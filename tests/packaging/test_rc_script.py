@@ -226,7 +226,12 @@ def start_child(rc):
     proc = subprocess.Popen([str(rc.program), "daemon", "--foreground"],
                             env={"STUB_HUP_LOG": str(rc.hup_log), "PATH": "/usr/bin:/bin"})
     (rc.tmp / "run" / "mailpulse.child.pid").write_text(f"{proc.pid}\n")
-    time.sleep(0.3)  # let the stub install its trap
+    # The stub says when its trap is in place (a machine under load may take a while).
+    ready = rc.hup_log.with_name(rc.hup_log.name + ".ready")
+    deadline = time.time() + 10
+    while not ready.exists():
+        assert time.time() < deadline, "the stub daemon did not start"
+        time.sleep(0.02)
     return proc
 
 
