@@ -9,7 +9,9 @@ use super::replies::ReplyDiffers;
 use super::world::{hms, World};
 use super::DiagnosisConfig;
 use crate::observe::observation::{ProbeFailure, ProbePhase};
-use crate::observe::record::{AuthOutcome, Close, SessionRecord, Side, TlsMode, TlsVersion};
+use crate::observe::record::{
+    AuthOutcome, Close, Exchange, SessionRecord, Side, TlsMode, TlsVersion,
+};
 use crate::time::words::{secs, secs_precise};
 use crate::time::Timestamp;
 
@@ -1274,13 +1276,7 @@ fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
         .collect();
     let Some(&(slow_at, slowest)) = answered.iter().max_by_key(|(i, w)| (*w, usize::MAX - i))
     else {
-        return Some(DelayedAnswer {
-            described: format!(
-                "the server took {} to answer a request, and the session closed {closed_after} later",
-                secs_precise(wait)
-            ),
-            held_back: 1,
-        });
+        return Some(DelayedAnswer::slowest_alone(wait, &closed_after));
     };
     let tail_from = kept.len().saturating_sub(LOGIN_TAIL_REQUESTS);
     let held_back = |w: u32| w.saturating_mul(4) >= slowest;
@@ -1294,27 +1290,21 @@ fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
         .map(|(_, w)| *w)
         .max();
     let quick_somewhere = answered.len() == 1 || others.is_some();
-    // After a refusal a client says goodbye (or tries again, and is held back again): what the
-    // server sends after the last held-back answer is a goodbye's worth. More, and the login
-    // went on (a server that penalises an address holds back its next good login too: the
-    // user who fixed the password is not blamed for the typo before).
     let last_held = answered
         .iter()
         .filter(|(_, w)| held_back(*w))
         .map(|(i, _)| *i)
         .max()
         .unwrap_or(slow_at);
-    let after = &kept[(last_held + 1).min(kept.len())..];
-    let said_after: u64 = after.iter().map(|e| u64::from(e.reply)).sum();
-    let status_lines_only = said_after <= STATUS_REPLY_MAX_BYTES * after.len().max(1) as u64;
+    let status_lines_only = status_lines_after(kept, last_held);
     if !complete || !held_back_in_tail || !quick_somewhere || !status_lines_only {
         return None;
     }
-    let also_held = answered
+    let also = match answered
         .iter()
         .filter(|(i, w)| *i != slow_at && held_back(*w))
-        .count();
-    let also = match also_held {
+        .count()
+    {
         0 => String::new(),
         n => format!(" (it held back {n} more of the login's last requests too)"),
     };
@@ -1339,11 +1329,34 @@ fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
     })
 }
 
+/// After a refusal a client says goodbye (or tries again, and is held back again): what the
+/// server sends after the last held-back answer (`last_held`) is status lines only. More, and
+/// the login went on (a server that penalises an address holds back its next good login too:
+/// the user who fixed the password is not blamed for the typo before).
+fn status_lines_after(kept: &[Exchange], last_held: usize) -> bool {
+    let after = &kept[(last_held + 1).min(kept.len())..];
+    let said_after: u64 = after.iter().map(|e| u64::from(e.reply)).sum();
+    said_after <= STATUS_REPLY_MAX_BYTES * after.len().max(1) as u64
+}
+
 /// The delayed-answer sign: what it looked like, and how many of the login's answers the
 /// server held back for a refusal's delay.
 struct DelayedAnswer {
     described: String,
     held_back: usize,
+}
+
+impl DelayedAnswer {
+    /// Without a per-request record (an older record): the slowest reply alone.
+    fn slowest_alone(wait: Duration, closed_after: &str) -> Self {
+        DelayedAnswer {
+            described: format!(
+                "the server took {} to answer a request, and the session closed {closed_after} later",
+                secs_precise(wait)
+            ),
+            held_back: 1,
+        }
+    }
 }
 
 /// Refusals within this one session: answers the server held back for a refusal's delay,
