@@ -223,8 +223,11 @@ def test_disabled_service_does_not_start(rc):
 
 def start_child(rc):
     """Runs the stub daemon the way daemon(8) would and writes its pid to the -p file."""
+    # SIGHUP back to its default: a shell cannot trap a signal ignored when it started, and a
+    # test run under nohup(1) would hand that on.
     proc = subprocess.Popen([str(rc.program), "daemon", "--foreground"],
-                            env={"STUB_HUP_LOG": str(rc.hup_log), "PATH": "/usr/bin:/bin"})
+                            env={"STUB_HUP_LOG": str(rc.hup_log), "PATH": "/usr/bin:/bin"},
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     (rc.tmp / "run" / "mailpulse.child.pid").write_text(f"{proc.pid}\n")
     # The stub says when its trap is in place (a machine under load may take a while).
     ready = rc.hup_log.with_name(rc.hup_log.name + ".ready")
