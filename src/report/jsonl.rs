@@ -39,11 +39,7 @@ impl<R: BufRead> LineReader<R> {
     pub fn next_line(&mut self) -> io::Result<Option<Ending>> {
         self.line.clear();
         loop {
-            let chunk = match self.reader.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let chunk = fill(&mut self.reader)?;
             if chunk.is_empty() {
                 if self.line.is_empty() {
                     return Ok(None);
@@ -86,11 +82,7 @@ impl<R: BufRead> LineReader<R> {
     pub fn skip_rest(&mut self) -> io::Result<(usize, bool)> {
         let mut skipped = 0;
         loop {
-            let chunk = match self.reader.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let chunk = fill(&mut self.reader)?;
             if chunk.is_empty() {
                 return Ok((skipped, false));
             }
@@ -105,6 +97,20 @@ impl<R: BufRead> LineReader<R> {
             }
         }
     }
+}
+
+/// The reader's buffered bytes, refilled when empty; a read interrupted by a signal is retried.
+/// (The second `fill_buf` hands back what the first buffered, without reading again except at
+/// the end of the input: returning the first one's slice from the loop does not borrow-check.)
+fn fill(reader: &mut impl BufRead) -> io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    reader.fill_buf()
 }
 
 #[cfg(test)]
