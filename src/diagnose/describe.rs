@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::event::{Credentials, Event, EventKind, SessionView, Severity, Verdict};
-use super::rules::{Failure, Finding};
+use super::rules::{self, Failure, Finding};
 use super::world::{hms, DnsMark, Notice};
 use crate::observe::record::{AuthOutcome, Close, Protocol, SessionRecord};
 use crate::time::words::{secs, secs_precise};
@@ -140,6 +140,17 @@ pub fn session_message(rec: &SessionRecord, finding: &Finding) -> String {
             Credentials::Ok => format!("{subject} completed normally and the login worked."),
             _ => format!("{subject} completed normally."),
         };
+    }
+    let lone_shape = finding.verdict == Verdict::Unknown
+        && finding
+            .evidence
+            .first()
+            .is_some_and(|e| e.starts_with(rules::LONE_SHAPE));
+    if lone_shape {
+        return format!(
+            "{subject} ended as a refused login does, but a short accepted one can look the same{}",
+            credentials_clause(credentials)
+        );
     }
     format!(
         "{subject} failed because {}{}",

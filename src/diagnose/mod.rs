@@ -174,6 +174,9 @@ struct Shape {
     record: SessionRecord,
     /// Its reply that differed from the server's usual one, if that was a sign.
     differs: Option<replies::ReplyDiffers>,
+    /// A weak shape: it counts towards a repeat only with a session answered alike that
+    /// has a sign of its own.
+    weak: bool,
     /// What was reported for it, and when: a lone shape is `unknown` until a repeat
     /// confirms it, and is then revised.
     verdict: Verdict,
@@ -195,6 +198,18 @@ impl Shape {
                 || (earlier.server_name.is_some() && earlier.server_name == rec.server_name))
             && earlier.end >= rec.end.minus(window)
             && earlier.end <= rec.end
+    }
+
+    /// Whether this earlier shape and `rec` (weak or not) make a repeat: two shapes with signs
+    /// of their own do; a weak one only with a session the server answered alike, one of the
+    /// two having a sign (two weak shapes alike are as likely two short accepted logins).
+    fn repeats_with(&self, rec: &SessionRecord, rec_weak: bool, window: Duration) -> bool {
+        self.precedes(rec, window)
+            && match (self.weak, rec_weak) {
+                (false, false) => true,
+                (true, true) => false,
+                _ => replies::answered_alike(&self.record, rec),
+            }
     }
 }
 
@@ -371,6 +386,8 @@ impl Engine {
         );
         case.other_port_answered = other_port;
         case.answered_as_usual = self.replies.answered_as_usual(rec);
+        case.repeat_answered_alike = !case.earlier_shapes.is_empty()
+            && (is_weak(rec, reply_differs) || self.alike_repeat(rec, reply_differs));
         let shape = case.shape();
         let finding = rules::judge(&case);
         let confirms_shapes =
@@ -391,8 +408,7 @@ impl Engine {
         // Only sessions the shape could explain count towards a repeat (not one the client
         // gave up on, say), and a weak shape never confirms another session's.
         let shape_verdict = matches!(verdict, Verdict::Unknown | Verdict::AuthRejected);
-        let weak = rules::weak_shape(rec) && j.reply_differs.is_none();
-        if shape_verdict && j.shape.is_some() && !weak {
+        if shape_verdict && j.shape.is_some() {
             self.remember_shape(rec, j.reply_differs, verdict, now);
         }
         if verdict == Verdict::Ok && rules::went_past_login(rec) {
@@ -473,11 +489,12 @@ impl Engine {
         out: &mut Vec<Event>,
     ) {
         let window = self.config.repeat_window();
+        let rec_weak = is_weak(rec, self.replies.compare(rec));
         let confirmed: Vec<usize> = self
             .shapes
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.verdict == Verdict::Unknown && s.precedes(rec, window))
+            .filter(|(_, s)| s.verdict == Verdict::Unknown && s.repeats_with(rec, rec_weak, window))
             .map(|(i, _)| i)
             .collect();
         for i in confirmed {
@@ -666,11 +683,21 @@ impl Engine {
             return Vec::new();
         }
         let window = self.config.repeat_window();
+        let rec_weak = is_weak(rec, differs);
         self.shapes
             .iter()
-            .filter(|s| s.precedes(rec, window))
+            .filter(|s| s.repeats_with(rec, rec_weak, window))
             .map(Shape::end)
             .collect()
+    }
+
+    /// Whether an earlier weak shape counts in this session's repeat.
+    fn alike_repeat(&self, rec: &SessionRecord, differs: Option<replies::ReplyDiffers>) -> bool {
+        let window = self.config.repeat_window();
+        let rec_weak = is_weak(rec, differs);
+        self.shapes
+            .iter()
+            .any(|s| s.weak && s.repeats_with(rec, rec_weak, window))
     }
 
     fn remember_shape(
@@ -686,6 +713,7 @@ impl Engine {
         self.shapes.push_back(Shape {
             record: rec.clone(),
             differs,
+            weak: is_weak(rec, differs),
             verdict,
             reported_at,
         });
@@ -733,6 +761,11 @@ impl Engine {
         sizes.push(("verdict_counters", self.counters.sessions_by_verdict.len()));
         sizes
     }
+}
+
+/// A weak shape with no reply-size sign to lift it.
+fn is_weak(rec: &SessionRecord, differs: Option<replies::ReplyDiffers>) -> bool {
+    rules::weak_shape(rec) && differs.is_none()
 }
 
 /// One client's story told in plain sentences, with the events it rests on.

@@ -22,6 +22,31 @@ pub const REQUEST_SLACK: u16 = 64;
 /// Replies further apart than this are different answers (tags and counters vary a little).
 pub const REPLY_SLACK: u16 = 24;
 
+/// Replies of two sessions this close are the same answer (a tag one digit longer, a counter).
+pub const ALIKE_SLACK: u16 = 8;
+
+/// Whether the server answered two sessions of one client alike: the same number of records
+/// each way, the same requests (within [`REQUEST_SLACK`]: another password's length) answered
+/// with replies of the same sizes (within [`ALIKE_SLACK`] each and in all). A server answers
+/// the same requests with the same bytes, so sessions answered alike had the same outcome:
+/// when one of them shows a refusal's sign, the other was refused too. The last exchange
+/// each is left out (a goodbye and a close_notify may come in one record or two).
+pub fn answered_alike(a: &SessionRecord, b: &SessionRecord) -> bool {
+    let (x, y) = (&a.app, &b.app);
+    let (mine, theirs) = (x.exchanges.kept(), y.exchanges.kept());
+    let compared = mine.len().min(theirs.len()).saturating_sub(1);
+    x.client_records == y.client_records
+        && x.server_records == y.server_records
+        && x.client_bytes.abs_diff(y.client_bytes) <= u64::from(REQUEST_SLACK)
+        && x.server_bytes.abs_diff(y.server_bytes) <= u64::from(ALIKE_SLACK)
+        && compared >= 1
+        && mine[..compared].iter().zip(theirs).all(|(m, t)| {
+            m.reply != 0
+                && m.request.abs_diff(t.request) <= REQUEST_SLACK
+                && m.reply.abs_diff(t.reply) <= ALIKE_SLACK
+        })
+}
+
 /// A session's reply that differs from what the server answered the same request with in a
 /// session that went on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

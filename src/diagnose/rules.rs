@@ -39,6 +39,11 @@ pub const SHAPE_MAX_SERVER_BYTES: u64 = 4096;
 /// …and closed within this long after the handshake (dovecot waits ~2 s before `NO`, and up
 /// to 15 s for an address that failed before).
 pub const SHAPE_MAX_AFTER_HANDSHAKE: Duration = Duration::from_secs(20);
+/// A login's worth of requests: a capability query, a login in two steps (`USER` and `PASS`, a
+/// SASL mechanism and its data), a goodbye and a close_notify. Answered with status lines
+/// only, that is a refusal answered at once — or an accepted login that found nothing new:
+/// a weak shape.
+pub const LOGIN_STEPS_MAX_CLIENT_RECORDS: u32 = SHAPE_MAX_CLIENT_RECORDS + 1;
 /// A client that said at most this many records after the handshake…
 pub const LOGIN_MAX_CLIENT_RECORDS: u32 = 8;
 /// …of at most this many bytes in all (ID, CAPABILITY, AUTHENTICATE and its data, LOGOUT,
@@ -71,6 +76,10 @@ pub const CUT_QUIET: Duration = Duration::from_secs(3);
 /// The "client gave up waiting" sign looks at sessions at most this long after the server's
 /// last answer (longer quiet tails are idle connections the client dropped).
 pub const GAVE_UP_MAX_TAIL: Duration = Duration::from_secs(120);
+
+/// How the evidence of a lone refused-login shape begins (its event says the session may have
+/// been a refused login, not that it failed).
+pub const LONE_SHAPE: &str = "one short encrypted session";
 
 /// Characters of a server reply quoted in evidence (the reply comes from the network).
 pub const MAX_QUOTE: usize = 200;
@@ -403,6 +412,8 @@ pub struct Case<'a> {
     pub earlier_shapes: Vec<Timestamp>,
     /// This session's reply that differed from the server's usual answer to the same request.
     pub reply_differs: Option<ReplyDiffers>,
+    /// The repeat rests on sessions the server answered alike, one of them a weak shape.
+    pub repeat_answered_alike: bool,
     /// Another port of this server that answered a connection around the failure (port, when).
     pub other_port_answered: Option<(u16, Timestamp)>,
     /// The server answered every request of this session as it answered the same client's
@@ -453,6 +464,7 @@ impl<'a> Case<'a> {
             failure,
             earlier_shapes,
             reply_differs,
+            repeat_answered_alike: false,
             other_port_answered: None,
             answered_as_usual: false,
             probes,
@@ -650,8 +662,10 @@ pub fn judge(case: &Case) -> Finding {
     }
     if let Some(shape) = case.shape() {
         let why = if weak_shape(case.rec) && case.reply_differs.is_none() {
-            "a refused login looks like this, but so does a short accepted login on a server \
-             that answers with this many records, so it is not concluded, even when repeated"
+            "a refused login looks like this, but so does a short accepted login (one that \
+             found nothing new, or a chattier server's login and mailbox), so it is not \
+             concluded, even when repeated, unless the server answers another session of this \
+             client alike with a refusal's sign"
                 .to_string()
         } else if case.earlier_shapes.is_empty() {
             format!(
@@ -665,7 +679,7 @@ pub fn judge(case: &Case) -> Finding {
         };
         return Finding::new(
             Verdict::Unknown,
-            vec![format!("one short encrypted session: {shape}"), why],
+            vec![format!("{LONE_SHAPE}: {shape}"), why],
         );
     }
     if !case.failure.failed() {
@@ -1116,8 +1130,8 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
     let shape = case.shape()?;
     let held_back = refusals_held_back(case.rec);
     let repeated = !case.earlier_shapes.is_empty() || held_back >= 2;
-    let weak = weak_shape(case.rec) && case.reply_differs.is_none();
-    if !repeated || weak || case.wan_trouble() || case.probes_failing_at_failure() {
+    // A weak shape's earlier shapes are only sessions answered alike that had a sign.
+    if !repeated || case.wan_trouble() || case.probes_failing_at_failure() {
         return None;
     }
     let repeat = if case.earlier_shapes.is_empty() {
@@ -1142,6 +1156,12 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
         repeat,
         format!("{}; no failed probe", case.wan_note()),
     ];
+    if case.repeat_answered_alike {
+        evidence.push(
+            "the server answered these sessions alike (the same records each way, replies of the same sizes) and one of them showed a refusal's sign: the same answer each time"
+                .into(),
+        );
+    }
     if let Some((reply, _)) = case.rec.slowest_reply {
         if reply >= Duration::from_millis(1500) {
             evidence.push(format!(
@@ -1189,10 +1209,7 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
     if !base {
         return None;
     }
-    let narrow = app.client_records <= SHAPE_MAX_CLIENT_RECORDS
-        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
-        && app.server_records <= SHAPE_MAX_SERVER_RECORDS
-        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES;
+    let narrow = narrow_shape(rec);
     let delayed = delayed_answer(rec).map(|d| d.described);
     if !narrow && delayed.is_none() && differs.is_none() && !weak_shape(rec) {
         return None;
@@ -1221,17 +1238,50 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
     Some(text)
 }
 
-/// The narrow shape but for a chattier server ([`WEAK_SHAPE_MAX_SERVER_RECORDS`]), with no
-/// other sign: never `ok`, and never concluded, alone or repeated.
+/// A shape with no sign of its own that a refused login's answers alone could explain, with
+/// no delay: never `ok`, never concluded alone or repeated, but a repeat when the server
+/// answered a session with a sign alike ([`super::replies::answered_alike`]). Either
+/// - the narrow shape but for a chattier server ([`WEAK_SHAPE_MAX_SERVER_RECORDS`]), or
+/// - a login's worth of requests ([`LOGIN_STEPS_MAX_CLIENT_RECORDS`]) answered, after the
+///   first answer (a greeting's capabilities), with status lines only: a refusal answered at
+///   once, or an accepted login that found nothing new.
 pub fn weak_shape(rec: &SessionRecord) -> bool {
     let app = &rec.app;
-    let narrow_but_server = app.client_records <= SHAPE_MAX_CLIENT_RECORDS
+    let narrow_client = app.client_records <= SHAPE_MAX_CLIENT_RECORDS
         && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
         && app.server_bytes <= SHAPE_MAX_SERVER_BYTES;
-    narrow_but_server
+    let chatty_server = narrow_client
         && app.server_records > SHAPE_MAX_SERVER_RECORDS
-        && app.server_records <= WEAK_SHAPE_MAX_SERVER_RECORDS
-        && delayed_answer(rec).is_none()
+        && app.server_records <= WEAK_SHAPE_MAX_SERVER_RECORDS;
+    let status_only = !narrow_shape(rec)
+        && app.client_records <= LOGIN_STEPS_MAX_CLIENT_RECORDS
+        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES
+        && status_lines_after_first(rec);
+    (chatty_server || status_only) && delayed_answer(rec).is_none()
+}
+
+/// Both sides short: at most [`SHAPE_MAX_CLIENT_RECORDS`] client records of
+/// [`SHAPE_MAX_CLIENT_BYTES`], at most [`SHAPE_MAX_SERVER_RECORDS`] server records of
+/// [`SHAPE_MAX_SERVER_BYTES`].
+fn narrow_shape(rec: &SessionRecord) -> bool {
+    let app = &rec.app;
+    app.client_records <= SHAPE_MAX_CLIENT_RECORDS
+        && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
+        && app.server_records <= SHAPE_MAX_SERVER_RECORDS
+        && app.server_bytes <= SHAPE_MAX_SERVER_BYTES
+}
+
+/// Every request after the first was answered, with at most [`STATUS_REPLY_MAX_BYTES`]: a
+/// refusal, an `+OK`, a goodbye — never a mailbox's listing or a message. Needs every
+/// exchange of the session kept.
+fn status_lines_after_first(rec: &SessionRecord) -> bool {
+    let exchanges = &rec.app.exchanges;
+    let kept = exchanges.kept();
+    (exchanges.total as usize) == kept.len()
+        && kept.len() >= 2
+        && kept[1..]
+            .iter()
+            .all(|e| e.reply > 0 && u64::from(e.reply) <= STATUS_REPLY_MAX_BYTES)
 }
 
 /// Client data that went unacknowledged for [`STALL_VISIBLE`] or more before the session ended.

@@ -1641,10 +1641,16 @@ fn a_delay_that_the_path_shares_is_not_a_refusal_sign() {
     for (id, start) in [(1, "14:00:00"), (2, "14:00:10")] {
         let mut session = imaplib_refused(id, t(start), ms(2000));
         session.0.tls_handshake = Some(ms(1100));
-        // More server records than even a weak shape allows: only the delay could make it one.
+        // More server records than the chatty weak shape allows: only the delay could make it
+        // a refusal with a sign (status lines only still make it a weak shape).
         session.0.app.server_records = WEAK_SHAPE_MAX_SERVER_RECORDS + 1;
         let e = s.ended(t(start).plus(secs(3)), &session);
-        assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
+        let event = only_session(&e);
+        assert_eq!(event.verdict, Some(Verdict::Unknown), "{e:#?}");
+        assert!(
+            !event.evidence.iter().any(|l| l.contains("the server took")),
+            "{e:#?}"
+        );
     }
 }
 
@@ -1832,7 +1838,8 @@ fn another_clients_session_that_went_on_is_no_measure_of_this_clients_replies() 
     session.0.app.server_records = WEAK_SHAPE_MAX_SERVER_RECORDS + 1;
     let e = s.ended(t("14:00:01"), &session);
     let event = only_session(&e);
-    assert_eq!(event.verdict, Some(Verdict::Ok), "{e:#?}");
+    // Status lines only after CAPABILITY: a weak shape, but no reply-size sign.
+    assert_eq!(event.verdict, Some(Verdict::Unknown), "{e:#?}");
     assert!(
         !event
             .evidence
@@ -1982,4 +1989,131 @@ fn a_good_login_held_back_after_a_refusal_is_not_blamed_on_the_password() {
     let event = only_session(&e);
     assert_ne!(event.verdict, Some(Verdict::AuthRejected), "{e:#?}");
     assert_ne!(event.credentials, Some(Credentials::Rejected), "{e:#?}");
+}
+
+/// A POP3 client's refused login on a server that answers at once: CAPA, USER, PASS (its
+/// `-ERR` after `login_wait`), QUIT, close_notify — a login's worth of requests answered with
+/// status lines only.
+fn pop3s_refused(id: u64, start: Timestamp, login_wait: Duration) -> Session {
+    let wait = login_wait.as_millis() as u64;
+    let mut s = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", start)
+        .refused_login_shape(login_wait, login_wait.saturating_add(ms(5)))
+        .exchanges(&[
+            (28, 111, 0),
+            (34, 27, 0),
+            (45, 58, wait),
+            (28, 39, 0),
+            (24, 24, 0),
+        ]);
+    s.0.closed_by = Some(Side::Client);
+    s.0.app.client_records = 5;
+    s.0.app.client_bytes = 134;
+    s.0.app.server_records = 8;
+    s.0.app.server_bytes = 830;
+    s
+}
+
+#[test]
+fn a_refusal_answered_at_once_with_status_lines_is_never_ok() {
+    let mut s = Scenario::new();
+    let session = pop3s_refused(1, t("14:00:00"), ms(500));
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &["5 client records", "so does a short accepted login"],
+    );
+}
+
+#[test]
+fn two_quick_refusals_answered_alike_are_still_not_concluded() {
+    // Two sessions answered alike at once: two refusals, or a polling client's two short
+    // accepted logins. Nothing says which.
+    let mut s = Scenario::new();
+    for (id, start) in [(1, "14:00:00"), (2, "14:01:00")] {
+        let session = pop3s_refused(id, t(start), ms(500));
+        let e = s.ended(session.0.end.plus(secs(1)), &session);
+        assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+    }
+}
+
+#[test]
+fn a_quick_refusal_answered_like_a_delayed_one_is_a_repeat_either_way_round() {
+    for (first_wait, second_wait) in [(ms(500), ms(4500)), (ms(4500), ms(500))] {
+        let mut s = Scenario::new();
+        let first = pop3s_refused(1, t("14:00:00"), first_wait);
+        let e = s.ended(first.0.end.plus(secs(1)), &first);
+        assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+        let second = pop3s_refused(2, t("14:00:10"), second_wait);
+        let e = s.ended(second.0.end.plus(secs(1)), &second);
+        assert_verdict(
+            &e[0],
+            Verdict::AuthRejected,
+            Credentials::Rejected,
+            &["2 sessions of this shape", "answered these sessions alike"],
+        );
+        // The first session's `unknown` is revised.
+        let revised: Vec<_> = e
+            .iter()
+            .filter(|ev| {
+                ev.evidence
+                    .iter()
+                    .any(|l| l.contains("revises the verdict unknown"))
+            })
+            .collect();
+        assert_eq!(revised.len(), 1, "{e:#?}");
+        assert_eq!(revised[0].verdict, Some(Verdict::AuthRejected));
+    }
+}
+
+#[test]
+fn a_short_accepted_session_is_not_blamed_by_a_later_refusal_answered_otherwise() {
+    // USER, PASS (+OK), STAT (+OK 0 0), QUIT, close_notify: a poll that found no mail, as
+    // short as a refusal. A refusal a minute later answers PASS with another size and has no
+    // STAT: not alike, so the poll is never revised to a refused login.
+    let mut s = Scenario::new();
+    let mut poll = Session::imaps(1, CLIENT, "pop.mail.test", "198.51.100.11", t("14:00:00"))
+        .refused_login_shape(ms(4), ms(10))
+        .exchanges(&[
+            (34, 27, 0),
+            (43, 38, 4),
+            (28, 36, 1),
+            (28, 39, 0),
+            (24, 24, 0),
+        ]);
+    poll.0.app.client_records = 5;
+    poll.0.app.client_bytes = 157;
+    poll.0.app.server_records = 8;
+    poll.0.app.server_bytes = 720;
+    let e = s.ended(poll.0.end.plus(secs(1)), &poll);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+    let refused = pop3s_refused(2, t("14:01:00"), ms(4500));
+    let e = s.ended(refused.0.end.plus(secs(1)), &refused);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+    assert!(e.iter().all(|ev| ev.verdict != Some(Verdict::AuthRejected)));
+}
+
+#[test]
+fn a_message_sent_after_a_login_is_more_than_a_login_worth_of_requests() {
+    // SMTP submission: EHLO, AUTH, MAIL, RCPT, DATA, the message, QUIT — status lines only,
+    // but seven requests: mail went out, not a refused login.
+    let mut s = Scenario::new();
+    let mut sent = Session::imaps(1, CLIENT, "smtp.mail.test", "198.51.100.12", t("14:00:00"))
+        .refused_login_shape(ms(13), ms(40))
+        .exchanges(&[
+            (40, 198, 0),
+            (63, 59, 0),
+            (59, 36, 6),
+            (49, 36, 13),
+            (28, 59, 0),
+            (95, 59, 4),
+            (28, 61, 0),
+        ]);
+    sent.0.app.client_records = 7;
+    sent.0.app.client_bytes = 327;
+    sent.0.app.server_records = 9;
+    sent.0.app.server_bytes = 718;
+    let e = s.ended(sent.0.end.plus(secs(1)), &sent);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
 }
