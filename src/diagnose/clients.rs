@@ -505,7 +505,9 @@ pub fn session_story(subject: &str, outcome: &str, event: &Event) -> Vec<String>
     let Some(verdict) = event.verdict else {
         return story;
     };
-    if verdict != Verdict::Ok {
+    if super::describe::is_lone_shape(verdict, &event.evidence) {
+        story.push(format!("It {}.", super::describe::LONE_SHAPE_CAUSE));
+    } else if verdict != Verdict::Ok {
         let inferred = event.evidence.iter().any(|e| e.starts_with("inferred"));
         story.push(format!(
             "It failed because {}.",

@@ -131,6 +131,18 @@ fn is_inferred(finding: &Finding) -> bool {
         && finding.evidence.iter().any(|e| e.starts_with("inferred"))
 }
 
+/// What a lone refused-login shape is said to be: not a failure for certain.
+pub const LONE_SHAPE_CAUSE: &str =
+    "ended as a refused login does, but a short accepted one can look the same";
+
+/// An `unknown` resting on a lone refused-login shape (its evidence begins with it).
+pub fn is_lone_shape(verdict: Verdict, evidence: &[String]) -> bool {
+    verdict == Verdict::Unknown
+        && evidence
+            .first()
+            .is_some_and(|e| e.starts_with(rules::LONE_SHAPE))
+}
+
 /// The one sentence for a session event.
 pub fn session_message(rec: &SessionRecord, finding: &Finding) -> String {
     let subject = session_subject(rec);
@@ -141,14 +153,9 @@ pub fn session_message(rec: &SessionRecord, finding: &Finding) -> String {
             _ => format!("{subject} completed normally."),
         };
     }
-    let lone_shape = finding.verdict == Verdict::Unknown
-        && finding
-            .evidence
-            .first()
-            .is_some_and(|e| e.starts_with(rules::LONE_SHAPE));
-    if lone_shape {
+    if is_lone_shape(finding.verdict, &finding.evidence) {
         return format!(
-            "{subject} ended as a refused login does, but a short accepted one can look the same{}",
+            "{subject} {LONE_SHAPE_CAUSE}{}",
             credentials_clause(credentials)
         );
     }

@@ -2018,11 +2018,24 @@ fn a_refusal_answered_at_once_with_status_lines_is_never_ok() {
     let mut s = Scenario::new();
     let session = pop3s_refused(1, t("14:00:00"), ms(500));
     let e = s.ended(session.0.end.plus(secs(1)), &session);
+    let event = only_session(&e);
     assert_verdict(
-        only_session(&e),
+        event,
         Verdict::Unknown,
         Credentials::Unknown,
         &["5 client records", "so does a short accepted login"],
+    );
+    // Its sentence and the client's story say what it looks like, not that it failed.
+    assert!(
+        event.message.contains("ended as a refused login does")
+            && !event.message.contains("failed"),
+        "{}",
+        event.message
+    );
+    let story = s.engine.explain(ip(CLIENT)).story.join(" ");
+    assert!(
+        story.contains("It ended as a refused login does") && !story.contains("failed because"),
+        "{story}"
     );
 }
 
