@@ -374,7 +374,7 @@ impl Engine {
     /// The rules' finding for a session, with the refused-login features they used.
     fn judge_session(&self, rec: &SessionRecord, failure: Failure) -> Judgement {
         let reply_differs = self.replies.compare(rec);
-        let earlier_shapes = self.earlier_shapes(rec, reply_differs);
+        let (earlier_shapes, alike) = self.earlier_shapes(rec, reply_differs);
         let other_port = self.other_port_answered(rec, &failure);
         let mut case = Case::new(
             rec,
@@ -386,8 +386,7 @@ impl Engine {
         );
         case.other_port_answered = other_port;
         case.answered_as_usual = self.replies.answered_as_usual(rec);
-        case.repeat_answered_alike = !case.earlier_shapes.is_empty()
-            && (is_weak(rec, reply_differs) || self.alike_repeat(rec, reply_differs));
+        case.repeat_answered_alike = alike;
         let shape = case.shape();
         let finding = rules::judge(&case);
         let confirms_shapes =
@@ -406,7 +405,7 @@ impl Engine {
     fn learn_from_ended(&mut self, rec: &SessionRecord, j: &Judgement, now: Timestamp) {
         let verdict = j.finding.verdict;
         // Only sessions the shape could explain count towards a repeat (not one the client
-        // gave up on, say), and a weak shape never confirms another session's.
+        // gave up on, say); a weak one only with a session answered alike (Shape::repeats_with).
         let shape_verdict = matches!(verdict, Verdict::Unknown | Verdict::AuthRejected);
         if shape_verdict && j.shape.is_some() {
             self.remember_shape(rec, j.reply_differs, verdict, now);
@@ -674,30 +673,25 @@ impl Engine {
             .map(|(_, port, at)| (*port, *at))
     }
 
+    /// The ends of the earlier shapes this session repeats, and whether the repeat rests on
+    /// sessions answered alike (this one or one of them a weak shape).
     fn earlier_shapes(
         &self,
         rec: &SessionRecord,
         differs: Option<replies::ReplyDiffers>,
-    ) -> Vec<Timestamp> {
+    ) -> (Vec<Timestamp>, bool) {
         if rules::refused_login_shape(rec, differs).is_none() {
-            return Vec::new();
+            return (Vec::new(), false);
         }
         let window = self.config.repeat_window();
         let rec_weak = is_weak(rec, differs);
-        self.shapes
+        let repeated: Vec<&Shape> = self
+            .shapes
             .iter()
             .filter(|s| s.repeats_with(rec, rec_weak, window))
-            .map(Shape::end)
-            .collect()
-    }
-
-    /// Whether an earlier weak shape counts in this session's repeat.
-    fn alike_repeat(&self, rec: &SessionRecord, differs: Option<replies::ReplyDiffers>) -> bool {
-        let window = self.config.repeat_window();
-        let rec_weak = is_weak(rec, differs);
-        self.shapes
-            .iter()
-            .any(|s| s.weak && s.repeats_with(rec, rec_weak, window))
+            .collect();
+        let alike = !repeated.is_empty() && (rec_weak || repeated.iter().any(|s| s.weak));
+        (repeated.into_iter().map(Shape::end).collect(), alike)
     }
 
     fn remember_shape(
