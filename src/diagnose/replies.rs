@@ -119,7 +119,9 @@ impl ServerReplies {
 
     /// Whether the server answered every request of this session before its last (the
     /// goodbye) as it answered the same client's requests in a session that went on: the
-    /// same request sizes and the same reply sizes, the login's included.
+    /// same request sizes and the same reply sizes (within [`ALIKE_SLACK`]: a refusal and an
+    /// acceptance can be 20 bytes apart, POP3's `-ERR [AUTH] Authentication failed.` and
+    /// `+OK Logged in.`), the login's included.
     pub fn answered_as_usual(&self, rec: &SessionRecord) -> bool {
         let kept = rec.app.exchanges.kept();
         let Some((_, sessions)) = self.servers.iter().find(|(p, _)| *p == pair(rec)) else {
@@ -132,7 +134,7 @@ impl ServerReplies {
                     && before_last.iter().zip(went_on).all(|(mine, usual)| {
                         mine.reply != 0
                             && mine.request.abs_diff(usual.request) <= REQUEST_SLACK
-                            && mine.reply.abs_diff(usual.reply) <= REPLY_SLACK
+                            && mine.reply.abs_diff(usual.reply) <= ALIKE_SLACK
                     })
             })
     }

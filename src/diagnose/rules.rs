@@ -483,9 +483,12 @@ impl<'a> Case<'a> {
         }
     }
 
-    /// The refused-login shape of this session, described.
+    /// The refused-login shape of this session, described. A session answered as the same
+    /// client's sessions that went on has none — unless an answer was held back as a refusal
+    /// is: sizes alone can match (Courier's `-ERR Login failed.` is 4 bytes from its `+OK`),
+    /// the server's own delay cannot.
     pub fn shape(&self) -> Option<String> {
-        if self.answered_as_usual {
+        if self.answered_as_usual && delayed_answer(self.rec).is_none() {
             return None;
         }
         refused_login_shape(self.rec, self.reply_differs)
