@@ -2131,70 +2131,71 @@ fn a_message_sent_after_a_login_is_more_than_a_login_worth_of_requests() {
     assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
 }
 
-/// fetchmail's session that went on (POP3S: CAPA, USER, PASS, STAT, LIST, RETR…) and its
-/// refused one, with the record sizes of the matrix's real captures against `server`
-/// (fetchmail-pop3s × courier and × dovecot-nodelay, good and wrong-once cells).
-fn fetchmail_history(server: &str) -> (Session, Vec<(usize, usize, u64)>, (u32, u64, u32, u64)) {
-    let (capa, user, ok, retr, refused) = match server {
-        "courier" => (
-            150,
-            46,
-            38,
-            1190,
-            vec![
-                (28, 150, 0),
-                (34, 46, 0),
-                (45, 42, 5002),
-                (28, 50, 0),
-                (24, 48, 0),
-            ],
-        ),
-        _ => (
-            111,
-            27,
-            38,
-            1155,
-            vec![
-                (28, 111, 0),
-                (34, 27, 0),
-                (45, 58, 501),
-                (28, 39, 0),
-                (24, 24, 0),
-            ],
-        ),
-    };
-    let mut went_on = Session::imaps(1, CLIENT, "pop.mail.test", "198.51.100.11", t("13:50:00"))
-        .exchanges(&[
-            (28, capa, 0),
-            (34, user, 0),
-            (43, ok, 4),
-            (28, 36, 1),
-            (30, 34, 0),
-            (30, retr, 0),
-            (30, 34, 0),
-            (30, retr, 0),
-        ]);
-    went_on.0.app.client_records = 14;
-    went_on.0.app.client_bytes = 355;
-    went_on.0.app.server_records = 60;
-    went_on.0.app.server_bytes = 316_000;
-    let counts = match server {
-        "courier" => (5, 134, 7, 341),
-        _ => (5, 134, 8, 830),
-    };
-    (went_on, refused, counts)
+/// The record sizes of the matrix's real fetchmail captures (POP3S) against a server: its
+/// answers to CAPA and USER, and its refusal's exchanges and counts (client records and bytes,
+/// server records and bytes) — fetchmail-pop3s × courier and × dovecot-nodelay.
+struct FetchmailSizes {
+    capa: usize,
+    user: usize,
+    retr: usize,
+    refused: [(usize, usize, u64); 5],
+    refused_counts: (u32, u64, u32, u64),
 }
 
-fn fetchmail_refused(
-    id: u64,
-    start: Timestamp,
-    exchanges: &[(usize, usize, u64)],
-    (cr, cb, sr, sb): (u32, u64, u32, u64),
-) -> Session {
-    let wait = ms(exchanges.iter().map(|e| e.2).max().unwrap_or(0));
+const COURIER: FetchmailSizes = FetchmailSizes {
+    capa: 150,
+    user: 46,
+    retr: 1190,
+    refused: [
+        (28, 150, 0),
+        (34, 46, 0),
+        (45, 42, 5002),
+        (28, 50, 0),
+        (24, 48, 0),
+    ],
+    refused_counts: (5, 134, 7, 341),
+};
+
+const DOVECOT_NODELAY: FetchmailSizes = FetchmailSizes {
+    capa: 111,
+    user: 27,
+    retr: 1155,
+    refused: [
+        (28, 111, 0),
+        (34, 27, 0),
+        (45, 58, 501),
+        (28, 39, 0),
+        (24, 24, 0),
+    ],
+    refused_counts: (5, 134, 8, 830),
+};
+
+/// fetchmail's session that went on: CAPA, USER, PASS (`+OK`), STAT, LIST, RETR….
+fn fetchmail_went_on(sizes: &FetchmailSizes) -> Session {
+    let mut s = Session::imaps(1, CLIENT, "pop.mail.test", "198.51.100.11", t("13:50:00"))
+        .exchanges(&[
+            (28, sizes.capa, 0),
+            (34, sizes.user, 0),
+            (43, 38, 4),
+            (28, 36, 1),
+            (30, 34, 0),
+            (30, sizes.retr, 0),
+            (30, 34, 0),
+            (30, sizes.retr, 0),
+        ]);
+    s.0.app.client_records = 14;
+    s.0.app.client_bytes = 355;
+    s.0.app.server_records = 60;
+    s.0.app.server_bytes = 316_000;
+    s
+}
+
+fn fetchmail_refused(id: u64, start: Timestamp, sizes: &FetchmailSizes) -> Session {
+    let wait = ms(sizes.refused.iter().map(|e| e.2).max().unwrap_or(0));
+    let (cr, cb, sr, sb) = sizes.refused_counts;
     let mut s = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", start)
         .refused_login_shape(wait, wait.saturating_add(ms(5)))
-        .exchanges(exchanges);
+        .exchanges(&sizes.refused);
     s.0.app.client_records = cr;
     s.0.app.client_bytes = cb;
     s.0.app.server_records = sr;
@@ -2208,12 +2209,12 @@ fn a_refusal_held_back_is_not_answered_as_usual_however_close_its_size() {
     // Courier's `-ERR Login failed.` is 4 bytes from its `+OK`: the sizes match the usual
     // session, the 5 s the server held the answer back does not.
     let mut s = Scenario::new();
-    let (went_on, refused, counts) = fetchmail_history("courier");
+    let went_on = fetchmail_went_on(&COURIER);
     s.ended(went_on.0.end.plus(secs(1)), &went_on);
-    let first = fetchmail_refused(2, t("14:00:00"), &refused, counts);
+    let first = fetchmail_refused(2, t("14:00:00"), &COURIER);
     let e = s.ended(first.0.end.plus(secs(1)), &first);
     assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
-    let second = fetchmail_refused(3, t("14:00:20"), &refused, counts);
+    let second = fetchmail_refused(3, t("14:00:20"), &COURIER);
     let e = s.ended(second.0.end.plus(secs(1)), &second);
     assert_eq!(e[0].verdict, Some(Verdict::AuthRejected), "{e:#?}");
 }
@@ -2223,9 +2224,9 @@ fn a_quick_refusal_20_bytes_from_the_usual_answer_is_not_answered_as_usual() {
     // dovecot answering at once: `-ERR [AUTH] Authentication failed.` against `+OK Logged
     // in.`, 20 bytes apart. Not the same answer, so not `ok`: the weak shape.
     let mut s = Scenario::new();
-    let (went_on, refused, counts) = fetchmail_history("dovecot-nodelay");
+    let went_on = fetchmail_went_on(&DOVECOT_NODELAY);
     s.ended(went_on.0.end.plus(secs(1)), &went_on);
-    let session = fetchmail_refused(2, t("14:00:00"), &refused, counts);
+    let session = fetchmail_refused(2, t("14:00:00"), &DOVECOT_NODELAY);
     let e = s.ended(session.0.end.plus(secs(1)), &session);
     assert_verdict(
         only_session(&e),
