@@ -56,6 +56,11 @@ pub const REFUSAL_DELAY: Duration = Duration::from_secs(1);
 /// BYE and the tagged OK, a close_notify — up to 69 bytes with a CBC cipher and SHA-256) is at
 /// most this long per request, TLS records included; a mailbox's status or a message is more.
 pub const STATUS_REPLY_MAX_BYTES: u64 = 128;
+/// The server's close_notify may come in the same segment as its last reply: before TLS 1.3 it
+/// is an alert record of its own, up to 85 bytes (a CBC cipher with SHA-384: header, IV, the
+/// alert, MAC, padding). The session's last reply may be this much longer and still be a
+/// status line.
+pub const CLOSE_NOTIFY_MAX_BYTES: u64 = 85;
 /// A session that closed within this long after a delayed answer ended on it.
 pub const CLOSE_AFTER_ANSWER: Duration = Duration::from_secs(5);
 /// The requests a login can take at the end of a session: a SASL mechanism and its response,
@@ -1274,17 +1279,19 @@ fn narrow_shape(rec: &SessionRecord) -> bool {
         && app.server_bytes <= SHAPE_MAX_SERVER_BYTES
 }
 
-/// Every request after the first was answered, with at most [`STATUS_REPLY_MAX_BYTES`]: a
-/// refusal, an `+OK`, a goodbye — never a mailbox's listing or a message. Needs every
-/// exchange of the session kept.
+/// Every request after the first was answered, with at most [`STATUS_REPLY_MAX_BYTES`] (the
+/// last with a close_notify too): a refusal, an `+OK`, a goodbye — never a mailbox's listing
+/// or a message. Needs every exchange of the session kept.
 fn status_lines_after_first(rec: &SessionRecord) -> bool {
     let exchanges = &rec.app.exchanges;
     let kept = exchanges.kept();
+    let last = kept.len().saturating_sub(1);
     (exchanges.total as usize) == kept.len()
         && kept.len() >= 2
-        && kept[1..]
-            .iter()
-            .all(|e| e.reply > 0 && u64::from(e.reply) <= STATUS_REPLY_MAX_BYTES)
+        && kept.iter().enumerate().skip(1).all(|(i, e)| {
+            let close_notify = if i == last { CLOSE_NOTIFY_MAX_BYTES } else { 0 };
+            e.reply > 0 && u64::from(e.reply) <= STATUS_REPLY_MAX_BYTES + close_notify
+        })
 }
 
 /// Client data that went unacknowledged for [`STALL_VISIBLE`] or more before the session ended.
@@ -1389,7 +1396,8 @@ fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
 fn status_lines_after(kept: &[Exchange], last_held: usize) -> bool {
     let after = &kept[(last_held + 1).min(kept.len())..];
     let said_after: u64 = after.iter().map(|e| u64::from(e.reply)).sum();
-    said_after <= STATUS_REPLY_MAX_BYTES * after.len().max(1) as u64
+    // The last of them may carry the server's close_notify too.
+    said_after <= STATUS_REPLY_MAX_BYTES * after.len().max(1) as u64 + CLOSE_NOTIFY_MAX_BYTES
 }
 
 /// The delayed-answer sign: what it looked like, and how many of the login's answers the

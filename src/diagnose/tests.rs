@@ -9,7 +9,7 @@ use super::rules::WEAK_SHAPE_MAX_SERVER_RECORDS;
 use super::testkit::*;
 use super::DiagnosisConfig;
 use crate::observe::observation::{LinkChange, ObservationKind, ProbePhase};
-use crate::observe::record::{Close, Rcode, Side, TlsVersion};
+use crate::observe::record::{Close, Rcode, Side, TlsMode, TlsVersion};
 use crate::time::Timestamp;
 
 const GMAIL: &str = "imap.gmail.com";
@@ -2234,4 +2234,48 @@ fn a_quick_refusal_20_bytes_from_the_usual_answer_is_not_answered_as_usual() {
         Credentials::Unknown,
         &["so does a short accepted login"],
     );
+}
+
+#[test]
+fn a_goodbye_that_carries_the_servers_close_notify_is_still_a_status_line() {
+    // The scripted Outlook over POP3 STARTTLS with a TLS 1.2 CBC cipher against Courier, with
+    // the sizes of the matrix's good-then-wrong capture: the padding makes `+OK` and `-ERR` the
+    // same size (73 bytes), so only the 5 s delay tells the refusal; the QUIT's answer came in
+    // one segment with the server's close_notify alert (130 bytes).
+    let mut s = Scenario::new();
+    let mut went_on = Session::imaps(1, CLIENT, "pop.mail.test", "198.51.100.11", t("13:50:00"))
+        .exchanges(&[
+            (57, 73, 0),
+            (73, 73, 5),
+            (57, 57, 0),
+            (57, 137, 0),
+            (57, 1225, 0),
+            (57, 1225, 0),
+            (57, 1225, 0),
+            (57, 65535, 0),
+        ]);
+    went_on.0.tls = TlsMode::Starttls;
+    went_on.0.app.client_records = 9;
+    went_on.0.app.client_bytes = 484;
+    went_on.0.app.server_records = 68;
+    went_on.0.app.server_bytes = 319_184;
+    s.ended(went_on.0.end.plus(secs(1)), &went_on);
+    for (id, start) in [(2, "14:00:00"), (3, "14:00:09")] {
+        let mut refused = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", t(start))
+            .refused_login_shape(ms(5003), ms(5010))
+            .exchanges(&[(57, 73, 0), (73, 73, 5003), (57, 130, 0)]);
+        refused.0.tls = TlsMode::Starttls;
+        refused.0.closed_by = Some(Side::Client);
+        refused.0.app.client_records = 3;
+        refused.0.app.client_bytes = 172;
+        refused.0.app.server_records = 3;
+        refused.0.app.server_bytes = 204;
+        let e = s.ended(refused.0.end.plus(secs(1)), &refused);
+        let want = if id == 2 {
+            Verdict::Unknown
+        } else {
+            Verdict::AuthRejected
+        };
+        assert_eq!(e[0].verdict, Some(want), "{e:#?}");
+    }
 }
