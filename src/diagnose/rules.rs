@@ -374,9 +374,20 @@ impl Failure {
         };
         let slow = slow_phases(rec, r.slow_server);
         // In plaintext every request is visible: a client that had none outstanding
-        // when it closed was not waiting for the server (a pause of its own).
-        let waiting = rec.tls != TlsMode::None || rec.client_waiting_at_close.is_some();
-        if tail >= r.slow_server && waiting {
+        // when it closed was not waiting for the server (a pause of its own). After STARTTLS
+        // the client speaks first: one that said nothing after the handshake was not either.
+        let silent_after_starttls = rec.tls == TlsMode::Starttls && rec.app.client_records == 0;
+        let waiting = match rec.tls {
+            TlsMode::None => rec.client_waiting_at_close.is_some(),
+            _ => !silent_after_starttls,
+        };
+        if tail >= r.slow_server && silent_after_starttls {
+            self.from = rec.client_closed_at.unwrap_or(rec.end).minus(tail);
+            self.signs.push(format!(
+                "the client sent nothing after the TLS handshake and closed {} later: after STARTTLS the client speaks first, so it stopped on its own, not waiting for the server",
+                secs_precise(tail)
+            ));
+        } else if tail >= r.slow_server && waiting {
             self.client_gave_up = Some(tail);
             self.from = rec.client_closed_at.unwrap_or(rec.end).minus(tail);
             self.signs.push(format!(

@@ -2279,3 +2279,55 @@ fn a_goodbye_that_carries_the_servers_close_notify_is_still_a_status_line() {
         assert_eq!(e[0].verdict, Some(want), "{e:#?}");
     }
 }
+
+#[test]
+fn sessions_answered_alike_but_for_the_servers_close_notify_are_alike() {
+    // Python imaplib against dovecot answering a first refusal at once (the server closed after
+    // the LOGOUT, with its close_notify: 9 records) and holding back the next 4.5 s (the client
+    // closed first: 8 records, 19 bytes fewer). The sizes of the matrix's capture.
+    let mut s = Scenario::new();
+    let mut quick = imaplib_refused(1, t("14:00:00"), ms(500));
+    quick.0.app.server_bytes = 1057;
+    let e = s.ended(quick.0.end.plus(secs(1)), &quick);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+    let mut held = imaplib_refused(2, t("14:00:06"), ms(4500)).exchanges(&[
+        (40, 214, 0),
+        (60, 78, 4500),
+        (36, 91, 0),
+    ]);
+    held.0.closed_by = Some(Side::Client);
+    held.0.app.server_records = 8;
+    held.0.app.server_bytes = 1038;
+    let e = s.ended(held.0.end.plus(secs(1)), &held);
+    assert_eq!(e[0].verdict, Some(Verdict::AuthRejected), "{e:#?}");
+    assert_eq!(e.len(), 2, "the quick one is revised too: {e:#?}");
+}
+
+#[test]
+fn a_client_silent_after_starttls_was_not_waiting_for_the_server() {
+    // offlineimap stuck after STARTTLS: the handshake done, the server's session tickets, then
+    // nothing from the client for 46 s until it was stopped. After STARTTLS the client speaks
+    // first: not a slow server.
+    let mut s = Scenario::new();
+    let mut stuck = Session::imaps(1, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:00"));
+    let rec = &mut stuck.0;
+    rec.server = std::net::SocketAddr::new(ip("198.51.100.10"), 143);
+    rec.tls = TlsMode::Starttls;
+    rec.app.client_records = 0;
+    rec.app.client_bytes = 0;
+    rec.app.server_records = 3;
+    rec.app.server_bytes = 551;
+    rec.last_reply_at = Some(t("14:00:01"));
+    rec.slowest_reply = Some((ms(1), t("14:00:01")));
+    rec.end = t("14:00:47");
+    rec.client_closed_at = Some(t("14:00:47"));
+    let e = s.ended(t("14:00:48"), &stuck);
+    let event = only_session(&e);
+    assert_ne!(event.verdict, Some(Verdict::ServerSlow), "{e:#?}");
+    assert_verdict(
+        event,
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &["the client sent nothing after the TLS handshake"],
+    );
+}
