@@ -23,7 +23,7 @@ CLIENT_VARIANTS=(
 # Scenarios, in the order they run. The WAN outages come late: the daemon's failed probes during
 # them count against the cells that follow within its window, so after the last one the runner
 # waits a window's length before the slow wrong-again cells (a minute each), which come last.
-MATRIX_SCENARIOS=(good wrong-once wrong-retry polite-retry wrong-then-right tls-refused server-slow wan-down wrong-again)
+MATRIX_SCENARIOS=(good wrong-once wrong-retry polite-retry wrong-then-right good-then-wrong tls-refused server-slow wan-down wrong-again)
 # Servers without a per-address penalty for refused logins: no restart after a refusal.
 read -r -a NO_RESTART <<<"${MATRIX_NO_RESTART:-courier cyrus postfix}"
 
@@ -229,6 +229,14 @@ cell_polite-retry() { run_client "$WRONG_PASS" no; sleep 4; run_client "$WRONG_P
 # second session must not be blamed on the password (servers that penalise an address hold
 # back its next good login too).
 cell_wrong-then-right() { run_client "$WRONG_PASS" no; sleep 4; run_client "$PASS_A" no; }
+# The client fetched mail, then the password stopped working (changed on the server, an app
+# password revoked): its next two polls, a few seconds apart, are refused. The daemon has seen
+# this client's good session first, as it would have in the field.
+cell_good-then-wrong() {
+    run_client "$PASS_A" no; sleep 4
+    C_WRONG_FROM=$(now_epoch)
+    run_client "$WRONG_PASS" no; sleep 4; run_client "$WRONG_PASS" no
+}
 cell_wrong-again() { run_client "$WRONG_PASS" no; sleep "$GAP"; run_client "$WRONG_PASS" no; }
 cell_tls-refused() { run_client "$PASS_A" no "${C_TLS%%+*}+tls1.0"; }
 # The slow server answers the login after 8 s; the user gives up after 7.
@@ -296,7 +304,7 @@ run_cell() { # run_cell "VARIANT SERVER SCENARIO"; sets CELL_DIR
     CELL_DIR=$OUT/cells/$(printf '%03d' "$CELL_NO")-$C_VARIANT-$C_SERVER-$C_SCENARIO
     mkdir -p "$CELL_DIR"
     C_HOST=$C_SERVER.mail.test; C_ADDR=$(server_addr "$C_SERVER"); C_PORT=$(port_for "$C_PROTO" "$C_TLS")
-    C_FAULT=""; C_NOTE=""; FAULT_AT=""; RCS=()
+    C_FAULT=""; C_NOTE=""; FAULT_AT=""; C_WRONG_FROM=null; RCS=()
     if [[ ${LAST_SCENARIO:-} == wan-down && $C_SCENARIO != wan-down ]]; then
         say "waiting ${MATRIX_WINDOW:-60s} after the WAN outages (the daemon's window)"
         sleep "${MATRIX_WINDOW:-60s}"
@@ -347,9 +355,10 @@ run_cell() { # run_cell "VARIANT SERVER SCENARIO"; sets CELL_DIR
         --arg tls_min "$(server_tls_min "$C_SERVER")" \
         --arg tls_max "$(cap_of "$(client_caps "$C_CLIENT")" tlsmax)" \
         --argjson rcs "$(printf '%s\n' "${RCS[@]}" | jq -s .)" --argjson gap "$GAP" \
+        --argjson wrong_from "$C_WRONG_FROM" \
         '{variant: $variant, client: $client, protocol: $proto, tls: $tls, server: $server,
           host: $host, server_addr: $addr, port: $port, scenario: $scenario, client_ip: $cli4,
           client_ip6: $cli6, since: $since, ended: $ended, fault: $fault, note: $note,
           server_tls_min: $tls_min, client_tls_max: (if $tls_max == "" then "1.3" else $tls_max end),
-          exit_codes: $rcs, gap: $gap}' >"$CELL_DIR/cell.json"
+          exit_codes: $rcs, gap: $gap, wrong_from: $wrong_from}' >"$CELL_DIR/cell.json"
 }

@@ -27,9 +27,10 @@ import json
 import os
 import sys
 from collections import Counter, OrderedDict
+from datetime import datetime, timezone
 
 TRUTH_ORDER = ["login-ok", "refused-once", "refused-repeated", "tls-refused", "server-slow",
-               "wan-down", "no-login", "mixed"]
+               "wan-down", "no-login", "mixed", "ok-then-refused"]
 # A single refused login may stay `unknown` if its evidence says it has the refused-login shape.
 SHAPE_EVIDENCE = "refused login looks like"
 REPLAY_WAN = {"upstream-unreachable", "unknown", "wan-down"}
@@ -72,6 +73,8 @@ def truth_of(cell_dir):
         cls = "server-slow"
     elif tls_blocked and n_ok == 0 and n_failed == 0:
         cls = "tls-refused"
+    elif scen == "good-then-wrong" and n_ok and n_failed >= 2 and cell.get("wrong_from"):
+        cls = "ok-then-refused"
     elif n_failed and n_ok:
         cls = "mixed"
     elif n_failed >= 2:
@@ -97,7 +100,8 @@ def live_sessions(cell_dir):
         if key not in last or ev.get("id", 0) >= last[key].get("id", 0):
             last[key] = ev
     return [{"verdict": e.get("verdict"), "credentials": e.get("credentials"),
-             "evidence": e.get("evidence") or []} for e in last.values()]
+             "evidence": e.get("evidence") or [],
+             "start": epoch_of((e.get("session") or {}).get("start"))} for e in last.values()]
 
 
 def replay_sessions(cell_dir, cell):
@@ -116,20 +120,34 @@ def replay_sessions(cell_dir, cell):
             continue
         last[key] = rec
     return [{"verdict": r.get("verdict"), "credentials": r.get("credentials"),
-             "evidence": r.get("evidence") or []} for r in last.values()]
+             "evidence": r.get("evidence") or [], "start": epoch_of(r.get("start"))}
+            for r in last.values()]
+
+
+def epoch_of(iso):
+    """Seconds since the epoch of a session's start ("2026-12-05T00:21:23.727Z"), or None."""
+    if not iso:
+        return None
+    try:
+        return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
 
 
 def verdict_set(sessions):
     return "+".join(sorted({s["verdict"] for s in sessions})) or "none"
 
 
-def judge_side(cls, sessions, side):
-    """Problems as (severity, text)."""
+def judge_side(cls, sessions, side, wrong_from=None):
+    """Problems as (severity, text). wrong_from: when the refused logins of a good-then-wrong
+    cell began (epoch)."""
     probs = []
     verdicts = [s["verdict"] for s in sessions]
     if not sessions:
         probs.append((2, f"{side}: no session reported"))
         return probs
+    if cls == "ok-then-refused":
+        return judge_ok_then_refused(sessions, side, wrong_from)
     if cls == "mixed":
         # Refused logins, then a good one (the user fixed the password): the last session is
         # the good one, and it must never be blamed on the password.
@@ -164,11 +182,30 @@ def judge_side(cls, sessions, side):
     return probs
 
 
+def judge_ok_then_refused(sessions, side, wrong_from):
+    """The client fetched mail, then its password was refused twice: the good session must not
+    be blamed, and the refused ones (a repeat) must be `auth-rejected`, never `ok`."""
+    probs = []
+    good = [s for s in sessions if s["start"] is not None and s["start"] < wrong_from]
+    refused = [s for s in sessions if s not in good]
+    if any(s["verdict"] == "auth-rejected" or s["credentials"] == "rejected" for s in good):
+        probs.append((SEVERITY_REJECTED_FOR_OTHER, f"{side}: the good login before the refused ones judged auth-rejected"))
+    if not refused:
+        probs.append((2, f"{side}: no session after the password stopped working"))
+    if any(s["verdict"] == "ok" for s in refused):
+        probs.append((SEVERITY_OK_FOR_REFUSED, f"{side}: `ok` for a login the server refused"))
+    bad = sorted({s["verdict"] for s in refused if s["verdict"] != "auth-rejected"})
+    if bad:
+        probs.append((2, f"{side}: repeated refused login after a good one reported as {', '.join(bad)}"))
+    return probs
+
+
 def judge_cell(cell_dir):
     cell, cls, n_ok, n_failed = truth_of(cell_dir)
     live = live_sessions(cell_dir)
     replay = replay_sessions(cell_dir, cell)
-    probs = judge_side(cls, live, "live") + judge_side(cls, replay, "replay")
+    wrong_from = cell.get("wrong_from")
+    probs = judge_side(cls, live, "live", wrong_from) + judge_side(cls, replay, "replay", wrong_from)
     lv, rv = verdict_set(live), verdict_set(replay)
     if lv != rv and cls != "wan-down" and not probs:
         probs.append((1, f"live ({lv}) and replay ({rv}) disagree"))
