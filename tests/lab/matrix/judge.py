@@ -52,6 +52,21 @@ def load_jsonl(path):
     return out
 
 
+def attempt_times(cell_dir):
+    """When the server logged each login attempt of the cell (epochs, from truth.txt)."""
+    times = []
+    path = os.path.join(cell_dir, "truth.txt")
+    if os.path.exists(path):
+        for line in open(path):
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] in ("ok", "failed"):
+                try:
+                    times.append(float(parts[0]))
+                except ValueError:
+                    pass
+    return times
+
+
 def truth_of(cell_dir):
     cell = json.load(open(os.path.join(cell_dir, "cell.json")))
     n_ok = n_failed = 0
@@ -101,7 +116,14 @@ def live_sessions(cell_dir):
             last[key] = ev
     return [{"verdict": e.get("verdict"), "credentials": e.get("credentials"),
              "evidence": e.get("evidence") or [],
-             "start": epoch_of((e.get("session") or {}).get("start"))} for e in last.values()]
+             "start": epoch_of((e.get("session") or {}).get("start")),
+             "end": session_end(e.get("session") or {})} for e in last.values()]
+
+
+def session_end(session):
+    start = epoch_of(session.get("start"))
+    ms = session.get("duration_ms")
+    return None if start is None or ms is None else start + ms / 1000
 
 
 def replay_sessions(cell_dir, cell):
@@ -120,7 +142,8 @@ def replay_sessions(cell_dir, cell):
             continue
         last[key] = rec
     return [{"verdict": r.get("verdict"), "credentials": r.get("credentials"),
-             "evidence": r.get("evidence") or [], "start": epoch_of(r.get("start"))}
+             "evidence": r.get("evidence") or [], "start": epoch_of(r.get("start")),
+             "end": epoch_of(r.get("end"))}
             for r in last.values()]
 
 
@@ -138,14 +161,31 @@ def verdict_set(sessions):
     return "+".join(sorted({s["verdict"] for s in sessions})) or "none"
 
 
-def judge_side(cls, sessions, side, wrong_from=None):
+def without_attempts(sessions, attempts):
+    """Sessions open at no login attempt the server logged (from a second before they started
+    to two after they ended): a client that connected and never tried its password. Sessions
+    whose span is unknown count as having tried."""
+    return [s for s in sessions
+            if s.get("start") is not None and s.get("end") is not None
+            and not any(s["start"] - 1 <= t <= s["end"] + 2 for t in attempts)]
+
+
+def judge_side(cls, sessions, side, wrong_from=None, attempts=None):
     """Problems as (severity, text). wrong_from: when the refused logins of a good-then-wrong
-    cell began (epoch)."""
+    cell began (epoch). attempts: when the server logged login attempts (epochs); a session
+    open at none of them tried no password, so the cell's refusals are not its verdict's to
+    explain (it must only not be blamed on the password)."""
     probs = []
-    verdicts = [s["verdict"] for s in sessions]
     if not sessions:
         probs.append((2, f"{side}: no session reported"))
         return probs
+    if attempts and cls in ("refused-once", "refused-repeated", "ok-then-refused"):
+        untried = without_attempts(sessions, attempts)
+        if any(s["verdict"] == "auth-rejected" or s["credentials"] == "rejected" for s in untried):
+            probs.append((SEVERITY_REJECTED_FOR_OTHER, f"{side}: a session in which the server logged no login attempt judged auth-rejected"))
+        if len(untried) < len(sessions):
+            sessions = [s for s in sessions if s not in untried]
+    verdicts = [s["verdict"] for s in sessions]
     if cls == "ok-then-refused":
         return judge_ok_then_refused(sessions, side, wrong_from)
     if cls == "mixed":
@@ -205,7 +245,9 @@ def judge_cell(cell_dir):
     live = live_sessions(cell_dir)
     replay = replay_sessions(cell_dir, cell)
     wrong_from = cell.get("wrong_from")
-    probs = judge_side(cls, live, "live", wrong_from) + judge_side(cls, replay, "replay", wrong_from)
+    attempts = attempt_times(cell_dir)
+    probs = (judge_side(cls, live, "live", wrong_from, attempts)
+             + judge_side(cls, replay, "replay", wrong_from, attempts))
     lv, rv = verdict_set(live), verdict_set(replay)
     if lv != rv and cls != "wan-down" and not probs:
         probs.append((1, f"live ({lv}) and replay ({rv}) disagree"))
