@@ -364,10 +364,10 @@ impl Engine {
             self.forget_judged(rec.id);
             self.learn_from_ended(&rec, &judgement, now);
         }
-        let confirms_shapes = judgement.confirms_shapes;
+        let (confirms_shapes, differs) = (judgement.confirms_shapes, judgement.reply_differs);
         self.report_session(&rec, judgement, prior, now, ended, out);
         if confirms_shapes && ended {
-            self.revise_confirmed_shapes(&rec, now, out);
+            self.revise_confirmed_shapes(&rec, differs, now, out);
         }
     }
 
@@ -484,11 +484,12 @@ impl Engine {
     fn revise_confirmed_shapes(
         &mut self,
         rec: &SessionRecord,
+        differs: Option<replies::ReplyDiffers>,
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
         let window = self.config.repeat_window();
-        let rec_weak = is_weak(rec, self.replies.compare(rec));
+        let rec_weak = is_weak(rec, differs);
         let confirmed: Vec<usize> = self
             .shapes
             .iter()

@@ -520,6 +520,22 @@ impl Session {
         self
     }
 
+    /// What each side said after the handshake: records and bytes.
+    pub fn app_counts(
+        mut self,
+        client_records: u32,
+        client_bytes: u64,
+        server_records: u32,
+        server_bytes: u64,
+    ) -> Self {
+        let app = &mut self.0.app;
+        app.client_records = client_records;
+        app.client_bytes = client_bytes;
+        app.server_records = server_records;
+        app.server_bytes = server_bytes;
+        self
+    }
+
     /// The server answered the SYN with a reset.
     pub fn refused(mut self) -> Self {
         let end = self.0.start.plus(ms(20));

@@ -1598,10 +1598,7 @@ fn imaplib_refused(id: u64, start: Timestamp, reply: Duration) -> Session {
             (60, 78, reply.as_millis() as u64),
             (36, 115, 0),
         ]);
-    s.0.app.client_records = 3;
-    s.0.app.client_bytes = 121;
-    s.0.app.server_records = 9;
-    s.0.app.server_bytes = 1048;
+    s = s.app_counts(3, 121, 9, 1048);
     s
 }
 
@@ -1875,10 +1872,7 @@ fn two_login_answers_held_back_in_one_session_are_a_repeated_refusal() {
     let mut session = Session::imaps(1, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:00"))
         .refused_login_shape(ms(3000), ms(6500))
         .exchanges(&[(40, 214, 0), (60, 60, 3000), (45, 55, 3000), (36, 115, 0)]);
-    session.0.app.client_records = 4;
-    session.0.app.client_bytes = 181;
-    session.0.app.server_records = 9;
-    session.0.app.server_bytes = 900;
+    session = session.app_counts(4, 181, 9, 900);
     let e = s.ended(session.0.end.plus(secs(1)), &session);
     assert_verdict(
         only_session(&e),
@@ -1951,10 +1945,7 @@ fn the_close_is_timed_from_the_servers_last_answer_when_two_are_held_back_alike(
     let mut session = Session::imaps(1, CLIENT, "imap.mail.test", "198.51.100.10", t("14:00:00"))
         .refused_login_shape(ms(5004), ms(10_020))
         .exchanges(&[(36, 199, 0), (56, 42, 5004), (58, 42, 5003), (32, 110, 0)]);
-    session.0.app.client_records = 4;
-    session.0.app.client_bytes = 182;
-    session.0.app.server_records = 8;
-    session.0.app.server_bytes = 700;
+    session = session.app_counts(4, 182, 8, 700);
     session.0.last_reply_at = Some(session.0.end.minus(ms(5)));
     let e = s.ended(session.0.end.plus(secs(1)), &session);
     assert_eq!(
@@ -1980,10 +1971,7 @@ fn a_good_login_held_back_after_a_refusal_is_not_blamed_on_the_password() {
             (52, 2000, 0),
             (35, 120, 1),
         ]);
-    good.0.app.client_records = 6;
-    good.0.app.client_bytes = 237;
-    good.0.app.server_records = 14;
-    good.0.app.server_bytes = 3200;
+    good = good.app_counts(6, 237, 14, 3200);
     good.0.last_reply_at = Some(good.0.end.minus(ms(5)));
     let e = s.ended(good.0.end.plus(secs(1)), &good);
     let event = only_session(&e);
@@ -2006,10 +1994,7 @@ fn pop3s_refused(id: u64, start: Timestamp, login_wait: Duration) -> Session {
             (24, 24, 0),
         ]);
     s.0.closed_by = Some(Side::Client);
-    s.0.app.client_records = 5;
-    s.0.app.client_bytes = 134;
-    s.0.app.server_records = 8;
-    s.0.app.server_bytes = 830;
+    s = s.app_counts(5, 134, 8, 830);
     s
 }
 
@@ -2095,10 +2080,7 @@ fn a_short_accepted_session_is_not_blamed_by_a_later_refusal_answered_otherwise(
             (28, 39, 0),
             (24, 24, 0),
         ]);
-    poll.0.app.client_records = 5;
-    poll.0.app.client_bytes = 157;
-    poll.0.app.server_records = 8;
-    poll.0.app.server_bytes = 720;
+    poll = poll.app_counts(5, 157, 8, 720);
     let e = s.ended(poll.0.end.plus(secs(1)), &poll);
     assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
     let refused = pop3s_refused(2, t("14:01:00"), ms(4500));
@@ -2123,10 +2105,7 @@ fn a_message_sent_after_a_login_is_more_than_a_login_worth_of_requests() {
             (95, 59, 4),
             (28, 61, 0),
         ]);
-    sent.0.app.client_records = 7;
-    sent.0.app.client_bytes = 327;
-    sent.0.app.server_records = 9;
-    sent.0.app.server_bytes = 718;
+    sent = sent.app_counts(7, 327, 9, 718);
     let e = s.ended(sent.0.end.plus(secs(1)), &sent);
     assert_eq!(only_session(&e).verdict, Some(Verdict::Ok), "{e:#?}");
 }
@@ -2183,10 +2162,7 @@ fn fetchmail_went_on(sizes: &FetchmailSizes) -> Session {
             (30, 34, 0),
             (30, sizes.retr, 0),
         ]);
-    s.0.app.client_records = 14;
-    s.0.app.client_bytes = 355;
-    s.0.app.server_records = 60;
-    s.0.app.server_bytes = 316_000;
+    s = s.app_counts(14, 355, 60, 316_000);
     s
 }
 
@@ -2196,10 +2172,7 @@ fn fetchmail_refused(id: u64, start: Timestamp, sizes: &FetchmailSizes) -> Sessi
     let mut s = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", start)
         .refused_login_shape(wait, wait.saturating_add(ms(5)))
         .exchanges(&sizes.refused);
-    s.0.app.client_records = cr;
-    s.0.app.client_bytes = cb;
-    s.0.app.server_records = sr;
-    s.0.app.server_bytes = sb;
+    s = s.app_counts(cr, cb, sr, sb);
     s
 }
 
@@ -2255,10 +2228,7 @@ fn a_goodbye_that_carries_the_servers_close_notify_is_still_a_status_line() {
             (57, 65535, 0),
         ]);
     went_on.0.tls = TlsMode::Starttls;
-    went_on.0.app.client_records = 9;
-    went_on.0.app.client_bytes = 484;
-    went_on.0.app.server_records = 68;
-    went_on.0.app.server_bytes = 319_184;
+    went_on = went_on.app_counts(9, 484, 68, 319_184);
     s.ended(went_on.0.end.plus(secs(1)), &went_on);
     for (id, start) in [(2, "14:00:00"), (3, "14:00:09")] {
         let mut refused = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", t(start))
@@ -2266,10 +2236,7 @@ fn a_goodbye_that_carries_the_servers_close_notify_is_still_a_status_line() {
             .exchanges(&[(57, 73, 0), (73, 73, 5003), (57, 130, 0)]);
         refused.0.tls = TlsMode::Starttls;
         refused.0.closed_by = Some(Side::Client);
-        refused.0.app.client_records = 3;
-        refused.0.app.client_bytes = 172;
-        refused.0.app.server_records = 3;
-        refused.0.app.server_bytes = 204;
+        refused = refused.app_counts(3, 172, 3, 204);
         let e = s.ended(refused.0.end.plus(secs(1)), &refused);
         let want = if id == 2 {
             Verdict::Unknown
