@@ -15,8 +15,9 @@
 //!
 //! Every `SessionEnded` is judged; a `SessionUpdate` only when the session is visibly failing
 //! ([`rules::Failure::visible_stall`]) and the rules reach a verdict other than `ok`/`unknown`.
-//! A session is never reported twice with the same verdict: when its end changes an early
-//! verdict, a second event revises it (the session is counted once).
+//! A session is never reported twice with the same verdict: when a later snapshot (another
+//! failure verdict) or its end changes an early verdict, another event revises it (the session
+//! is counted once).
 //!
 //! [`rules::Failure::of`] reads the failure signs off the record; [`rules::judge`] applies the
 //! rules in precedence order (the first that finds something wins) and falls back to `ok` or
@@ -353,11 +354,16 @@ impl Engine {
         self.remember_answered_port(&rec);
         let failure = Failure::of(&rec, now, self.config.slow_server);
         let prior = self.judged.get(&rec.id).copied();
-        if !ended && (prior.is_some() || !failure.visible_stall()) {
+        if !ended && !failure.visible_stall() {
             return;
         }
         let judgement = self.judge_session(&rec, failure);
-        if !ended && matches!(judgement.finding.verdict, Verdict::Ok | Verdict::Unknown) {
+        let verdict = judgement.finding.verdict;
+        // A session still open is told only when it fails, and again only when a later look
+        // (the wait grew, the WAN went down meanwhile) reaches another failure verdict.
+        let news = !matches!(verdict, Verdict::Ok | Verdict::Unknown)
+            && prior.is_none_or(|p| p.verdict != verdict);
+        if !ended && !news {
             return;
         }
         if ended {
@@ -463,7 +469,7 @@ impl Engine {
             rec.tls_client_max,
         );
         let event = describe::session_event(&mut self.ids, now, rec, &finding, advice);
-        if prior.is_none() && !ended {
+        if !ended {
             let judged = Judged {
                 verdict: finding.verdict,
                 at: now,
@@ -714,7 +720,12 @@ impl Engine {
         });
     }
 
+    /// Remembers a session's early verdict; a revision replaces the one it revises.
     fn remember_judged(&mut self, id: u64, judged: Judged) {
+        if let Some(known) = self.judged.get_mut(&id) {
+            *known = judged;
+            return;
+        }
         if self.judged_order.len() >= MAX_JUDGED {
             if let Some(oldest) = self.judged_order.pop_front() {
                 self.judged.remove(&oldest);

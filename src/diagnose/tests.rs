@@ -284,6 +284,51 @@ fn a_stall_while_the_wan_is_down_is_wan_down_and_is_reported_early() {
     assert_eq!(s.of_kind(EventKind::SessionFailed).len(), 1);
 }
 
+/// Data sent a moment before the WAN went down stalls before the router has taken in the link
+/// change: the first look says `upstream-unreachable`, the next one (the wait doubled) knows the
+/// outage and revises it at once, not only when the session ends a minute later.
+#[test]
+fn an_early_verdict_is_revised_by_a_later_look_once_the_wan_is_known_down() {
+    let mut s = Scenario::new();
+    let session = |end: &str| {
+        Session::imaps(3, CLIENT, OUTLOOK, OUTLOOK_IP, t("14:03:00"))
+            .stalled(t("14:03:10"), 2, t(end))
+            .open()
+    };
+    let first = s.update(t("14:03:11.500"), &session("14:03:11.500"));
+    assert_eq!(
+        only_session(&first).verdict,
+        Some(Verdict::UpstreamUnreachable)
+    );
+    s.wan_down(t("14:03:11.600"));
+    let second = s.update(t("14:03:13"), &session("14:03:13"));
+    let e = only_session(&second);
+    assert_verdict(
+        e,
+        Verdict::WanDown,
+        Credentials::NotAtFault,
+        &[
+            "wan0 down since 14:03:11",
+            "revises the verdict upstream-unreachable given at 14:03:11",
+        ],
+    );
+    // Later looks and the end with the same verdict add no event; the session counts once.
+    assert!(s.update(t("14:03:16"), &session("14:03:16")).is_empty());
+    assert!(s
+        .ended(
+            t("14:04:10"),
+            &session("14:04:10").closed(Close::Timeout, None)
+        )
+        .is_empty());
+    let counters = s.engine.status().counters;
+    assert_eq!(counters.sessions, 1);
+    assert_eq!(counters.sessions_by_verdict.get("wan-down"), Some(&1));
+    assert_eq!(
+        counters.sessions_by_verdict.get("upstream-unreachable"),
+        Some(&0)
+    );
+}
+
 #[test]
 fn a_session_ending_after_the_outage_names_its_length() {
     let mut s = Scenario::new();

@@ -6,7 +6,8 @@
 //! | situation | reported | as |
 //! |---|---|---|
 //! | RST, or FIN from both sides | on `poll`, [`LAST_ACK_WAIT`] after the last packet | `SessionEnded` (`rst`/`fin`) |
-//! | client data or SYN unanswered for [`STALL_AFTER`] | once per stall | `SessionUpdate` |
+//! | client data unanswered for [`STALL_AFTER`], then each time the wait has doubled | up to [`STALL_SNAPSHOTS`] per stall | `SessionUpdate` |
+//! | a SYN unanswered for [`STALL_AFTER`] | once | `SessionUpdate` |
 //! | SYNs only, none answered, quiet for [`SYN_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | data unanswered for [`UNANSWERED_GIVE_UP`] | on `poll` | `SessionEnded` (`timeout`) |
 //! | one FIN, then quiet for [`HALF_CLOSED_IDLE`] | on `poll` | `SessionEnded` (`fin`) |
@@ -51,6 +52,9 @@ pub use flow::KeyedBuildHasher;
 
 /// Client data (or a SYN) unanswered this long makes a stall snapshot.
 pub const STALL_AFTER: Duration = Duration::from_millis(1500);
+/// Stall snapshots of one wait for data, at most: after 1.5, 3, 6, 12 and 24 s (the session
+/// ends at [`UNANSWERED_GIVE_UP`]).
+pub const STALL_SNAPSHOTS: u8 = 5;
 /// A connection attempt whose SYNs got no answer is reported after this much quiet
 /// (Linux retries SYNs after 1, 3, 7, 15 s: a client silent for 10 s has moved on).
 pub const SYN_GIVE_UP: Duration = Duration::from_secs(10);
@@ -453,7 +457,10 @@ impl Tracker {
             };
             if let Some(close) = close {
                 ending.push((session.record.end, slot.id, *key, close));
-            } else if waiting.is_some_and(|w| w >= STALL_AFTER) && !session.stall_reported {
+            } else if waiting
+                .zip(session.next_stall_snapshot())
+                .is_some_and(|(w, next)| w >= next)
+            {
                 stalled.push((slot.id, *key));
             } else {
                 slot.due = poll_due(&slot.session);
@@ -466,7 +473,7 @@ impl Tracker {
         ending.truncate(MAX_POLL_BATCH);
         for (_, key) in stalled {
             if let Some(slot) = self.sessions.get_mut(&key) {
-                slot.session.stall_reported = true;
+                slot.session.stall_snapshots += 1;
                 let mut record = slot.session.snapshot(Some(Close::Open));
                 slot.due = poll_due(&slot.session);
                 self.name_from_dns(&mut record);
@@ -531,8 +538,8 @@ fn poll_due(s: &Session) -> Timestamp {
     let mut due = s.last_packet.plus(limit);
     if let Some(waiting) = s.waiting_since() {
         due = due.min(waiting.plus(UNANSWERED_GIVE_UP));
-        if !s.stall_reported {
-            due = due.min(waiting.plus(STALL_AFTER));
+        if let Some(next) = s.next_stall_snapshot() {
+            due = due.min(waiting.plus(next));
         }
     }
     due

@@ -10,6 +10,7 @@ use crate::time::Timestamp;
 use crate::track::mail::{MailEvent, MailTrack};
 use crate::track::stream::{seq_le, seq_lt, Stream};
 use crate::track::tls::TlsTrack;
+use crate::track::{STALL_AFTER, STALL_SNAPSHOTS};
 use crate::wire::tcp::flags;
 use crate::wire::TcpSegment;
 
@@ -127,8 +128,8 @@ pub struct Session {
     server_fin: bool,
     lifecycle: Lifecycle,
     pub last_packet: Timestamp,
-    /// A stall snapshot was sent for the current unanswered data.
-    pub stall_reported: bool,
+    /// Stall snapshots sent for the current unanswered data (or SYN).
+    pub stall_snapshots: u8,
     client_analyzed: u64,
     server_analyzed: u64,
 }
@@ -206,7 +207,7 @@ impl Session {
             // Moved by the first segment, which always follows.
             lifecycle: Lifecycle::Open,
             last_packet: now,
-            stall_reported: false,
+            stall_snapshots: 0,
             client_analyzed: 0,
             server_analyzed: 0,
         }
@@ -245,7 +246,7 @@ impl Session {
                         self.record.longest_stall = Some((since, waited));
                     }
                     self.unacked = None;
-                    self.stall_reported = false;
+                    self.stall_snapshots = 0;
                 }
             }
         }
@@ -561,6 +562,19 @@ impl Session {
     /// RST: the session is still an attempt nobody answered.
     pub fn syn_unanswered(&self) -> bool {
         self.syn_at.is_some() && self.syn_ack_at.is_none()
+    }
+
+    /// How long the current wait must have lasted for the next stall snapshot, if another is
+    /// due: [`STALL_AFTER`], then each time the wait has doubled, so a verdict given early is
+    /// looked at again as the world around it changes (the WAN going down a moment after the
+    /// data was sent). Unanswered SYNs get one: the attempt ends at `SYN_GIVE_UP` anyway.
+    pub fn next_stall_snapshot(&self) -> Option<Duration> {
+        let most = if self.syn_unanswered() {
+            1
+        } else {
+            STALL_SNAPSHOTS
+        };
+        (self.stall_snapshots < most).then(|| STALL_AFTER * (1u32 << self.stall_snapshots))
     }
 
     /// Since when client data (or the SYN) waits for the server.

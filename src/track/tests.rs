@@ -390,6 +390,34 @@ fn unanswered_syns_stall_then_time_out() {
     assert_eq!(w.tracker.stats().sessions_open, 0);
 }
 
+/// Unanswered data is looked at again each time the wait doubles (the world around it may have
+/// changed: the WAN went down), five times at most; an ACK starts the count afresh.
+#[test]
+fn a_data_stall_is_snapshot_again_as_the_wait_doubles() {
+    let mut w = Wire::new(16);
+    let (c, s) = (100u32, 900u32);
+    w.c2s(0, 40000, 993, c, 0, SYN, b"");
+    w.s2c(5, 993, 40000, s, c + 1, SYN | ACK, b"");
+    w.c2s(6, 40000, 993, c + 1, s + 1, ACK, b"");
+    w.c2s(10, 40000, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+    let mut snapshots_at = Vec::new();
+    for ms in (100..=40_000).step_by(100) {
+        let before = w.updates().len();
+        w.tracker.poll(t(ms), &mut w.out);
+        if w.updates().len() > before {
+            snapshots_at.push(ms);
+        }
+    }
+    assert_eq!(snapshots_at, [1600, 3100, 6100, 12_100, 24_100]);
+    // Answered, then a new wait: snapshots again from 1.5 s.
+    w.s2c(40_010, 993, 40000, s + 1, c + 11, PSH_ACK, b"abc");
+    w.c2s(40_020, 40000, 993, c + 11, s + 4, PSH_ACK, b"more");
+    w.tracker.poll(t(41_000), &mut w.out);
+    assert_eq!(w.updates().len(), 5, "not stalled yet");
+    w.tracker.poll(t(41_600), &mut w.out);
+    assert_eq!(w.updates().len(), 6);
+}
+
 #[test]
 fn data_after_a_long_idle_that_gets_no_answer_shows_the_idle_time() {
     let mut w = Wire::new(16);

@@ -278,6 +278,25 @@ def cell_line(r):
             f"; live {r['live']}; replay {r['replay']}" + (f" -- {why}" if why else ""))
 
 
+def failure_details(r):
+    """What a failed cell's log needs to be understood without its directory (CI keeps only the
+    log): each session's verdict and evidence on both sides, the router's events (link, probes)
+    and the phase times."""
+    d, cell = r["dir"], r["cell"]
+    out = [f"    cell {os.path.basename(d)}: fault {cell.get('fault') or '-'}; {cell.get('note') or ''}"]
+    for side, sessions in (("live", live_sessions(d)), ("replay", replay_sessions(d, cell))):
+        for s in sessions:
+            span = f"{s['start']:.2f}..{s['end']:.2f}" if s["start"] and s["end"] else "?"
+            out.append(f"    {side} {span} {s['verdict']}: " + " | ".join(s["evidence"]))
+    for rec in load_jsonl(os.path.join(d, "router.jsonl")):
+        ev = rec.get("event", {})
+        out.append(f"    router {ev.get('time')} {ev.get('kind')}: {ev.get('message')}")
+    phases = os.path.join(d, "phases.txt")
+    if os.path.exists(phases):
+        out.append("    phases: " + ", ".join(l.strip() for l in open(phases) if l.strip()))
+    return "\n".join(out)
+
+
 def confusion(results, side):
     cols = sorted({r[side] for r in results})
     rows = [t for t in TRUTH_ORDER if any(r["truth"] == t for r in results)]
@@ -452,7 +471,10 @@ def main():
         subset(sys.stdin.read().splitlines())
         return 0
     if args.cmd == "cell":
-        print(cell_line(judge_cell(args.dir)), flush=True)
+        r = judge_cell(args.dir)
+        print(cell_line(r), flush=True)
+        if r["problems"]:
+            print(failure_details(r), flush=True)
         return 0
     return report(args)
 
