@@ -156,7 +156,7 @@ struct Judgement {
     finding: rules::Finding,
     failure: Failure,
     shape: Option<String>,
-    reply_differs: Option<replies::ReplyDiffers>,
+    baseline: replies::Baseline,
     /// `auth-rejected` because earlier lone shapes repeated: those are revised too.
     confirms_shapes: bool,
 }
@@ -173,8 +173,8 @@ struct Judged {
 #[derive(Clone, Debug)]
 struct Shape {
     record: SessionRecord,
-    /// Its reply that differed from the server's usual one, if that was a sign.
-    differs: Option<replies::ReplyDiffers>,
+    /// What the server's sessions that went on said about it when it was judged.
+    baseline: replies::Baseline,
     /// A weak shape: it counts towards a repeat only with a session answered alike that
     /// has a sign of its own.
     weak: bool,
@@ -370,17 +370,17 @@ impl Engine {
             self.forget_judged(rec.id);
             self.learn_from_ended(&rec, &judgement, now);
         }
-        let (confirms_shapes, differs) = (judgement.confirms_shapes, judgement.reply_differs);
+        let (confirms_shapes, baseline) = (judgement.confirms_shapes, judgement.baseline);
         self.report_session(&rec, judgement, prior, now, ended, out);
         if confirms_shapes && ended {
-            self.revise_confirmed_shapes(&rec, differs, now, out);
+            self.revise_confirmed_shapes(&rec, baseline, now, out);
         }
     }
 
     /// The rules' finding for a session, with the refused-login features they used.
     fn judge_session(&self, rec: &SessionRecord, failure: Failure) -> Judgement {
-        let reply_differs = self.replies.compare(rec);
-        let (earlier_shapes, alike) = self.earlier_shapes(rec, reply_differs);
+        let baseline = self.replies.baseline(rec);
+        let (earlier_shapes, alike) = self.earlier_shapes(rec, baseline);
         let other_port = self.other_port_answered(rec, &failure);
         let mut case = Case::new(
             rec,
@@ -388,8 +388,9 @@ impl Engine {
             &self.config,
             failure,
             earlier_shapes,
-            reply_differs,
+            baseline.differs,
         );
+        case.refusal_delay = baseline.delay;
         case.other_port_answered = other_port;
         case.answered_as_usual = self.replies.answered_as_usual(rec);
         case.repeat_answered_alike = alike;
@@ -401,7 +402,7 @@ impl Engine {
             finding,
             failure: case.failure,
             shape,
-            reply_differs,
+            baseline,
             confirms_shapes,
         }
     }
@@ -414,7 +415,7 @@ impl Engine {
         // gave up on, say); a weak one only with a session answered alike (Shape::repeats_with).
         let shape_verdict = matches!(verdict, Verdict::Unknown | Verdict::AuthRejected);
         if shape_verdict && j.shape.is_some() {
-            self.remember_shape(rec, j.reply_differs, verdict, now);
+            self.remember_shape(rec, j.baseline, verdict, now);
         }
         if verdict == Verdict::Ok && rules::went_past_login(rec) {
             self.replies.learn(rec);
@@ -490,12 +491,12 @@ impl Engine {
     fn revise_confirmed_shapes(
         &mut self,
         rec: &SessionRecord,
-        differs: Option<replies::ReplyDiffers>,
+        baseline: replies::Baseline,
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
         let window = self.config.repeat_window();
-        let rec_weak = is_weak(rec, differs);
+        let rec_weak = is_weak(rec, baseline);
         let confirmed: Vec<usize> = self
             .shapes
             .iter()
@@ -510,7 +511,11 @@ impl Engine {
             shape.verdict = Verdict::AuthRejected;
             let (earlier, given_at) = (shape.record.clone(), shape.reported_at);
             let mut evidence = vec!["inferred from the session's shape, not seen".to_string()];
-            evidence.extend(rules::refused_login_shape(&earlier, shape.differs));
+            evidence.extend(rules::refused_login_shape(
+                &earlier,
+                shape.baseline.differs,
+                shape.baseline.delay,
+            ));
             evidence.push(format!(
                 "confirmed by the same shape again at {}",
                 hms(rec.end)
@@ -685,13 +690,13 @@ impl Engine {
     fn earlier_shapes(
         &self,
         rec: &SessionRecord,
-        differs: Option<replies::ReplyDiffers>,
+        baseline: replies::Baseline,
     ) -> (Vec<Timestamp>, bool) {
-        if rules::refused_login_shape(rec, differs).is_none() {
+        if rules::refused_login_shape(rec, baseline.differs, baseline.delay).is_none() {
             return (Vec::new(), false);
         }
         let window = self.config.repeat_window();
-        let rec_weak = is_weak(rec, differs);
+        let rec_weak = is_weak(rec, baseline);
         let repeated: Vec<&Shape> = self
             .shapes
             .iter()
@@ -704,7 +709,7 @@ impl Engine {
     fn remember_shape(
         &mut self,
         rec: &SessionRecord,
-        differs: Option<replies::ReplyDiffers>,
+        baseline: replies::Baseline,
         verdict: Verdict,
         reported_at: Timestamp,
     ) {
@@ -713,8 +718,8 @@ impl Engine {
         }
         self.shapes.push_back(Shape {
             record: rec.clone(),
-            differs,
-            weak: is_weak(rec, differs),
+            baseline,
+            weak: is_weak(rec, baseline),
             verdict,
             reported_at,
         });
@@ -770,8 +775,8 @@ impl Engine {
 }
 
 /// A weak shape with no reply-size sign to lift it.
-fn is_weak(rec: &SessionRecord, differs: Option<replies::ReplyDiffers>) -> bool {
-    rules::weak_shape(rec) && differs.is_none()
+fn is_weak(rec: &SessionRecord, baseline: replies::Baseline) -> bool {
+    rules::weak_shape(rec, baseline.delay) && baseline.differs.is_none()
 }
 
 /// One client's story told in plain sentences, with the events it rests on.

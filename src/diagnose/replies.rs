@@ -5,11 +5,18 @@
 //! mail app, as a rule) sends the same requests in the same order — another app's first
 //! request may be another command of nearly the same size (POP3's `USER` and `CAPA`).
 //! Bounded: [`MAX_SERVERS`] client and server pairs, [`MAX_PER_SERVER`] sessions each.
+//!
+//! How quickly each server answered in those sessions is kept per server, whatever the client
+//! (answering is the server's habit): a server that answers an accepted login in 5 ms and
+//! held back a short session's login answer for half a second refused it
+//! ([`crate::diagnose::rules::RefusalDelay`]). Bounded the same way.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::diagnose::rules::RefusalDelay;
 use crate::observe::record::{Exchange, SessionRecord};
+use std::time::Duration;
 
 /// Client and server pairs whose replies are remembered (the least recently taught is
 /// forgotten first).
@@ -64,6 +71,14 @@ pub struct ReplyDiffers {
     pub usual: u16,
 }
 
+/// What the sessions of a server that went on past the login say about another of its
+/// sessions: a reply of another size, and how long the server holds back a refusal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Baseline {
+    pub differs: Option<ReplyDiffers>,
+    pub delay: RefusalDelay,
+}
+
 /// The client's address and the server's address and port.
 type Pair = (IpAddr, SocketAddr);
 
@@ -74,6 +89,8 @@ fn pair(rec: &SessionRecord) -> Pair {
 #[derive(Debug, Default)]
 pub struct ServerReplies {
     servers: VecDeque<(Pair, VecDeque<Vec<Exchange>>)>,
+    /// Per server, the slowest answer (ms) of each of its latest sessions that went on.
+    answers: VecDeque<(SocketAddr, VecDeque<u32>)>,
 }
 
 impl ServerReplies {
@@ -98,6 +115,46 @@ impl ServerReplies {
         }
         entry.1.push_back(kept.to_vec());
         self.servers.push_back(entry);
+        let slowest = kept.iter().map(|e| e.wait_ms).max().unwrap_or(0);
+        self.learn_answer_time(rec.server, slowest);
+    }
+
+    fn learn_answer_time(&mut self, server: SocketAddr, slowest_ms: u32) {
+        let at = self.answers.iter().position(|(s, _)| *s == server);
+        let mut entry = match at.and_then(|i| self.answers.remove(i)) {
+            Some(entry) => entry,
+            None => {
+                if self.answers.len() >= MAX_SERVERS {
+                    self.answers.pop_front();
+                }
+                (server, VecDeque::new())
+            }
+        };
+        if entry.1.len() >= MAX_PER_SERVER {
+            entry.1.pop_front();
+        }
+        entry.1.push_back(slowest_ms);
+        self.answers.push_back(entry);
+    }
+
+    /// How long this server holds back a refusal, from how quickly it answered in the latest
+    /// sessions that went on past the login (any client's).
+    pub fn refusal_delay(&self, server: SocketAddr) -> RefusalDelay {
+        self.answers
+            .iter()
+            .find(|(s, _)| *s == server)
+            .and_then(|(_, times)| times.iter().max())
+            .map_or(RefusalDelay::DEFAULT, |ms| {
+                RefusalDelay::learned(Duration::from_millis(u64::from(*ms)))
+            })
+    }
+
+    /// What this server's sessions that went on say about `rec`.
+    pub fn baseline(&self, rec: &SessionRecord) -> Baseline {
+        Baseline {
+            differs: self.compare(rec),
+            delay: self.refusal_delay(rec.server),
+        }
     }
 
     /// The first request before the session's last one (its goodbye) that the server answered
@@ -153,6 +210,11 @@ impl ServerReplies {
             (
                 "reply_sessions_max",
                 self.servers.iter().map(|(_, s)| s.len()).max().unwrap_or(0),
+            ),
+            ("answer_servers", self.answers.len()),
+            (
+                "answer_times_max",
+                self.answers.iter().map(|(_, t)| t.len()).max().unwrap_or(0),
             ),
         ]
     }

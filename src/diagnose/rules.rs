@@ -52,6 +52,60 @@ pub const LOGIN_MAX_CLIENT_BYTES: u64 = 1024;
 /// A reply held back this long, while the session's other replies were quick, is how servers
 /// answer a failed login (dovecot's auth_failure_delay is 2 s).
 pub const REFUSAL_DELAY: Duration = Duration::from_secs(1);
+/// A server whose answers in sessions that went on past the login all came within `t` holds
+/// back a refusal when it waits four times `t`, and this much longer than `t`, if that is less
+/// than [`REFUSAL_DELAY`] (a server that refuses "at once" still looks the password up: half a
+/// second where an accepted login takes 5 ms).
+pub const LEARNED_REFUSAL_MARGIN: Duration = Duration::from_millis(250);
+
+/// How long an answer held back must have waited to count as a refusal's delay at a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefusalDelay {
+    pub at_least: Duration,
+    /// The slowest answer the server gave in the sessions that went on past the login, when
+    /// it lowered `at_least` below [`REFUSAL_DELAY`].
+    pub accepted_within: Option<Duration>,
+}
+
+impl RefusalDelay {
+    /// Nothing known of the server.
+    pub const DEFAULT: RefusalDelay = RefusalDelay {
+        at_least: REFUSAL_DELAY,
+        accepted_within: None,
+    };
+
+    /// From the slowest answer the server gave in sessions that went on past the login.
+    pub fn learned(accepted_within: Duration) -> RefusalDelay {
+        let at_least = accepted_within
+            .saturating_mul(4)
+            .max(accepted_within.saturating_add(LEARNED_REFUSAL_MARGIN));
+        if at_least >= REFUSAL_DELAY {
+            return RefusalDelay::DEFAULT;
+        }
+        RefusalDelay {
+            at_least,
+            accepted_within: Some(accepted_within),
+        }
+    }
+}
+
+impl RefusalDelay {
+    /// What the server taught, for the evidence ("" when nothing lowered the delay).
+    fn taught(&self) -> String {
+        self.accepted_within.map_or(String::new(), |t| {
+            format!(
+                "; this server answered every request within {} ms in the sessions that went on past the login",
+                t.as_millis()
+            )
+        })
+    }
+}
+
+impl Default for RefusalDelay {
+    fn default() -> Self {
+        RefusalDelay::DEFAULT
+    }
+}
 /// A reply of status lines only (a refusal such as `NO [AUTHENTICATIONFAILED] …`, or a goodbye:
 /// BYE and the tagged OK, a close_notify — up to 69 bytes with a CBC cipher and SHA-256) is at
 /// most this long per request, TLS records included; a mailbox's status or a message is more.
@@ -435,6 +489,8 @@ pub struct Case<'a> {
     /// The server answered every request of this session as it answered the same client's
     /// requests in a session that went on past the login: an accepted login, not a refusal.
     pub answered_as_usual: bool,
+    /// How long this server's refusals are held back, as far as known.
+    pub refusal_delay: RefusalDelay,
     /// Probe results for this server around the failure (the window on both sides).
     probes: Vec<&'a super::world::ProbeMark>,
     /// The client's last lookup of this server before the session (looked up only for a
@@ -483,6 +539,7 @@ impl<'a> Case<'a> {
             repeat_answered_alike: false,
             other_port_answered: None,
             answered_as_usual: false,
+            refusal_delay: RefusalDelay::DEFAULT,
             probes,
             lookup,
         }
@@ -504,10 +561,10 @@ impl<'a> Case<'a> {
     /// is: sizes alone can match (Courier's `-ERR Login failed.` is 4 bytes from its `+OK`),
     /// the server's own delay cannot.
     pub fn shape(&self) -> Option<String> {
-        if self.answered_as_usual && delayed_answer(self.rec).is_none() {
+        if self.answered_as_usual && delayed_answer(self.rec, self.refusal_delay).is_none() {
             return None;
         }
-        refused_login_shape(self.rec, self.reply_differs)
+        refused_login_shape(self.rec, self.reply_differs, self.refusal_delay)
     }
 
     fn name(&self) -> Option<&str> {
@@ -680,7 +737,7 @@ pub fn judge(case: &Case) -> Finding {
         );
     }
     if let Some(shape) = case.shape() {
-        let why = if weak_shape(case.rec) && case.reply_differs.is_none() {
+        let why = if weak_shape(case.rec, case.refusal_delay) && case.reply_differs.is_none() {
             "a refused login looks like this, but so does a short accepted login (one that \
              found nothing new, or a chattier server's login and mailbox), so it is not \
              concluded, even when repeated, unless the server answers another session of this \
@@ -728,7 +785,7 @@ fn shape_unreadable(case: &Case) -> Option<Finding> {
     }
     let mut whole = rec.clone();
     whole.app.incomplete = false;
-    let shape = refused_login_shape(&whole, case.reply_differs)?;
+    let shape = refused_login_shape(&whole, case.reply_differs, case.refusal_delay)?;
     Some(Finding::new(
         Verdict::Unknown,
         vec![
@@ -1147,7 +1204,7 @@ pub fn server_slow(case: &Case) -> Option<Finding> {
 /// server within the window, on a healthy path.
 pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
     let shape = case.shape()?;
-    let held_back = refusals_held_back(case.rec);
+    let held_back = refusals_held_back(case.rec, case.refusal_delay);
     let repeated = !case.earlier_shapes.is_empty() || held_back >= 2;
     // A weak shape's earlier shapes are only sessions answered alike that had a sign.
     if !repeated || case.wan_trouble() || case.probes_failing_at_failure() {
@@ -1207,7 +1264,11 @@ pub fn auth_rejected_inferred(case: &Case) -> Option<Finding> {
 ///   back a refusal, not the path), and the session closed within [`CLOSE_AFTER_ANSWER`] of it;
 /// - a reply of another size than the one this server gave the same request in a session that
 ///   went on past the login.
-pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -> Option<String> {
+pub fn refused_login_shape(
+    rec: &SessionRecord,
+    differs: Option<ReplyDiffers>,
+    delay: RefusalDelay,
+) -> Option<String> {
     let app = &rec.app;
     let encrypted = matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls);
     let closed = matches!(rec.close, Close::Fin | Close::Rst);
@@ -1229,8 +1290,8 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
         return None;
     }
     let narrow = narrow_shape(rec);
-    let delayed = delayed_answer(rec).map(|d| d.described);
-    if !narrow && delayed.is_none() && differs.is_none() && !weak_shape(rec) {
+    let delayed = delayed_answer(rec, delay).map(|d| d.described);
+    if !narrow && delayed.is_none() && differs.is_none() && !weak_shape(rec, delay) {
         return None;
     }
     let mut text = format!(
@@ -1264,7 +1325,7 @@ pub fn refused_login_shape(rec: &SessionRecord, differs: Option<ReplyDiffers>) -
 /// - a login's worth of requests ([`LOGIN_STEPS_MAX_CLIENT_RECORDS`]) answered, after the
 ///   first answer (a greeting's capabilities), with status lines only: a refusal answered at
 ///   once, or an accepted login that found nothing new.
-pub fn weak_shape(rec: &SessionRecord) -> bool {
+pub fn weak_shape(rec: &SessionRecord, delay: RefusalDelay) -> bool {
     let app = &rec.app;
     let narrow_client = app.client_records <= SHAPE_MAX_CLIENT_RECORDS
         && app.client_bytes <= SHAPE_MAX_CLIENT_BYTES
@@ -1276,7 +1337,7 @@ pub fn weak_shape(rec: &SessionRecord) -> bool {
         && app.client_records <= LOGIN_STEPS_MAX_CLIENT_RECORDS
         && app.server_bytes <= SHAPE_MAX_SERVER_BYTES
         && status_lines_after_first(rec);
-    (chatty_server || status_only) && delayed_answer(rec).is_none()
+    (chatty_server || status_only) && delayed_answer(rec, delay).is_none()
 }
 
 /// Both sides short: at most [`SHAPE_MAX_CLIENT_RECORDS`] client records of
@@ -1322,7 +1383,7 @@ fn stalled_at_end(rec: &SessionRecord) -> bool {
 /// reply came quickly (the path itself is fast), and the session closed within
 /// [`CLOSE_AFTER_ANSWER`] after the server's last answer. Without a per-request record (an older record), the slowest
 /// reply alone.
-fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
+fn delayed_answer(rec: &SessionRecord, delay: RefusalDelay) -> Option<DelayedAnswer> {
     let (wait, at) = rec.slowest_reply?;
     // Two answers held back alike (a mechanism, then its LOGIN fallback): the slowest by a
     // millisecond may be the first; the session ends after the last.
@@ -1331,7 +1392,7 @@ fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
         .tcp_connect
         .unwrap_or_default()
         .max(rec.tls_handshake.unwrap_or_default());
-    if wait < REFUSAL_DELAY
+    if wait < delay.at_least
         || wait < path.saturating_mul(4)
         || rec.end.saturating_since(last_answer) > CLOSE_AFTER_ANSWER
     {
@@ -1381,18 +1442,19 @@ fn delayed_answer(rec: &SessionRecord) -> Option<DelayedAnswer> {
     };
     // Servers hold back the answers to failed logins (and, once an address has failed, the
     // next login's steps): each answer held back a full refusal delay is a refusal counted.
-    let refusal_ms = u32::try_from(REFUSAL_DELAY.as_millis()).unwrap_or(u32::MAX);
+    let refusal_ms = u32::try_from(delay.at_least.as_millis()).unwrap_or(u32::MAX);
     let held_for_refusal = answered
         .iter()
         .filter(|(_, w)| held_back(*w) && *w >= refusal_ms)
         .count();
     let described = format!(
-        "the server took {} to answer request {} of {}{also}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later",
+        "the server took {} to answer request {} of {}{also}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later{}",
         secs_precise(Duration::from_millis(u64::from(slowest))),
         slow_at + 1,
         kept.len(),
         others.unwrap_or(0),
         path.as_millis(),
+        delay.taught(),
     );
     Some(DelayedAnswer {
         described,
@@ -1435,8 +1497,8 @@ impl DelayedAnswer {
 /// when the session has the refused-login shape with that sign. Two or more are a repeated
 /// refusal on their own (a client trying a second mechanism, or a server penalising an
 /// address that failed before).
-pub fn refusals_held_back(rec: &SessionRecord) -> usize {
-    delayed_answer(rec).map_or(0, |d| d.held_back)
+pub fn refusals_held_back(rec: &SessionRecord, delay: RefusalDelay) -> usize {
+    delayed_answer(rec, delay).map_or(0, |d| d.held_back)
 }
 
 /// How long before its end the client closed a short, unfinished exchange after the server's

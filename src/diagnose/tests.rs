@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::event::{Credentials, EventKind, Severity, Verdict};
-use super::rules::WEAK_SHAPE_MAX_SERVER_RECORDS;
+use super::rules::{RefusalDelay, REFUSAL_DELAY, WEAK_SHAPE_MAX_SERVER_RECORDS};
 use super::testkit::*;
 use super::DiagnosisConfig;
 use crate::observe::observation::{LinkChange, ObservationKind, ProbePhase};
@@ -1605,6 +1605,8 @@ fn a_flood_of_observations_keeps_every_structure_capped() {
         ("shapes", super::MAX_SHAPES),
         ("reply_servers", super::replies::MAX_SERVERS),
         ("reply_sessions_max", super::replies::MAX_PER_SERVER),
+        ("answer_servers", super::replies::MAX_SERVERS),
+        ("answer_times_max", super::replies::MAX_PER_SERVER),
         ("answered_ports", super::MAX_ANSWERED_PORTS),
         ("session_names", super::MAX_SESSION_NAMES),
         ("session_name_set", super::MAX_SESSION_NAMES),
@@ -2239,8 +2241,10 @@ fn a_refusal_held_back_is_not_answered_as_usual_however_close_its_size() {
 
 #[test]
 fn a_quick_refusal_20_bytes_from_the_usual_answer_is_not_answered_as_usual() {
-    // dovecot answering at once: `-ERR [AUTH] Authentication failed.` against `+OK Logged
-    // in.`, 20 bytes apart. Not the same answer, so not `ok`: the weak shape.
+    // dovecot answering "at once": `-ERR [AUTH] Authentication failed.` against `+OK Logged
+    // in.`, 20 bytes apart. Not the same answer, so not `ok`; and the half second it took is a
+    // refusal's delay at a server that answered every request of a session that went on
+    // within 4 ms: a shape with a sign, not concluded alone.
     let mut s = Scenario::new();
     let went_on = fetchmail_went_on(&DOVECOT_NODELAY);
     s.ended(went_on.0.end.plus(secs(1)), &went_on);
@@ -2250,8 +2254,93 @@ fn a_quick_refusal_20_bytes_from_the_usual_answer_is_not_answered_as_usual() {
         only_session(&e),
         Verdict::Unknown,
         Credentials::Unknown,
-        &["so does a short accepted login"],
+        &[
+            "the server took 0.5 s to answer request 3 of 5",
+            "this server answered every request within 4 ms in the sessions that went on past the login",
+            "it was not repeated within",
+        ],
     );
+}
+
+/// Another LAN client's session that went on past the login at the same server.
+fn went_on_from_another_client(sizes: &FetchmailSizes) -> Session {
+    let mut went_on = fetchmail_went_on(sizes);
+    went_on.0.client = "192.168.1.50:40000".parse().unwrap();
+    went_on
+}
+
+#[test]
+fn quick_refusals_repeated_at_a_server_known_to_answer_at_once_are_auth_rejected() {
+    // A server that refuses "at once" still takes half a second (dovecot with no
+    // auth_failure_delay), where it answered another client's accepted login in 4 ms. The
+    // client itself was never seen to work (a new account with a mistyped password).
+    let mut s = Scenario::new();
+    let went_on = went_on_from_another_client(&DOVECOT_NODELAY);
+    s.ended(went_on.0.end.plus(secs(1)), &went_on);
+    let first = fetchmail_refused(2, t("14:00:00"), &DOVECOT_NODELAY);
+    let e = s.ended(first.0.end.plus(secs(1)), &first);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+    let second = fetchmail_refused(3, t("14:01:00"), &DOVECOT_NODELAY);
+    let e = s.ended(second.0.end.plus(secs(1)), &second);
+    assert_eq!(
+        e.len(),
+        2,
+        "the second and the revision of the first: {e:#?}"
+    );
+    for event in &e {
+        assert_verdict(
+            event,
+            Verdict::AuthRejected,
+            Credentials::Rejected,
+            &["this server answered every request within 4 ms in the sessions that went on past the login"],
+        );
+    }
+}
+
+#[test]
+fn short_accepted_polls_answered_as_quickly_as_the_server_always_does_are_never_blamed() {
+    // A client polling an empty mailbox: CAPA, USER, PASS, STAT (`+OK 0 0`), QUIT — status
+    // lines only after the first answer, repeated alike. The `+OK` to PASS took 40 ms, ten
+    // times the server's usual 4 ms (a busy moment), yet far from a refusal's delay: nothing
+    // was held back, the weak shape, never concluded.
+    let mut s = Scenario::new();
+    let went_on = went_on_from_another_client(&DOVECOT_NODELAY);
+    s.ended(went_on.0.end.plus(secs(1)), &went_on);
+    for (id, start) in [(2, "14:00:00"), (3, "14:01:00"), (4, "14:02:00")] {
+        let poll = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", t(start))
+            .refused_login_shape(ms(40), ms(45))
+            .exchanges(&[
+                (28, 111, 0),
+                (34, 27, 0),
+                (45, 38, 40),
+                (28, 36, 1),
+                (24, 24, 0),
+            ])
+            .app_counts(5, 159, 8, 766);
+        let e = s.ended(poll.0.end.plus(secs(1)), &poll);
+        assert_verdict(
+            only_session(&e),
+            Verdict::Unknown,
+            Credentials::Unknown,
+            &["so does a short accepted login"],
+        );
+    }
+}
+
+#[test]
+fn a_refusal_delay_is_learned_only_below_the_fixed_one() {
+    let learned = RefusalDelay::learned(ms(4));
+    assert_eq!(learned.at_least, ms(254), "the margin over a quick server");
+    assert_eq!(learned.accepted_within, Some(ms(4)));
+    assert_eq!(
+        RefusalDelay::learned(ms(100)).at_least,
+        ms(400),
+        "four times"
+    );
+    // A server that hashes passwords slowly (300 ms for an accepted login) keeps the fixed
+    // second: a learned delay only ever lowers it.
+    assert_eq!(RefusalDelay::learned(ms(300)), RefusalDelay::DEFAULT);
+    assert_eq!(RefusalDelay::DEFAULT.at_least, REFUSAL_DELAY);
 }
 
 #[test]
