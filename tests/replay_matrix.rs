@@ -15,8 +15,9 @@ use serde_json::Value;
 const KNOWN: &[(&str, &str)] = &[(
     "pop3s-wrong-again-60s-fetchmail-dovecot-nodelay.pcap",
     "two refusals a minute apart, each answered in 0.5 s with status lines only and alike: a \
-     polling client's short accepted logins look the same, and neither has a sign of its own \
-     (unknown twice, never ok)",
+     polling client's short accepted logins look the same, and this capture holds no session \
+     that went on past the login to teach the server's pace (4 ms; the live daemon that saw one \
+     concludes the repeat, as the matrix shows): unknown twice, never ok",
 )];
 
 /// The span within which a repeat confirms a refused login (the engine's LOGIN_RETRY_WINDOW).

@@ -52,6 +52,9 @@ pub const LOGIN_MAX_CLIENT_BYTES: u64 = 1024;
 /// A reply held back this long, while the session's other replies were quick, is how servers
 /// answer a failed login (dovecot's auth_failure_delay is 2 s).
 pub const REFUSAL_DELAY: Duration = Duration::from_secs(1);
+/// A TLS 1.3 alert on the wire: the record header, the alert's two bytes, the inner content
+/// type and a 16-byte AEAD tag. The shortest command (POP3's `QUIT`) takes 28.
+pub const TLS13_ALERT_RECORD: u16 = 24;
 /// A server whose answers in sessions that went on past the login all came within `t` holds
 /// back a refusal when it waits four times `t`, and this much longer than `t`, if that is less
 /// than [`REFUSAL_DELAY`] (a server that refuses "at once" still looks the password up: half a
@@ -223,7 +226,7 @@ impl Failure {
             rec,
             server_reset: rec.close == Close::Rst
                 && rec.closed_by == Some(Side::Server)
-                && !exchange_finished(rec),
+                && !reset_ends_the_exchange(rec),
             slow_server,
         };
         for sign in SIGNS {
@@ -1145,7 +1148,7 @@ pub fn server_refused(case: &Case) -> Option<Finding> {
     if !plausible
         || rec.close != Close::Rst
         || rec.closed_by != Some(Side::Server)
-        || exchange_finished(rec)
+        || reset_ends_the_exchange(rec)
         || case.failure.transfer_cut
         || case.wan_trouble()
     {
@@ -1411,42 +1414,38 @@ fn delayed_answer(rec: &SessionRecord, delay: RefusalDelay) -> Option<DelayedAns
         return Some(DelayedAnswer::slowest_alone(wait, &closed_after));
     };
     let tail_from = kept.len().saturating_sub(LOGIN_TAIL_REQUESTS);
-    let held_back = |w: u32| w.saturating_mul(4) >= slowest;
+    // Held back: as long as the slowest, near enough; or, where the server taught how quickly
+    // it answers, a refusal's delay by that measure (a first refusal at once, the next held).
+    let refusal_ms = u32::try_from(delay.at_least.as_millis()).unwrap_or(u32::MAX);
+    let held_back = |w: u32| {
+        w.saturating_mul(4) >= slowest || (delay.accepted_within.is_some() && w >= refusal_ms)
+    };
     let complete = (rec.app.exchanges.total as usize) <= kept.len();
-    let held_back_in_tail = answered
+    // The slowest is among them.
+    let held: Vec<(usize, u32)> = answered
         .iter()
-        .all(|(i, w)| !held_back(*w) || *i >= tail_from);
+        .copied()
+        .filter(|(_, w)| held_back(*w))
+        .collect();
+    let held_back_in_tail = held.iter().all(|(i, _)| *i >= tail_from);
     let others = answered
         .iter()
-        .filter(|(i, w)| *i != slow_at && !held_back(*w))
+        .filter(|(_, w)| !held_back(*w))
         .map(|(_, w)| *w)
         .max();
     let quick_somewhere = answered.len() == 1 || others.is_some();
-    let last_held = answered
-        .iter()
-        .filter(|(_, w)| held_back(*w))
-        .map(|(i, _)| *i)
-        .max()
-        .unwrap_or(slow_at);
+    let last_held = held.iter().map(|(i, _)| *i).max().unwrap_or(slow_at);
     let status_lines_only = status_lines_after(kept, last_held);
     if !complete || !held_back_in_tail || !quick_somewhere || !status_lines_only {
         return None;
     }
-    let also = match answered
-        .iter()
-        .filter(|(i, w)| *i != slow_at && held_back(*w))
-        .count()
-    {
+    let also = match held.len().saturating_sub(1) {
         0 => String::new(),
         n => format!(" (it held back {n} more of the login's last requests too)"),
     };
     // Servers hold back the answers to failed logins (and, once an address has failed, the
     // next login's steps): each answer held back a full refusal delay is a refusal counted.
-    let refusal_ms = u32::try_from(delay.at_least.as_millis()).unwrap_or(u32::MAX);
-    let held_for_refusal = answered
-        .iter()
-        .filter(|(_, w)| held_back(*w) && *w >= refusal_ms)
-        .count();
+    let held_for_refusal = held.iter().filter(|(_, w)| *w >= refusal_ms).count();
     let described = format!(
         "the server took {} to answer request {} of {}{also}, where its other answers took at most {} ms and the connection and handshake {} ms, and the session closed {closed_after} later{}",
         secs_precise(Duration::from_millis(u64::from(slowest))),
@@ -1555,6 +1554,28 @@ fn exchange_finished(rec: &SessionRecord) -> bool {
     rec.auth == AuthOutcome::Ok
         || (matches!(rec.tls, TlsMode::Implicit | TlsMode::Starttls)
             && rec.app.client_records > SHAPE_MAX_CLIENT_RECORDS)
+}
+
+/// A server's reset after this is an ending, not a refusal: the exchange went past the login,
+/// or the client had closed TLS after every request was answered.
+fn reset_ends_the_exchange(rec: &SessionRecord) -> bool {
+    exchange_finished(rec) || client_closed_tls(rec)
+}
+
+/// The client's last record was its close_notify, sent after the server had answered every
+/// request: a TLS 1.3 record of [`TLS13_ALERT_RECORD`] bytes is an alert, no command fits in
+/// it. stunnel resets the connection when both sides' close_notify cross.
+fn client_closed_tls(rec: &SessionRecord) -> bool {
+    let exchanges = &rec.app.exchanges;
+    let kept = exchanges.kept();
+    rec.tls_version == Some(TlsVersion::TLS1_3)
+        && exchanges.total as usize == kept.len()
+        && kept.split_last().is_some_and(|(last, before)| {
+            last.reply == 0
+                && last.request == TLS13_ALERT_RECORD
+                && !before.is_empty()
+                && before.iter().all(|e| e.reply > 0)
+        })
 }
 
 fn handshake_done(rec: &SessionRecord) -> bool {

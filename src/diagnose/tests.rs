@@ -2297,6 +2297,81 @@ fn quick_refusals_repeated_at_a_server_known_to_answer_at_once_are_auth_rejected
     }
 }
 
+/// offlineimap over STARTTLS tries a wrong password with AUTHENTICATE PLAIN, then with LOGIN
+/// (the matrix's capture against dovecot with no auth_failure_delay): the first refusal came
+/// in 0.5 s, the second, from an address that had just failed, in 4.5 s.
+fn offlineimap_two_mechanisms(id: u64, start: Timestamp) -> Session {
+    let mut s = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", start)
+        .refused_login_shape(ms(4506), ms(4510))
+        .exchanges(&[(40, 214, 0), (48, 26, 0), (56, 78, 501), (60, 78, 4506)])
+        .app_counts(4, 184, 8, 922);
+    s.0.tls = TlsMode::Starttls;
+    s.0.closed_by = Some(Side::Client);
+    s
+}
+
+#[test]
+fn two_mechanisms_refused_in_one_session_count_twice_where_the_server_taught_its_pace() {
+    // Without knowing the server, the half-second answer is "quick" beside the 4.5 s one: one
+    // refusal, a lone shape.
+    let mut s = Scenario::new();
+    let session = offlineimap_two_mechanisms(2, t("14:00:00"));
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
+    // Where the server answered every request of a session that went on within 4 ms, both
+    // answers were held back: two refusals in one session.
+    let mut s = Scenario::new();
+    let went_on = went_on_from_another_client(&DOVECOT_NODELAY);
+    s.ended(went_on.0.end.plus(secs(1)), &went_on);
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &[
+            "it held back 1 more of the login's last requests too",
+            "the server held back 2 of this session's login answers",
+        ],
+    );
+}
+
+#[test]
+fn a_reset_after_the_clients_close_notify_is_an_ending_not_a_refusal() {
+    // fetchmail over IMAP STARTTLS to a server behind stunnel (the matrix's capture): CAPABILITY,
+    // LOGIN answered NO after 2 s, LOGOUT answered; the client's close_notify (a TLS 1.3 record
+    // of 24 bytes) crossed the server's, and stunnel reset the connection.
+    let mut s = Scenario::new();
+    let mut session = Session::imaps(1, CLIENT, "tls12.mail.test", "198.51.100.12", t("14:00:00"))
+        .refused_login_shape(ms(2003), ms(2010))
+        .exchanges(&[(40, 214, 0), (62, 78, 2003), (36, 115, 0), (24, 0, 0)])
+        .app_counts(4, 142, 8, 909)
+        .tls_version(TlsVersion::TLS1_3)
+        .closed(Close::Rst, Some(Side::Server));
+    session.0.tls = TlsMode::Starttls;
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::Unknown,
+        Credentials::Unknown,
+        &[
+            "a refused login looks like this",
+            "closed by the server (reset)",
+        ],
+    );
+    // A last record that can hold a command is a request the reset left unanswered.
+    let mut cut =
+        session
+            .clone()
+            .exchanges(&[(40, 214, 0), (62, 78, 2003), (36, 115, 0), (31, 0, 0)]);
+    cut.0.id = 2;
+    let e = s.ended(cut.0.end.plus(secs(1)), &cut);
+    assert_eq!(
+        only_session(&e).verdict,
+        Some(Verdict::ServerRefused),
+        "{e:#?}"
+    );
+}
+
 #[test]
 fn short_accepted_polls_answered_as_quickly_as_the_server_always_does_are_never_blamed() {
     // A client polling an empty mailbox: CAPA, USER, PASS, STAT (`+OK 0 0`), QUIT — status

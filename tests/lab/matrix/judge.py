@@ -19,7 +19,10 @@ Rules of pass (the product's requirements), for the live daemon and for replay a
 - a network fault keeps its verdict whatever the client: a WAN outage is `wan-down` live (replay
   cannot see the link: `upstream-unreachable` or `unknown` there), a slow server `server-slow`,
   a refused TLS version `tls-rejected`;
-- live and replay agree, except where only live can see the cause (the WAN link).
+- live and replay agree, except where only live can see the cause: the WAN link, and what the
+  daemon learned from sessions outside the cell's capture (how quickly the server answered the
+  sessions that went on past the login: a repeated quick refusal is `auth-rejected` live, citing
+  it, and `unknown` with the refused-login shape in a replay of the cell's capture alone).
 """
 
 import argparse
@@ -34,6 +37,8 @@ TRUTH_ORDER = ["login-ok", "refused-once", "refused-repeated", "tls-refused", "s
 # A single refused login may stay `unknown` if its evidence says it has the refused-login shape.
 SHAPE_EVIDENCE = "refused login looks like"
 REPLAY_WAN = {"upstream-unreachable", "unknown", "wan-down"}
+# Live evidence that rests on what the daemon learned of the server from other sessions.
+TAUGHT_EVIDENCE = "in the sessions that went on past the login"
 SEVERITY_OK_FOR_REFUSED = 3
 SEVERITY_REJECTED_FOR_OTHER = 3
 
@@ -240,19 +245,37 @@ def judge_ok_then_refused(sessions, side, wrong_from):
     return probs
 
 
+def replay_lacks_history(cls, live, live_probs, replay):
+    """A repeated refusal that the live daemon concluded from the server's pace, learned from
+    sessions outside the cell (another client's that went on past the login), and that a replay
+    of the cell's capture alone, without them, leaves `unknown` with the refused-login shape:
+    the difference is what only the daemon saw. Never for an `ok`."""
+    if cls != "refused-repeated" or live_probs or not live or not replay:
+        return False
+    taught = any(TAUGHT_EVIDENCE in e for s in live for e in s["evidence"])
+    shapes = all(s["verdict"] == "unknown" and any(SHAPE_EVIDENCE in e for e in s["evidence"])
+                 for s in replay)
+    return taught and shapes
+
+
 def judge_cell(cell_dir):
     cell, cls, n_ok, n_failed = truth_of(cell_dir)
     live = live_sessions(cell_dir)
     replay = replay_sessions(cell_dir, cell)
     wrong_from = cell.get("wrong_from")
     attempts = attempt_times(cell_dir)
-    probs = (judge_side(cls, live, "live", wrong_from, attempts)
-             + judge_side(cls, replay, "replay", wrong_from, attempts))
+    live_probs = judge_side(cls, live, "live", wrong_from, attempts)
+    replay_probs = judge_side(cls, replay, "replay", wrong_from, attempts)
+    explained = ""
+    if replay_lacks_history(cls, live, live_probs, replay):
+        replay_probs = []
+        explained = "replay of the cell alone lacks the server's pace the daemon learned from other sessions"
+    probs = live_probs + replay_probs
     lv, rv = verdict_set(live), verdict_set(replay)
-    if lv != rv and cls != "wan-down" and not probs:
+    if lv != rv and cls != "wan-down" and not probs and not explained:
         probs.append((1, f"live ({lv}) and replay ({rv}) disagree"))
     return {"dir": cell_dir, "cell": cell, "truth": cls, "n_ok": n_ok, "n_failed": n_failed,
-            "live": lv, "replay": rv, "problems": probs,
+            "live": lv, "replay": rv, "problems": probs, "explained": explained,
             "severity": max((p[0] for p in probs), default=0)}
 
 
@@ -275,7 +298,8 @@ def cell_line(r):
     why = "; ".join(p[1] for p in r["problems"])
     return (f"{status} {c['variant']} x {c['server']} x {c['scenario']}: truth {r['truth']} "
             f"(server log: {r['n_ok']} ok, {r['n_failed']} refused; client exit {','.join(map(str, c['exit_codes']))})"
-            f"; live {r['live']}; replay {r['replay']}" + (f" -- {why}" if why else ""))
+            f"; live {r['live']}; replay {r['replay']}" + (f" -- {why}" if why else "")
+            + (f" ({r['explained']})" if r.get("explained") else ""))
 
 
 def failure_details(r):
