@@ -13,10 +13,10 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use crate::diagnose::rules::RefusalDelay;
 use crate::observe::record::{Exchange, SessionRecord};
-use std::time::Duration;
 
 /// Client and server pairs whose replies are remembered (the least recently taught is
 /// forgotten first).
@@ -79,6 +79,26 @@ pub struct Baseline {
     pub delay: RefusalDelay,
 }
 
+/// Adds `value` as `key`'s latest, `key` becoming the most recently taught: at most
+/// [`MAX_SERVERS`] keys and [`MAX_PER_SERVER`] values each, the oldest going first.
+fn remember<K: PartialEq, V>(list: &mut VecDeque<(K, VecDeque<V>)>, key: K, value: V) {
+    let at = list.iter().position(|(k, _)| *k == key);
+    let mut entry = match at.and_then(|i| list.remove(i)) {
+        Some(entry) => entry,
+        None => {
+            if list.len() >= MAX_SERVERS {
+                list.pop_front();
+            }
+            (key, VecDeque::new())
+        }
+    };
+    if entry.1.len() >= MAX_PER_SERVER {
+        entry.1.pop_front();
+    }
+    entry.1.push_back(value);
+    list.push_back(entry);
+}
+
 /// The client's address and the server's address and port.
 type Pair = (IpAddr, SocketAddr);
 
@@ -100,50 +120,26 @@ impl ServerReplies {
         if kept.is_empty() {
             return;
         }
-        let at = self.servers.iter().position(|(p, _)| *p == pair(rec));
-        let mut entry = match at.and_then(|i| self.servers.remove(i)) {
-            Some(entry) => entry,
-            None => {
-                if self.servers.len() >= MAX_SERVERS {
-                    self.servers.pop_front();
-                }
-                (pair(rec), VecDeque::new())
-            }
-        };
-        if entry.1.len() >= MAX_PER_SERVER {
-            entry.1.pop_front();
-        }
-        entry.1.push_back(kept.to_vec());
-        self.servers.push_back(entry);
+        remember(&mut self.servers, pair(rec), kept.to_vec());
         let slowest = kept.iter().map(|e| e.wait_ms).max().unwrap_or(0);
-        self.learn_answer_time(rec.server, slowest);
-    }
-
-    fn learn_answer_time(&mut self, server: SocketAddr, slowest_ms: u32) {
-        let at = self.answers.iter().position(|(s, _)| *s == server);
-        let mut entry = match at.and_then(|i| self.answers.remove(i)) {
-            Some(entry) => entry,
-            None => {
-                if self.answers.len() >= MAX_SERVERS {
-                    self.answers.pop_front();
-                }
-                (server, VecDeque::new())
-            }
-        };
-        if entry.1.len() >= MAX_PER_SERVER {
-            entry.1.pop_front();
-        }
-        entry.1.push_back(slowest_ms);
-        self.answers.push_back(entry);
+        remember(&mut self.answers, rec.server, slowest);
     }
 
     /// How long this server holds back a refusal, from how quickly it answered in the latest
-    /// sessions that went on past the login (any client's).
+    /// sessions that went on past the login (any client's): the slowest of them — but for the
+    /// slowest of three or more, which may be a good login the server held back because the
+    /// address had just failed (dovecot's penalty), not the server's pace.
     pub fn refusal_delay(&self, server: SocketAddr) -> RefusalDelay {
-        self.answers
+        let Some((_, times)) = self.answers.iter().find(|(s, _)| *s == server) else {
+            return RefusalDelay::DEFAULT;
+        };
+        let mut sorted: Vec<u32> = times.iter().copied().collect();
+        sorted.sort_unstable();
+        let skip = usize::from(sorted.len() >= 3);
+        sorted
             .iter()
-            .find(|(s, _)| *s == server)
-            .and_then(|(_, times)| times.iter().max())
+            .rev()
+            .nth(skip)
             .map_or(RefusalDelay::DEFAULT, |ms| {
                 RefusalDelay::learned(Duration::from_millis(u64::from(*ms)))
             })

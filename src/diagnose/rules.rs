@@ -1414,12 +1414,10 @@ fn delayed_answer(rec: &SessionRecord, delay: RefusalDelay) -> Option<DelayedAns
         return Some(DelayedAnswer::slowest_alone(wait, &closed_after));
     };
     let tail_from = kept.len().saturating_sub(LOGIN_TAIL_REQUESTS);
-    // Held back: as long as the slowest, near enough; or, where the server taught how quickly
-    // it answers, a refusal's delay by that measure (a first refusal at once, the next held).
+    // Held back: as long as the slowest, near enough, or a refusal's delay itself (1 s, or
+    // what the server taught): a first refusal held 1.5 s is one, however long the next.
     let refusal_ms = u32::try_from(delay.at_least.as_millis()).unwrap_or(u32::MAX);
-    let held_back = |w: u32| {
-        w.saturating_mul(4) >= slowest || (delay.accepted_within.is_some() && w >= refusal_ms)
-    };
+    let held_back = |w: u32| w.saturating_mul(4) >= slowest || w >= refusal_ms;
     let complete = (rec.app.exchanges.total as usize) <= kept.len();
     // The slowest is among them.
     let held: Vec<(usize, u32)> = answered

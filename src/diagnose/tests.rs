@@ -2300,10 +2300,10 @@ fn quick_refusals_repeated_at_a_server_known_to_answer_at_once_are_auth_rejected
 /// offlineimap over STARTTLS tries a wrong password with AUTHENTICATE PLAIN, then with LOGIN
 /// (the matrix's capture against dovecot with no auth_failure_delay): the first refusal came
 /// in 0.5 s, the second, from an address that had just failed, in 4.5 s.
-fn offlineimap_two_mechanisms(id: u64, start: Timestamp) -> Session {
+fn offlineimap_two_mechanisms(id: u64, start: Timestamp, first: u64, second: u64) -> Session {
     let mut s = Session::imaps(id, CLIENT, "pop.mail.test", "198.51.100.11", start)
-        .refused_login_shape(ms(4506), ms(4510))
-        .exchanges(&[(40, 214, 0), (48, 26, 0), (56, 78, 501), (60, 78, 4506)])
+        .refused_login_shape(ms(second), ms(second + 4))
+        .exchanges(&[(40, 214, 0), (48, 26, 0), (56, 78, first), (60, 78, second)])
         .app_counts(4, 184, 8, 922);
     s.0.tls = TlsMode::Starttls;
     s.0.closed_by = Some(Side::Client);
@@ -2315,7 +2315,7 @@ fn two_mechanisms_refused_in_one_session_count_twice_where_the_server_taught_its
     // Without knowing the server, the half-second answer is "quick" beside the 4.5 s one: one
     // refusal, a lone shape.
     let mut s = Scenario::new();
-    let session = offlineimap_two_mechanisms(2, t("14:00:00"));
+    let session = offlineimap_two_mechanisms(2, t("14:00:00"), 501, 4506);
     let e = s.ended(session.0.end.plus(secs(1)), &session);
     assert_eq!(only_session(&e).verdict, Some(Verdict::Unknown), "{e:#?}");
     // Where the server answered every request of a session that went on within 4 ms, both
@@ -2370,6 +2370,49 @@ fn a_reset_after_the_clients_close_notify_is_an_ending_not_a_refusal() {
         Some(Verdict::ServerRefused),
         "{e:#?}"
     );
+}
+
+#[test]
+fn a_first_refusal_held_a_full_second_counts_however_long_the_next() {
+    // dovecot's own delay: AUTHENTICATE refused after 1.5 s, the LOGIN fallback after 6 s (the
+    // address had just failed). 1.5 s is a refusal's delay by itself, though under a quarter of
+    // 6 s: two refusals in one session, whatever the server taught.
+    let mut s = Scenario::new();
+    let session = offlineimap_two_mechanisms(2, t("14:00:00"), 1501, 6005);
+    let e = s.ended(session.0.end.plus(secs(1)), &session);
+    assert_verdict(
+        only_session(&e),
+        Verdict::AuthRejected,
+        Credentials::Rejected,
+        &["the server held back 2 of this session's login answers"],
+    );
+}
+
+#[test]
+fn one_good_login_held_back_by_a_penalty_does_not_hide_the_servers_pace() {
+    // Among the server's latest sessions that went on, a good login it held back 2 s because
+    // the address had just failed (dovecot's penalty): with three or more, the slowest is left
+    // out; with two, it is the server's pace as far as known (the fixed second stands).
+    for (quick, want) in [(2, Verdict::AuthRejected), (1, Verdict::Unknown)] {
+        let mut s = Scenario::new();
+        let mut penalised = went_on_from_another_client(&DOVECOT_NODELAY);
+        penalised.0.app.exchanges = fetchmail_went_on(&DOVECOT_NODELAY)
+            .exchanges(&[(28, 111, 0), (34, 27, 0), (43, 38, 2000), (28, 36, 1)])
+            .0
+            .app
+            .exchanges;
+        s.ended(penalised.0.end.plus(secs(1)), &penalised);
+        for i in 0..quick {
+            let mut went_on = went_on_from_another_client(&DOVECOT_NODELAY);
+            went_on.0.id = 10 + i;
+            s.ended(went_on.0.end.plus(secs(1)), &went_on);
+        }
+        let first = fetchmail_refused(2, t("14:00:00"), &DOVECOT_NODELAY);
+        s.ended(first.0.end.plus(secs(1)), &first);
+        let second = fetchmail_refused(3, t("14:01:00"), &DOVECOT_NODELAY);
+        let e = s.ended(second.0.end.plus(secs(1)), &second);
+        assert_eq!(e[0].verdict, Some(want), "{quick} quick sessions: {e:#?}");
+    }
 }
 
 #[test]
