@@ -245,13 +245,16 @@ def judge_ok_then_refused(sessions, side, wrong_from):
     return probs
 
 
-def replay_lacks_history(cls, live, live_probs, replay):
+def replay_lacks_history(cls, live, live_probs, replay, attempts):
     """A repeated refusal that the live daemon concluded from the server's pace, learned from
     sessions outside the cell (another client's that went on past the login), and that a replay
     of the cell's capture alone, without them, leaves `unknown` with the refused-login shape:
-    the difference is what only the daemon saw. Never for an `ok`."""
+    the difference is what only the daemon saw. Never for an `ok`. Sessions open at no login
+    attempt the server logged tried no password and are left out, as everywhere."""
     if cls != "refused-repeated" or live_probs or not live or not replay:
         return False
+    untried = without_attempts(replay, attempts or [])
+    replay = [s for s in replay if s not in untried] or replay
     taught = any(TAUGHT_EVIDENCE in e for s in live for e in s["evidence"])
     shapes = all(s["verdict"] == "unknown" and any(SHAPE_EVIDENCE in e for e in s["evidence"])
                  for s in replay)
@@ -267,7 +270,7 @@ def judge_cell(cell_dir):
     live_probs = judge_side(cls, live, "live", wrong_from, attempts)
     replay_probs = judge_side(cls, replay, "replay", wrong_from, attempts)
     explained = ""
-    if replay_lacks_history(cls, live, live_probs, replay):
+    if replay_lacks_history(cls, live, live_probs, replay, attempts):
         replay_probs = []
         explained = "replay of the cell alone lacks the server's pace the daemon learned from other sessions"
     probs = live_probs + replay_probs
