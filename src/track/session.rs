@@ -250,8 +250,16 @@ impl Session {
                 }
             }
         }
+        // Data in flight when a server resets is simply not acknowledged yet; data that had
+        // waited a stall's length was not getting through, and a reset when the path returns
+        // (the server had forgotten the connection) does not undo that silence.
         if side == Side::Server && seg.has(flags::RST) {
-            self.unacked = None;
+            let silent = self
+                .unacked
+                .is_some_and(|(since, _)| now.saturating_since(since) >= STALL_AFTER);
+            if !silent {
+                self.unacked = None;
+            }
         }
         if side == Side::Client && seg.has(flags::RST) {
             self.client_reset_after_fin(now);

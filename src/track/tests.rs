@@ -390,6 +390,26 @@ fn unanswered_syns_stall_then_time_out() {
     assert_eq!(w.tracker.stats().sessions_open, 0);
 }
 
+/// A server's reset right after the client's data says nothing of the path; after the data had
+/// gone unanswered for a stall's length (retransmitted into a dead WAN), the reset that comes when
+/// the path returns leaves the stall on the record.
+#[test]
+fn a_reset_after_a_long_silence_keeps_the_stall() {
+    for (reset_at, kept) in [(100i64, None), (10_000, Some(t(10)))] {
+        let mut w = Wire::new(16);
+        let (c, s) = (100u32, 900u32);
+        w.c2s(0, 40000, 993, c, 0, SYN, b"");
+        w.s2c(5, 993, 40000, s, c + 1, SYN | ACK, b"");
+        w.c2s(6, 40000, 993, c + 1, s + 1, ACK, b"");
+        w.c2s(10, 40000, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+        w.s2c(reset_at, 993, 40000, s + 1, 0, flags::RST, b"");
+        w.tracker.poll(t(reset_at + 1000), &mut w.out);
+        let ended = w.ended();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].unanswered_since, kept, "reset at {reset_at} ms");
+    }
+}
+
 /// Unanswered data is looked at again each time the wait doubles (the world around it may have
 /// changed: the WAN went down), five times at most; an ACK starts the count afresh.
 #[test]
