@@ -105,6 +105,17 @@ impl Wire {
             .collect()
     }
 
+    /// A connection to port 993 (client ISN 100, server ISN 900), then 10 bytes of client
+    /// data at 10 ms, not yet answered: the client's and the server's ISNs.
+    fn connected_then_request(&mut self) -> (u32, u32) {
+        let (c, s) = (100u32, 900u32);
+        self.c2s(0, 40000, 993, c, 0, SYN, b"");
+        self.s2c(5, 993, 40000, s, c + 1, SYN | ACK, b"");
+        self.c2s(6, 40000, 993, c + 1, s + 1, ACK, b"");
+        self.c2s(10, 40000, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+        (c, s)
+    }
+
     fn updates(&self) -> Vec<&SessionRecord> {
         self.out
             .iter()
@@ -397,11 +408,7 @@ fn unanswered_syns_stall_then_time_out() {
 fn a_reset_after_a_long_silence_keeps_the_stall() {
     for (reset_at, kept) in [(100i64, None), (10_000, Some(t(10)))] {
         let mut w = Wire::new(16);
-        let (c, s) = (100u32, 900u32);
-        w.c2s(0, 40000, 993, c, 0, SYN, b"");
-        w.s2c(5, 993, 40000, s, c + 1, SYN | ACK, b"");
-        w.c2s(6, 40000, 993, c + 1, s + 1, ACK, b"");
-        w.c2s(10, 40000, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+        let (_, s) = w.connected_then_request();
         w.s2c(reset_at, 993, 40000, s + 1, 0, flags::RST, b"");
         w.tracker.poll(t(reset_at + 1000), &mut w.out);
         let ended = w.ended();
@@ -415,11 +422,7 @@ fn a_reset_after_a_long_silence_keeps_the_stall() {
 #[test]
 fn a_data_stall_is_snapshot_again_as_the_wait_doubles() {
     let mut w = Wire::new(16);
-    let (c, s) = (100u32, 900u32);
-    w.c2s(0, 40000, 993, c, 0, SYN, b"");
-    w.s2c(5, 993, 40000, s, c + 1, SYN | ACK, b"");
-    w.c2s(6, 40000, 993, c + 1, s + 1, ACK, b"");
-    w.c2s(10, 40000, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+    let (c, s) = w.connected_then_request();
     let mut snapshots_at = Vec::new();
     for ms in (100..=40_000).step_by(100) {
         let before = w.updates().len();
@@ -441,11 +444,7 @@ fn a_data_stall_is_snapshot_again_as_the_wait_doubles() {
 #[test]
 fn data_after_a_long_idle_that_gets_no_answer_shows_the_idle_time() {
     let mut w = Wire::new(16);
-    let (c, s) = (100u32, 900u32);
-    w.c2s(0, 40000, 993, c, 0, SYN, b"");
-    w.s2c(5, 993, 40000, s, c + 1, SYN | ACK, b"");
-    w.c2s(6, 40000, 993, c + 1, s + 1, ACK, b"");
-    w.c2s(10, 40000, 993, c + 1, s + 1, PSH_ACK, b"0123456789");
+    let (c, s) = w.connected_then_request();
     w.s2c(20, 993, 40000, s + 1, c + 11, PSH_ACK, b"abc");
     // Ten minutes of silence (a firewall forgets the state), then client data, unanswered.
     let later = 20 + 600_000;
